@@ -1,0 +1,344 @@
+"""YAML text -> plain Python values, with a source position for every value.
+
+PyYAML's `safe_load` forgets where values came from and silently keeps the last of two
+duplicate keys. We build values straight from libyaml's event stream instead (one pass,
+no node tree, no recursion), recording `line:column` for every key and value, rejecting
+duplicate keys, bounding nesting depth and alias expansion, and resolving anchors,
+aliases and `<<` merge keys exactly as `yaml.safe_load` does (which is what Prefect uses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
+
+PathKey = str | int
+JsonPath = tuple[Any, ...]
+
+MAX_DEPTH = 100
+MAX_EXPANDED_NODES = 2_000_000
+
+_Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAGS = {None, "!", "tag:yaml.org,2002:map"}
+_SEQ_TAGS = {None, "!", "tag:yaml.org,2002:seq"}
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A position in a repository file: `file` is relative to the repo root, 1-based."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class YamlLoadError(Exception):
+    """The text is not loadable YAML; carries a 1-based position."""
+
+    def __init__(self, message: str, line: int, column: int, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.hint = hint
+
+
+@dataclass
+class SourceMap:
+    """Positions of every key and value of one YAML document, by path."""
+
+    file: str
+    values: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    # A path reached through an alias or a merge key -> the path where its anchor was defined.
+    redirects: dict[JsonPath, JsonPath] = field(default_factory=dict)
+
+    def span(self, path: JsonPath, *, key: bool = False) -> Span:
+        """The position of `path` (its key when `key`), else of its nearest known ancestor."""
+        line, column = self._lookup(tuple(path), key, 0)
+        return Span(self.file, line, column)
+
+    def _lookup(self, path: JsonPath, key: bool, hops: int) -> tuple[int, int]:
+        if key and path in self.keys:
+            return self.keys[path]
+        if path in self.values:
+            return self.values[path]
+        if hops > 50:
+            return (1, 1)
+        for cut in range(len(path), -1, -1):
+            prefix = path[:cut]
+            target = self.redirects.get(prefix)
+            if target is not None:
+                return self._lookup(target + path[cut:], key, hops + 1)
+            if cut < len(path) and prefix in self.values:
+                return self.values[prefix]
+        return (1, 1)
+
+
+@dataclass
+class _Frame:
+    is_map: bool
+    path: JsonPath
+    mark: tuple[int, int]
+    anchor: str | None
+    value: Any
+    size: int = 1
+    key: Any = None
+    has_key: bool = False
+    key_mark: tuple[int, int] = (1, 1)
+    merges: list[tuple[Any, JsonPath, tuple[int, int]]] = field(default_factory=list)
+    origins: list[JsonPath] = field(default_factory=list)
+
+
+@dataclass
+class _Anchor:
+    value: Any
+    path: JsonPath
+    size: int
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.smap = SourceMap(file)
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, _Anchor] = {}
+        self.open_anchors: set[str] = set()
+        self.root: Any = None
+        self.documents = 0
+        self.resolver = Resolver()
+        self.constructor = SafeConstructor()
+
+    # -- where the next node goes -------------------------------------------------------
+    def _child_path(self) -> JsonPath:
+        if not self.stack:
+            return ()
+        parent = self.stack[-1]
+        if parent.is_map:
+            return (*parent.path, parent.key) if parent.has_key else (*parent.path, "<key>")
+        return (*parent.path, len(parent.value))
+
+    def _is_key_position(self) -> bool:
+        return bool(self.stack) and self.stack[-1].is_map and not self.stack[-1].has_key
+
+    # -- events -------------------------------------------------------------------------
+    def feed(self, event: Any) -> None:
+        kind = type(event)
+        mark = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if kind is yaml.ScalarEvent:
+            value = self._scalar(event, mark)
+            self._complete(value, 1, mark, event.anchor, self._child_path(), is_alias=False)
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            is_map = kind is yaml.MappingStartEvent
+            tag = event.tag
+            if (is_map and tag not in _MAP_TAGS) or (not is_map and tag not in _SEQ_TAGS):
+                raise YamlLoadError(
+                    f"unsupported YAML tag {tag!r} (Prefect reads files with yaml.safe_load)",
+                    *mark,
+                )
+            if len(self.stack) >= MAX_DEPTH:
+                raise YamlLoadError(
+                    f"nesting deeper than {MAX_DEPTH} levels; this is not a Prefect configuration",
+                    *mark,
+                )
+            if event.anchor is not None:
+                self.open_anchors.add(event.anchor)
+            self.stack.append(
+                _Frame(is_map, self._child_path(), mark, event.anchor, {} if is_map else [])
+            )
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            frame = self.stack.pop()
+            value = self._finish_map(frame) if frame.is_map else frame.value
+            if frame.anchor is not None:
+                self.open_anchors.discard(frame.anchor)
+            self._complete(value, frame.size, frame.mark, frame.anchor, frame.path, is_alias=False)
+        elif kind is yaml.AliasEvent:
+            name = event.anchor
+            if name in self.open_anchors:
+                raise YamlLoadError(f"alias *{name} refers to its own anchor (a cycle)", *mark)
+            anchor = self.anchors.get(name)
+            if anchor is None:
+                raise YamlLoadError(f"alias *{name} refers to an anchor that is not defined", *mark)
+            path = self._child_path()
+            if not self._is_key_position():
+                self.smap.redirects[path] = anchor.path
+            self._complete(anchor.value, anchor.size, mark, None, anchor.path, is_alias=True)
+        elif kind is yaml.DocumentStartEvent:
+            self.documents += 1
+            if self.documents > 1:
+                raise YamlLoadError(
+                    "the file holds more than one YAML document ('---'); Prefect reads only one",
+                    *mark,
+                )
+
+    def _scalar(self, event: Any, mark: tuple[int, int]) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            if event.implicit[0]:
+                tag = self.resolver.resolve(ScalarNode, event.value, (True, False))
+            else:
+                tag = _STR_TAG
+        if tag == _STR_TAG:
+            return event.value
+        if tag == _MERGE_TAG:
+            return _MergeKey()
+        construct = SafeConstructor.yaml_constructors.get(tag)
+        if construct is None:
+            raise YamlLoadError(
+                f"unknown YAML tag {tag!r}; Prefect reads files with yaml.safe_load, "
+                "which cannot construct it",
+                *mark,
+            )
+        try:
+            return construct(self.constructor, ScalarNode(tag, event.value))
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            raise YamlLoadError(f"invalid {tag.rsplit(':', 1)[-1]} value {event.value!r}: {exc}", *mark) from None
+
+    def _complete(
+        self,
+        value: Any,
+        size: int,
+        mark: tuple[int, int],
+        anchor: str | None,
+        origin: JsonPath,
+        *,
+        is_alias: bool,
+    ) -> None:
+        if anchor is not None:
+            self.anchors[anchor] = _Anchor(value, origin, size)
+        if not self.stack:
+            self.root = value
+            if not is_alias:
+                self.smap.values[()] = mark
+            return
+        parent = self.stack[-1]
+        parent.size += size
+        if parent.size > MAX_EXPANDED_NODES:
+            raise YamlLoadError(
+                f"aliases expand to more than {MAX_EXPANDED_NODES:,} values "
+                "(an alias-expansion bomb?)",
+                *parent.mark,
+            )
+        if not parent.is_map:
+            path = (*parent.path, len(parent.value))
+            parent.value.append(value)
+            parent.origins.append(origin)
+            self.smap.values.setdefault(path, mark)
+            return
+        if not parent.has_key:
+            if not isinstance(value, Hashable) or isinstance(value, (dict, list)):
+                raise YamlLoadError("a mapping key must be a plain value, not a collection", *mark)
+            parent.key, parent.has_key, parent.key_mark = value, True, mark
+            return
+        key = parent.key
+        parent.has_key = False
+        if isinstance(key, _MergeKey):
+            self._collect_merge(parent, value, origin, mark)
+            return
+        path = (*parent.path, key)
+        if key in parent.value:
+            first = self.smap.keys.get(path, (0, 0))
+            raise YamlLoadError(
+                f"duplicate key {key!r} (first defined at line {first[0]}); "
+                "YAML loaders silently keep only the last one",
+                *parent.key_mark,
+            )
+        parent.value[key] = value
+        self.smap.keys[path] = parent.key_mark
+        self.smap.values[path] = mark
+
+    def _collect_merge(
+        self, frame: _Frame, value: Any, origin: JsonPath, mark: tuple[int, int]
+    ) -> None:
+        if isinstance(value, dict):
+            frame.merges.append((value, origin, mark))
+            return
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            # `<<: [*a, *b]`: origins of the items were recorded by the sequence frame.
+            origins = self.smap_item_origins(origin, len(value))
+            for item, item_origin in zip(value, origins):
+                frame.merges.append((item, item_origin, mark))
+            return
+        raise YamlLoadError(
+            "a merge key '<<' needs a mapping or a list of mappings (e.g. '<<: *defaults')",
+            *mark,
+        )
+
+    def smap_item_origins(self, seq_path: JsonPath, count: int) -> list[JsonPath]:
+        return [self.smap.redirects.get((*seq_path, i), (*seq_path, i)) for i in range(count)]
+
+    def _finish_map(self, frame: _Frame) -> dict[Any, Any]:
+        if not frame.merges:
+            return frame.value  # type: ignore[no-any-return]
+        merged: dict[Any, Any] = {}
+        for source, origin, _mark in frame.merges:
+            for key, val in source.items():
+                if key in merged or key in frame.value:
+                    continue
+                merged[key] = val
+                self.smap.redirects[(*frame.path, key)] = (*origin, key)
+        merged.update(frame.value)
+        return merged
+
+
+class _MergeKey:
+    """The `<<` key; never ends up in a loaded value."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _MergeKey)
+
+
+def _events(text: str) -> Iterator[Any]:
+    parser = _Parser(text)
+    try:
+        while parser.check_event():
+            yield parser.get_event()
+    finally:
+        parser.dispose()
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document. Raises `YamlLoadError` with a position on any problem."""
+    builder = _Builder(file)
+    try:
+        for event in _events(text):
+            builder.feed(event)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        raise YamlLoadError(f"YAML syntax error: {problem}{context}", line, column) from None
+    except yaml.YAMLError as exc:
+        raise YamlLoadError(f"YAML error: {exc}", 1, 1) from None
+    return builder.root, builder.smap
+
+
+def format_path(path: JsonPath) -> str:
+    """`("deployments", 2, "work_pool", "env")` -> `deployments[2].work_pool.env`."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out.append(f"[{part}]")
+        else:
+            text = str(part)
+            if text.replace("_", "").replace("-", "").isalnum():
+                out.append(f".{text}" if out else text)
+            else:
+                out.append(f"[{text!r}]")
+    return "".join(out)
