@@ -1,0 +1,255 @@
+"""Secret masking for plan documents: every renderer reads the masked dict, never the raw plan.
+
+Three nets, applied in order:
+
+1. By key: the value of a key that looks secret (`password`, `token`, `secret`, `key` as a word,
+   `credentials`, `auth`, plus the user's `mask_keys`) is replaced by `MASK`, wherever the key
+   sits (resource states, nested dicts, env maps, the paths of changed fields). A dict shaped
+   `{"name": <secret-looking>, "value": ...}` (a Prefect variable, a Kubernetes env entry) has its
+   `value` masked too.
+2. By value: a string equal to a value masked in step 1 anywhere in the same plan is masked
+   wherever else it appears, and cut out of longer strings (as a word if it is short).
+3. Literal values the caller knows are secret (`mask_values`: the API key, the auth string) are
+   cut out of every string of the document, and the password of an `api_url` is hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "(sensitive value)"
+
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "passphrase", "token", "secret", "key", "credential", "credentials"}
+    | {"auth", "authorization", "apikey"}
+)
+# Run-together spellings (`apikey`, `dbpassword`, `clientsecret`): a word ending in one of these.
+_SECRET_SUFFIXES = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "credentials",
+    "credential",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+)
+# Secret strings this long are cut out of longer text wherever they appear; shorter ones
+# only where they stand as a word (so "abc" leaves "abcde" alone); tiny ones only where they
+# are the whole value.
+_MIN_SUBSTRING = 6
+_MIN_WORD = 3
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_PATH_SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
+
+
+def key_words(key: str) -> list[str]:
+    """`apiKey`, `API_KEY`, `api-key` -> ["api", "key"]."""
+    return [w.lower() for w in _WORD.findall(key)]
+
+
+def _is_secret_word(word: str) -> bool:
+    singular = word[:-1] if word.endswith("s") and len(word) > 3 else word
+    if word in _SECRET_WORDS or singular in _SECRET_WORDS:
+        return True
+    return any(word.endswith(s) or singular.endswith(s) for s in _SECRET_SUFFIXES)
+
+
+class Masker:
+    """Decides which keys are secret and masks values; collects what it masked."""
+
+    def __init__(self, mask_keys: Iterable[str] = (), mask_values: Iterable[str] = ()) -> None:
+        self._user_keys = [key_words(k) for k in mask_keys if key_words(k)]
+        self._user_exact = {k.lower() for k in mask_keys}
+        self.literals = sorted({v for v in mask_values if v}, key=len, reverse=True)
+        self.secrets: set[str] = set()
+
+    def is_secret_key(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if key.lower() in self._user_exact:
+            return True
+        words = key_words(key)
+        if any(_is_secret_word(w) for w in words):
+            return True
+        return any(_contains_run(words, user) for user in self._user_keys)
+
+    def _is_secret_pair(self, node: dict[str, Any]) -> bool:
+        name = node.get("name")
+        return "value" in node and isinstance(name, str) and self.is_secret_key(name)
+
+    # -- step 1: by key -------------------------------------------------------------------
+
+    def mask_tree(self, value: Any) -> Any:
+        """A copy of `value` with secret-keyed values replaced by MASK."""
+        if isinstance(value, dict):
+            pair = self._is_secret_pair(value)
+            out: dict[Any, Any] = {}
+            for k, v in value.items():
+                if self.is_secret_key(k) or (pair and k == "value"):
+                    self.collect(v)
+                    out[k] = MASK
+                else:
+                    out[k] = self.mask_tree(v)
+            return out
+        if isinstance(value, list):
+            return [self.mask_tree(v) for v in value]
+        return value
+
+    def collect(self, value: Any) -> None:
+        """Remember the strings of a masked value: the value itself when it is a string, and
+        inside a masked container only the strings that are themselves under secret keys, so
+        that masking `credentials: {username: bob, ...}` does not mask every "bob" in the plan."""
+        if isinstance(value, str):
+            if value and value != MASK:
+                self.secrets.add(value)
+        elif isinstance(value, (dict, list)):
+            self.mask_tree(value)
+
+    def path_is_secret(self, path: str, states: Iterable[Any]) -> bool:
+        """Whether the value at a changed field's path is secret: one of its keys looks secret,
+        or it is the `value` of a secret-named name/value dict in one of the resource states."""
+        segments = parse_path(path)
+        if any(not is_selector and self.is_secret_key(seg) for seg, is_selector in segments):
+            return True
+        for state in states:
+            node = state
+            for seg, is_selector in segments:
+                if isinstance(node, dict):
+                    if seg == "value" and self._is_secret_pair(node):
+                        return True
+                    node = node.get(seg)
+                elif isinstance(node, list):
+                    node = _select(node, seg, is_selector)
+                else:
+                    break
+        return False
+
+    # -- steps 2 and 3: by value ----------------------------------------------------------
+
+    def scrub(self, value: Any) -> Any:
+        """A copy of `value` with known secret strings masked or cut out."""
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        return value
+
+    def scrub_text(self, text: str) -> str:
+        if text in self.secrets:
+            return MASK
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret not in text:
+                continue
+            if len(secret) >= _MIN_SUBSTRING:
+                text = text.replace(secret, MASK)
+            elif len(secret) >= _MIN_WORD:
+                text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", MASK, text)
+        return self._cut_literals(text)
+
+    def scrub_literals(self, value: Any) -> Any:
+        """Cut the caller's literal secrets out of every string, addresses and names included."""
+        if isinstance(value, str):
+            return self._cut_literals(value)
+        if isinstance(value, dict):
+            return {
+                self._cut_literals(k) if isinstance(k, str) else k: self.scrub_literals(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.scrub_literals(v) for v in value]
+        return value
+
+    def _cut_literals(self, text: str) -> str:
+        for literal in self.literals:
+            if literal in text:
+                text = MASK if text == literal else text.replace(literal, MASK)
+        return text
+
+
+def _contains_run(words: list[str], run: list[str]) -> bool:
+    n = len(run)
+    return any(words[i : i + n] == run for i in range(len(words) - n + 1))
+
+
+def parse_path(path: str) -> list[tuple[str, bool]]:
+    """`schedules[daily].schedule.cron` -> [("schedules", False), ("daily", True), ...]."""
+    return [
+        (key if key else sel, not key) for key, sel in _PATH_SEGMENT.findall(path) if key or sel
+    ]
+
+
+def _select(items: list[Any], selector: str, is_selector: bool) -> Any:
+    if not is_selector:
+        return None
+    if selector.isdigit():
+        index = int(selector)
+        return items[index] if index < len(items) else None
+    for item in items:
+        if isinstance(item, dict) and selector in (item.get("slug"), item.get("name")):
+            return item
+    return None
+
+
+def hide_url_password(url: str) -> str:
+    """`https://user:pass@host/api` -> `https://user:(sensitive value)@host/api`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username or ''}:{MASK}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def mask_plan_dict(
+    doc: dict[str, Any], *, mask_keys: Collection[str] = (), mask_values: Collection[str] = ()
+) -> dict[str, Any]:
+    """The plan's JSON dict with every secret masked (see the module docstring)."""
+    masker = Masker(mask_keys, mask_values)
+    changes: list[dict[str, Any]] = []
+    for rc in doc.get("resource_changes", ()):
+        states = (rc.get("before"), rc.get("after"))
+        masked = dict(rc)
+        masked["before"] = masker.mask_tree(rc.get("before"))
+        masked["after"] = masker.mask_tree(rc.get("after"))
+        fields = []
+        for fc in rc.get("changed_fields", ()):
+            out = dict(fc)
+            if masker.path_is_secret(str(fc.get("path", "")), states):
+                for side in ("before", "after"):
+                    masker.collect(fc.get(side))
+                    out[side] = MASK if fc.get(side) is not None else None
+            else:
+                out["before"] = masker.mask_tree(fc.get("before"))
+                out["after"] = masker.mask_tree(fc.get("after"))
+            fields.append(out)
+        masked["changed_fields"] = fields
+        changes.append(masked)
+
+    result = dict(doc)
+    result["resource_changes"] = [
+        {
+            **rc,
+            "before": masker.scrub(rc["before"]),
+            "after": masker.scrub(rc["after"]),
+            "changed_fields": masker.scrub(rc["changed_fields"]),
+            "notes": masker.scrub(list(rc.get("notes", ()))),
+        }
+        for rc in changes
+    ]
+    if isinstance(result.get("api_url"), str):
+        result["api_url"] = masker.scrub_text(hide_url_password(result["api_url"]))
+    if masker.literals:
+        result = masker.scrub_literals(result)
+    return result

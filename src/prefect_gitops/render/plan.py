@@ -1,0 +1,31 @@
+"""The plan renderers by name: `plan --format NAME` picks one, the CLI prints what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+from ..plan import Plan
+from .plan_github import render_plan_github
+from .plan_json import render_plan_json
+from .plan_markdown import render_plan_markdown
+from .plan_text import render_plan_text
+
+
+class PlanRenderer(Protocol):
+    def __call__(
+        self,
+        plan: Plan,
+        *,
+        use_color: bool = False,
+        mask_keys: Collection[str] = (),
+        mask_values: Collection[str] = (),
+    ) -> str: ...
+
+
+PLAN_RENDERERS: dict[str, PlanRenderer] = {
+    "text": render_plan_text,
+    "json": render_plan_json,
+    "markdown": render_plan_markdown,
+    "github": render_plan_github,
+}

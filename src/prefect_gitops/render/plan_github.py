@@ -1,0 +1,66 @@
+"""The plan as GitHub Actions workflow commands: a summary notice, then one per changed resource.
+
+GitHub shows only the first few annotations of a step, so the summary comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from ..plan import Plan
+from .plan_json import plan_document
+from .plan_text import changed_resources, headline, reason_notes, summary_line, top_field
+
+# Field names listed per resource before "…".
+MAX_FIELDS = 10
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message, per GitHub's rules (actions/toolkit `escapeData`)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value (actions/toolkit `escapeProperty`)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def notice(title: str, message: str) -> str:
+    return f"::notice title={escape_property(title)}::{escape_data(message)}"
+
+
+def _message(rc: dict[str, Any]) -> str:
+    text = headline(rc)
+    notes = reason_notes(rc)
+    if notes:
+        text += " (" + "; ".join(notes) + ")"
+    fields: list[str] = []
+    for fc in rc.get("changed_fields", ()):
+        top = top_field(str(fc.get("path", "")))
+        if top not in fields:
+            fields.append(top)
+    if fields and rc.get("actions") not in (["create"], ["delete"]):
+        shown = fields[:MAX_FIELDS]
+        text += ": " + ", ".join(shown) + (", …" if len(fields) > len(shown) else "")
+    return text
+
+
+def render_document_github(doc: dict[str, Any]) -> str:
+    title = "prefect-gitops plan"
+    if doc.get("environment"):
+        title += f" ({doc['environment']})"
+    lines = [notice(title, summary_line(doc))]
+    lines += [notice(str(rc["address"]), _message(rc)) for rc in changed_resources(doc)]
+    return "\n".join(lines) + "\n"
+
+
+def render_plan_github(
+    plan: Plan,
+    *,
+    use_color: bool = False,
+    mask_keys: Collection[str] = (),
+    mask_values: Collection[str] = (),
+) -> str:
+    doc = plan_document(plan, mask_keys=mask_keys, mask_values=mask_values)
+    return render_document_github(doc)

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import pytest
+
+from prefect_gitops.plan import Action, Reason
+from prefect_gitops.render.masking import MASK, Masker, hide_url_password, mask_plan_dict
+
+from .factories import change, make_plan
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "db_password",
+        "DB_PASSWORD",
+        "dbpassword",
+        "token",
+        "API_TOKEN",
+        "authToken",
+        "secret",
+        "client_secret",
+        "clientSecret",
+        "key",
+        "api_key",
+        "apiKey",
+        "APIKey",
+        "access_key",
+        "PREFECT_API_KEY",
+        "apikey",
+        "credentials",
+        "aws_credentials",
+        "registry-credentials",
+        "secretKeyRef",
+        "PREFECT_API_AUTH_STRING",
+        "Authorization",
+    ],
+)
+def test_secret_looking_keys(key: str) -> None:
+    assert Masker().is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["keyboard", "monkey", "turkey", "tokenizer", "name", "image", "env", "description", "author"],
+)
+def test_ordinary_keys(key: str) -> None:
+    assert not Masker().is_secret_key(key)
+
+
+def test_user_mask_keys_match_whole_words_and_exact_names() -> None:
+    masker = Masker(mask_keys=["dsn", "connection_string", "MyField"])
+    assert masker.is_secret_key("DATABASE_DSN")
+    assert masker.is_secret_key("dbConnectionString")
+    assert masker.is_secret_key("myfield")
+    assert not masker.is_secret_key("dsnx")
+    assert not masker.is_secret_key("connection")
+
+
+def test_mask_tree_reaches_nested_dicts_env_maps_and_name_value_pairs() -> None:
+    masker = Masker()
+    value = {
+        "env": {"API_TOKEN": "t0k3n-abc", "LOG_LEVEL": "INFO"},
+        "credentials": {"username": "bob", "password": "pw-123456"},
+        "containers": [
+            {"env": [{"name": "DB_PASSWORD", "value": "pw-xyz"}, {"name": "X", "value": "1"}]}
+        ],
+    }
+    assert masker.mask_tree(value) == {
+        "env": {"API_TOKEN": MASK, "LOG_LEVEL": "INFO"},
+        "credentials": MASK,
+        "containers": [
+            {"env": [{"name": "DB_PASSWORD", "value": MASK}, {"name": "X", "value": "1"}]}
+        ],
+    }
+    # Only strings that were themselves under secret keys are remembered, not "bob".
+    assert masker.secrets == {"t0k3n-abc", "pw-123456", "pw-xyz"}
+
+
+def test_equal_values_elsewhere_are_masked_and_long_ones_cut_out() -> None:
+    masker = Masker()
+    masker.mask_tree({"token": "abc", "password": "s3cr3t-pw", "key": "x"})
+    assert masker.scrub(
+        {
+            "a": "abc",
+            "b": "xabcx",
+            "c": "url://u:s3cr3t-pw@h",
+            "d": "say abc.",
+            "e": "x",
+            "f": "x y",
+        }
+    ) == {
+        "a": MASK,
+        "b": "xabcx",  # short secrets are cut out only where they stand as a word
+        "c": f"url://u:{MASK}@h",
+        "d": f"say {MASK}.",
+        "e": MASK,
+        "f": "x y",  # tiny secrets only where they are the whole value
+    }
+
+
+def test_hide_url_password() -> None:
+    assert hide_url_password("https://me:pw@host:4200/api") == f"https://me:{MASK}@host:4200/api"
+    assert hide_url_password("http://127.0.0.1:4200/api") == "http://127.0.0.1:4200/api"
+
+
+def test_plan_dict_masks_states_changed_fields_and_notes() -> None:
+    rc = change(
+        "variable.db_password",
+        Action.UPDATE,
+        before={"name": "db_password", "value": "old-secret-1", "tags": []},
+        after={"name": "db_password", "value": "new-secret-2", "tags": ["x"]},
+        fields=(
+            ("value", "old-secret-1", "new-secret-2", "changed"),
+            ("tags", [], ["x"], "changed"),
+        ),
+        reason=Reason.CHANGED,
+        notes=("value was new-secret-2 before",),
+    )
+    doc = mask_plan_dict(make_plan(rc).to_dict())
+    masked = doc["resource_changes"][0]
+    assert masked["before"] == {"name": "db_password", "value": MASK, "tags": []}
+    assert masked["after"] == {"name": "db_password", "value": MASK, "tags": ["x"]}
+    assert masked["changed_fields"] == [
+        {"path": "value", "before": MASK, "after": MASK, "kind": "changed"},
+        {"path": "tags", "before": [], "after": ["x"], "kind": "changed"},
+    ]
+    assert masked["notes"] == [f"value was {MASK} before"]
+
+
+def test_secret_path_in_changed_field_is_masked_even_for_containers() -> None:
+    rc = change(
+        "deployment.etl/daily",
+        Action.UPDATE,
+        before={},
+        after={},
+        fields=(
+            ("job_variables.env.API_TOKEN", None, "tok-1234567", "added"),
+            ("pull_steps[0].git_clone.credentials", {"token": "ghp_abc"}, None, "removed"),
+            ("job_variables.env", {"A": "1"}, {"A": "1", "MY_SECRET": "zzz"}, "changed"),
+        ),
+        reason=Reason.CHANGED,
+    )
+    fields = mask_plan_dict(make_plan(rc).to_dict())["resource_changes"][0]["changed_fields"]
+    assert [(f["before"], f["after"]) for f in fields] == [
+        (None, MASK),
+        (MASK, None),
+        ({"A": "1"}, {"A": "1", "MY_SECRET": MASK}),
+    ]
+
+
+def test_literal_values_are_cut_from_every_string() -> None:
+    rc = change("flow.etl", Action.CREATE, after={"name": "etl", "description": "key is pnu_KEY"})
+    doc = mask_plan_dict(make_plan(rc).to_dict(), mask_values=["pnu_KEY"])
+    assert doc["resource_changes"][0]["after"]["description"] == f"key is {MASK}"
+
+
+def test_the_unmasked_plan_is_left_alone() -> None:
+    rc = change(
+        "variable.api_token", Action.CREATE, after={"name": "api_token", "value": "v-123456"}
+    )
+    plan = make_plan(rc)
+    mask_plan_dict(plan.to_dict())
+    assert plan.resource_changes[0].after == {"name": "api_token", "value": "v-123456"}

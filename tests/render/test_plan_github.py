@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from prefect_gitops.plan import Action, Reason
+from prefect_gitops.render.plan_github import escape_data, escape_property, render_plan_github
+
+from .factories import (
+    change,
+    deployment_create,
+    deployment_delete,
+    flow_noop,
+    make_plan,
+    pool_replace,
+    pool_update,
+    queue_drift,
+)
+
+
+def test_no_changes() -> None:
+    assert render_plan_github(make_plan(flow_noop())) == (
+        "::notice title=prefect-gitops plan::No changes. Live state matches the repository.\n"
+    )
+
+
+def test_a_notice_per_changed_resource_after_the_summary() -> None:
+    plan = make_plan(
+        pool_update(),
+        deployment_create(),
+        pool_replace(),
+        queue_drift(),
+        deployment_delete(),
+        flow_noop(),
+        environment="prod",
+    )
+    assert render_plan_github(plan) == (
+        "::notice title=prefect-gitops plan (prod)::Plan: 2 to add, 2 to change, 2 to destroy.\n"
+        "::notice title=work_pool.above-ground::work_pool.above-ground will be updated"
+        " in-place: base_job_template, concurrency_limit\n"
+        "::notice title=deployment.etl/daily::deployment.etl/daily will be created\n"
+        "::notice title=work_pool.gpu::work_pool.gpu must be replaced (because pool type is"
+        " immutable; replacing detaches 3 deployments): type\n"
+        "::notice title=work_queue.above-ground/critical::work_queue.above-ground/critical will"
+        " be updated in-place (changed outside git): priority\n"
+        "::notice title=deployment.etl/old::deployment.etl/old will be destroyed (not in the"
+        " repository; owned by this project)\n"
+    )
+
+
+def test_workflow_command_escaping() -> None:
+    assert escape_data("100% a\r\nb: c, d") == "100%25 a%0D%0Ab: c, d"
+    assert escape_property("100% a\r\nb: c, d") == "100%25 a%0D%0Ab%3A c%2C d"
+
+
+def test_names_and_notes_are_escaped() -> None:
+    rc = change(
+        "variable.a:b,c",
+        Action.UPDATE,
+        before={},
+        after={},
+        fields=(("value", 1, 2, "changed"),),
+        reason=Reason.CHANGED,
+        notes=("50% done\nnext line",),
+    )
+    assert render_plan_github(make_plan(rc)).splitlines()[1] == (
+        "::notice title=variable.a%3Ab%2Cc::variable.a:b,c will be updated in-place"
+        " (50%25 done%0Anext line): value"
+    )
