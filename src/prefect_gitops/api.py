@@ -1,0 +1,468 @@
+"""The Prefect REST client: the only module that imports httpx.
+
+One synchronous ``httpx.Client`` (thread-safe: callers may share an ``ApiClient`` across a bounded
+thread pool). Every HTTP or transport failure becomes an ``ApiError`` whose ``str()`` is one line
+with the method, URL, status and the server's own explanation, and never contains a secret.
+
+Retries (exponential backoff with full jitter, ``Retry-After`` honoured):
+
+- 429 and 503 on every request: the server did not process it (SQLite answers 503 when locked);
+- 502 and 504, and connection failures after the request was sent (read errors, timeouts), only
+  on requests that are safe to repeat (GET, PATCH, PUT, DELETE and read-only POSTs such as
+  ``*/filter``), so that a create is never sent twice;
+- failures to connect at all, on every request.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import __version__
+from .errors import ConfigError, ReconcilerError
+from .settings import Settings, redact_url
+
+MAX_PAGE_SIZE = 200  # the server's PREFECT_SERVER_API_DEFAULT_LIMIT: larger limits give 422
+MAX_PAGES = 10_000  # bounds every pagination loop (2 million objects)
+BACKOFF_BASE = 0.5  # seconds; attempt n waits uniform(0, min(BACKOFF_CAP, BASE * 2**n))
+BACKOFF_CAP = 10.0
+RETRY_AFTER_CAP = 60.0
+DETAIL_MAX_CHARS = 400
+
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
+_READ_ONLY_POST_SUFFIXES = (
+    "/filter",
+    "/count",
+    "/paginate",
+    "/get_scheduled_flow_runs",
+    "/history",
+)
+_ALWAYS_RETRY_STATUSES = frozenset({429, 503})
+_IDEMPOTENT_RETRY_STATUSES = frozenset({502, 504})
+
+
+class ApiError(ReconcilerError):
+    """An HTTP request to the Prefect API failed (after any retries)."""
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int | None,
+        detail: str,
+        *,
+        body: Any = None,
+        hint: str | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.detail = _one_line(detail)
+        self.body = body
+        outcome = f"HTTP {status}" if status is not None else "failed"
+        super().__init__(f"{method} {url} {outcome}: {self.detail}", hint=hint)
+
+
+def is_write(method: str, path: str) -> bool:
+    """Whether a request changes server state (read-only POST endpoints do not)."""
+    method = method.upper()
+    if method not in _WRITE_METHODS:
+        return False
+    return not (method == "POST" and _is_read_only_post(path))
+
+
+def _is_read_only_post(path: str) -> bool:
+    return path.split("?", 1)[0].rstrip("/").endswith(_READ_ONLY_POST_SUFFIXES)
+
+
+def _is_idempotent(method: str, path: str) -> bool:
+    return method in _IDEMPOTENT_METHODS or (method == "POST" and _is_read_only_post(path))
+
+
+class ApiClient:
+    """A small, retrying, error-translating client for the Prefect REST API.
+
+    Paths are relative to the API root (``client.post("/work_pools/filter", json={})``).
+    ``request_count`` counts HTTP requests sent, retries included (what the server's access log
+    shows); ``write_count`` counts those that may change server state.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not settings.api_url:
+            raise ConfigError("no Prefect API URL configured", hint="set PREFECT_API_URL")
+        self.settings = settings
+        self.base_url = settings.api_url.rstrip("/")
+        self.shown_base_url = redact_url(self.base_url)
+        self.request_count = 0
+        self.write_count = 0
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._secrets = tuple(
+            s for s in (*settings.secrets(), _basic_token(settings.auth_string)) if s
+        )
+        headers = {"User-Agent": f"prefect-gitops/{__version__}", "Accept": "application/json"}
+        # Like Prefect's client: a basic-auth string wins over an API key.
+        if settings.auth_string:
+            headers["Authorization"] = f"Basic {_basic_token(settings.auth_string)}"
+        elif settings.api_key:
+            headers["Authorization"] = f"Bearer {settings.api_key}"
+        self._client = httpx.Client(
+            base_url=self.base_url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(settings.timeout),
+            verify=_verify(settings),
+            transport=transport,
+            follow_redirects=False,
+            # HTTP_PROXY and friends must not capture a loopback server (the embedded one).
+            trust_env=not _is_loopback(self.base_url),
+        )
+
+    # -- public surface --------------------------------------------------------------------
+
+    @property
+    def last_status(self) -> int | None:
+        """Status of this thread's last request (useful with ``allow=``)."""
+        status: int | None = getattr(self._local, "status", None)
+        return status
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        allow: Collection[int] = (),
+    ) -> Any:
+        """Send one request (with retries) and return the parsed JSON body.
+
+        Returns ``None`` for an empty body (204), and for a non-2xx status listed in ``allow``
+        (check ``last_status`` to tell them apart). Raises ``ApiError`` otherwise.
+        """
+        method = method.upper()
+        relative = path.lstrip("/")
+        url = f"{self.shown_base_url}/{relative}"
+        response = self._send(method, relative, url, json=json, params=params)
+        self._local.status = response.status_code
+        if response.is_success:
+            return _parse_body(response)
+        if response.status_code in allow:
+            return None
+        raise self._error_from_response(method, url, response)
+
+    def get(
+        self, path: str, *, params: Mapping[str, Any] | None = None, allow: Collection[int] = ()
+    ) -> Any:
+        return self.request("GET", path, params=params, allow=allow)
+
+    def post(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        allow: Collection[int] = (),
+    ) -> Any:
+        return self.request("POST", path, json=json, params=params, allow=allow)
+
+    def patch(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        allow: Collection[int] = (),
+    ) -> Any:
+        return self.request("PATCH", path, json=json, params=params, allow=allow)
+
+    def put(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        allow: Collection[int] = (),
+    ) -> Any:
+        return self.request("PUT", path, json=json, params=params, allow=allow)
+
+    def delete(
+        self, path: str, *, params: Mapping[str, Any] | None = None, allow: Collection[int] = ()
+    ) -> Any:
+        return self.request("DELETE", path, params=params, allow=allow)
+
+    def paginate(
+        self, path: str, body: Mapping[str, Any] | None = None, *, page_size: int = MAX_PAGE_SIZE
+    ) -> list[Any]:
+        """POST a ``*/filter`` endpoint page by page (``limit``/``offset``) until a short page."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        items: list[Any] = []
+        for page_number in range(MAX_PAGES):
+            page = self.post(
+                path, json={**(body or {}), "limit": page_size, "offset": page_number * page_size}
+            )
+            if not isinstance(page, list):
+                raise ApiError(
+                    "POST",
+                    f"{self.shown_base_url}/{path.lstrip('/')}",
+                    self.last_status,
+                    f"expected a JSON list, got {type(page).__name__}",
+                )
+            items.extend(page)
+            if len(page) < page_size:
+                return items
+        raise ApiError(
+            "POST",
+            f"{self.shown_base_url}/{path.lstrip('/')}",
+            self.last_status,
+            f"more than {MAX_PAGES} pages of {page_size}; giving up",
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ApiClient(base_url={self.shown_base_url!r})"
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        relative: str,
+        url: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+    ) -> httpx.Response:
+        idempotent = _is_idempotent(method, relative)
+        write = is_write(method, relative)
+        attempts = self.settings.max_retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            with self._lock:
+                self.request_count += 1
+                if write:
+                    self.write_count += 1
+            try:
+                with self._translate(method, url):
+                    response = self._client.request(method, relative, json=json, params=params)
+            except _Retryable as exc:
+                if last or not (exc.before_sending or idempotent):
+                    raise exc.error from None
+                self._sleep(self._backoff(attempt))
+                continue
+            status = response.status_code
+            retryable = status in _ALWAYS_RETRY_STATUSES or (
+                idempotent and status in _IDEMPOTENT_RETRY_STATUSES
+            )
+            if not retryable or last:
+                return response
+            delay = _retry_after(response.headers.get("Retry-After"))
+            self._sleep(delay if delay is not None else self._backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> float:
+        return self._rng.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+
+    @contextmanager
+    def _translate(self, method: str, url: str) -> Iterator[None]:
+        """Turn httpx transport exceptions into ``ApiError`` (wrapped when retryable)."""
+        try:
+            yield
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying cannot help
+                raise self._transport_error(method, url, exc) from None
+            raise _Retryable(self._transport_error(method, url, exc), before_sending=True) from None
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise _Retryable(
+                self._transport_error(method, url, exc), before_sending=False
+            ) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(method, url, exc) from None
+
+    def _transport_error(self, method: str, url: str, exc: Exception) -> ApiError:
+        kinds: dict[type[Exception], str] = {
+            httpx.ConnectError: "cannot connect",
+            httpx.ConnectTimeout: "timed out connecting",
+            httpx.ReadTimeout: f"no answer within {self.settings.timeout:g}s",
+            httpx.WriteTimeout: "timed out sending",
+            httpx.PoolTimeout: "timed out waiting for a connection",
+        }
+        kind = kinds.get(type(exc), type(exc).__name__)
+        reason = str(exc) or type(exc).__name__
+        detail = kind if reason == kind else f"{kind}: {reason}"
+        if isinstance(exc, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in reason:
+            hint = "set PREFECT_API_SSL_CERT_FILE to your CA bundle (or PREFECT_API_TLS_INSECURE_SKIP_VERIFY=true for testing)"
+        elif self.settings.source == "embedded":
+            hint = "the embedded server stopped? see `prefect-gitops server status` and its log"
+        else:
+            hint = f"is the Prefect server at {self.shown_base_url} running? (source: {self.settings.source})"
+        return ApiError(method, url, None, self._scrub(detail), hint=hint)
+
+    def _error_from_response(self, method: str, url: str, response: httpx.Response) -> ApiError:
+        body = _parse_body_quietly(response)
+        detail = self._scrub(summarize_error_body(body, response))
+        status = response.status_code
+        hint = None
+        if response.is_redirect and response.headers.get("Location"):
+            hint = f"the server redirects to {redact_url(response.headers['Location'])}; point PREFECT_API_URL there"
+        elif status in (401, 403) and self.settings.is_cloud and not self.settings.api_key:
+            hint = "Prefect Cloud needs PREFECT_API_KEY"
+        elif status == 401:
+            hint = "check PREFECT_API_KEY / PREFECT_API_AUTH_STRING"
+        elif status == 404 and not self.base_url.endswith("/api") and not self.settings.is_cloud:
+            hint = f"a self-hosted API URL usually ends in /api, e.g. {self.shown_base_url}/api"
+        return ApiError(method, url, status, detail, body=body, hint=hint)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class _Retryable(Exception):
+    def __init__(self, error: ApiError, *, before_sending: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.before_sending = before_sending
+
+
+def summarize_error_body(body: Any, response: httpx.Response | None = None) -> str:
+    """One line from either error shape of the Prefect API.
+
+    ``{"detail": "..."}`` (HTTPException) or ``{"exception_message": ..., "exception_detail":
+    [pydantic errors]}`` (request validation, internal errors). Request-body echoes are dropped.
+    """
+    if isinstance(body, dict):
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return _one_line(detail)
+        if isinstance(detail, list):
+            return _one_line(_summarize_pydantic(detail))
+        message = body.get("exception_message")
+        errors = body.get("exception_detail")
+        if isinstance(errors, list) and errors:
+            prefix = f"{message}: " if isinstance(message, str) and message else ""
+            return _one_line(prefix + _summarize_pydantic(errors))
+        if isinstance(message, str):
+            return _one_line(message)
+    if isinstance(body, str) and body.strip():
+        return _one_line(body)
+    if response is not None:
+        if response.reason_phrase:
+            return response.reason_phrase
+        if response.text.strip():
+            return _one_line(response.text)
+    return "no detail in the response"
+
+
+def _summarize_pydantic(errors: list[Any]) -> str:
+    parts = []
+    for error in errors[:3]:
+        if not isinstance(error, dict):
+            parts.append(str(error))
+            continue
+        loc = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        msg = str(error.get("msg", error.get("type", "invalid")))
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    if len(errors) > 3:
+        parts.append(f"(+{len(errors) - 3} more)")
+    return "; ".join(parts)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > DETAIL_MAX_CHARS:
+        text = text[: DETAIL_MAX_CHARS - 1] + "…"
+    return text
+
+
+def _parse_body(response: httpx.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _parse_body_quietly(response: httpx.Response) -> Any:
+    try:
+        return _parse_body(response)
+    except httpx.HTTPError:  # pragma: no cover - body unreadable
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date), capped."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(0.0, min(seconds, RETRY_AFTER_CAP))
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def _basic_token(auth_string: str | None) -> str | None:
+    if not auth_string:
+        return None
+    return base64.b64encode(auth_string.encode("utf-8")).decode("ascii")
+
+
+def _verify(settings: Settings) -> bool | ssl.SSLContext:
+    if settings.tls_insecure_skip_verify:
+        return False
+    if settings.ssl_cert_file:
+        try:
+            return ssl.create_default_context(cafile=settings.ssl_cert_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"cannot load the CA bundle {settings.ssl_cert_file} (PREFECT_API_SSL_CERT_FILE): {exc}"
+            ) from None
+    return True

@@ -1,0 +1,56 @@
+"""Click-side helpers shared by the commands that talk to a Prefect API."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from .. import server
+from ..api import ApiClient
+from ..settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def api_options(command: F) -> F:
+    """Add ``--api-url`` and ``--profile`` (passed to the command as ``api_url``, ``profile``)."""
+    command = click.option(
+        "--profile",
+        metavar="NAME",
+        default=None,
+        help="Prefect profile to use from profiles.toml (default: PREFECT_PROFILE, then the active one).",
+    )(command)
+    command = click.option(
+        "--api-url",
+        metavar="URL",
+        default=None,
+        help="Prefect API URL, e.g. http://127.0.0.1:4200/api (default: PREFECT_API_URL, then the "
+        "profile, then the embedded local server).",
+    )(command)
+    return command
+
+
+def resolve_settings(api_url: str | None, profile: str | None) -> Settings:
+    """Settings from the environment and options; starts the embedded server if none is configured."""
+    settings = load_settings(os.environ, api_url=api_url, profile=profile)
+    if settings.api_url is not None:
+        return settings
+    folder = server.state_dir(os.environ)
+    if not server.status(environ=os.environ).running:
+        click.echo(
+            f"No Prefect API configured (PREFECT_API_URL, profile or --api-url): starting the "
+            f"embedded Prefect server (state: {folder}); the first start takes about 15 s...",
+            err=True,
+        )
+    url = server.ensure_running(environ=os.environ)
+    click.echo(f"Using the embedded Prefect server at {url} (state: {folder})", err=True)
+    return dataclasses.replace(settings, api_url=url, source="embedded")
+
+
+def open_client(api_url: str | None, profile: str | None) -> ApiClient:
+    """An ``ApiClient`` for the configured API, or for the embedded server when none is."""
+    return ApiClient(resolve_settings(api_url, profile))

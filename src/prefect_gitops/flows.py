@@ -1,0 +1,720 @@
+"""Static analysis of flow entrypoints: never imports or runs user code.
+
+`prefect deploy` imports the entrypoint's module to find the flow, its name and its
+parameter schema. Users' CI usually lacks their flows' dependencies, so we read the
+file with `ast` instead and derive what Prefect 3.9.1 would: the flow name (`name=` when
+it is a literal, else the function name with `_` -> `-`) and the parameter schema that
+`prefect.utilities.callables.parameter_schema` produces. For the schema we rebuild the
+annotations as real typing objects from a whitelist (builtins, typing, datetime, uuid,
+pathlib, decimal) and hand them to pydantic exactly as Prefect does, so the result is
+identical by construction. Whatever is not literal enough to rebuild is reported as
+unreadable, never guessed.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import datetime
+import decimal
+import inspect
+import operator
+import pathlib
+import re
+import typing
+import uuid
+from collections.abc import Mapping as AbcMapping
+from collections.abc import Sequence as AbcSequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic.errors import PydanticInvalidForJsonSchema
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from .docstrings import parameter_docstrings
+
+ProblemKind = Literal[
+    "format",  # not `path.py:func`, `module:func` or `module.func`
+    "missing_file",
+    "outside_repo",
+    "module_not_found",  # module form not found in the repo: may be an installed package
+    "unreadable_file",  # not UTF-8, unreadable
+    "syntax_error",
+    "no_function",
+    "not_a_flow",
+    "not_analysable",  # defined in a way we cannot follow statically (assignment, import...)
+]
+
+BANNED_NAME_CHARS = "/%&><"
+
+
+@dataclass(frozen=True)
+class EntrypointProblem:
+    kind: ProblemKind
+    message: str
+    file: str | None = None  # repo-relative path of the file involved, if any
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class FlowParameter:
+    name: str
+    position: int
+    required: bool
+    kind: str  # inspect.Parameter kind name, e.g. "POSITIONAL_OR_KEYWORD", "VAR_KEYWORD"
+    schema: dict[str, Any] | None  # the property schema; None when not readable statically
+    unreadable: str | None = None  # why the annotation or default could not be read
+
+
+@dataclass(frozen=True)
+class FlowInfo:
+    entrypoint: str
+    file: str  # repo-relative path of the flow's file
+    function: str  # `func` or `Class.method`
+    line: int  # line of the `def`
+    is_async: bool
+    name: str | None  # None when `name=` is not a literal
+    docstring: str | None  # `inspect.getdoc` of the function
+    description: str | None  # the flow's description: `description=` literal, else the docstring
+    parameters: tuple[FlowParameter, ...]
+    has_var_keyword: bool
+    schema_complete: bool
+    # The body `prefect deploy` sends as `parameter_openapi_schema` (ParameterSchema dumped
+    # with exclude_unset); None unless every parameter could be read.
+    parameter_schema: dict[str, Any] | None
+    definitions: dict[str, Any] = field(default_factory=dict)
+    flow_run_name: str | None = None  # literal `flow_run_name=` of the decorator
+    unreadable: tuple[str, ...] = ()  # everything we could not read, one sentence each
+
+    def parameter(self, name: str) -> FlowParameter | None:
+        for param in self.parameters:
+            if param.name == name:
+                return param
+        return None
+
+
+# -- locating the file --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    path: Path
+    object_path: str
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_OBJECT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
+
+
+def _module_file(module: str, base_dir: Path) -> Path | None:
+    parts = module.split(".")
+    as_file = base_dir.joinpath(*parts[:-1], parts[-1] + ".py")
+    if as_file.is_file():
+        return as_file
+    as_package = base_dir.joinpath(*parts, "__init__.py")
+    if as_package.is_file():
+        return as_package
+    return None
+
+
+def _locate(entrypoint: str, base_dir: Path, root: Path) -> _Target | EntrypointProblem:
+    entrypoint = entrypoint.strip()
+    if entrypoint.endswith(".py") and ":" not in entrypoint:
+        return EntrypointProblem(
+            "format", f"entrypoint '{entrypoint}' names a file but no flow: add ':<function>'"
+        )
+    if ":" in entrypoint:
+        left, object_path = entrypoint.rsplit(":", 1)
+        is_script = ".py:" in entrypoint
+    elif "." in entrypoint:
+        left, object_path = entrypoint.rsplit(".", 1)
+        is_script = False
+    else:
+        return EntrypointProblem(
+            "format",
+            f"entrypoint '{entrypoint}' must be 'path/to/file.py:function' or 'module.function'",
+        )
+    if not _OBJECT.match(object_path):
+        return EntrypointProblem(
+            "format", f"entrypoint '{entrypoint}': '{object_path}' is not a function name"
+        )
+    if is_script:
+        path = Path(left)
+        path = path if path.is_absolute() else base_dir / path
+        rel = _rel(path, root)
+        if not _inside(path, root):
+            return EntrypointProblem(
+                "outside_repo", f"entrypoint file '{left}' is outside the repository", rel
+            )
+        if not path.is_file():
+            return EntrypointProblem(
+                "missing_file",
+                f"entrypoint file '{left}' does not exist (looked for {rel})",
+                rel,
+            )
+        return _Target(path, object_path)
+    if not _MODULE.match(left):
+        return EntrypointProblem(
+            "format",
+            f"entrypoint '{entrypoint}': '{left}' is neither a .py file nor a module path",
+        )
+    found = _module_file(left, base_dir)
+    if found is None:
+        return EntrypointProblem(
+            "module_not_found",
+            f"module '{left}' of entrypoint '{entrypoint}' is not in the repository "
+            f"(looked under {_rel(base_dir, root) or '.'}); it can only be checked if it is "
+            "an installed package",
+        )
+    if not _inside(found, root):
+        return EntrypointProblem(
+            "outside_repo", f"module '{left}' resolves outside the repository", _rel(found, root)
+        )
+    return _Target(found, object_path)
+
+
+# -- reading a module ---------------------------------------------------------------------
+
+
+@dataclass
+class _Module:
+    tree: ast.Module
+    source: str
+    # local name -> qualified name, e.g. {"f": "prefect.flow", "t": "typing"}
+    imports: dict[str, str]
+    # every module-level binding, for shadowing and "defined but not a def" checks
+    bindings: dict[str, ast.AST]
+    # (object path, repo-relative file) -> analysis; lives as long as the cached module
+    results: dict[tuple[str, str], FlowInfo | EntrypointProblem] = field(default_factory=dict)
+
+
+_CACHE: dict[tuple[str, int, int], _Module | EntrypointProblem] = {}
+
+
+def _module_bodies(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Top-level statements, including those inside top-level `try` (import fallbacks)."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        out.append(stmt)
+        if isinstance(stmt, ast.Try):
+            for block in (stmt.body, stmt.orelse, stmt.finalbody):
+                out.extend(_module_bodies(block))
+            for handler in stmt.handlers:
+                out.extend(_module_bodies(handler.body))
+    return out
+
+
+def _read_module(path: Path, root: Path) -> _Module | EntrypointProblem:
+    rel = _rel(path, root)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError as exc:
+        return EntrypointProblem("unreadable_file", f"cannot read {rel}: {exc.strerror}", rel)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    result: _Module | EntrypointProblem
+    try:
+        source = path.read_bytes().decode("utf-8-sig")
+        tree = ast.parse(source, filename=rel)
+    except UnicodeDecodeError:
+        result = EntrypointProblem("unreadable_file", f"{rel} is not UTF-8 text", rel)
+    except SyntaxError as exc:
+        result = EntrypointProblem(
+            "syntax_error", f"{rel} has a Python syntax error: {exc.msg}", rel, exc.lineno
+        )
+    except (OSError, ValueError) as exc:
+        result = EntrypointProblem("unreadable_file", f"cannot read {rel}: {exc}", rel)
+    else:
+        imports: dict[str, str] = {}
+        bindings: dict[str, ast.AST] = {}
+        for stmt in _module_bodies(tree.body):
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    if alias.asname:
+                        imports[alias.asname] = alias.name
+                        bindings[alias.asname] = stmt
+                    else:
+                        top = alias.name.split(".")[0]
+                        imports[top] = top
+                        bindings[top] = stmt
+            elif isinstance(stmt, ast.ImportFrom):
+                for alias in stmt.names:
+                    local = alias.asname or alias.name
+                    if stmt.level == 0 and stmt.module:
+                        imports[local] = f"{stmt.module}.{alias.name}"
+                    else:
+                        imports.pop(local, None)  # relative import: a user module
+                    bindings[local] = stmt
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                imports.pop(stmt.name, None)
+                bindings[stmt.name] = stmt
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    for node in ast.walk(target):
+                        if isinstance(node, ast.Name):
+                            imports.pop(node.id, None)
+                            bindings[node.id] = stmt
+        result = _Module(tree, source, imports, bindings)
+    _CACHE[key] = result
+    return result
+
+
+# -- the flow decorator ---------------------------------------------------------------------
+
+
+def _qualified(node: ast.expr, module: _Module) -> str | None:
+    """`f` -> `prefect.flow`, `p.flow` -> `prefect.flow`, `int` -> `builtins.int`."""
+    if isinstance(node, ast.Name):
+        if node.id in module.imports:
+            return module.imports[node.id]
+        if node.id in module.bindings:
+            return None  # defined in the module itself
+        return f"builtins.{node.id}"
+    if isinstance(node, ast.Attribute):
+        base = _qualified(node.value, module)
+        if base is None or base.startswith("builtins."):
+            return None
+        return f"{base}.{node.attr}"
+    return None
+
+
+_FLOW_NAMES = frozenset(
+    {"prefect.flow", "prefect.flows.flow", "prefect.Flow", "prefect.flows.Flow"}
+)
+
+
+def _flow_decorator(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, module: _Module
+) -> tuple[ast.expr | None, bool]:
+    """The `@flow` / `@flow(...)` decorator, and whether other unknown decorators exist."""
+    found: ast.expr | None = None
+    others = False
+    for deco in func.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        name = _qualified(target, module)
+        if name in _FLOW_NAMES:
+            found = deco
+        elif name not in ("builtins.staticmethod", "builtins.classmethod"):
+            others = True
+    return found, others
+
+
+def _literal(node: ast.expr) -> tuple[bool, Any]:
+    try:
+        return True, ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+
+
+_VALUE_CONSTRUCTORS = frozenset(
+    {"pathlib.Path", "datetime.datetime", "datetime.date", "datetime.time",
+     "datetime.timedelta", "uuid.UUID", "decimal.Decimal"}
+)  # fmt: skip
+
+
+def _default(node: ast.expr, module: _Module) -> tuple[bool, Any]:
+    """A literal, or a call like `Path("x")` / `timedelta(hours=1)` with literal arguments."""
+    ok, value = _literal(node)
+    if ok or not isinstance(node, ast.Call):
+        return ok, value
+    name = _qualified(node.func, module)
+    if name not in _VALUE_CONSTRUCTORS:
+        return False, None
+    args = [_literal(a) for a in node.args]
+    kwargs = {k.arg: _literal(k.value) for k in node.keywords}
+    if any(not ok for ok, _ in args) or any(k is None or not v[0] for k, v in kwargs.items()):
+        return False, None
+    try:
+        return True, _KNOWN_TYPES[name](
+            *(v for _, v in args), **{k: v for k, (_, v) in kwargs.items() if k}
+        )
+    except (TypeError, ValueError, ArithmeticError, OverflowError):
+        return False, None
+
+
+# -- annotations -> typing objects ----------------------------------------------------------
+
+_KNOWN_TYPES: dict[str, Any] = {
+    **{f"builtins.{t.__name__}": t for t in (int, str, float, bool, bytes, list, dict, tuple, set, frozenset)},
+    "builtins.object": object,
+    **{f"{m}.{n}": getattr(typing, n) for m in ("typing", "typing_extensions") for n in (
+        "Any", "Optional", "Union", "List", "Dict", "Tuple", "Set", "FrozenSet", "Literal",
+        "Sequence", "Mapping", "MutableMapping", "MutableSequence", "Iterable",
+    )},
+    "collections.abc.Sequence": AbcSequence,
+    "collections.abc.Mapping": AbcMapping,
+    "datetime.datetime": datetime.datetime,
+    "datetime.date": datetime.date,
+    "datetime.time": datetime.time,
+    "datetime.timedelta": datetime.timedelta,
+    "uuid.UUID": uuid.UUID,
+    "pathlib.Path": pathlib.Path,
+    "decimal.Decimal": decimal.Decimal,
+}  # fmt: skip
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _annotation(node: ast.expr, module: _Module, depth: int = 0) -> Any:
+    if depth > 20:
+        raise _Unreadable("the annotation is nested too deeply")
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return None
+        if isinstance(node.value, str):  # a string (forward reference) annotation
+            try:
+                inner = ast.parse(node.value.strip(), mode="eval").body
+            except SyntaxError:
+                raise _Unreadable(f"the annotation {node.value!r} is not valid Python") from None
+            return _annotation(inner, module, depth + 1)
+        raise _Unreadable(f"the annotation {node.value!r} is not a type")
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        left = _annotation(node.left, module, depth + 1)
+        right = _annotation(node.right, module, depth + 1)
+        none = type(None)
+        try:
+            return operator.or_(none if left is None else left, none if right is None else right)
+        except TypeError:
+            raise _Unreadable("the `|` union cannot be evaluated") from None
+    if isinstance(node, ast.Subscript):
+        base = _annotation(node.value, module, depth + 1)
+        elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if base is typing.Literal:
+            values = []
+            for element in elements:
+                ok, value = _literal(element)
+                if not ok:
+                    raise _Unreadable("a `Literal` holds something other than literals")
+                values.append(value)
+            return typing.Literal[tuple(values)]
+        args = tuple(
+            Ellipsis
+            if isinstance(e, ast.Constant) and e.value is Ellipsis
+            else _annotation(e, module, depth + 1)
+            for e in elements
+        )
+        try:
+            return base[args if len(args) > 1 else args[0]]
+        except TypeError as exc:
+            raise _Unreadable(f"`{ast.unparse(node)}` is not a valid type: {exc}") from None
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        name = _qualified(node, module)
+        if name is not None and name in _KNOWN_TYPES:
+            return _KNOWN_TYPES[name]
+        text = ast.unparse(node)
+        if name is None:
+            raise _Unreadable(f"`{text}` is defined in the flow's own code")
+        raise _Unreadable(f"`{text}` ({name}) is not a type we can read without importing it")
+    raise _Unreadable(f"`{ast.unparse(node)}` is not a literal type annotation")
+
+
+# -- the schema, exactly as prefect.utilities.callables.generate_parameter_schema ------------
+
+
+class _GenerateEmptySchemaForUserClasses(GenerateJsonSchema):
+    def is_instance_schema(self, schema: core_schema.IsInstanceSchema) -> JsonSchemaValue:
+        return {}
+
+
+def _model_schema(name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+    model = pydantic.create_model(name, __config__=config, **fields)
+    schema = pydantic.TypeAdapter(model).json_schema(
+        by_alias=True,
+        ref_template="#/definitions/{model}",
+        schema_generator=_GenerateEmptySchemaForUserClasses,
+    )
+    if "$defs" in schema:
+        schema["definitions"] = schema["$defs"]
+    return schema
+
+
+def _field(
+    param: inspect.Parameter, position: int, docs: dict[str, str], aliases: dict[str, str]
+) -> tuple[str, Any, FieldInfo]:
+    # mirrors prefect._internal.pydantic.v2_schema.process_v2_params
+    if hasattr(pydantic.BaseModel, param.name):
+        name = param.name + "__"
+        aliases[name] = param.name
+    else:
+        name = param.name
+    type_ = Any if param.annotation is inspect.Parameter.empty else param.annotation
+    default = param.default
+    if param.kind is inspect.Parameter.VAR_POSITIONAL:
+        type_ = list[type_]  # type: ignore[valid-type]
+        default = []
+    elif param.kind is inspect.Parameter.VAR_KEYWORD:
+        type_ = dict[str, type_]  # type: ignore[valid-type]
+        default = {}
+    info: FieldInfo = pydantic.Field(
+        default=... if default is inspect.Parameter.empty else default,
+        title=param.name,
+        description=docs.get(param.name),
+        alias=aliases.get(name),
+        json_schema_extra={"position": position},
+    )
+    return name, type_, info
+
+
+def generate_parameter_schema(signature: inspect.Signature, docs: dict[str, str]) -> dict[str, Any]:
+    """What `prefect deploy` sends as `parameter_openapi_schema` for this signature."""
+    fields: dict[str, Any] = {}
+    aliases: dict[str, str] = {}
+    for position, param in enumerate(signature.parameters.values()):
+        name, type_, info = _field(param, position, docs, aliases)
+        if name in ("cls", "self"):
+            continue
+        try:
+            _model_schema("CheckParameter", {name: (type_, info)})
+        except (ValueError, TypeError, PydanticInvalidForJsonSchema):
+            type_ = Any
+        fields[name] = (type_, info)
+    schema = _model_schema("Parameters", fields)
+    # ParameterSchema(**schema).model_dump(exclude_unset=True)
+    return {
+        k: schema[k]
+        for k in ("title", "type", "properties", "required", "definitions")
+        if k in schema
+    }
+
+
+# -- putting it together ----------------------------------------------------------------------
+
+
+def _find_function(
+    module: _Module, object_path: str
+) -> ast.FunctionDef | ast.AsyncFunctionDef | str:
+    """The function's node, or a sentence saying why there is none."""
+    parts = object_path.split(".")
+    scope: list[ast.stmt] = _module_bodies(module.tree.body)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        node: ast.stmt | None = None
+        for stmt in scope:
+            if (
+                isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and stmt.name == part
+            ):
+                node = stmt
+        if node is None:
+            binding = module.bindings.get(part) if index == 0 else None
+            if binding is not None:
+                return f"not_analysable:'{part}' is assigned or imported, not defined with `def`"
+            return f"no_function:'{part}' is not defined"
+        if last:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return node
+            return f"not_a_flow:'{part}' is a class, not a flow function"
+        if not isinstance(node, ast.ClassDef):
+            return f"no_function:'{part}' is not a class, so it has no '{parts[index + 1]}'"
+        scope = list(node.body)
+    return "no_function:nothing to look up"
+
+
+def _signature(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, module: _Module
+) -> tuple[inspect.Signature, dict[str, str]]:
+    """The signature with real types, and parameter name -> why it could not be read."""
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += list(args.defaults)
+    specs: list[tuple[ast.arg, Any, ast.expr | None]] = []
+    for arg, default_expr in zip(positional, defaults, strict=True):
+        kind = (
+            inspect.Parameter.POSITIONAL_ONLY
+            if arg in args.posonlyargs
+            else inspect.Parameter.POSITIONAL_OR_KEYWORD
+        )
+        specs.append((arg, kind, default_expr))
+    if args.vararg:
+        specs.append((args.vararg, inspect.Parameter.VAR_POSITIONAL, None))
+    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        specs.append((arg, inspect.Parameter.KEYWORD_ONLY, kw_default))
+    if args.kwarg:
+        specs.append((args.kwarg, inspect.Parameter.VAR_KEYWORD, None))
+
+    params: list[inspect.Parameter] = []
+    unreadable: dict[str, str] = {}
+    for arg, kind, default_node in specs:
+        annotation: Any = inspect.Parameter.empty
+        if arg.annotation is not None:
+            try:
+                annotation = _annotation(arg.annotation, module)
+            except _Unreadable as exc:
+                unreadable[arg.arg] = f"parameter '{arg.arg}': {exc}"
+        default: Any = inspect.Parameter.empty
+        if default_node is not None:
+            ok, default = _default(default_node, module)
+            if not ok:
+                default = None
+                unreadable.setdefault(
+                    arg.arg,
+                    f"parameter '{arg.arg}': the default `{ast.unparse(default_node)}` "
+                    "is not a literal",
+                )
+        params.append(inspect.Parameter(arg.arg, kind, default=default, annotation=annotation))
+    # Python orders *args before keyword-only parameters, as `inspect.signature` does.
+    return inspect.Signature(params), unreadable
+
+
+def _per_parameter(
+    signature: inspect.Signature, schema: dict[str, Any], unreadable: dict[str, str]
+) -> tuple[FlowParameter, ...]:
+    properties = schema.get("properties", {})
+    out: list[FlowParameter] = []
+    for position, param in enumerate(signature.parameters.values()):
+        if param.name in ("self", "cls"):
+            continue
+        prop_name = param.name + "__" if hasattr(pydantic.BaseModel, param.name) else param.name
+        prop = properties.get(param.name, properties.get(prop_name))
+        out.append(
+            FlowParameter(
+                name=param.name,
+                position=position,
+                required=param.default is inspect.Parameter.empty
+                and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD),
+                kind=param.kind.name,
+                schema=None if param.name in unreadable else prop,
+                unreadable=unreadable.get(param.name),
+            )
+        )
+    return tuple(out)
+
+
+def analyze_entrypoint(entrypoint: str, base_dir: Path, root: Path) -> FlowInfo | EntrypointProblem:
+    """Read the flow an entrypoint names, without importing anything.
+
+    `base_dir` is the prefect.yaml's folder (Prefect resolves entrypoints against the working
+    directory `prefect deploy` runs in); `root` is the repository, which the file must not leave.
+    """
+    target = _locate(entrypoint, base_dir, root)
+    if isinstance(target, EntrypointProblem):
+        return target
+    rel = _rel(target.path, root)
+    module = _read_module(target.path, root)
+    if isinstance(module, EntrypointProblem):
+        return module
+    key = (target.object_path, rel)
+    cached = module.results.get(key)
+    if cached is None:
+        cached = module.results[key] = _analyze_function(entrypoint, target, rel, module)
+    if isinstance(cached, FlowInfo) and cached.entrypoint != entrypoint:
+        cached = dataclasses.replace(cached, entrypoint=entrypoint)
+    return cached
+
+
+def _analyze_function(
+    entrypoint: str, target: _Target, rel: str, module: _Module
+) -> FlowInfo | EntrypointProblem:
+    found = _find_function(module, target.object_path)
+    if isinstance(found, str):
+        kind, message = found.split(":", 1)
+        return EntrypointProblem(kind, f"{rel}: {message}", rel)  # type: ignore[arg-type]
+    func = found
+    decorator, others = _flow_decorator(func, module)
+    if decorator is None:
+        if others:
+            return EntrypointProblem(
+                "not_analysable",
+                f"{rel}:{func.lineno}: '{target.object_path}' has decorators we cannot follow "
+                "statically and no `@flow`; whether it is a flow is only known at import time",
+                rel,
+                func.lineno,
+            )
+        return EntrypointProblem(
+            "not_a_flow",
+            f"{rel}:{func.lineno}: '{target.object_path}' is not decorated with `@flow` "
+            "(prefect deploy fails: 'is not a flow')",
+            rel,
+            func.lineno,
+        )
+    notes: list[str] = []
+    keywords = (
+        {k.arg: k.value for k in decorator.keywords if k.arg}
+        if isinstance(decorator, ast.Call)
+        else {}
+    )
+    if isinstance(decorator, ast.Call) and decorator.args:
+        notes.append("`@flow(...)` has positional arguments; they are not read")
+
+    name: str | None = func.name.replace("_", "-")
+    if "name" in keywords:
+        ok, value = _literal(keywords["name"])
+        if ok and isinstance(value, str):
+            name = value or name
+        elif ok and value is None:
+            pass
+        else:
+            name = None
+            notes.append(f"the flow name `{ast.unparse(keywords['name'])}` is not a literal")
+
+    docstring = ast.get_docstring(func, clean=True)
+    description: str | None = docstring
+    if "description" in keywords:
+        ok, value = _literal(keywords["description"])
+        if ok and (value is None or isinstance(value, str)):
+            description = value or docstring
+        else:
+            description = None
+            notes.append("the flow description is not a literal")
+
+    flow_run_name: str | None = None
+    if "flow_run_name" in keywords:
+        ok, value = _literal(keywords["flow_run_name"])
+        if ok and isinstance(value, str):
+            flow_run_name = value
+
+    signature, unreadable = _signature(func, module)
+    complete = not unreadable
+    docs = parameter_docstrings(docstring)
+    schema = generate_parameter_schema(signature, docs)
+    return FlowInfo(
+        entrypoint=entrypoint,
+        file=rel,
+        function=target.object_path,
+        line=func.lineno,
+        is_async=isinstance(func, ast.AsyncFunctionDef),
+        name=name,
+        docstring=docstring,
+        description=description,
+        parameters=_per_parameter(signature, schema, unreadable),
+        has_var_keyword=func.args.kwarg is not None,
+        schema_complete=complete,
+        parameter_schema=schema if complete else None,
+        definitions=dict(schema.get("definitions", {})),
+        flow_run_name=flow_run_name,
+        unreadable=(*unreadable.values(), *notes),
+    )
+
+
+def banned_name_chars(name: str) -> list[str]:
+    return sorted({c for c in name if c in BANNED_NAME_CHARS})
+
+
+def clear_cache() -> None:
+    _CACHE.clear()

@@ -1,0 +1,210 @@
+"""Entrypoint and parameter rules, from a static reading of the flow code (never imported).
+
+`prefect deploy` 3.9.1 sends `enforce_parameter_schema: true` unless the deployment says
+otherwise, so by default the server checks parameters on redeploy (409) and on every run:
+missing required parameters and type mismatches are errors then, warnings otherwise.
+Unknown parameters fail every run (the flow is called with an unexpected keyword) unless
+the flow takes `**kwargs`.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from ..diagnostics import Diagnostic, Severity
+from ..flows import EntrypointProblem, FlowInfo, analyze_entrypoint, banned_name_chars
+from ..loader import DeploymentEntry, Project
+from ..suggest import did_you_mean
+from ..templating import find_placeholders
+
+if TYPE_CHECKING:
+    from ..validate import ValidateOptions
+
+_PROBLEM = {
+    "format": ("E001", Severity.ERROR),
+    "missing_file": ("E002", Severity.ERROR),
+    "outside_repo": ("E003", Severity.ERROR),
+    "module_not_found": ("E004", Severity.WARNING),
+    "unreadable_file": ("E005", Severity.ERROR),
+    "syntax_error": ("E005", Severity.ERROR),
+    "no_function": ("E006", Severity.ERROR),
+    "not_a_flow": ("E007", Severity.ERROR),
+    "not_analysable": ("E008", Severity.INFO),
+}
+
+
+def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
+    del options
+    for entry in project.deployments:
+        if not isinstance(entry.raw, dict):
+            continue
+        entrypoint = entry.raw.get("entrypoint")
+        if not isinstance(entrypoint, str) or not entrypoint.strip():
+            continue  # a missing or mistyped entrypoint is the structure rules'
+        if find_placeholders(entrypoint):
+            yield _at(entry, ("entrypoint",), Severity.INFO, "E008",
+                      f"{entry.label}: the entrypoint '{entrypoint}' is templated; its flow is "
+                      "checked only once `prefect deploy` resolves it")  # fmt: skip
+            continue
+        result = analyze_entrypoint(entrypoint, entry.base_dir, project.root)
+        if isinstance(result, EntrypointProblem):
+            code, severity = _PROBLEM[result.kind]
+            yield _at(entry, ("entrypoint",), severity, code, f"{entry.label}: {result.message}")
+            continue
+        yield from _flow(entry, result)
+
+
+def _at(
+    entry: DeploymentEntry,
+    sub: tuple[Any, ...],
+    severity: Severity,
+    code: str,
+    message: str,
+    hint: str | None = None,
+) -> Diagnostic:
+    return Diagnostic(
+        severity,
+        code,
+        message,
+        entry.span(*sub),
+        path=entry.json_path(*sub),
+        resource=entry.resource,
+        hint=hint,
+    )
+
+
+def _enforced(entry: DeploymentEntry) -> bool:
+    value = entry.raw.get("enforce_parameter_schema")
+    return value is not False  # prefect deploy's default is true
+
+
+def _flow(entry: DeploymentEntry, info: FlowInfo) -> Iterator[Diagnostic]:
+    where = f"{info.file}:{info.line}"
+    if info.name is not None and (bad := banned_name_chars(info.name)):
+        yield _at(entry, ("entrypoint",), Severity.ERROR, "E009",
+                  f"{entry.label}: flow name '{info.name}' ({where}) contains {' '.join(bad)}, "
+                  "which Prefect rejects")  # fmt: skip
+    if info.unreadable:
+        yield _at(entry, ("entrypoint",), Severity.INFO, "E014",
+                  f"{entry.label}: parts of flow '{info.function}' ({where}) cannot be read "
+                  f"without importing it, so the checks that need them are skipped: "
+                  f"{'; '.join(info.unreadable)}")  # fmt: skip
+    yield from _flow_run_name(entry, info, where)
+    enforced = _enforced(entry)
+    parameters = entry.raw.get("parameters")
+    if isinstance(parameters, Mapping):
+        yield from _parameters(entry, info, parameters, ("parameters",), enforced)
+        yield from _required(entry, info, parameters, enforced)
+    for sub, item in _schedule_parameters(entry):
+        yield from _parameters(entry, info, item, sub, enforced)
+
+
+def _schedule_parameters(
+    entry: DeploymentEntry,
+) -> Iterator[tuple[tuple[Any, ...], Mapping[Any, Any]]]:
+    schedules = entry.raw.get("schedules")
+    if not isinstance(schedules, list):
+        return
+    for i, item in enumerate(schedules):
+        if isinstance(item, dict) and isinstance(item.get("parameters"), Mapping):
+            yield ("schedules", i, "parameters"), item["parameters"]
+
+
+def _parameters(
+    entry: DeploymentEntry,
+    info: FlowInfo,
+    values: Mapping[Any, Any],
+    base: tuple[Any, ...],
+    enforced: bool,
+) -> Iterator[Diagnostic]:
+    known = {p.name for p in info.parameters}
+    severity = Severity.ERROR if enforced else Severity.WARNING
+    for name, value in values.items():
+        param = info.parameter(str(name))
+        if param is None or param.kind in ("VAR_POSITIONAL", "VAR_KEYWORD"):
+            if info.has_var_keyword:
+                continue
+            yield _at(entry, (*base, name), Severity.ERROR, "E010",
+                      f"{entry.label}: flow '{info.function}' has no parameter '{name}'; every "
+                      "run would fail with an unexpected keyword argument",
+                      did_you_mean(str(name), known))  # fmt: skip
+            continue
+        if param.schema is None or _templated(value):
+            continue
+        schema = {**param.schema, "definitions": info.definitions}
+        error = best_match(Draft202012Validator(schema).iter_errors(value))
+        if error is not None:
+            inner = "".join(f"[{p!r}]" for p in error.absolute_path)
+            yield _at(entry, (*base, name, *error.absolute_path), severity, "E012",
+                      f"{entry.label}: parameter `{name}{inner}`: {error.message} "
+                      f"(flow '{info.function}' declares {_describe(param.schema)})",
+                      None if enforced else "enforce_parameter_schema is off, so the server "
+                      "will not reject it; the flow may still fail")  # fmt: skip
+
+
+def _required(
+    entry: DeploymentEntry, info: FlowInfo, values: Mapping[Any, Any], enforced: bool
+) -> Iterator[Diagnostic]:
+    missing = [p.name for p in info.parameters if p.required and p.name not in values]
+    if not missing:
+        return
+    names = ", ".join(f"'{n}'" for n in missing)
+    sub = ("parameters",) if "parameters" in entry.raw else ("entrypoint",)
+    yield _at(
+        entry,
+        sub,
+        Severity.ERROR if enforced else Severity.WARNING,
+        "E011",
+        f"{entry.label}: required parameter{'s' if len(missing) > 1 else ''} {names} of flow "
+        f"'{info.function}' {'are' if len(missing) > 1 else 'is'} not set; "
+        + (
+            "the server refuses every run that does not pass "
+            + ("them" if len(missing) > 1 else "it")
+            if enforced
+            else "runs without it fail when the flow is called"
+        ),
+        "set it under `parameters:`, or give the flow parameter a default",
+    )
+
+
+def _flow_run_name(entry: DeploymentEntry, info: FlowInfo, where: str) -> Iterator[Diagnostic]:
+    if info.flow_run_name is None or info.has_var_keyword:
+        return
+    known = {p.name for p in info.parameters}
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(info.flow_run_name) if f]
+    except ValueError as exc:
+        yield _at(entry, ("entrypoint",), Severity.ERROR, "E013",
+                  f"{entry.label}: flow_run_name {info.flow_run_name!r} ({where}) is not a valid "
+                  f"format string: {exc}")  # fmt: skip
+        return
+    for field_name in fields:
+        base = field_name.split(".", 1)[0].split("[", 1)[0]
+        if base not in known:
+            yield _at(entry, ("entrypoint",), Severity.ERROR, "E013",
+                      f"{entry.label}: flow_run_name {info.flow_run_name!r} ({where}) uses "
+                      f"'{{{field_name}}}', which is not a parameter of the flow; every run "
+                      "would fail naming itself", did_you_mean(base, known))  # fmt: skip
+
+
+def _templated(value: Any) -> bool:
+    try:
+        return bool(find_placeholders(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _describe(schema: Mapping[str, Any]) -> str:
+    if "type" in schema:
+        return f"type {schema['type']}"
+    if "enum" in schema:
+        return f"one of {schema['enum']}"
+    if "anyOf" in schema:
+        kinds = [str(s.get("type", s.get("$ref", "?"))) for s in schema["anyOf"]]
+        return f"any of {', '.join(kinds)}"
+    return "a schema"

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect_gitops.diagnostics import Diagnostic
+from prefect_gitops.loader import load_project
+from prefect_gitops.rules import entrypoints
+from prefect_gitops.validate import ValidateOptions
+
+FLOW = '''\
+from typing import Literal, Optional
+
+from prefect import flow
+import not_installed_anywhere as nia
+
+
+@flow(flow_run_name="etl-{source}-{day}")
+def etl(source: str, day: str = "today", limit: Optional[int] = None,
+        mode: Literal["full", "delta"] = "full", tags: list[str] = []):
+    """ETL."""
+
+
+@flow
+def loose(**extra):
+    pass
+
+
+@flow
+def opaque(frame: nia.Frame, n: int = 1):
+    pass
+'''
+
+
+def check(root: Path, prefect_yaml: str, **files: str) -> list[Diagnostic]:
+    (root / "flows").mkdir(exist_ok=True)
+    (root / "flows" / "etl.py").write_text(FLOW)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (root / "prefect.yaml").write_text(prefect_yaml)
+    project, _ = load_project(root)
+    return sorted(entrypoints.check(project, ValidateOptions()), key=lambda d: d.sort_key)
+
+
+def summary(diags: list[Diagnostic]) -> list[tuple[str, str, int, str]]:
+    return [(d.severity.value, d.code, d.span.line, d.path) for d in diags]
+
+
+def test_good_deployment_has_no_findings(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: a
+    entrypoint: flows/etl.py:etl
+    parameters: {source: s3, limit: 3, mode: delta, tags: [x]}
+  - name: b
+    entrypoint: flows.etl.loose
+    parameters: {anything: [1, 2]}
+"""
+    assert summary(check(tmp_path, text)) == []
+
+
+def test_entrypoint_problems_are_located(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: missing
+    entrypoint: flows/nope.py:etl
+  - name: outside
+    entrypoint: ../elsewhere.py:etl
+  - name: nofunc
+    entrypoint: flows/etl.py:nothing
+  - name: format
+    entrypoint: flows/etl.py
+  - name: module
+    entrypoint: installed.pkg.flow
+  - name: broken
+    entrypoint: flows/broken.py:f
+  - name: plain
+    entrypoint: flows/plain.py:f
+"""
+    diags = check(tmp_path, text, **{
+        "flows/broken.py": "def f(:\n",
+        "flows/plain.py": "def f():\n    pass\n",
+    })  # fmt: skip
+    assert summary(diags) == [
+        ("error", "E002", 3, "deployments[0].entrypoint"),
+        ("error", "E003", 5, "deployments[1].entrypoint"),
+        ("error", "E006", 7, "deployments[2].entrypoint"),
+        ("error", "E001", 9, "deployments[3].entrypoint"),
+        ("warning", "E004", 11, "deployments[4].entrypoint"),
+        ("error", "E005", 13, "deployments[5].entrypoint"),
+        ("error", "E007", 15, "deployments[6].entrypoint"),
+    ]
+
+
+def test_parameter_checks(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: a
+    entrypoint: flows/etl.py:etl
+    parameters:
+      sourse: s3
+      limit: "many"
+      mode: weekly
+      tags: [1]
+      day: "{{ $DAY }}"
+"""
+    diags = check(tmp_path, text)
+    assert summary(diags) == [
+        ("error", "E011", 5, "deployments[0].parameters"),
+        ("error", "E010", 5, "deployments[0].parameters.sourse"),
+        ("error", "E012", 6, "deployments[0].parameters.limit"),
+        ("error", "E012", 7, "deployments[0].parameters.mode"),
+        ("error", "E012", 8, "deployments[0].parameters.tags[0]"),
+    ]
+    unknown = next(d for d in diags if d.code == "E010")
+    assert unknown.hint == "did you mean 'source'?"
+
+
+def test_without_enforcement_type_and_required_problems_are_warnings(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: a
+    entrypoint: flows/etl.py:etl
+    enforce_parameter_schema: false
+    parameters: {limit: x, other: 1}
+"""
+    assert summary(check(tmp_path, text)) == [
+        ("warning", "E011", 5, "deployments[0].parameters"),
+        ("warning", "E012", 5, "deployments[0].parameters.limit"),
+        ("error", "E010", 5, "deployments[0].parameters.other"),
+    ]
+
+
+def test_flow_run_name_placeholders(tmp_path: Path) -> None:
+    flow = "from prefect import flow\n\n@flow(flow_run_name='run-{when}')\ndef f(day: str = 'x'):\n    pass\n"
+    text = "deployments:\n  - name: a\n    entrypoint: flows/f.py:f\n"
+    diags = check(tmp_path, text, **{"flows/f.py": flow})
+    assert summary(diags) == [("error", "E013", 3, "deployments[0].entrypoint")]
+
+
+def test_unreadable_parts_are_an_info_and_never_guessed(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: a
+    entrypoint: flows/etl.py:opaque
+    parameters: {frame: 12, n: "x"}
+"""
+    diags = check(tmp_path, text)
+    assert summary(diags) == [
+        ("info", "E014", 3, "deployments[0].entrypoint"),
+        ("error", "E012", 4, "deployments[0].parameters.n"),
+    ]
+    assert "nia.Frame" in diags[0].message
+
+
+def test_schedule_parameters_are_checked_too(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: a
+    entrypoint: flows/etl.py:etl
+    parameters: {source: s3}
+    schedules:
+      - cron: "0 * * * *"
+        parameters: {limit: nope, extra: 1}
+"""
+    assert summary(check(tmp_path, text)) == [
+        ("error", "E012", 7, "deployments[0].schedules[0].parameters.limit"),
+        ("error", "E010", 7, "deployments[0].schedules[0].parameters.extra"),
+    ]
+
+
+def test_banned_flow_name_and_templated_entrypoint(tmp_path: Path) -> None:
+    flow = "from prefect import flow\n\n@flow(name='a/b')\ndef f():\n    pass\n"
+    text = """\
+deployments:
+  - name: a
+    entrypoint: flows/f.py:f
+  - name: b
+    entrypoint: "{{ $ENTRY }}"
+"""
+    assert summary(check(tmp_path, text, **{"flows/f.py": flow})) == [
+        ("error", "E009", 3, "deployments[0].entrypoint"),
+        ("info", "E008", 5, "deployments[1].entrypoint"),
+    ]

@@ -1,0 +1,413 @@
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from prefect_gitops.api import MAX_PAGE_SIZE, ApiClient, ApiError, is_write, summarize_error_body
+from prefect_gitops.settings import Settings
+from tests.prefect_server import RunningServer
+
+KEY = "pnu_TOPSECRETkey0123456789abcdef"
+BASE = "http://prefect.test:4200/api"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture(autouse=True)
+def no_real_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests must never reach a real network: only MockTransport may answer."""
+    if request.node.get_closest_marker("server") is not None:
+        return
+
+    def refuse(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"a unit test tried to reach the network: {request.url}")
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", refuse)
+
+
+class Recorder:
+    """A MockTransport handler that answers from a script and records requests and sleeps."""
+
+    def __init__(self, *responses: httpx.Response | Exception | Handler) -> None:
+        self.script = list(responses)
+        self.requests: list[httpx.Request] = []
+        self.sleeps: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(step, Exception):
+            raise step
+        if isinstance(step, httpx.Response):
+            return step
+        return step(request)
+
+    def client(self, **settings: Any) -> ApiClient:
+        values: dict[str, Any] = {"api_url": BASE, "api_key": KEY, **settings}
+        return ApiClient(
+            Settings(**values),
+            transport=httpx.MockTransport(self),
+            sleep=self.sleeps.append,
+            rng=random.Random(7),
+        )
+
+
+def answer(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    if body is None:
+        return httpx.Response(status, headers=headers)
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def assert_one_line_without_secrets(err: ApiError) -> None:
+    for text in (str(err), repr(err), err.message, err.detail, err.hint or ""):
+        assert "\n" not in text
+        assert KEY not in text
+
+
+def test_503_then_200_is_retried() -> None:
+    rec = Recorder(answer(503, {"exception_message": "Service Unavailable"}), answer(200, [1]))
+    with rec.client() as client:
+        assert client.post("/work_pools/", json={"name": "p"}) == [1]
+        assert client.request_count == 2
+        assert client.write_count == 2
+    assert len(rec.sleeps) == 1
+    assert 0 <= rec.sleeps[0] <= 0.5
+
+
+def test_persistent_500_gives_one_error_without_retrying() -> None:
+    rec = Recorder(answer(500, {"exception_message": "Internal Server Error"}))
+    client = rec.client()
+    with pytest.raises(ApiError) as info:
+        client.get("/work_pools/p")
+    err = info.value
+    assert len(rec.requests) == 1
+    assert rec.sleeps == []
+    assert (err.method, err.status, err.detail) == ("GET", 500, "Internal Server Error")
+    assert err.url == f"{BASE}/work_pools/p"
+    assert str(err) == f"GET {BASE}/work_pools/p HTTP 500: Internal Server Error"
+    assert_one_line_without_secrets(err)
+
+
+def test_persistent_503_gives_up_after_max_retries_with_growing_backoff() -> None:
+    rec = Recorder(answer(503, {"exception_message": "Service Unavailable"}))
+    with pytest.raises(ApiError) as info:
+        rec.client(max_retries=4).post("/variables/", json={"name": "v", "value": 1})
+    assert info.value.status == 503
+    assert len(rec.requests) == 5
+    assert len(rec.sleeps) == 4
+    for attempt, delay in enumerate(rec.sleeps):  # full jitter: uniform(0, 0.5 * 2**n)
+        assert 0 <= delay <= 0.5 * 2**attempt
+
+
+def test_429_honours_retry_after_seconds_and_dates() -> None:
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    rec = Recorder(
+        answer(429, {"detail": "slow down"}, {"Retry-After": "7"}),
+        answer(429, {"detail": "slow down"}, {"Retry-After": later}),
+        answer(429, {"detail": "slow down"}, {"Retry-After": "86400"}),
+        answer(200, {"ok": True}),
+    )
+    assert rec.client().get("/flows/x") == {"ok": True}
+    assert rec.sleeps[0] == 7
+    assert 20 < rec.sleeps[1] <= 30
+    assert rec.sleeps[2] == 60  # capped
+
+
+def test_502_and_504_are_retried_only_when_safe_to_repeat() -> None:
+    rec = Recorder(answer(502), answer(504), answer(200, []))
+    assert rec.client().post("/deployments/filter", json={}) == []
+    assert len(rec.requests) == 3
+
+    rec = Recorder(answer(502), answer(200, {}))
+    with pytest.raises(ApiError, match="HTTP 502"):
+        rec.client().post("/work_pools/", json={"name": "p"})  # a create is never sent twice
+    assert len(rec.requests) == 1
+
+
+def test_connection_errors_are_retried_then_explained() -> None:
+    rec = Recorder(httpx.ConnectError("[Errno 111] Connection refused"))
+    with pytest.raises(ApiError) as info:
+        rec.client(max_retries=2).get("/health")
+    err = info.value
+    assert len(rec.requests) == 3
+    assert err.status is None
+    assert str(err) == f"GET {BASE}/health failed: cannot connect: [Errno 111] Connection refused"
+    assert err.hint is not None
+    assert "running" in err.hint
+    assert_one_line_without_secrets(err)
+
+    rec = Recorder(httpx.ConnectError("refused"), answer(200, True))
+    assert rec.client().post("/work_pools/", json={}) is True
+
+
+def test_read_errors_after_sending_a_create_are_not_retried() -> None:
+    rec = Recorder(httpx.ReadError("connection reset"), answer(201, {}))
+    with pytest.raises(ApiError, match="connection reset"):
+        rec.client().post("/work_pools/", json={"name": "p"})
+    assert len(rec.requests) == 1
+
+    rec = Recorder(httpx.ReadTimeout("timed out"), answer(200, []))
+    assert rec.client().post("/work_pools/filter", json={}) == []
+
+
+def test_auth_headers_and_key_never_shown() -> None:
+    echo = answer(401, {"detail": f"Invalid API key {KEY}\nplease check"})
+    rec = Recorder(echo)
+    client = rec.client()
+    with pytest.raises(ApiError) as info:
+        client.get("/me")
+    assert rec.requests[0].headers["Authorization"] == f"Bearer {KEY}"
+    assert info.value.detail == "Invalid API key *** please check"
+    assert_one_line_without_secrets(info.value)
+    assert KEY not in repr(client)
+
+    rec = Recorder(answer(200, {}))
+    basic = rec.client(api_key=None, auth_string="admin:s3cret")
+    basic.get("/health")
+    assert rec.requests[0].headers["Authorization"] == "Basic YWRtaW46czNjcmV0"
+
+
+def test_cloud_url_shape_is_joined_correctly() -> None:
+    cloud = "https://api.prefect.cloud/api/accounts/a1/workspaces/w1"
+    rec = Recorder(answer(200, []))
+    rec.client(api_url=cloud).post("/work_pools/filter", json={})
+    assert str(rec.requests[0].url) == f"{cloud}/work_pools/filter"
+
+
+def test_redirect_says_where_to_point() -> None:
+    rec = Recorder(httpx.Response(308, headers={"Location": "https://prefect.test/api/flows/x"}))
+    with pytest.raises(ApiError, match="HTTP 308") as info:
+        rec.client().get("/flows/x")
+    assert info.value.hint == (
+        "the server redirects to https://prefect.test/api/flows/x; point PREFECT_API_URL there"
+    )
+
+
+def test_credentials_in_the_url_are_redacted() -> None:
+    rec = Recorder(answer(404, {"detail": "Not Found"}))
+    with pytest.raises(ApiError) as info:
+        rec.client(api_url="http://user:pw@prefect.test/api").get("/flows/x")
+    assert info.value.url == "http://***@prefect.test/api/flows/x"
+    assert "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"detail": 'Work pool "x" not found.'}, 'Work pool "x" not found.'),
+        (
+            {
+                "exception_message": "Invalid request received.",
+                "exception_detail": [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ["body", "type"],
+                        "msg": "Extra inputs are not permitted",
+                    },
+                    {"type": "missing", "loc": ["body", "name"], "msg": "Field required"},
+                ],
+                "request_body": {"type": "docker", "secret": KEY},
+            },
+            "Invalid request received.: type: Extra inputs are not permitted; name: Field required",
+        ),
+        (
+            {
+                "exception_message": "Bad",
+                "exception_detail": [{"loc": ["body", "a", 0], "msg": "x"}] * 5,
+            },
+            "Bad: a.0: x; a.0: x; a.0: x; (+2 more)",
+        ),
+        ({"detail": [{"loc": ["query", "limit"], "msg": "too big"}]}, "query.limit: too big"),
+        ({"exception_message": "Service Unavailable"}, "Service Unavailable"),
+        ("plain\ntext  body", "plain text body"),
+    ],
+)
+def test_error_body_shapes_are_summarised_in_one_line(body: Any, expected: str) -> None:
+    assert summarize_error_body(body) == expected
+
+
+def test_422_pydantic_error_through_the_client() -> None:
+    body = {
+        "exception_message": "Invalid request received.",
+        "exception_detail": [{"loc": ["body", "type"], "msg": "Extra inputs are not permitted"}],
+        "request_body": {"api_key": KEY},
+    }
+    rec = Recorder(answer(422, body))
+    with pytest.raises(ApiError) as info:
+        rec.client().patch("/work_pools/p", json={"type": "docker"})
+    assert str(info.value) == (
+        f"PATCH {BASE}/work_pools/p HTTP 422: Invalid request received.: type: Extra inputs are not permitted"
+    )
+    assert info.value.body == body
+    assert_one_line_without_secrets(info.value)
+
+
+def test_non_json_error_body_and_empty_success() -> None:
+    rec = Recorder(httpx.Response(502, text="<html>\n<b>Bad Gateway</b></html>"))
+    with pytest.raises(ApiError, match=r"HTTP 502: <html> <b>Bad Gateway</b></html>$"):
+        rec.client(max_retries=0).get("/x")
+    rec = Recorder(httpx.Response(204))
+    assert rec.client().patch("/work_pools/p", json={}) is None
+
+
+def test_allow_returns_none_and_sets_last_status() -> None:
+    rec = Recorder(answer(404, {"detail": "nope"}), answer(200, {"id": 1}))
+    client = rec.client()
+    assert client.get("/work_pools/p", allow=(404,)) is None
+    assert client.last_status == 404
+    assert client.get("/work_pools/p", allow=(404,)) == {"id": 1}
+    assert client.last_status == 200
+
+
+def test_write_counter_ignores_read_only_posts() -> None:
+    rec = Recorder(answer(200, []))
+    client = rec.client()
+    client.post("/work_pools/filter", json={})
+    client.post("/deployments/count", json={})
+    client.post("/work_pools/p/get_scheduled_flow_runs", json={})
+    client.get("/health")
+    assert (client.request_count, client.write_count) == (4, 0)
+    client.post("/work_pools/", json={})
+    client.patch("/work_pools/p", json={})
+    client.delete("/work_pools/p")
+    client.put("/x", json={})
+    assert (client.request_count, client.write_count) == (8, 4)
+    assert is_write("POST", "/deployments/") and not is_write("POST", "/flows/filter/")
+
+
+def paging_server(total: int) -> Recorder:
+    items = [{"n": i} for i in range(total)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        limit, offset = body["limit"], body["offset"]
+        if limit > MAX_PAGE_SIZE:
+            return answer(422, {"detail": "Invalid limit: must be less than or equal to 200."})
+        assert body["variables"] == {"name": {"like_": "x"}}
+        return answer(200, items[offset : offset + limit])
+
+    return Recorder(handler)
+
+
+@pytest.mark.parametrize(("total", "requests"), [(0, 1), (199, 1), (200, 2), (450, 3)])
+def test_paginate(total: int, requests: int) -> None:
+    rec = paging_server(total)
+    client = rec.client()
+    items = client.paginate("/variables/filter", {"variables": {"name": {"like_": "x"}}})
+    assert items == [{"n": i} for i in range(total)]
+    assert len(rec.requests) == requests
+
+
+def test_paginate_rejects_pages_larger_than_the_server_allows() -> None:
+    with pytest.raises(ValueError, match="page_size"):
+        paging_server(1).client().paginate("/variables/filter", page_size=500)
+
+
+def test_paginate_rejects_a_non_list_answer() -> None:
+    rec = Recorder(answer(200, {"not": "a list"}))
+    with pytest.raises(ApiError, match="expected a JSON list"):
+        rec.client().paginate("/variables/filter")
+
+
+# -- against a real Prefect server ---------------------------------------------------------
+
+
+@pytest.fixture
+def live(prefect_server: RunningServer) -> Iterator[ApiClient]:
+    with ApiClient(Settings(api_url=prefect_server.url)) as client:
+        yield client
+
+
+@pytest.mark.server
+def test_real_create_read_and_errors(live: ApiClient) -> None:
+    name = f"api-test-{uuid.uuid4().hex[:8]}"
+    created = live.post("/variables/", json={"name": name, "value": {"a": 1}, "tags": ["t"]})
+    assert created["name"] == name
+    assert live.get(f"/variables/name/{name}")["value"] == {"a": 1}
+
+    with pytest.raises(ApiError) as conflict:
+        live.post("/variables/", json={"name": name, "value": 2})
+    assert conflict.value.status == 409
+    assert (
+        conflict.value.detail
+    )  # the server's own words, e.g. 'A variable with the name ... already exists.'
+    assert name in conflict.value.detail
+
+    with pytest.raises(ApiError) as missing:
+        live.get(f"/work_pools/{name}-missing")
+    assert missing.value.status == 404
+    assert missing.value.detail == f'Work pool "{name}-missing" not found.'
+    assert str(missing.value) == (
+        f'GET {live.base_url}/work_pools/{name}-missing HTTP 404: Work pool "{name}-missing" not found.'
+    )
+
+    with pytest.raises(ApiError) as invalid:
+        live.post("/work_pools/", json={"name": name, "type": "process", "bogus": 1})
+    assert invalid.value.status == 422
+    assert (
+        invalid.value.detail == "Invalid request received.: bogus: Extra inputs are not permitted"
+    )
+
+    with pytest.raises(ApiError) as too_big:
+        live.post("/work_pools/filter", json={"limit": 500})
+    assert too_big.value.detail == "Invalid limit: must be less than or equal to 200."
+    assert live.get(f"/variables/name/{name}-missing", allow=(404,)) is None
+    assert live.last_status == 404
+
+
+@pytest.mark.server
+def test_real_pagination_beyond_one_page(live: ApiClient) -> None:
+    prefix = f"page-{uuid.uuid4().hex[:8]}-"
+    names = [f"{prefix}{i:03d}" for i in range(230)]
+    for name in names:
+        live.post("/variables/", json={"name": name, "value": 1})
+    try:
+        before = live.request_count
+        body = {"variables": {"name": {"like_": prefix}}, "sort": "NAME_ASC"}
+        found = live.paginate("/variables/filter", body)
+        assert [v["name"] for v in found] == names
+        assert live.request_count - before == 2
+        assert live.paginate("/variables/filter", body, page_size=100) == found
+    finally:  # the session server is shared: leave no crowd of variables behind
+        for name in names:
+            live.delete(f"/variables/name/{name}", allow=(404,))
+
+
+def test_counters_are_thread_safe() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rec = Recorder(answer(200, {}))
+    client = rec.client()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: client.patch(f"/work_pools/p{i}", json={}), range(200)))
+    assert (client.request_count, client.write_count) == (200, 200)
+
+
+def test_missing_ca_bundle_is_a_config_error(tmp_path: Any) -> None:
+    from prefect_gitops.errors import ConfigError
+
+    settings = Settings(api_url="https://x/api", ssl_cert_file=str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="PREFECT_API_SSL_CERT_FILE"):
+        ApiClient(settings)
+
+
+def test_no_url_is_a_config_error() -> None:
+    from prefect_gitops.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no Prefect API URL"):
+        ApiClient(Settings(api_url=None))
+
+
+def test_embedded_server_connection_hint() -> None:
+    rec = Recorder(httpx.ConnectError("refused"))
+    with pytest.raises(ApiError) as info:
+        rec.client(source="embedded", max_retries=0).get("/health")
+    assert info.value.hint is not None
+    assert "prefect-gitops server status" in info.value.hint

@@ -1,0 +1,235 @@
+"""Static entrypoint analysis, compared with what prefect 3.9.1 derives by importing the flow."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from prefect.flows import Flow
+from prefect.utilities.callables import parameter_docstrings as prefect_docstrings
+from prefect.utilities.callables import parameter_schema
+
+from prefect_gitops.docstrings import parameter_docstrings
+from prefect_gitops.flows import EntrypointProblem, FlowInfo, analyze_entrypoint
+
+FLOWS = Path(__file__).parent / "data" / "flows"
+PACKAGE = FLOWS / "pkg_project"
+# prefect's own flow decorator warns about the `json`/`schema` parameters of basic.py
+pytestmark = pytest.mark.filterwarnings("ignore:Field name:UserWarning")
+
+
+def _import_file(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_flows_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _resolve(module: ModuleType, object_path: str) -> Any:
+    obj: Any = module
+    for part in object_path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _analyze(entrypoint: str, base: Path = FLOWS) -> FlowInfo:
+    result = analyze_entrypoint(entrypoint, base, FLOWS)
+    assert isinstance(result, FlowInfo), result
+    return result
+
+
+def _prefect_view(flow: Flow[Any, Any]) -> tuple[str, str | None, dict[str, Any]]:
+    # what `prefect deploy` sends: ParameterSchema dumped with exclude_unset
+    return flow.name, flow.description, parameter_schema(flow).model_dump(exclude_unset=True)
+
+
+BASIC = [
+    "plain",
+    "builtins_flow",
+    "named_flow",
+    "aliased_flow",
+    "async_flow",
+    "with_kwargs",
+    "reserved_names",
+    "positional_only",
+    "Pipelines.method_flow",
+]
+
+
+@pytest.mark.parametrize("function", BASIC)
+def test_script_flow_matches_prefect(function: str) -> None:
+    flow = _resolve(_import_file(FLOWS / "basic.py"), function)
+    name, description, schema = _prefect_view(flow)
+    info = _analyze(f"basic.py:{function}")
+    assert info.schema_complete, info.unreadable
+    assert info.parameter_schema == schema
+    assert info.name == name
+    assert info.description == description
+    assert info.docstring == inspect.getdoc(flow.fn)
+    assert info.has_var_keyword == (function == "with_kwargs")
+
+
+def test_kwargs_flow_matches_prefect() -> None:
+    flow = _import_file(FLOWS / "kwargs_flow.py").kw_flow
+    info = _analyze("kwargs_flow.py:kw_flow")
+    assert (info.name, info.description, info.parameter_schema) == _prefect_view(flow)
+    assert info.has_var_keyword
+    assert [p.name for p in info.parameters if p.required] == ["required"]
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "object_path"),
+    [
+        ("mypkg.pipelines.etl.etl_flow", "mypkg.pipelines.etl:etl_flow"),
+        ("mypkg.pipelines.etl:etl_flow", "mypkg.pipelines.etl:etl_flow"),
+        ("mypkg.reports.report", "mypkg.reports:report"),
+        ("mypkg/pipelines/etl.py:etl_flow", "mypkg.pipelines.etl:etl_flow"),
+    ],
+)
+def test_package_layouts_match_prefect(
+    entrypoint: str, object_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(PACKAGE))
+    module_name, attr = object_path.split(":")
+    try:
+        flow = getattr(importlib.import_module(module_name), attr)
+        expected = _prefect_view(flow)
+    finally:
+        for name in [m for m in sys.modules if m == "mypkg" or m.startswith("mypkg.")]:
+            del sys.modules[name]
+    info = _analyze(entrypoint, PACKAGE)
+    assert (info.name, info.description, info.parameter_schema) == expected
+    assert info.file.startswith("pkg_project/mypkg/")
+
+
+def test_missing_dependencies_are_analysed_without_importing() -> None:
+    before = set(sys.modules)
+    info = _analyze("missing_deps.py:needs_deps")
+    assert not {m for m in set(sys.modules) - before if "not_installed" in m or "missing" in m}
+    assert info.name == "needs-deps"
+    assert not info.schema_complete and info.parameter_schema is None
+    by_name = {p.name: p for p in info.parameters}
+    assert by_name["rows"].schema == {
+        "default": 10,
+        "description": "how many rows",
+        "position": 2,
+        "title": "rows",
+        "type": "integer",
+    }
+    assert by_name["frame"].schema is None and by_name["frame"].required
+    assert by_name["config"].schema is None
+    assert by_name["scale"].schema is None and not by_name["scale"].required
+    assert any("np.pi" in note for note in info.unreadable)
+
+
+def test_code_that_fails_at_import_is_still_read(tmp_path: Path) -> None:
+    (tmp_path / "boom.py").write_text(
+        "raise SystemExit('imported!')\nfrom prefect import flow\n\n"
+        "@flow(name='boom')\ndef f(x: int = 1): ...\n"
+    )
+    info = analyze_entrypoint("boom.py:f", tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo) and info.name == "boom" and info.schema_complete
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "kind"),
+    [
+        ("nope.py:f", "missing_file"),
+        ("../outside.py:f", "outside_repo"),
+        ("basic.py:nope", "no_function"),
+        ("basic.py:not_a_flow", "not_a_flow"),
+        ("basic.py:Pipelines", "not_a_flow"),
+        ("basic.py:Pipelines.nope", "no_function"),
+        ("basic.py", "format"),
+        ("basic.py:1bad", "format"),
+        ("noflows", "format"),
+        ("not.there.flow", "module_not_found"),
+        ("bad-path/x:f", "format"),
+    ],
+)
+def test_entrypoint_problems(entrypoint: str, kind: str) -> None:
+    result = analyze_entrypoint(entrypoint, FLOWS, FLOWS)
+    assert isinstance(result, EntrypointProblem)
+    assert result.kind == kind, result.message
+
+
+def test_outside_repo_even_when_the_file_exists(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (tmp_path / "outside.py").write_text("from prefect import flow\n@flow\ndef f(): ...\n")
+    result = analyze_entrypoint("../outside.py:f", repo, repo)
+    assert isinstance(result, EntrypointProblem) and result.kind == "outside_repo"
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("def f(:\n", "syntax_error"),
+        ("from prefect import flow\nf = flow(lambda: 1)\n", "not_analysable"),
+        ("from other import f\n", "not_analysable"),
+        ("import functools\n@functools.cache\ndef f(): ...\n", "not_analysable"),
+        ("def f(): ...\n", "not_a_flow"),
+        ("from prefect import task\n@task\ndef f(): ...\n", "not_analysable"),
+    ],
+)
+def test_problems_in_the_file(tmp_path: Path, source: str, kind: str) -> None:
+    (tmp_path / "x.py").write_text(source)
+    result = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(result, EntrypointProblem) and result.kind == kind, result
+
+
+def test_decorator_forms_and_names(tmp_path: Path) -> None:
+    (tmp_path / "forms.py").write_text(
+        "import prefect as p\nfrom prefect.flows import flow as fl\n"
+        "NAME = 'x'\n"
+        "@p.flow\ndef a_b(): ...\n"
+        "@fl(name='')\ndef c_d(): ...\n"
+        "@p.flow(name=NAME, description=NAME)\ndef e(): ...\n"
+        "@p.flow(flow_run_name='run-{x}')\ndef g(x: int): ...\n"
+    )
+    names = {}
+    for func in ("a_b", "c_d", "e", "g"):
+        info = analyze_entrypoint(f"forms.py:{func}", tmp_path, tmp_path)
+        assert isinstance(info, FlowInfo)
+        names[func] = info.name
+    assert names == {"a_b": "a-b", "c_d": "c-d", "e": None, "g": "g"}
+    g = analyze_entrypoint("forms.py:g", tmp_path, tmp_path)
+    assert isinstance(g, FlowInfo) and g.flow_run_name == "run-{x}"
+
+
+def test_results_are_cached_per_file_and_refreshed_on_change(tmp_path: Path) -> None:
+    path = tmp_path / "c.py"
+    path.write_text("from prefect import flow\n@flow\ndef f(a: int): ...\n")
+    first = analyze_entrypoint("c.py:f", tmp_path, tmp_path)
+    path.write_text("from prefect import flow\n@flow\ndef f(a: int, b: str = 'x'): ...\n\n")
+    second = analyze_entrypoint("c.py:f", tmp_path, tmp_path)
+    assert isinstance(first, FlowInfo) and isinstance(second, FlowInfo)
+    assert [p.name for p in second.parameters] == ["a", "b"]
+
+
+DOCSTRINGS = [
+    None,
+    "",
+    "Summary only.",
+    "Summary.\n\nArgs:\n    x: the x\n    y (int): the y\n        continued\n",
+    "Summary.\n\nArguments:\n    x: one\n\nReturns:\n    int: two\n",
+    "Summary.\nArgs:\n    x: no blank line above, not a section\n",
+    "Summary.\n\nArgs:\n\n    x: blank line below the title\n",
+    "Summary.\n\nParams:\n    x: first\n\nParameters:\n    y: the last section wins\n",
+    "Summary.\n\n```\nArgs:\n    x: inside a code block\n```\n",
+    "Summary.\n\nNote:\n    Args: not here\n\nArgs:\n    a: here\n    b:\n    c no colon\n",
+    "    Indented docstring.\n\n    Args:\n        x: text\n\n            with a blank line\n    ",
+    "Summary.\n\nKeyword Args:\n    x: not a parameters section\n",
+]
+
+
+@pytest.mark.parametrize("doc", DOCSTRINGS)
+def test_docstring_parameters_match_prefect(doc: str | None) -> None:
+    assert parameter_docstrings(doc) == prefect_docstrings(doc)
