@@ -74,3 +74,27 @@ class Diagnostics:
     @property
     def has_errors(self) -> bool:
         return any(d.severity is Severity.ERROR for d in self._items)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The counts a renderer prints under the diagnostics."""
+
+    errors: int = 0
+    warnings: int = 0
+    files: int = 0
+    deployments: int = 0
+    work_pools: int = 0
+
+    @classmethod
+    def of(
+        cls, diagnostics: Iterable[Diagnostic], *, files: int, deployments: int, work_pools: int
+    ) -> Summary:
+        items = list(diagnostics)
+        return cls(
+            errors=sum(1 for d in items if d.severity is Severity.ERROR),
+            warnings=sum(1 for d in items if d.severity is Severity.WARNING),
+            files=files,
+            deployments=deployments,
+            work_pools=work_pools,
+        )

@@ -20,12 +20,13 @@ from pydantic import BaseModel, ValidationError
 from . import templates
 from .diagnostics import Diagnostics
 from .models import DeploymentConfig, PoolFile, PrefectYaml, RootConfig
-from .suggest import did_you_mean
 from .source import JsonPath, SourceMap, Span, YamlLoadError, format_path, load_yaml
+from .suggest import did_you_mean
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 CONFIG_NAMES = ("prefect-gitops.yaml", "prefect-gitops.yml")
-_CONFLICT = re.compile(rb"^(<{7}|={7}|>{7}|\|{7})(?: |$|\r?\n)", re.MULTILINE)
+# `<<<<<<< ours` / `>>>>>>> theirs` lines; a bare `=======` also appears in Markdown text.
+_CONFLICT = re.compile(rb"^(?:<{7}|>{7})(?: |\r?$)", re.MULTILINE)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -168,18 +169,43 @@ def _line_col(data: bytes, offset: int) -> tuple[int, int]:
     return line, len(data[start:offset].decode("utf-8", "replace")) + 1
 
 
+_TOML_ASSIGNMENT = re.compile(r"^[ \t]*[\w.\-\"]+[ \t]*=[ \t]*\S", re.MULTILINE)
+_TOML_TABLE = re.compile(r"^[ \t]*\[\[?[\w.\-\"]+\]\]?[ \t]*$", re.MULTILINE)
+_DOCSTRING = re.compile(r"^[ \t]*[rRuUbB]?(\"\"\"|\'\'\')", re.MULTILINE)
+
+
+def _looks_like(text: str, near_line: int | None = None) -> str | None:
+    """What a file that is not YAML configuration looks like: 'docstring', 'toml' or None.
+
+    With `near_line` (a syntax error's line), only the lines around it and the first line
+    with content count, so a script in a block scalar does not mislead us.
+    """
+    if near_line is not None:
+        lines = text.splitlines()
+        first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
+        text = "\n".join([first, *lines[max(near_line - 3, 0) : near_line]])
+    if _DOCSTRING.search(text):
+        return "docstring"
+    if _TOML_ASSIGNMENT.search(text) or _TOML_TABLE.search(text):
+        return "toml"
+    return None
+
+
+def _line_of(pattern: re.Pattern[str], text: str) -> int:
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
 def _not_a_mapping_hint(text: str, value: Any) -> tuple[str, str | None]:
-    stripped = text.lstrip()
     if value is None:
         return "the file is empty", "a prefect.yaml needs at least a `deployments:` list"
-    if stripped.startswith(('"""', "'''")):
+    looks = _looks_like(text) if isinstance(value, (str, list)) else None
+    if looks == "docstring":
         return (
             "this looks like a Python docstring, not YAML",
             "remove the triple quotes; YAML needs `key: value` lines",
         )
-    if re.search(r"^\s*\[[\w.\-\"]+\]\s*$", text, re.MULTILINE) and re.search(
-        r"^\s*[\w.\-]+\s*=\s*\S", text, re.MULTILINE
-    ):
+    if looks == "toml":
         return "this looks like TOML, not YAML", "YAML uses `key: value`, not `key = value`"
     kind = type(value).__name__
     if isinstance(value, list):
@@ -210,6 +236,15 @@ def read_yaml_file(
             )
             return None
         data = path.read_bytes()
+    except FileNotFoundError:
+        diags.error(
+            "Y001",
+            f"there is no {what} {rel}",
+            top,
+            hint="point PATH at a repository with a prefect.yaml, or list the files in "
+            "`prefect_files` of prefect-gitops.yaml",
+        )
+        return None
     except OSError as exc:
         diags.error("Y001", f"cannot read {what} {rel}: {exc.strerror or exc}", top)
         return None
@@ -249,14 +284,18 @@ def read_yaml_file(
         else:
             code = "Y004"
         hint = exc.hint
-        if code == "Y004" and '"""' in text:
-            hint = "the file contains triple quotes: a Python docstring pasted into YAML?"
-        elif code == "Y004" and re.search(r"^\s*[\w.\-]+\s*=\s*\S", text, re.MULTILINE):
-            hint = "lines like `key = value` look like TOML; YAML uses `key: value`"
+        span = Span(rel, exc.line, exc.column)
+        looks = _looks_like(text, exc.line) if code == "Y004" else None
+        if looks == "docstring":
+            message = f"a Python docstring (triple quotes) is pasted into the YAML ({message})"
+            hint = "remove it; YAML comments start with `#`"
+            span = Span(rel, _line_of(_DOCSTRING, text), 1)
+        elif looks == "toml":
+            message = f"this looks like TOML, not YAML ({message})"
+            hint = "YAML uses `key: value`, not `key = value` and `[section]`"
         elif code == "Y004" and "\t" in text:
             hint = "YAML does not allow tabs for indentation"
-        diags.error(code, f"{rel}: {message}", Span(rel, exc.line, exc.column), hint=hint,
-                    resource=resource)
+        diags.error(code, message, span, hint=hint, resource=resource)
         return None
     if require_mapping and not isinstance(value, dict):
         message, hint = _not_a_mapping_hint(text, value)
@@ -265,7 +304,9 @@ def read_yaml_file(
     return SourceFile(path, rel, value, smap)
 
 
-def read_json_or_yaml(path: Path, root: Path, diags: Diagnostics, *, what: str) -> SourceFile | None:
+def read_json_or_yaml(
+    path: Path, root: Path, diags: Diagnostics, *, what: str
+) -> SourceFile | None:
     # JSON is YAML 1.2; libyaml reads ordinary JSON documents fine and keeps positions.
     return read_yaml_file(path, root, diags, what=what)
 
@@ -273,18 +314,88 @@ def read_json_or_yaml(path: Path, root: Path, diags: Diagnostics, *, what: str) 
 # -- pydantic errors -> diagnostics ----------------------------------------------------------
 
 
+def _has(container: Any, part: Any) -> bool:
+    if isinstance(container, dict):
+        return part in container
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
+
+
 def _data_path(data: Any, loc: Iterable[Any]) -> JsonPath:
     """Keep only the parts of a pydantic `loc` that exist in the data (drop union tags)."""
     out: list[Any] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            out.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if _has(current, part):
             out.append(part)
             current = current[part]
     return tuple(out)
+
+
+def _union_prefix(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The part of `loc` before its first union-branch tag (a part the data does not have)."""
+    current = data
+    for i, part in enumerate(loc):
+        if not _has(current, part):
+            return loc[:i]
+        current = current[part]
+    return loc
+
+
+_EXPECTED = {
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "time_delta_type": "a duration",
+    "time_delta_parsing": "a duration",
+    "datetime_type": "a date and time",
+    "datetime_parsing": "a date and time",
+    "datetime_from_date_parsing": "a date and time",
+    "date_type": "a date",
+    "date_parsing": "a date",
+    "none_required": "nothing (null)",
+}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _type_hint(path: JsonPath, value: Any, expected: list[str]) -> str | None:
+    last = next((p for p in reversed(path) if isinstance(p, str)), None)
+    if "a string" in expected and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f'quote it to keep it as text: "{value}"'
+    if last == "work_pool" and path and path[-1] == "work_pool" and isinstance(value, str):
+        return f"write `work_pool: {{name: {value}}}`"
+    if last == "schedule" and isinstance(value, str):
+        return f'a schedule is a mapping: `schedule: {{cron: "{value}"}}`'
+    if last == "schedules" and isinstance(value, str):
+        return f'a schedule is a mapping, e.g. `- cron: "{value}"`'
+    if last in ("build", "push", "pull") and isinstance(value, str):
+        return "steps are mappings, e.g. `- prefect.deployments.steps.git_clone: {repository: ...}`"
+    return None
 
 
 def model_errors(
@@ -299,61 +410,76 @@ def model_errors(
     unknown_is_error: bool,
     known_fields: Iterable[str] = (),
 ) -> None:
-    """Turn a pydantic error into one diagnostic per offending path."""
+    """Turn a pydantic error into one diagnostic per offending value.
 
-    grouped: dict[JsonPath, list[dict[str, Any]]] = {}
+    A value that fails every branch of a union gets one message listing what each branch
+    expected; when a branch got further into the value, its (more specific) errors win.
+    """
+    groups: dict[JsonPath, list[tuple[JsonPath, Mapping[str, Any]]]] = {}
     for err in exc.errors():
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
             path = _data_path(data, loc)
             key = loc[-1]
             parent_path = path[:-1] if path and path[-1] == key else path
-            parent = data
-            for part in parent_path:
-                parent = parent[part]
-            hint = did_you_mean(str(key), known_fields)
             if unknown_is_error:
+                where_text = format_path((*prefix, *parent_path)) or "the top level"
                 diags.error(
                     "S001",
-                    f"{label}: unknown key '{key}' at {format_path((*prefix, *parent_path)) or 'top level'}",
+                    f"{label}: unknown key '{key}' in {where_text}",
                     source.span((*prefix, *parent_path, key), key=True),
                     path=format_path((*prefix, *parent_path, key)),
                     resource=resource,
-                    hint=hint,
+                    hint=did_you_mean(str(key), known_fields),
                 )
             continue
-        path = _data_path(data, loc)
-        missing = err["type"] == "missing"
-        if missing:
-            path = _data_path(data, loc[:-1])
-        grouped.setdefault((*path, loc[-1]) if missing else path, []).append(err)
-    for path, errs in grouped.items():
-        first = errs[0]
+        if err["type"] == "missing":
+            missing = (*_data_path(data, loc[:-1]), loc[-1])
+            groups.setdefault(missing, []).append((missing, err))
+            continue
+        groups.setdefault(_data_path(data, _union_prefix(data, loc)), []).append(
+            (_data_path(data, loc), err)
+        )
+    for group_path, errs in groups.items():
+        first = errs[0][1]
         if first["type"] == "missing":
-            key = path[-1]
-            where = path[:-1]
+            key, where = group_path[-1], group_path[:-1]
+            inside_of = f" in `{format_path((*prefix, *where))}`" if where else ""
             diags.error(
                 "S009",
-                f"{label}: missing required key '{key}'"
-                + (f" in {format_path((*prefix, *where))}" if where or prefix else ""),
-                source.span((*prefix, *where)),
-                path=format_path((*prefix, *path)),
+                f"{label}: missing required key '{key}'{inside_of}",
+                source.span((*prefix, *where), key=bool(where)),
+                path=format_path((*prefix, *group_path)),
                 resource=resource,
             )
             continue
+        deepest = max(len(p) for p, _ in errs)
+        chosen = [(p, e) for p, e in errs if len(p) == deepest]
+        path = chosen[0][0]
         value = _value_at(data, path)
-        messages = []
-        for err in errs:
-            msg = _clean_message(err)
-            if msg not in messages:
-                messages.append(msg)
-        shown = _short_repr(value)
+        expected: list[str] = []
+        others: list[str] = []
+        for _, detail in chosen:
+            wanted = _EXPECTED.get(detail["type"])
+            bucket, text = (expected, wanted) if wanted else (others, _clean_message(detail))
+            if text not in bucket:
+                bucket.append(text)
+        shown = format_path((*prefix, *path)) or "the document"
+        if expected and not others:
+            message = f"`{shown}` should be {' or '.join(expected)}, not {_kind(value)}"
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                message += f" ({_short_repr(value)})"
+        else:
+            reasons = others + [f"expected {e}" for e in expected]
+            message = f"`{shown}` = {_short_repr(value)} is invalid: {'; or '.join(reasons)}"
+        banned = any("Prefect server rejects" in str(e.get("msg")) for _, e in chosen)
         diags.error(
-            "S002",
-            f"{label}: `{format_path((*prefix, *path))}`: {shown} is invalid: {'; or '.join(messages)}",
+            "S013" if banned else "S002",
+            f"{label}: {message}",
             source.span((*prefix, *path)),
             path=format_path((*prefix, *path)),
             resource=resource,
+            hint=_type_hint((*prefix, *path), value, expected),
         )
 
 
@@ -582,7 +708,7 @@ def _load_pool(source: SourceFile, root: Path, diags: Diagnostics) -> PoolEntry:
     if isinstance(template, dict):
         entry.template = template
     elif isinstance(template, str):
-        ref = (source.path.parent / template)
+        ref = source.path.parent / template
         where = source.span(("base_job_template",))
         if os.path.isabs(template) or not inside(ref, root):
             diags.error(

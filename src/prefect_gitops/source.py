@@ -114,6 +114,7 @@ class _Builder:
         self.stack: list[_Frame] = []
         self.anchors: dict[str, _Anchor] = {}
         self.open_anchors: set[str] = set()
+        self.anchor_marks: dict[str, tuple[int, int]] = {}
         self.root: Any = None
         self.documents = 0
         self.resolver = Resolver()
@@ -136,6 +137,8 @@ class _Builder:
         kind = type(event)
         mark = (event.start_mark.line + 1, event.start_mark.column + 1)
         if kind is yaml.ScalarEvent:
+            if event.anchor is not None:
+                self._define_anchor(event.anchor, mark)
             value = self._scalar(event, mark)
             self._complete(value, 1, mark, event.anchor, self._child_path(), is_alias=False)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
@@ -152,6 +155,7 @@ class _Builder:
                     *mark,
                 )
             if event.anchor is not None:
+                self._define_anchor(event.anchor, mark)
                 self.open_anchors.add(event.anchor)
             self.stack.append(
                 _Frame(is_map, self._child_path(), mark, event.anchor, {} if is_map else [])
@@ -181,11 +185,22 @@ class _Builder:
                     *mark,
                 )
 
+    def _define_anchor(self, name: str, mark: tuple[int, int]) -> None:
+        # yaml.safe_load refuses a second anchor of the same name in one document.
+        first = self.anchor_marks.get(name)
+        if first is not None:
+            raise YamlLoadError(
+                f"duplicate anchor &{name} (first defined at line {first[0]})", *mark
+            )
+        self.anchor_marks[name] = mark
+
     def _scalar(self, event: Any, mark: tuple[int, int]) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
             if event.implicit[0]:
-                tag = self.resolver.resolve(ScalarNode, event.value, (True, False))
+                tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
+                    ScalarNode, event.value, (True, False)
+                )
             else:
                 tag = _STR_TAG
         if tag == _STR_TAG:
@@ -202,7 +217,9 @@ class _Builder:
         try:
             return construct(self.constructor, ScalarNode(tag, event.value))
         except (yaml.YAMLError, ValueError, TypeError) as exc:
-            raise YamlLoadError(f"invalid {tag.rsplit(':', 1)[-1]} value {event.value!r}: {exc}", *mark) from None
+            raise YamlLoadError(
+                f"invalid {tag.rsplit(':', 1)[-1]} value {event.value!r}: {exc}", *mark
+            ) from None
 
     def _complete(
         self,
@@ -264,9 +281,10 @@ class _Builder:
             frame.merges.append((value, origin, mark))
             return
         if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            # `<<: [*a, *b]`: origins of the items were recorded by the sequence frame.
+            # `<<: [*a, *b]`: the first mapping wins, so (like PyYAML) queue them reversed;
+            # later entries of `frame.merges` override earlier ones.
             origins = self.smap_item_origins(origin, len(value))
-            for item, item_origin in zip(value, origins):
+            for item, item_origin in reversed(list(zip(value, origins, strict=True))):
                 frame.merges.append((item, item_origin, mark))
             return
         raise YamlLoadError(
@@ -280,13 +298,17 @@ class _Builder:
     def _finish_map(self, frame: _Frame) -> dict[Any, Any]:
         if not frame.merges:
             return frame.value  # type: ignore[no-any-return]
+        # As PyYAML's flatten_mapping: merged pairs first, in order, later ones overriding
+        # earlier ones; the mapping's own keys override them all.
         merged: dict[Any, Any] = {}
         for source, origin, _mark in frame.merges:
             for key, val in source.items():
-                if key in merged or key in frame.value:
-                    continue
                 merged[key] = val
-                self.smap.redirects[(*frame.path, key)] = (*origin, key)
+                here: JsonPath = (*frame.path, key)
+                self.smap.redirects[here] = (*origin, key)
+        for key in frame.value:
+            own: JsonPath = (*frame.path, key)
+            self.smap.redirects.pop(own, None)
         merged.update(frame.value)
         return merged
 

@@ -21,10 +21,15 @@ Rule = Callable[[Project, ValidateOptions], Iterable[Diagnostic]]
 
 def rules() -> list[Rule]:
     """The rules, in the order they run. Each is independent and only adds diagnostics."""
-    from .rules import structure
+    from .rules import entrypoints, job_variables, pools, references, schedules, structure
 
     return [
         structure.check,
+        entrypoints.check,
+        schedules.check,
+        references.check,
+        pools.check,
+        job_variables.check,
     ]
 
 

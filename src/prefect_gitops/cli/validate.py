@@ -1,0 +1,58 @@
+"""`prefect-gitops validate`: check a repository's configuration offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..diagnostics import Diagnostics, Summary
+from ..loader import load_project
+from ..render.diagnostics import RENDERERS
+from ..validate import ValidateOptions, validate_project
+from . import EXIT_OK, EXIT_PROBLEM, cli
+from .options import config_option, format_option, path_argument, use_color, verbose_option
+
+
+@cli.command("validate")
+@path_argument
+@config_option
+@format_option(*RENDERERS)
+@click.option("--strict", is_flag=True, help="Also run the stricter checks (or `strict: true`).")
+@click.option("--warnings-as-errors", is_flag=True, help="Exit 1 when there are warnings, too.")
+@verbose_option
+def validate_command(
+    path: Path,
+    config_path: Path | None,
+    output_format: str,
+    strict: bool,
+    warnings_as_errors: bool,
+    verbose: bool,
+) -> int:
+    """Check prefect.yaml files, work-pool files and the root config, offline.
+
+    PATH is a repository directory (default: the current one) or a single prefect.yaml.
+    Exit status: 0 no errors, 1 errors (or warnings with --warnings-as-errors).
+    """
+    project, load_diags = load_project(path, config_path=config_path, environ=os.environ)
+    options = ValidateOptions(
+        strict=strict or project.config.strict,
+        pool_types=dict(project.config.pool_types),
+        environ=os.environ,
+    )
+    diags = Diagnostics(load_diags)
+    diags.extend(validate_project(project, options))
+    summary = Summary.of(
+        diags,
+        files=project.files_read,
+        deployments=len(project.deployments),
+        work_pools=len(project.pools),
+    )
+    renderer = RENDERERS[output_format]
+    color = use_color()
+    # `color=` stops click from stripping the codes again when it guesses differently.
+    click.echo(renderer(diags, use_color=color, summary=summary, verbose=verbose), color=color)
+    if diags.has_errors or (warnings_as_errors and diags.warnings):
+        return EXIT_PROBLEM
+    return EXIT_OK

@@ -1,0 +1,459 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prefect_gitops.diagnostics import Diagnostic
+from prefect_gitops.loader import MAX_FILE_BYTES, load_project
+from tests.run_cli import CliResult, run_cli
+
+GOOD = """\
+deployments:
+  - name: etl
+    entrypoint: flows/etl.py:etl
+    work_pool:
+      name: local
+"""
+# What GOOD refers to, for tests that expect a clean run.
+SUPPORT = {
+    "flows/etl.py": "from prefect import flow\n\n\n@flow\ndef etl() -> None:\n    pass\n",
+    "work-pools/local.yaml": "name: local\ntype: process\n",
+}
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def validate_json(target: Path, *extra: str) -> CliResult:
+    return run_cli("validate", str(target), "--format", "json", *extra)
+
+
+def only(result: CliResult, code: str) -> dict[str, Any]:
+    """The one diagnostic with `code`; fails if there is not exactly one."""
+    found = [d for d in result.json()["diagnostics"] if d["code"] == code]
+    assert len(found) == 1, result.stdout
+    return found[0]
+
+
+def load(root: Path) -> tuple[Any, list[Diagnostic]]:
+    project, diags = load_project(root)
+    return project, list(diags)
+
+
+# -- hostile input: each gives exit 1 and a located message, quickly --------------------------
+
+
+@pytest.mark.timeout(60)
+def test_alias_bomb(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 12):
+        lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]")
+    lines.append("deployments: []")
+    write(tmp_path, {"prefect.yaml": "\n".join(lines) + "\n"})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y006")
+    assert "alias-expansion bomb" in diag["message"]
+    assert diag["file"] == "prefect.yaml"
+    assert diag["line"] > 1
+
+
+@pytest.mark.timeout(60)
+def test_file_over_the_size_cap(tmp_path: Path) -> None:
+    padding = "# " + "x" * 1000 + "\n"
+    text = GOOD + padding * (MAX_FILE_BYTES // len(padding) + 10)
+    write(tmp_path, {"prefect.yaml": text})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y001")
+    assert "over the 5 MiB cap" in diag["message"]
+    assert (diag["file"], diag["line"], diag["column"]) == ("prefect.yaml", 1, 1)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deployments: " + "[" * 200_000 + "]" * 200_000 + "\n",
+        "deployments:\n" + "".join(f"{' ' * (i + 1)}k{i}:\n" for i in range(500)) + "\n",
+        "deployments: " + "{a: " * 50_000 + "1" + "}" * 50_000 + "\n",
+    ],
+    ids=["flow-lists", "block-mappings", "flow-mappings"],
+)
+def test_very_deep_nesting(tmp_path: Path, text: str) -> None:
+    write(tmp_path, {"prefect.yaml": text})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y006")
+    assert "nesting deeper than" in diag["message"]
+    assert diag["line"] >= 1 and diag["column"] >= 1
+
+
+@pytest.mark.timeout(60)
+def test_non_utf8_bytes(tmp_path: Path) -> None:
+    write(tmp_path, {"prefect.yaml": b"deployments:\n  - name: caf\xe9\n"})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y002")
+    assert (diag["line"], diag["column"]) == (2, 14)
+    assert "not UTF-8" in diag["message"]
+
+
+@pytest.mark.timeout(60)
+def test_utf16_file_is_not_utf8(tmp_path: Path) -> None:
+    write(tmp_path, {"prefect.yaml": GOOD.encode("utf-16")})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    assert result.codes() == ["Y002"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("- name: etl\n- name: other\n", "the document is a list, not a mapping"),
+        ("just some words\n", "the document is a plain string, not a mapping"),
+        ("42\n", "the document is int, not a mapping"),
+        ("", "the file is empty"),
+        ("# only comments\n", "the file is empty"),
+    ],
+)
+def test_non_mapping_document(tmp_path: Path, text: str, expected: str) -> None:
+    write(tmp_path, {"prefect.yaml": text})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y008")
+    assert expected in diag["message"]
+    assert (diag["line"], diag["column"]) == (1, 1)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("text", "code", "line"),
+    [
+        ('[project]\nname = "flows"\nversion = "1.0"\n', "Y004", 2),
+        ('name = "flows"\nversion = "1.0"\n', "Y008", 1),
+        ('[[deployments]]\nname = "etl"\n', "Y004", 2),
+    ],
+)
+def test_toml_pasted_into_yaml(tmp_path: Path, text: str, code: str, line: int) -> None:
+    write(tmp_path, {"prefect.yaml": text})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, code)
+    assert "looks like TOML" in diag["message"]
+    assert diag["line"] == line
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"""\nDeploy the ETL flows.\n"""\n' + GOOD,
+        '"""Deploy the ETL flows."""\n' + GOOD,
+    ],
+)
+def test_docstring_pasted_into_yaml(tmp_path: Path, text: str) -> None:
+    write(tmp_path, {"prefect.yaml": text, **SUPPORT})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y004")
+    assert "Python docstring" in diag["message"]
+    assert (diag["line"], diag["column"]) == (1, 1)
+
+
+def test_triple_quotes_inside_a_block_scalar_are_not_a_docstring(tmp_path: Path) -> None:
+    text = (
+        "pull:\n"
+        "  - prefect.deployments.steps.run_shell_script:\n"
+        "      script: |\n"
+        '        python -c """print(1)"""\n' + GOOD
+    )
+    write(tmp_path, {"prefect.yaml": text, **SUPPORT})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 0, result.stdout
+
+
+@pytest.mark.timeout(60)
+def test_merge_conflict_markers(tmp_path: Path) -> None:
+    text = (
+        "deployments:\n"
+        "<<<<<<< HEAD\n"
+        "  - name: etl\n"
+        "=======\n"
+        "  - name: etl-v2\n"
+        ">>>>>>> feature/etl\n"
+    )
+    write(tmp_path, {"prefect.yaml": text})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y003")
+    assert diag["line"] == 2
+    assert "merge-conflict markers" in diag["message"]
+
+
+def test_a_markdown_underline_is_not_a_conflict_marker(tmp_path: Path) -> None:
+    text = GOOD + "    description: |\n      Title\n      =======\n      text\n"
+    write(tmp_path, {"prefect.yaml": text, **SUPPORT})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 0, result.stdout
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("template", ["../../outside.json", "/etc/passwd", "link/t.json"])
+def test_template_path_escaping_the_repo(tmp_path: Path, template: str) -> None:
+    repo = tmp_path / "repo"
+    outside = write(tmp_path / "elsewhere", {"t.json": '{"job_configuration": {}}'})
+    write(tmp_path, {"outside.json": "{}"})
+    (repo / "work-pools").mkdir(parents=True)
+    (repo / "work-pools" / "link").symlink_to(outside, target_is_directory=True)
+    write(
+        repo,
+        {
+            "prefect.yaml": GOOD,
+            "work-pools/local.yaml": f"name: local\ntype: process\nbase_job_template: {template}\n",
+        },
+    )
+    result = validate_json(repo)
+    assert result.exit_code == 1
+    diag = only(result, "S010")
+    assert (diag["file"], diag["line"], diag["column"]) == ("work-pools/local.yaml", 3, 20)
+    assert "work pool 'local'" in diag["message"]
+    assert "outside the repository" in diag["message"]
+    assert diag["resource"] == "work_pool/local"
+
+
+@pytest.mark.timeout(60)
+def test_prefect_file_outside_the_repo(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    write(tmp_path, {"other/prefect.yaml": GOOD})
+    write(repo, {"prefect-gitops.yaml": "prefect_files:\n  - ../other/prefect.yaml\n"})
+    result = validate_json(repo)
+    assert result.exit_code == 1
+    diag = only(result, "S010")
+    assert (diag["file"], diag["line"]) == ("prefect-gitops.yaml", 2)
+
+
+def test_duplicate_key_is_located(tmp_path: Path) -> None:
+    write(tmp_path, {"prefect.yaml": "build: null\npush: null\nbuild: []\n" + GOOD})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y005")
+    assert (diag["line"], diag["column"]) == (3, 1)
+    assert "first defined at line 1" in diag["message"]
+
+
+def test_custom_tag_is_located(tmp_path: Path) -> None:
+    write(tmp_path, {"prefect.yaml": GOOD + "    tags: !env TAGS\n"})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y007")
+    assert diag["line"] == 6
+
+
+def test_one_bad_file_does_not_hide_the_others(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "prefect.yaml": b"deployments: [\xff]\n",
+            "work-pools/a.yaml": "name: a\ntype: process\nqueues: [{name: q, priority: 0}]\n",
+            "work-pools/b.yaml": "- not a mapping\n",
+        },
+    )
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    assert sorted(result.codes()) == ["S002", "Y002", "Y008"]
+
+
+# -- wrong types (S002) are good messages -----------------------------------------------------
+
+
+def _diags_for(tmp_path: Path, deployment: str) -> list[Diagnostic]:
+    write(tmp_path, {"prefect.yaml": "deployments:\n  - name: etl\n" + deployment})
+    _, diags = load(tmp_path)
+    return diags
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message", "hint", "line"),
+    [
+        (
+            "    work_pool: my-pool\n",
+            "deployment 'etl': `deployments[0].work_pool` should be a mapping, not a string "
+            "('my-pool')",
+            "write `work_pool: {name: my-pool}`",
+            3,
+        ),
+        (
+            "    version: 1.0\n",
+            "deployment 'etl': `deployments[0].version` should be a string, not a number (1.0)",
+            'quote it to keep it as text: "1.0"',
+            3,
+        ),
+        (
+            "    concurrency_limit: lots\n",
+            "deployment 'etl': `deployments[0].concurrency_limit` should be an integer or a "
+            "mapping, not a string ('lots')",
+            None,
+            3,
+        ),
+        (
+            "    schedules: '0 * * * *'\n",
+            "deployment 'etl': `deployments[0].schedules` should be a list, not a string "
+            "('0 * * * *')",
+            'a schedule is a mapping, e.g. `- cron: "0 * * * *"`',
+            3,
+        ),
+        (
+            "    schedule: '0 * * * *'\n",
+            "deployment 'etl': `deployments[0].schedule` should be a mapping, not a string "
+            "('0 * * * *')",
+            'a schedule is a mapping: `schedule: {cron: "0 * * * *"}`',
+            3,
+        ),
+        (
+            "    paused: maybe\n",
+            "deployment 'etl': `deployments[0].paused` should be true or false, not a string "
+            "('maybe')",
+            None,
+            3,
+        ),
+        (
+            "    pull:\n      - just-a-string\n",
+            "deployment 'etl': `deployments[0].pull[0]` should be a mapping, not a string "
+            "('just-a-string')",
+            "steps are mappings, e.g. `- prefect.deployments.steps.git_clone: {repository: ...}`",
+            4,
+        ),
+        (
+            "    work_pool:\n      name: p\n      job_variables: [1, 2]\n",
+            "deployment 'etl': `deployments[0].work_pool.job_variables` should be a mapping, "
+            "not a list",
+            None,
+            5,
+        ),
+        (
+            "    tags: 5\n",
+            "deployment 'etl': `deployments[0].tags` should be a list or a string, not an "
+            "integer (5)",
+            'quote it to keep it as text: "5"',
+            3,
+        ),
+    ],
+)
+def test_wrong_type_messages(
+    tmp_path: Path, yaml_text: str, message: str, hint: str | None, line: int
+) -> None:
+    diags = _diags_for(tmp_path, yaml_text)
+    assert [(d.code, d.message, d.hint, d.span.line) for d in diags] == [
+        ("S002", message, hint, line)
+    ]
+    assert diags[0].resource == "deployment/etl"
+
+
+def test_deployments_given_as_a_mapping(tmp_path: Path) -> None:
+    write(tmp_path, {"prefect.yaml": "deployments:\n  etl:\n    entrypoint: a.py:f\n"})
+    _, diags = load(tmp_path)
+    assert [(d.code, d.span.line, d.path) for d in diags] == [("S002", 2, "deployments")]
+    assert "must be a list" in diags[0].message
+
+
+def test_pool_file_errors_are_strict_and_located(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "prefect.yaml": GOOD,
+            "work-pools/local.yaml": (
+                "name: local\n"
+                "type: process\n"
+                "concurency_limit: 3\n"
+                "queues:\n"
+                "  - name: high\n"
+                "    priority: zero\n"
+                "  - priority: 2\n"
+            ),
+        },
+    )
+    _, diags = load(tmp_path)
+    got = sorted((d.code, d.span.line, d.path, d.hint) for d in diags)
+    assert got == [
+        ("S001", 3, "concurency_limit", "did you mean 'concurrency_limit'?"),
+        ("S002", 6, "queues[0].priority", None),
+        ("S009", 7, "queues[1].name", None),
+    ]
+    s001 = next(d for d in diags if d.code == "S001")
+    assert s001.severity.value == "error"
+    assert s001.message == "work pool 'local': unknown key 'concurency_limit' in the top level"
+
+
+@pytest.mark.parametrize("name", ["a/b", "50%", "x&y", "<p>"])
+def test_pool_name_with_banned_characters_is_s013(tmp_path: Path, name: str) -> None:
+    write(tmp_path, {"prefect.yaml": GOOD, "work-pools/p.yaml": f"name: '{name}'\ntype: process\n"})
+    _, diags = load(tmp_path)
+    assert [(d.code, d.span.line) for d in diags] == [("S013", 1)]
+    assert "the Prefect server rejects them" in diags[0].message
+
+
+def test_missing_template_file(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "prefect.yaml": GOOD,
+            "work-pools/p.yaml": "name: p\ntype: process\nbase_job_template: t.json\n",
+        },
+    )
+    _, diags = load(tmp_path)
+    assert [(d.code, d.span.line, d.hint) for d in diags] == [
+        ("S011", 3, "looked for work-pools/t.json")
+    ]
+
+
+def test_template_file_is_loaded_with_positions(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "prefect.yaml": GOOD,
+            "work-pools/p.yaml": "name: p\ntype: process\nbase_job_template: t.json\n",
+            "work-pools/t.json": '{\n  "job_configuration": {},\n  "variables": {}\n}\n',
+        },
+    )
+    project, diags = load(tmp_path)
+    assert diags == []
+    pool = project.pools[0]
+    assert pool.template == {"job_configuration": {}, "variables": {}}
+    assert pool.template_span("variables", key=True).line == 3
+    assert pool.template_span("variables").file == "work-pools/t.json"
+
+
+def test_single_file_target(tmp_path: Path) -> None:
+    write(tmp_path, {"sub/prefect.yaml": GOOD, "prefect.yaml": "not: [valid\n"})
+    project, diags = load(tmp_path / "sub" / "prefect.yaml")
+    assert diags == []
+    assert [d.name for d in project.deployments] == ["etl"]
+    assert project.root == tmp_path / "sub"
+
+
+def test_symlinked_repo_root_is_inside(tmp_path: Path) -> None:
+    write(tmp_path / "real", {"prefect.yaml": GOOD})
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    _, diags = load(tmp_path / "link")
+    assert diags == []
+
+
+def test_repo_without_prefect_yaml(tmp_path: Path) -> None:
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1
+    diag = only(result, "Y001")
+    assert diag["message"] == "there is no prefect file prefect.yaml"
+    assert (diag["file"], diag["line"]) == ("prefect.yaml", 1)
