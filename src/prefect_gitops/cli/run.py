@@ -1,0 +1,174 @@
+"""`prefect-gitops run FLOW/DEPLOYMENT`: create a flow run, then watch it or run it here."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import click
+
+from ..api import ApiClient
+from ..errors import ReconcilerError
+from ..runner.flowruns import FINAL_TYPES, read_flow_run, state_type
+from ..runner.poll import Runner, RunnerOptions
+from . import cli
+from .common import api_options, resolve_settings
+
+
+def parse_assignments(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
+    """``key=value`` pairs; a value that parses as JSON is used as such (like `prefect deployment run`)."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=what)
+        try:
+            result[key] = json.loads(raw)
+        except ValueError:
+            result[key] = raw
+    return result
+
+
+def parse_params_json(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--params") from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--params")
+    return value
+
+
+def find_deployment(client: ApiClient, name: str) -> dict[str, Any]:
+    flow_name, sep, deployment_name = name.partition("/")
+    if not sep or not flow_name or not deployment_name:
+        raise ReconcilerError(
+            f"{name!r} is not FLOW_NAME/DEPLOYMENT_NAME", hint="e.g. prefect-gitops run hello/daily"
+        )
+    found = client.get(f"/deployments/name/{flow_name}/{deployment_name}", allow=(404,))
+    if not isinstance(found, dict):
+        raise ReconcilerError(
+            f"deployment {name!r} not found on {client.shown_base_url}",
+            hint="apply your prefect.yaml first (`prefect-gitops apply`), or check the flow and deployment names",
+        )
+    return found
+
+
+def watch(client: ApiClient, flow_run_id: str, timeout: float, interval: float = 1.0) -> str:
+    """Follow a run until it is final (bounded by ``timeout``); its final state type."""
+    deadline = time.monotonic() + timeout
+    last: str | None = None
+    while True:
+        flow_run = read_flow_run(client, flow_run_id)
+        if flow_run is None:
+            raise ReconcilerError(f"flow run {flow_run_id} was deleted")
+        state = flow_run.get("state") or {}
+        shown = f"{state.get('type')}/{state.get('name')}"
+        if shown != last:
+            click.echo(
+                f"  state: {shown}" + (f" - {state['message']}" if state.get("message") else ""),
+                err=True,
+            )
+            last = shown
+        current = state_type(flow_run)
+        if current in FINAL_TYPES:
+            return current
+        if time.monotonic() >= deadline:
+            raise ReconcilerError(
+                f"flow run {flow_run_id} is still {shown} after {timeout:g}s",
+                hint="is a worker or `prefect-gitops runner start` polling its work pool? try `prefect-gitops doctor`",
+            )
+        time.sleep(interval)
+
+
+@cli.command("run")
+@click.argument("deployment", metavar="FLOW/DEPLOYMENT")
+@click.option(
+    "--param",
+    "param_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A parameter (repeatable; JSON values allowed).",
+)
+@click.option(
+    "--params", "params_json", metavar="JSON", help="Parameters as a JSON object (--param wins)."
+)
+@click.option(
+    "--job-variable",
+    "job_variable_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A job variable override (repeatable).",
+)
+@click.option(
+    "--watch",
+    "watch_run",
+    is_flag=True,
+    help="Follow the run until it is final; exit 0 only if it Completed.",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Execute the run here, like the runner would; exit 0 only if it Completed.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="Give up watching after this many seconds.",
+)
+@api_options
+def run_command(
+    deployment: str,
+    param_pairs: tuple[str, ...],
+    params_json: str | None,
+    job_variable_pairs: tuple[str, ...],
+    watch_run: bool,
+    local: bool,
+    timeout: float,
+    api_url: str | None,
+    profile: str | None,
+) -> int:
+    """Create a flow run of a deployment (a CI smoke test with --local)."""
+    parameters = {**parse_params_json(params_json), **parse_assignments(param_pairs, "--param")}
+    job_variables = parse_assignments(job_variable_pairs, "--job-variable")
+    settings = resolve_settings(api_url, profile)
+    with ApiClient(settings) as client:
+        found = find_deployment(client, deployment)
+        body: dict[str, Any] = {"parameters": parameters}
+        if job_variables:
+            body["job_variables"] = job_variables
+        flow_run = client.post(f"/deployments/{found['id']}/create_flow_run", json=body)
+        click.echo(
+            f"Created flow run {flow_run['name']!r} ({flow_run['id']}) of {deployment}", err=True
+        )
+        if not (watch_run or local):
+            return 0
+        final: str | None = None
+        if local:
+            runner = Runner(
+                client,
+                settings,
+                RunnerOptions(
+                    pool=str(flow_run.get("work_pool_name") or ""),
+                    fork_server=False,
+                    name=f"prefect-gitops-run-{os.getpid()}",
+                ),
+                environ=os.environ,
+                log=lambda msg: click.echo(msg, err=True),
+                output=click.echo,
+            )
+            final = runner.execute_flow_run(flow_run)
+            if final is None:
+                click.echo("Another worker claimed the run first; following it instead.", err=True)
+        if final is None:
+            final = watch(client, str(flow_run["id"]), timeout)
+        else:
+            final = state_type(read_flow_run(client, str(flow_run["id"])) or {}) or final
+        click.echo(f"Flow run {flow_run['name']!r} finished: {final}", err=True)
+        return 0 if final == "COMPLETED" else 1

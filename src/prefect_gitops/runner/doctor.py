@@ -1,0 +1,137 @@
+"""Why are my runs pending forever? One verdict per work pool, each problem with its fix.
+
+The triad from Prefect's own troubleshooting advice, made into checks: does the pool exist and
+is it paused, is any worker ONLINE on it, and are there late runs (and if so why: pool paused,
+queue paused, concurrency full, no worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..api import ApiClient
+from .flowruns import iso
+
+LATE_AFTER = timedelta(seconds=60)
+
+
+@dataclass
+class PoolReport:
+    pool: str
+    problems: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        if self.ok:
+            return f"OK   pool {self.pool!r}: {', '.join(self.facts)}"
+        text = f"FAIL pool {self.pool!r}: {'; '.join(self.problems)}"
+        if self.fixes:
+            text += f" -> fix: {'; '.join(dict.fromkeys(self.fixes))}"
+        return text
+
+
+def _count(client: ApiClient, body: dict[str, Any]) -> int:
+    return int(client.post("/flow_runs/count", json=body) or 0)
+
+
+def diagnose_pool(client: ApiClient, name: str, now: datetime) -> PoolReport:
+    report = PoolReport(name)
+    pool = client.get(f"/work_pools/{name}", allow=(404,))
+    if not isinstance(pool, dict):
+        report.problems.append("does not exist on the server")
+        report.fixes.append("`prefect-gitops apply` to create it")
+        return report
+    pool_type = pool.get("type")
+    start_worker = (
+        f"`prefect-gitops runner start --pool {name}`"
+        if pool_type == "process"
+        else f"`prefect worker start --pool {name} --type {pool_type}`"
+    )
+    in_pool = {"work_pools": {"name": {"any_": [name]}}}
+    workers = client.post(f"/work_pools/{name}/workers/filter", json={"limit": 200}) or []
+    online = [w for w in workers if w.get("status") == "ONLINE"]
+    queues = client.post(f"/work_pools/{name}/queues/filter", json={"limit": 200}) or []
+    late_runs = (
+        client.post(
+            "/flow_runs/filter",
+            json={
+                **in_pool,
+                "flow_runs": {
+                    "state": {"type": {"any_": ["SCHEDULED"]}},
+                    "next_scheduled_start_time": {"before_": iso(now - LATE_AFTER)},
+                },
+                "limit": 200,
+            },
+        )
+        or []
+    )
+    active_filter = {"state": {"type": {"any_": ["PENDING", "RUNNING"]}}}
+    active = _count(client, {**in_pool, "flow_runs": active_filter})
+    report.facts.append(f"type {pool_type}")
+    report.facts.append(f"{len(online)} worker(s) online")
+    report.facts.append(f"{active} run(s) active")
+
+    if pool.get("is_paused"):
+        report.problems.append("the pool is paused")
+        report.fixes.append(
+            f"`prefect work-pool resume {name}` (or set is_paused: false and apply)"
+        )
+    if not online:
+        report.problems.append("no worker is ONLINE")
+        report.fixes.append(start_worker)
+    limit = pool.get("concurrency_limit")
+    if late_runs:
+        reasons: list[str] = []
+        late_queues = {r.get("work_queue_name") for r in late_runs}
+        for queue in queues:
+            if queue.get("name") not in late_queues:
+                continue
+            if queue.get("is_paused"):
+                reasons.append(f"queue {queue['name']!r} is paused")
+                report.fixes.append(f"`prefect work-queue resume {queue['name']} --pool {name}`")
+            queue_limit = queue.get("concurrency_limit")
+            if queue_limit is not None:
+                busy = _count(
+                    client,
+                    {
+                        **in_pool,
+                        "flow_runs": {
+                            **active_filter,
+                            "work_queue_name": {"any_": [queue["name"]]},
+                        },
+                    },
+                )
+                if busy >= queue_limit:
+                    reasons.append(
+                        f"queue {queue['name']!r} is at its concurrency limit ({busy}/{queue_limit})"
+                    )
+                    report.fixes.append(
+                        f"raise the concurrency limit of queue {queue['name']!r} or find stuck runs"
+                    )
+        if limit is not None and active >= limit:
+            reasons.append(f"the pool is at its concurrency limit ({active}/{limit})")
+            report.fixes.append(
+                "raise concurrency_limit in the pool file or find stuck PENDING/RUNNING runs"
+            )
+        if pool.get("is_paused"):
+            reasons.append("pool paused")
+        if not online:
+            reasons.append("no worker")
+        why = (
+            ", ".join(reasons)
+            if reasons
+            else "workers are online but not picking them up (check their logs)"
+        )
+        report.problems.append(
+            f"{len(late_runs)}{'+' if len(late_runs) >= 200 else ''} late run(s): {why}"
+        )
+    else:
+        report.facts.append("no late runs")
+    return report

@@ -1,0 +1,79 @@
+"""`prefect-gitops run` against a real server with real flows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from prefect_gitops.cli.run import parse_assignments, parse_params_json
+from tests.prefect_server import RunningServer
+from tests.runner.helpers import (
+    client_for,
+    create_deployment,
+    create_pool,
+    runner_env,
+    unique,
+    write_flows,
+)
+
+
+def test_assignments_parse_json_values_and_fall_back_to_strings() -> None:
+    assert parse_assignments(("a=1", "b=x", 'c={"k": [1]}', "d="), "--param") == {
+        "a": 1,
+        "b": "x",
+        "c": {"k": [1]},
+        "d": "",
+    }
+    assert parse_params_json('{"x": true}') == {"x": True}
+
+
+def _run(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "prefect_gitops", "run", *args],
+        env=runner_env(server),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+@pytest.mark.server
+@pytest.mark.timeout(300)
+def test_run_local_completes_and_a_failing_flow_exits_1(
+    prefect_server: RunningServer, tmp_path: Path
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("local")
+    create_pool(client, pool)
+    flows = write_flows(tmp_path / "flows")
+    good = create_deployment(client, pool=pool, flows_dir=flows, flow="hello")
+    bad = create_deployment(client, pool=pool, flows_dir=flows, flow="fails")
+
+    result = _run(
+        prefect_server,
+        f"hello/{good['name']}",
+        "--local",
+        "--param",
+        "name=ci",
+        "--job-variable",
+        "env.MY_ENV=from-cli",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "hello ci" in result.stdout and "MY_ENV=from-cli" in result.stdout
+    runs = client.post("/flow_runs/filter", json={"deployments": {"id": {"any_": [good["id"]]}}})
+    assert [r["state_type"] for r in runs] == ["COMPLETED"]
+    assert runs[0]["parameters"] == {"name": "ci"}
+
+    failed = _run(prefect_server, f"fails/{bad['name']}", "--local")
+    assert failed.returncode == 1
+    assert "FAILED" in failed.stderr
+
+
+@pytest.mark.server
+def test_run_unknown_deployment_is_a_clear_error(prefect_server: RunningServer) -> None:
+    result = _run(prefect_server, "nope/missing", "--watch", "--timeout", "5")
+    assert result.returncode == 1
+    assert "deployment 'nope/missing' not found" in result.stderr

@@ -1,0 +1,242 @@
+"""Real Prefect flows in temporary folders, deployments created over REST, runner processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from prefect_gitops.api import ApiClient
+from prefect_gitops.settings import Settings
+from tests.prefect_server import RunningServer
+
+FLOWS = """
+import os
+import sys
+import time
+from prefect import flow
+
+
+@flow(log_prints=True)
+def hello(name: str = "world", sleep: float = 0.0) -> str:
+    print(f"hello {name} from {os.getpid()} in {os.getcwd()}")
+    print(f"MY_ENV={os.environ.get('MY_ENV')}")
+    time.sleep(sleep)
+    return name
+
+
+@flow
+def fails() -> None:
+    raise ValueError("this flow fails on purpose")
+
+
+@flow
+def crashes() -> None:
+    sys.stdout.flush()
+    os._exit(3)
+"""
+
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
+
+
+def client_for(server: RunningServer) -> ApiClient:
+    return ApiClient(Settings(api_url=server.url, timeout=30, max_retries=8))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def write_flows(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "flows.py").write_text(textwrap.dedent(FLOWS))
+    return directory
+
+
+def create_pool(
+    client: ApiClient,
+    name: str,
+    *,
+    concurrency_limit: int | None = None,
+    queues: dict[str, int] | None = None,
+    pool_type: str = "process",
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": name, "type": pool_type}
+    if concurrency_limit is not None:
+        body["concurrency_limit"] = concurrency_limit
+    if pool_type == "process":
+        body["base_job_template"] = PROCESS_TEMPLATE
+    pool: dict[str, Any] = client.post("/work_pools/", json=body)
+    for queue, priority in (queues or {}).items():
+        client.post(f"/work_pools/{name}/queues", json={"name": queue, "priority": priority})
+    return pool
+
+
+def create_deployment(
+    client: ApiClient,
+    *,
+    pool: str,
+    flows_dir: Path,
+    flow: str = "hello",
+    name: str | None = None,
+    job_variables: dict[str, Any] | None = None,
+    queue: str | None = None,
+) -> dict[str, Any]:
+    flow_row = client.post("/flows/", json={"name": flow})
+    body: dict[str, Any] = {
+        "name": name or unique("dep"),
+        "flow_id": flow_row["id"],
+        "work_pool_name": pool,
+        "entrypoint": f"flows.py:{flow}",
+        "path": str(flows_dir),
+        "pull_steps": [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(flows_dir)}}
+        ],
+        "job_variables": job_variables or {},
+        "enforce_parameter_schema": False,
+    }
+    if queue:
+        body["work_queue_name"] = queue
+    deployment: dict[str, Any] = client.post("/deployments/", json=body)
+    deployment["flow_name"] = flow
+    return deployment
+
+
+def create_run(client: ApiClient, deployment_id: str, **body: Any) -> dict[str, Any]:
+    run: dict[str, Any] = client.post(f"/deployments/{deployment_id}/create_flow_run", json=body)
+    return run
+
+
+def read_run(client: ApiClient, run_id: str) -> dict[str, Any]:
+    run: dict[str, Any] = client.get(f"/flow_runs/{run_id}")
+    return run
+
+
+def state_of(client: ApiClient, run_id: str) -> str:
+    return str(read_run(client, run_id)["state"]["type"])
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def wait_final(client: ApiClient, run_ids: list[str], timeout: float) -> dict[str, str]:
+    states: dict[str, str] = {}
+
+    def done() -> bool:
+        for run_id in run_ids:
+            if states.get(run_id) not in FINAL:
+                states[run_id] = state_of(client, run_id)
+        return all(s in FINAL for s in states.values()) and len(states) == len(run_ids)
+
+    wait_until(done, timeout, 0.5)
+    return states
+
+
+def history(client: ApiClient, run_id: str) -> list[dict[str, Any]]:
+    states: list[dict[str, Any]] = client.get("/flow_run_states/", params={"flow_run_id": run_id})
+    return sorted(states, key=lambda s: s["timestamp"])
+
+
+def runner_env(server: RunningServer) -> dict[str, str]:
+    env = server.env()
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@contextlib.contextmanager
+def runner_process(
+    server: RunningServer, pool: str, *args: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`prefect-gitops runner start` as a real process; always stopped (and its group killed)."""
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prefect_gitops",
+                "runner",
+                "start",
+                "--pool",
+                pool,
+                "--query-seconds",
+                "0.5",
+                "--cancel-check-seconds",
+                "0.5",
+                "--heartbeat-seconds",
+                "5",
+                *args,
+            ],
+            env=env or runner_env(server),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def descendants_with_env(marker: str) -> list[int]:
+    """PIDs of live processes whose environment contains ``marker`` (for orphan checks)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if marker.encode() in (entry / "environ").read_bytes():
+                status = (entry / "status").read_text()
+                if "State:\tZ" not in status:
+                    found.append(int(entry.name))
+    return found
+
+
+PROCESS_TEMPLATE: dict[str, Any] = {
+    "job_configuration": {
+        "command": "{{ command }}",
+        "env": "{{ env }}",
+        "labels": "{{ labels }}",
+        "name": "{{ name }}",
+        "stream_output": "{{ stream_output }}",
+        "working_dir": "{{ working_dir }}",
+    },
+    "variables": {
+        "type": "object",
+        "properties": {
+            "name": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+            "env": {
+                "type": "object",
+                "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            },
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "command": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+            "stream_output": {"type": "boolean", "default": True},
+            "working_dir": {
+                "anyOf": [{"format": "path", "type": "string"}, {"type": "null"}],
+                "default": None,
+            },
+        },
+    },
+}
