@@ -1,0 +1,58 @@
+"""Every file of the real-world corpus through `validate FILE --format json`: never a crash.
+
+The corpus (../shared/corpus/real-world/) holds prefect.yaml files from public repositories,
+warts and all, plus its own README and manifest, which are not Prefect configuration at
+all: those must get one clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from prefect_gitops.codes import CODES
+from tests.validate_run import run_validate
+
+# Beside the checkout (../shared/corpus/real-world), or wherever PREFECT_GITOPS_CORPUS says.
+CORPUS = Path(
+    os.environ.get("PREFECT_GITOPS_CORPUS")
+    or Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-world"
+)
+FILES = sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []
+NOT_CONFIGURATION = {"README.md", "MANIFEST.tsv"}
+DIAGNOSTIC_KEYS = {"severity", "code", "message", "file", "line", "column", "path", "resource"}
+
+
+def test_corpus_is_there() -> None:
+    assert len([f for f in FILES if f.suffix == ".yaml"]) >= 150, (
+        f"corpus missing at {CORPUS}: set PREFECT_GITOPS_CORPUS to its folder"
+    )
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_corpus_file_validates_without_crashing(path: Path) -> None:
+    run = run_validate(path)
+    assert run.exit_code in (0, 1), f"exit {run.exit_code}: {run.stderr}"
+    assert "crashed" not in run.stderr, run.stderr
+    report = run.report
+    summary = report["summary"]
+    assert run.exit_code == (1 if summary["errors"] else 0)
+    for diagnostic in report["diagnostics"]:
+        assert set(diagnostic) == DIAGNOSTIC_KEYS
+        assert diagnostic["code"] in CODES
+        assert diagnostic["file"] == path.name
+        assert diagnostic["line"] >= 1 and diagnostic["column"] >= 1
+        assert diagnostic["message"].strip()
+
+
+@pytest.mark.parametrize("name", sorted(NOT_CONFIGURATION))
+def test_a_file_that_is_not_prefect_configuration_gets_one_clear_error(name: str) -> None:
+    run = run_validate(CORPUS / name)
+    assert run.exit_code == 1
+    errors = run.findings("error")
+    assert len(errors) == 1, errors
+    assert errors[0]["code"].startswith("Y")
+    assert run.findings("warning") == []
