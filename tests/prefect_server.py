@@ -65,8 +65,17 @@ def start_server(home: Path | None = None, *, python: str | None = None) -> Runn
     log = home / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [python or sys.executable, "-m", "prefect", "server", "start",
-             "--host", "127.0.0.1", "--port", str(port)],
+            [
+                python or sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env=server_env(home),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -76,11 +85,14 @@ def start_server(home: Path | None = None, *, python: str | None = None) -> Runn
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"prefect server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return RunningServer(url, home, process, log)
+            tail = log.read_text()[-3000:]
+            raise RuntimeError(f"prefect server exited with {process.returncode}:\n{tail}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/health", timeout=2) as resp,
+        ):
+            if resp.status == 200:
+                return RunningServer(url, home, process, log)
         time.sleep(0.2)
     stop_server(RunningServer(url, home, process, log))
     raise RuntimeError(f"prefect server did not become healthy in {STARTUP_TIMEOUT}s")
