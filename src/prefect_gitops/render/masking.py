@@ -69,10 +69,17 @@ class Masker:
         self._user_exact = {k.lower() for k in mask_keys}
         self.literals = sorted({v for v in mask_values if v}, key=len, reverse=True)
         self.secrets: set[str] = set()
+        self._verdicts: dict[str, bool] = {}  # keys repeat across resources: decide each once
 
     def is_secret_key(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = self._decide(key)
+        return verdict
+
+    def _decide(self, key: str) -> bool:
         if key.lower() in self._user_exact:
             return True
         words = key_words(key)

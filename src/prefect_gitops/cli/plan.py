@@ -1,0 +1,168 @@
+"""`prefect-gitops plan`: what `apply` would change on the live server. Never writes to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from ..api import ApiClient
+from ..desired import analyze_flows, build_desired, project_name
+from ..diagnostics import Diagnostics, Summary
+from ..environments import api_target
+from ..errors import ReconcilerError
+from ..live import LiveState, read_live
+from ..loader import Project, load_project
+from ..plan import Plan, build_plan
+from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
+from ..render.plan import PLAN_RENDERERS
+from ..state import State
+from ..validate import ValidateOptions, validate_project
+from . import EXIT_OK, EXIT_PROBLEM, cli
+from .common import api_options, open_client
+from .options import config_option, env_option, format_option, path_argument, use_color
+
+EXIT_CHANGES = 2
+
+
+@cli.command("plan")
+@path_argument
+@config_option
+@format_option(*PLAN_RENDERERS)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also save the plan as JSON (with the fingerprints `apply PLAN` checks).",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes (0: none, 1: error).",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    default=None,
+    help="Also plan to delete what this project owns but no longer declares (or `prune: true`).",
+)
+@env_option
+@api_options
+def plan_command(
+    path: Path,
+    config_path: Path | None,
+    output_format: str,
+    out_path: Path | None,
+    detailed_exitcode: bool,
+    prune: bool | None,
+    environment: str | None,
+    api_url: str | None,
+    profile: str | None,
+) -> int:
+    """Show what `apply` would change on the Prefect server, field by field.
+
+    PATH is a repository directory (default: the current one) or a single prefect.yaml.
+    The repository is validated first; with errors nothing is contacted.
+    Exit status: 0 success (with --detailed-exitcode: no changes), 1 error,
+    2 changes present (only with --detailed-exitcode).
+    """
+    environ = os.environ
+    project = load_valid_project(
+        path, config_path, environ, action="planned", environment=environment
+    )
+    if project is None:
+        return EXIT_PROBLEM
+
+    desired = build_desired(project, environ=environ, flow_lookup=analyze_flows(project))
+    should_prune = project.config.prune if prune is None else prune
+    with open_client(*api_target(project, api_url, profile)) as client:
+        _live, plan = compute_plan(client, project, desired, prune=should_prune)
+        if client.write_count:  # pragma: no cover - a bug guard: plan must never write
+            raise ReconcilerError(
+                f"internal error: plan sent {client.write_count} write request(s)"
+            )
+
+    if out_path is not None:
+        try:
+            out_path.write_text(
+                json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
+        except OSError as exc:
+            raise ReconcilerError(
+                f"cannot write the plan to {out_path}: {exc.strerror or exc}"
+            ) from exc
+    renderer = PLAN_RENDERERS[output_format]
+    click.echo(renderer(plan, use_color=use_color(), mask_keys=project.config.mask_keys))
+    if detailed_exitcode and plan.has_changes():
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+# -- shared with `apply` (cli/apply.py) ------------------------------------------------------
+
+
+def load_valid_project(
+    path: Path,
+    config_path: Path | None,
+    environ: Mapping[str, str],
+    *,
+    action: str,
+    environment: str | None = None,
+) -> Project | None:
+    """Load and validate the whole repository (as `environment` sees it); on errors print
+    them and return None."""
+    project, load_diags = load_project(
+        path, config_path=config_path, environ=environ, environment=environment
+    )
+    diags = Diagnostics(load_diags)
+    diags.extend(
+        validate_project(
+            project,
+            ValidateOptions(
+                strict=project.config.strict,
+                pool_types=dict(project.config.pool_types),
+                environ=environ,
+            ),
+        )
+    )
+    if not diags.has_errors:
+        return project
+    summary = Summary.of(
+        diags,
+        files=project.files_read,
+        deployments=len(project.deployments),
+        work_pools=len(project.pools),
+    )
+    click.echo(
+        DIAGNOSTIC_RENDERERS["text"](
+            diags, use_color=use_color(sys.stderr), summary=summary, verbose=False
+        ),
+        err=True,
+    )
+    click.echo(f"Error: the repository has errors; nothing was {action}.", err=True)
+    return None
+
+
+def compute_plan(
+    client: ApiClient, project: Project, desired: State, *, prune: bool, adopt: bool = False
+) -> tuple[LiveState, Plan]:
+    """Read the live state for `desired` and plan against it (reads only)."""
+    name = project_name(project)
+    live = read_live(client, desired, project=name)
+    plan = build_plan(
+        desired,
+        live.state,
+        project=name,
+        inventory=live.inventory,
+        prune=prune,
+        adopt=adopt,
+        ignore=project.config.ignore,
+        api_url=client.shown_base_url,
+        environment=project.environment or client.settings.profile,
+    )
+    return live, plan

@@ -1,0 +1,280 @@
+"""The live state: what the server holds for the resources a project cares about.
+
+Read with filter endpoints, 200 objects per page, never one request per deployment:
+
+| what | request |
+| --- | --- |
+| the ownership inventory | `POST /variables/filter` (name like `prefect_gitops_<project>`) |
+| work pools | `POST /work_pools/filter` (names) |
+| queues of all those pools | `POST /work_queues/filter` (queue names; responses carry the pool) |
+| flows | `POST /flows/filter` (names) |
+| deployments, schedules included | `POST /deployments/filter` (deployment and flow names) |
+| variables | `POST /variables/filter` (names) |
+| global concurrency limits | `GET /v2/concurrency_limits/{name}` per declared limit (the filter endpoint has no name filter and also lists one `deployment:<id>` limit per deployment) |
+
+So 1,000 deployments on 10 pools take about ten requests. The result has the same shape as the
+desired state (`desired.py`), normalized: server-only fields dropped, `description: "None"` read
+as null, `concurrency_limit` taken from `global_concurrency_limit.limit`, system labels
+(`prefect.*`) and our ownership label set aside, schedules through `normalize_server_schedule`.
+Server ids and the like go to each resource's `meta` for `apply`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from .api import MAX_PAGE_SIZE, ApiClient
+from .desired import normalize_schedule_item
+from .ownership import LABEL, Inventory, decode_inventory, inventory_base_name
+from .state import Address, Resource, State
+
+PAGE_SIZE = MAX_PAGE_SIZE
+MAX_CONCURRENT_PAGES = 4
+
+
+@dataclass(frozen=True)
+class LiveState:
+    state: State
+    inventory: Inventory | None
+    project: str
+
+
+def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
+    """Read every live object that the desired state or this project's inventory names."""
+    inventory = decode_inventory(
+        project,
+        client.paginate(
+            "/variables/filter",
+            {"variables": {"name": {"like_": inventory_base_name(project)}}},
+        ),
+    )
+    wanted = set(desired)
+    if inventory is not None:
+        wanted.update(inventory.addresses())
+    names = _names_by_type(wanted, desired)
+    resources: list[Resource] = []
+
+    if names["work_pool"]:
+        for obj in client.paginate(
+            "/work_pools/filter", {"work_pools": {"name": {"any_": sorted(names["work_pool"])}}}
+        ):
+            resources.append(pool_resource(obj))
+
+    queue_addresses = {a for a in wanted if a.type == "work_queue"}
+    if queue_addresses:
+        queue_names = sorted({a.name.split("/", 1)[1] for a in queue_addresses})
+        for obj in client.paginate(
+            "/work_queues/filter", {"work_queues": {"name": {"any_": queue_names}}}
+        ):
+            res = queue_resource(obj)
+            if res is not None and res.address in queue_addresses:
+                resources.append(res)
+
+    flow_ids: dict[str, str] = {}
+    if names["flow"]:
+        for obj in client.paginate(
+            "/flows/filter", {"flows": {"name": {"any_": sorted(names["flow"])}}}
+        ):
+            flow_ids[str(obj["id"])] = str(obj["name"])
+            if Address.flow(str(obj["name"])) in wanted:
+                resources.append(
+                    Resource(Address.flow(obj["name"]), {"name": obj["name"]}, {"id": obj["id"]})
+                )
+
+    deployment_addresses = {a for a in wanted if a.type == "deployment"}
+    if deployment_addresses and flow_ids:
+        body = {
+            "flows": {"id": {"any_": sorted(flow_ids)}},
+            "deployments": {
+                "name": {"any_": sorted({a.name.split("/", 1)[1] for a in deployment_addresses})}
+            },
+        }
+        seen: set[str] = set()
+        for obj in _read_all(client, "deployments", body):
+            if obj["id"] in seen:
+                continue
+            seen.add(obj["id"])
+            flow_name = flow_ids.get(str(obj.get("flow_id")))
+            if flow_name is None:
+                continue
+            res = deployment_resource(obj, flow_name)
+            if res.address in deployment_addresses:
+                resources.append(res)
+
+    if names["variable"]:
+        for obj in client.paginate(
+            "/variables/filter", {"variables": {"name": {"any_": sorted(names["variable"])}}}
+        ):
+            resources.append(variable_resource(obj))
+
+    for name in sorted(names["concurrency_limit"]):
+        obj = client.get(f"/v2/concurrency_limits/{_quote(name)}", allow=(404,))
+        if isinstance(obj, Mapping) and obj.get("name") == name:
+            resources.append(limit_resource(obj))
+
+    return LiveState(State.of(resources), inventory, project)
+
+
+def _read_all(client: ApiClient, kind: str, body: Mapping[str, Any]) -> list[Any]:
+    """`POST /<kind>/filter`, every page: one count, then the pages concurrently (the client
+    is thread-safe). Same number of requests as paging until a short page, less waiting."""
+    total = client.post(f"/{kind}/count", json=body)
+    if not isinstance(total, int):
+        return client.paginate(f"/{kind}/filter", body)
+    pages = [
+        {**body, "limit": PAGE_SIZE, "offset": offset} for offset in range(0, total, PAGE_SIZE)
+    ]
+    if not pages:
+        return []
+    with ThreadPoolExecutor(min(len(pages), MAX_CONCURRENT_PAGES)) as pool:
+        results = list(pool.map(lambda p: client.post(f"/{kind}/filter", json=p), pages))
+    out: list[Any] = []
+    for page in results:
+        out.extend(page or [])
+    if len({obj.get("id") for obj in out}) < total:
+        # Objects created or deleted meanwhile shifted the pages: read again, serially.
+        return client.paginate(f"/{kind}/filter", body)
+    return out
+
+
+def _names_by_type(wanted: Iterable[Address], desired: State) -> dict[str, set[str]]:
+    names: dict[str, set[str]] = {
+        t: set() for t in ("work_pool", "flow", "variable", "concurrency_limit")
+    }
+    for address in wanted:
+        if address.type in names:
+            names[address.type].add(address.name)
+        elif address.type == "work_queue":
+            names["work_pool"].add(address.name.split("/", 1)[0])
+        elif address.type == "deployment":
+            names["flow"].add(address.name.split("/", 1)[0])
+    # Pools our deployments point at are read too: plan warns when they are missing.
+    for res in desired.of_type("deployment"):
+        pool = res.spec.get("work_pool_name")
+        if isinstance(pool, str):
+            names["work_pool"].add(pool)
+    return names
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+# -- API objects -> resources ----------------------------------------------------------------
+
+
+def pool_resource(obj: Mapping[str, Any]) -> Resource:
+    return Resource(
+        Address.pool(obj["name"]),
+        {
+            "name": obj["name"],
+            "type": obj.get("type"),
+            "description": obj.get("description"),
+            "base_job_template": obj.get("base_job_template") or {},
+            "is_paused": bool(obj.get("is_paused")),
+            "concurrency_limit": obj.get("concurrency_limit"),
+        },
+        {
+            "id": obj.get("id"),
+            "default_queue_id": obj.get("default_queue_id"),
+            "updated": obj.get("updated"),
+        },
+    )
+
+
+def queue_resource(obj: Mapping[str, Any]) -> Resource | None:
+    pool = obj.get("work_pool_name")
+    if not pool:
+        return None  # a legacy pool-less queue
+    return Resource(
+        Address.queue(pool, obj["name"]),
+        {
+            "pool": pool,
+            "name": obj["name"],
+            "description": obj.get("description"),
+            "is_paused": bool(obj.get("is_paused")),
+            "concurrency_limit": obj.get("concurrency_limit"),
+            "priority": obj.get("priority"),
+        },
+        {"id": obj.get("id"), "updated": obj.get("updated")},
+    )
+
+
+def deployment_resource(obj: Mapping[str, Any], flow_name: str) -> Resource:
+    description = obj.get("description")
+    if description == "None":  # the Python client's str(None) on first create
+        description = None
+    gcl = obj.get("global_concurrency_limit") or {}
+    labels = dict(obj.get("labels") or {})
+    user_labels = {k: v for k, v in labels.items() if not k.startswith("prefect.") and k != LABEL}
+    schedules = []
+    schedule_ids: dict[str, Any] = {}
+    unslugged_ids: list[Any] = []
+    for item in obj.get("schedules") or []:
+        normalized = normalize_schedule_item(item)
+        if normalized["slug"]:
+            schedule_ids[normalized["slug"]] = item.get("id")
+        else:
+            unslugged_ids.append(item.get("id"))
+        schedules.append(normalized)
+    spec = {
+        "name": obj["name"],
+        "flow_name": flow_name,
+        "entrypoint": obj.get("entrypoint"),
+        "path": obj.get("path"),
+        "description": description,
+        "version": obj.get("version"),
+        "tags": sorted(set(obj.get("tags") or [])),
+        "labels": user_labels,
+        "parameters": obj.get("parameters") or {},
+        "parameter_openapi_schema": obj.get("parameter_openapi_schema"),
+        "enforce_parameter_schema": bool(obj.get("enforce_parameter_schema")),
+        "job_variables": obj.get("job_variables") or {},
+        "work_pool_name": obj.get("work_pool_name"),
+        "work_queue_name": obj.get("work_queue_name"),
+        "paused": bool(obj.get("paused")),
+        "concurrency_limit": gcl.get("limit") if gcl else obj.get("concurrency_limit"),
+        "concurrency_options": obj.get("concurrency_options"),
+        "pull_steps": obj.get("pull_steps"),
+        "schedules": sorted(schedules, key=lambda s: (s["slug"] is None, str(s["slug"]))),
+    }
+    meta = {
+        "id": obj.get("id"),
+        "flow_id": obj.get("flow_id"),
+        "labels": labels,
+        "schedule_ids": schedule_ids,  # by slug
+        "unslugged_ids": unslugged_ids,  # schedules without a slug, in `spec` order
+        "work_queue_id": obj.get("work_queue_id"),
+        "updated": obj.get("updated"),
+    }
+    return Resource(Address.deployment(flow_name, obj["name"]), spec, meta)
+
+
+def variable_resource(obj: Mapping[str, Any]) -> Resource:
+    return Resource(
+        Address.variable(obj["name"]),
+        {
+            "name": obj["name"],
+            "value": obj.get("value"),
+            "tags": sorted(set(obj.get("tags") or [])),
+        },
+        {"id": obj.get("id"), "updated": obj.get("updated")},
+    )
+
+
+def limit_resource(obj: Mapping[str, Any]) -> Resource:
+    return Resource(
+        Address.limit(obj["name"]),
+        {
+            "name": obj["name"],
+            "limit": obj.get("limit"),
+            "active": bool(obj.get("active", True)),
+            "slot_decay_per_second": float(obj.get("slot_decay_per_second") or 0.0),
+        },
+        {"id": obj.get("id"), "updated": obj.get("updated")},
+    )

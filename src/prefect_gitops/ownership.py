@@ -1,0 +1,167 @@
+"""What this project owns on the server, recorded on the server itself (no local state file).
+
+Design:
+
+- **Deployments** carry the label `prefect-gitops.project: <project>`. `apply` sets it when it
+  creates a deployment (labels can only be written by the create/upsert call). The label is
+  bookkeeping, not configuration: `plan` never shows it as a change, so a repository deployed
+  with `prefect deploy` (which sets no such label) plans as "No changes".
+- **Everything else** (work pools, queues, variables, global concurrency limits), and every
+  deployment as well, is listed in an **inventory**: one or more Prefect variables named
+  `prefect_gitops_<project>` (then `..._2`, `..._3` when the list outgrows the server's
+  5,000-character cap on a variable's value). Each holds JSON:
+  `{"v": 1, "project", "part", "parts", "applied_at", "desired": <project desired fingerprint>,
+  "items": {"<address>": "<12-hex digest of the spec last applied>"}}`.
+  `apply` rewrites it after a successful run; `plan` reads it with one filter request.
+- **Owned** means: a deployment with our label, or any address listed in the inventory.
+  Prune deletes only owned objects that the repository no longer declares. Objects that merely
+  share a name with ours but were never applied by this project are never touched; taking them
+  over is an explicit adoption.
+- **Drift** uses the digests: a resource whose desired spec still has the digest recorded at the
+  last apply, yet differs on the server, was changed outside git (see `plan.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .state import Address, Resource, canonical_json
+
+LABEL = "prefect-gitops.project"
+INVENTORY_PREFIX = "prefect_gitops_"
+INVENTORY_VERSION = 1
+MAX_VALUE_CHARS = 5000  # prefect.types.MAX_VARIABLE_VALUE_LENGTH
+_NAME_MAX = 200  # variable names are at most 255 characters; leave room for a part suffix
+
+
+def inventory_base_name(project: str) -> str:
+    """`prefect_gitops_<project>`, lower-cased, other characters as `_` (variable-name rules)."""
+    slug = re.sub(r"[^a-z0-9_]", "_", project.lower()).strip("_") or "default"
+    return (INVENTORY_PREFIX + slug)[:_NAME_MAX]
+
+
+def inventory_names(project: str, parts: int) -> list[str]:
+    base = inventory_base_name(project)
+    return [base if i == 1 else f"{base}_{i}" for i in range(1, parts + 1)]
+
+
+def digest(spec: Mapping[str, Any]) -> str:
+    """A short digest of a desired spec (collisions only blur drift reporting)."""
+    return hashlib.sha256(canonical_json(dict(spec)).encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    project: str
+    items: Mapping[str, str] = field(default_factory=dict)  # address -> digest
+    applied_at: str | None = None
+    desired: str | None = None
+
+    def owns(self, address: Address) -> bool:
+        return str(address) in self.items
+
+    def digest_of(self, address: Address) -> str | None:
+        return self.items.get(str(address))
+
+    def addresses(self) -> list[Address]:
+        out = []
+        for text in sorted(self.items):
+            try:
+                out.append(Address.parse(text))
+            except ValueError:
+                continue
+        return out
+
+
+def build_inventory(
+    project: str, resources: Iterable[Resource], *, applied_at: str, desired: str
+) -> Inventory:
+    return Inventory(
+        project=project,
+        items={str(r.address): digest(r.spec) for r in resources if r.type != "flow"},
+        applied_at=applied_at,
+        desired=desired,
+    )
+
+
+def encode_inventory(inventory: Inventory) -> list[tuple[str, dict[str, Any]]]:
+    """The inventory as `(variable name, value)` pairs, each value under the size cap."""
+    chunks: list[dict[str, str]] = [{}]
+    # Headroom for the envelope (project, timestamps, fingerprint, part numbers).
+    budget = MAX_VALUE_CHARS - 400 - len(inventory.project)
+    size = 0
+    for address, value in sorted(inventory.items.items()):
+        cost = len(json.dumps(address)) + len(json.dumps(value)) + 2
+        if size + cost > budget and chunks[-1]:
+            chunks.append({})
+            size = 0
+        chunks[-1][address] = value
+        size += cost
+    names = inventory_names(inventory.project, len(chunks))
+    return [
+        (
+            name,
+            {
+                "v": INVENTORY_VERSION,
+                "project": inventory.project,
+                "part": index,
+                "parts": len(chunks),
+                "applied_at": inventory.applied_at,
+                "desired": inventory.desired,
+                "items": chunk,
+            },
+        )
+        for index, (name, chunk) in enumerate(zip(names, chunks, strict=True), start=1)
+    ]
+
+
+def decode_inventory(project: str, variables: Iterable[Mapping[str, Any]]) -> Inventory | None:
+    """Read the inventory back from the variables the server returned (API objects).
+
+    Parts of another project (whose name sanitises the same way) or of an incomplete write
+    are ignored; None when no usable inventory exists.
+    """
+    parts: dict[int, Mapping[str, Any]] = {}
+    names = set(inventory_names(project, 1000))
+    for var in variables:
+        value = var.get("value")
+        if var.get("name") not in names or not isinstance(value, Mapping):
+            continue
+        if value.get("v") != INVENTORY_VERSION or value.get("project") != project:
+            continue
+        part = value.get("part")
+        if isinstance(part, int):
+            parts[part] = value
+    if not parts or 1 not in parts:
+        return None
+    first = parts[1]
+    total = first.get("parts")
+    if not isinstance(total, int) or total < 1:
+        return None
+    items: dict[str, str] = {}
+    for index in range(1, total + 1):
+        part_value = parts.get(index)
+        if part_value is None or part_value.get("applied_at") != first.get("applied_at"):
+            return None  # an interrupted rewrite: treat as unknown rather than guess
+        chunk = part_value.get("items")
+        if isinstance(chunk, Mapping):
+            items.update({str(k): str(v) for k, v in chunk.items()})
+    return Inventory(
+        project=project,
+        items=items,
+        applied_at=first.get("applied_at"),
+        desired=first.get("desired"),
+    )
+
+
+def is_owned(resource: Resource, project: str, inventory: Inventory | None) -> bool:
+    """A live resource belongs to this project: our label, or listed in the inventory."""
+    labels = resource.meta.get("labels")
+    if isinstance(labels, Mapping) and labels.get(LABEL) == project:
+        return True
+    return inventory is not None and inventory.owns(resource.address)
