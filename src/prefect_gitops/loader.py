@@ -133,6 +133,7 @@ class Project:
     prefect_files: list[PrefectFile] = field(default_factory=list)
     pools: list[PoolEntry] = field(default_factory=list)
     files_read: int = 0
+    environment: str | None = None  # set by `--env NAME` (environments.py)
 
     @property
     def deployments(self) -> list[DeploymentEntry]:
@@ -577,8 +578,10 @@ def load_project(
     *,
     config_path: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    environment: str | None = None,
 ) -> tuple[Project, Diagnostics]:
-    """Load everything a project declares. Never raises for bad input: see the diagnostics."""
+    """Load everything a project declares. Never raises for bad input: see the diagnostics
+    (an unknown `environment` is a `ReconcilerError`)."""
     del environ  # reserved: environment overrides
     diags = Diagnostics()
     target = target.absolute()
@@ -637,6 +640,10 @@ def load_project(
         if source is not None:
             project.pools.append(_load_pool(source, root, diags))
     project.files_read = files_read + sum(1 for p in project.pools if p.template_file)
+    if environment is not None:
+        from .environments import apply_environment
+
+        apply_environment(project, environment, diags)
     return project, diags
 
 

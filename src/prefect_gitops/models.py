@@ -101,6 +101,35 @@ class IgnoreRule(BaseModel):
     fields: list[str] = Field(description="Field paths, e.g. 'paused' or 'schedules.*.active'.")
 
 
+class DeploymentOverride(BaseModel):
+    """Per-deployment overrides of one environment (merged over the prefect.yaml values)."""
+
+    model_config = _FORBID
+
+    job_variables: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class EnvironmentSpec(BaseModel):
+    """One target of the project (dev, staging, prod): its server and its overrides."""
+
+    model_config = _FORBID
+
+    api_url: str | None = Field(default=None, description="Prefect API URL of this environment.")
+    profile: str | None = Field(default=None, description="Prefect profile of this environment.")
+    work_pools: dict[str, str] = Field(
+        default_factory=dict, description="Pool names as the repo writes them -> names here."
+    )
+    job_variables: dict[str, Any] = Field(
+        default_factory=dict, description="Merged into every deployment's job variables."
+    )
+    deployments: dict[str, DeploymentOverride] = Field(
+        default_factory=dict, description="Overrides per deployment name (globs allowed)."
+    )
+    schedules: bool = Field(default=True, description="false: every schedule is inactive.")
+    name_suffix: str = Field(default="", description="Appended to every deployment's name.")
+
+
 class RootConfig(BaseModel):
     """`prefect-gitops.yaml`: what makes up the project. Every key is optional."""
 
@@ -130,6 +159,9 @@ class RootConfig(BaseModel):
     ignore: list[IgnoreRule] = Field(default_factory=list)
     mask_keys: list[str] = Field(
         default_factory=list, description="Extra key names whose values are masked in output."
+    )
+    environments: dict[str, EnvironmentSpec] = Field(
+        default_factory=dict, description="Targets selected with `--env NAME`."
     )
 
 
@@ -222,8 +254,9 @@ class PrefectYaml(BaseModel):
 
 
 KNOWN_DEPLOYMENT_KEYS = frozenset(DeploymentConfig.model_fields)
-KNOWN_TOP_LEVEL_KEYS = frozenset({"prefect-version", "name", "build", "push", "pull",
-                                  "deployments", "definitions"})
+KNOWN_TOP_LEVEL_KEYS = frozenset(
+    {"prefect-version", "name", "build", "push", "pull", "deployments", "definitions"}
+)
 KNOWN_WORK_POOL_KEYS = frozenset(WorkPoolRef.model_fields)
 KNOWN_SCHEDULE_KEYS = frozenset(ScheduleConfig.model_fields)
 KNOWN_CONCURRENCY_KEYS = frozenset(ConcurrencyLimitConfig.model_fields)

@@ -47,6 +47,18 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     return decorate
 
 
+def env_option(func: F) -> F:
+    """`--env NAME`: an environment of the root config's `environments:` (environments.py)."""
+    return click.option(
+        "--env",
+        "environment",
+        metavar="NAME",
+        default=None,
+        envvar="PREFECT_GITOPS_ENV",
+        help="Environment from the root config's `environments:` (or PREFECT_GITOPS_ENV).",
+    )(func)
+
+
 def verbose_option(func: F) -> F:
     return click.option("--verbose", "-v", is_flag=True, help="Also show info-level messages.")(
         func

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from ..diagnostics import Diagnostics, Summary
+from ..environments import environment_diagnostics
 from ..loader import load_project
 from ..render.diagnostics import RENDERERS
 from ..validate import ValidateOptions, validate_project
 from . import EXIT_OK, EXIT_PROBLEM, cli
-from .options import config_option, format_option, path_argument, use_color, verbose_option
+from .options import (
+    config_option,
+    env_option,
+    format_option,
+    path_argument,
+    use_color,
+    verbose_option,
+)
 
 
 @cli.command("validate")
@@ -22,6 +33,7 @@ from .options import config_option, format_option, path_argument, use_color, ver
 @click.option("--strict", is_flag=True, help="Also run the stricter checks (or `strict: true`).")
 @click.option("--warnings-as-errors", is_flag=True, help="Exit 1 when there are warnings, too.")
 @verbose_option
+@env_option
 def validate_command(
     path: Path,
     config_path: Path | None,
@@ -29,13 +41,46 @@ def validate_command(
     strict: bool,
     warnings_as_errors: bool,
     verbose: bool,
+    environment: str | None,
 ) -> int:
     """Check prefect.yaml files, work-pool files and the root config, offline.
 
     PATH is a repository directory (default: the current one) or a single prefect.yaml.
+    With `environments:` in the root config, every environment is checked too (only the
+    one named with --env, when given).
     Exit status: 0 no errors, 1 errors (or warnings with --warnings-as-errors).
     """
-    project, load_diags = load_project(path, config_path=config_path, environ=os.environ)
+    with _gc_paused():
+        return _validate(
+            path, config_path, output_format, strict, warnings_as_errors, verbose, environment
+        )
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    # A run builds ~10^5 containers that all stay reachable until it ends; the cyclic
+    # collector's passes over them cost ~10% of the run and free nothing.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _validate(
+    path: Path,
+    config_path: Path | None,
+    output_format: str,
+    strict: bool,
+    warnings_as_errors: bool,
+    verbose: bool,
+    environment: str | None,
+) -> int:
+    project, load_diags = load_project(
+        path, config_path=config_path, environ=os.environ, environment=environment
+    )
     options = ValidateOptions(
         strict=strict or project.config.strict,
         pool_types=dict(project.config.pool_types),
@@ -43,6 +88,12 @@ def validate_command(
     )
     diags = Diagnostics(load_diags)
     diags.extend(validate_project(project, options))
+    if environment is None and project.config.environments:
+        diags.extend(
+            environment_diagnostics(
+                path, config_path, os.environ, strict=options.strict, base=diags
+            )
+        )
     summary = Summary.of(
         diags,
         files=project.files_read,

@@ -1,0 +1,138 @@
+"""`prefect-gitops export`: write repository files from what a live server holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from ..desired import analyze_flows, build_desired, project_name
+from ..environments import api_target
+from ..errors import ReconcilerError
+from ..export import CONFIG_FILE, Selection, adopt, build_export, read_server, write_files
+from ..loader import Project, load_project
+from ..models import RootConfig
+from . import EXIT_OK, cli
+from .common import api_options, open_client
+from .options import env_option
+
+
+@cli.command("export")
+@click.argument(
+    "directory",
+    required=False,
+    default=".",
+    type=click.Path(file_okay=False, dir_okay=True, path_type=Path),
+)
+@click.option(
+    "--pool",
+    "pools",
+    multiple=True,
+    metavar="GLOB",
+    help="Only these work pools (and their deployments).",
+)
+@click.option(
+    "--deployment",
+    "deployments",
+    multiple=True,
+    metavar="GLOB",
+    help="Only these deployments: `flow/name` or `name` globs.",
+)
+@click.option(
+    "--tag", "tags", multiple=True, metavar="TAG", help="Only deployments with one of these tags."
+)
+@click.option(
+    "--project",
+    "project",
+    metavar="NAME",
+    default=None,
+    help="Project name (default: the folder's name).",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option(
+    "--adopt",
+    "adopt_objects",
+    is_flag=True,
+    help="Also record the exported objects on the server as owned by the project (so `--prune` may delete them later).",
+)
+@env_option
+@api_options
+def export_command(
+    directory: Path,
+    pools: tuple[str, ...],
+    deployments: tuple[str, ...],
+    tags: tuple[str, ...],
+    project: str | None,
+    force: bool,
+    adopt_objects: bool,
+    environment: str | None,
+    api_url: str | None,
+    profile: str | None,
+) -> int:
+    """Write prefect.yaml, work-pool files and prefect-gitops.yaml from a live server.
+
+    DIRECTORY (default: the current one) should hold the flow code, so that the export can
+    leave out what `prefect deploy` derives from it. Variables and global concurrency limits
+    are exported only without --pool/--deployment/--tag. Existing files are kept unless
+    --force; secrets are written as Secret block references, never in clear text.
+    """
+    target = directory.absolute()
+    existing = _existing_config(target)
+    name = project or str(existing.get("project") or "") or target.name
+    if environment is not None:
+        # The environment's server; the files written are the repository's (base) files.
+        current, _ = load_project(target, environ=os.environ, environment=environment)
+        api_url, profile = api_target(current, api_url, profile)
+    selection = Selection(pools=pools, deployments=deployments, tags=tags)
+    lookup = analyze_flows(Project(root=target, config=RootConfig(), config_file=None))
+    with open_client(api_url, profile) as client:
+        objects = read_server(client, selection)
+        result = build_export(
+            objects,
+            target=target,
+            project=name,
+            source=client.shown_base_url,
+            flow_lookup=lookup,
+            config=existing,
+        )
+        written = write_files(target, result.files, force=force)
+        for path in written:
+            click.echo(f"wrote {os.path.relpath(path)}")
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(f"Exported {result.summary()}.")
+        if adopt_objects:
+            loaded, diags = load_project(target, environ=os.environ)
+            if diags.has_errors:
+                raise ReconcilerError(
+                    "the files were written, but they have errors; nothing was adopted",
+                    hint=f"run `prefect-gitops validate {directory}`, fix them, then "
+                    "`prefect-gitops export --force --adopt` again",
+                )
+            desired = build_desired(loaded, environ=os.environ, flow_lookup=analyze_flows(loaded))
+            owner = project_name(loaded)
+            inventory = adopt(client, owner, result.addresses, desired)
+            count = sum(1 for a in result.addresses if inventory.owns(a))
+            click.echo(
+                f"Adopted {count} object(s) into project '{owner}': `plan --prune` may "
+                "now delete them when they leave the repository."
+            )
+    click.echo(f"Next: prefect-gitops validate {directory} && prefect-gitops plan {directory}")
+    return EXIT_OK
+
+
+def _existing_config(target: Path) -> dict[str, Any]:
+    """The root config already in `target` (kept, apart from what export writes)."""
+    path = target / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ReconcilerError(
+            f"cannot read {path}: {exc}", hint="fix it, or export into another folder"
+        ) from exc
+    return data if isinstance(data, dict) else {}

