@@ -7,6 +7,7 @@ see the traceback of a crash.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -23,7 +24,38 @@ EXIT_USAGE = 2
 EXIT_CRASH = 3
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# The module that defines each command: running one imports only that module, so that
+# `validate` stays light (no httpx, jinja2, deepdiff or runner imports). A command missing
+# here still works, `_register()` imports every module; `--help` lists them all that way.
+_COMMAND_MODULES = {
+    "apply": "apply",
+    "force-unlock": "apply",
+    "doctor": "doctor",
+    "export": "export",
+    "plan": "plan",
+    "run": "run",
+    "runner": "runner",
+    "server": "server",
+    "validate": "validate",
+}
+
+
+class _LazyGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            module = _COMMAND_MODULES.get(cmd_name)
+            if module is None:
+                _register()
+            else:
+                importlib.import_module(f".{module}", __name__)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _register()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="prefect-gitops")
 def cli() -> None:
     """Declarative GitOps for Prefect 3: validate, plan and apply prefect.yaml and work pools."""
@@ -32,11 +64,17 @@ def cli() -> None:
 def _register() -> None:
     # Each command lives in its own module; importing it adds it to `cli`.
     # -- command modules (one import per line) --
+    from . import apply  # noqa: F401, I001  (one line per module, for easy merging)
+    from . import doctor  # noqa: F401
+    from . import export  # noqa: F401
+    from . import plan  # noqa: F401
+    from . import run  # noqa: F401
+    from . import runner  # noqa: F401
+    from . import server  # noqa: F401
     from . import validate  # noqa: F401
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _register()
     try:
         result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,0 +1,948 @@
+"""Execute a `Plan` against the live server: ordered, concurrent, and with the narrowest calls.
+
+What each action sends (never anything for a no-op):
+
+| resource | create | update | delete |
+| --- | --- | --- | --- |
+| flow | `POST /flows/` | – | never |
+| work pool | `POST /work_pools/` (full template) | `PATCH` changed fields | `DELETE` |
+| queue | `POST .../queues` (`default`, or one a deployment created: `PATCH`) | `PATCH` changed fields | `DELETE` |
+| variable | `POST /variables/` | `PATCH /variables/name/{n}` | `DELETE` |
+| concurrency limit | `POST /v2/concurrency_limits/` | `PATCH` changed fields | `DELETE` |
+| deployment | `POST /deployments/` with our ownership label | `PATCH` changed fields; schedules one by one (below) | `DELETE` |
+
+Schedules are reconciled by slug through `/deployments/{id}/schedules`: `POST` the new ones,
+`PATCH` only the changed fields of a changed one, `DELETE` the removed ones; the others keep
+their ids and settings. Prefect 3.9 itself deletes a deployment's future auto-scheduled runs on
+any deployment `PATCH` and any schedule `PATCH`/`DELETE` (the scheduler recreates them within a
+minute, with the same idempotency keys); a deployment that does not change is never touched.
+Labels can only be written by the `POST /deployments/` upsert, which re-creates every schedule:
+a label change upserts the whole deployment with its schedules (and the unmanaged ones from
+the server) and says so in the report. A pool replace (`type` changed) deletes and recreates the
+pool, then recreates its queues and re-points its deployments.
+
+Values are taken from the desired spec, except under paths the plan does not manage (opaque
+placeholders such as `{{ prefect.blocks.* }}`, unmanaged fields and `ignore` rules): there the
+live value is kept, so apply never overwrites what `plan` said it would leave alone.
+
+Order: flows, pools, queues (per pool in priority order), variables and limits, then
+deployments; deletes after all of them, deployments first and pools last. Independent requests
+run concurrently on a bounded thread pool. A failure is reported and does not stop independent
+resources; what depends on it is skipped. Progress goes to a callback; nothing is printed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+from urllib.parse import quote
+
+from .api import ApiClient, ApiError
+from .diff import align, ignored_fields
+from .errors import ReconcilerError, StalePlanError
+from .models import IgnoreRule
+from .ownership import (
+    LABEL,
+    Inventory,
+    digest,
+    encode_inventory,
+    inventory_base_name,
+    inventory_names,
+    is_owned,
+)
+from .plan import Action, Plan, Reason, ResourceChange, sort_key
+from .state import Address, Resource, State, join_path
+
+# Prefect Cloud rate-limits writes per workspace; 8 in flight stays well under its limits and
+# is where a local SQLite server stops getting faster (it serialises writes).
+DEFAULT_PARALLELISM = 8
+MAX_PARALLELISM = 64
+GROW_AFTER = 8
+UPSERT_ATTEMPTS = 3  # `POST /deployments/` and `POST /flows/` are upserts: safe to resend
+# Connection failures before anything was sent, after the client's retries: the server is gone.
+_UNREACHABLE = ("cannot connect", "timed out connecting")
+
+Status = Literal["applied", "failed", "skipped"]
+
+__all__ = [
+    "DEFAULT_PARALLELISM",
+    "ApplyResult",
+    "Outcome",
+    "apply_plan",
+    "check_prune_guard",
+    "check_stale",
+    "record_inventory",
+]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    address: str
+    type: str
+    name: str
+    action: Action
+    status: Status
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "type": self.type,
+            "name": self.name,
+            "actions": self.action.actions,
+            "status": self.status,
+            "detail": self.detail,
+        }
+
+
+Progress = Callable[[Outcome, int, int], None]
+"""Called after each change settles: (outcome, settled so far, total changes)."""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    outcomes: tuple[Outcome, ...]
+    requests: int = 0
+    writes: int = 0
+    seconds: float = 0.0
+    inventory_written: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "applied" for o in self.outcomes)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"added": 0, "changed": 0, "destroyed": 0, "failed": 0, "skipped": 0}
+        for o in self.outcomes:
+            if o.status != "applied":
+                counts[o.status] += 1
+            elif o.action is Action.CREATE:
+                counts["added"] += 1
+            elif o.action is Action.UPDATE:
+                counts["changed"] += 1
+            elif o.action is Action.DELETE:
+                counts["destroyed"] += 1
+            elif o.action is Action.REPLACE:
+                counts["added"] += 1
+                counts["destroyed"] += 1
+        return counts
+
+
+# -- guards before anything is written -------------------------------------------------------
+
+
+def check_stale(plan: Plan, desired: State, live: State) -> None:
+    """Refuse a saved plan computed from another live or desired state."""
+    problems = []
+    if plan.desired_fingerprint != desired.fingerprint():
+        problems.append("the repository changed since it was planned")
+    if plan.live_fingerprint != live.fingerprint():
+        problems.append("the server changed since it was planned")
+    if problems:
+        raise StalePlanError(
+            f"saved plan is stale: {' and '.join(problems)}; nothing was written",
+            hint="run `prefect-gitops plan --out` again and review the new plan",
+        )
+
+
+def check_prune_guard(plan: Plan, desired: State, *, allow_empty: bool) -> None:
+    """Argo CD's `allowEmpty`: never prune everything because the repository declares nothing."""
+    deletes = [rc for rc in plan.resource_changes if rc.action is Action.DELETE]
+    declared = [r for r in desired.values() if r.type != "flow"]
+    if deletes and not declared and not allow_empty:
+        raise ReconcilerError(
+            f"the repository declares nothing, and prune would delete all {len(deletes)} "
+            "objects this project owns; nothing was written",
+            hint="if that is really wanted, set `allow_empty: true` in prefect-gitops.yaml",
+        )
+
+
+# -- paths: which parts of a spec the plan manages -------------------------------------------
+
+_MISSING: Any = object()
+
+
+def _dotted(path: str) -> str:
+    return path.replace("[", ".").replace("]", "")
+
+
+def _skipped(path: str, patterns: Sequence[str]) -> bool:
+    """The same matching as `diff.py`: a path is skipped when any prefix matches a pattern."""
+    pieces = _dotted(path).split(".")
+    return any(
+        fnmatch.fnmatchcase(".".join(pieces[:end]), p)
+        for end in range(1, len(pieces) + 1)
+        for p in patterns
+    )
+
+
+def _format(parts: Sequence[Any]) -> str:
+    out: list[str | int] = []
+    for i, part in enumerate(parts):
+        if i == 1 and parts[0] == "schedules":
+            out.append(f"[{part}]")
+        elif isinstance(part, int):
+            out.append(part)
+        else:
+            out.append(str(part))
+    return join_path(out)
+
+
+def skip_patterns(desired: Resource, ignore: Iterable[IgnoreRule]) -> list[str]:
+    return [
+        _dotted(p)
+        for p in (
+            *desired.meta.get("unmanaged", ()),
+            *desired.meta.get("opaque", ()),
+            *ignored_fields(desired.address, ignore),
+        )
+    ]
+
+
+def effective_spec(
+    desired: Resource, live: Resource | None, ignore: Iterable[IgnoreRule] = ()
+) -> dict[str, Any]:
+    """The desired spec with every path the plan does not manage taken from the live one."""
+    if live is None:
+        return dict(desired.spec)
+    patterns = skip_patterns(desired, ignore)
+    merged = _merge(dict(desired.spec), dict(live.spec), (), patterns)
+    return dict(merged)
+
+
+def _merge(want: Any, have: Any, parts: tuple[Any, ...], patterns: Sequence[str]) -> Any:
+    if parts and _skipped(_format(parts), patterns):
+        return have
+    if parts == ("schedules",) and isinstance(want, list):
+        have_by_slug = {
+            s.get("slug"): s
+            for s in (have if isinstance(have, list) else [])
+            if isinstance(s, dict)
+        }
+        out = []
+        for item in want:
+            merged = _merge(
+                item,
+                have_by_slug.get(item.get("slug"), _MISSING),
+                (*parts, item.get("slug")),
+                patterns,
+            )
+            if merged is not _MISSING:
+                out.append(merged)
+        return out
+    if isinstance(want, Mapping) and isinstance(have, Mapping):
+        result: dict[str, Any] = {}
+        for key, value in want.items():
+            merged = _merge(value, have.get(key, _MISSING), (*parts, key), patterns)
+            if merged is not _MISSING:
+                result[key] = merged
+        for key in have.keys() - want.keys():
+            if _skipped(_format((*parts, key)), patterns):
+                result[key] = have[key]
+        return result
+    if isinstance(want, list) and isinstance(have, list) and len(want) == len(have):
+        items = [
+            _merge(w, h, (*parts, i), patterns)
+            for i, (w, h) in enumerate(zip(want, have, strict=True))
+        ]
+        return [i for i in items if i is not _MISSING]
+    return want
+
+
+_FIELD = re.compile(r"^([^.\[]+)")
+_SCHEDULE_PATH = re.compile(r"^schedules\[(?P<slug>.+?)\](?:\.(?P<sub>[^.\[]+))?")
+
+
+def changed_fields(rc: ResourceChange) -> set[str]:
+    """Top-level fields a change touches (`job_variables.env.X` -> `job_variables`)."""
+    out = set()
+    for change in rc.changes:
+        match = _FIELD.match(change.path)
+        if match:
+            out.add(match.group(1))
+    return out
+
+
+def changed_schedules(rc: ResourceChange) -> dict[str, set[str]] | None:
+    """Slug -> changed schedule fields; None when the whole list changed (`schedules`)."""
+    out: dict[str, set[str]] = {}
+    for change in rc.changes:
+        if change.path == "schedules":
+            return None
+        match = _SCHEDULE_PATH.match(change.path)
+        if match:
+            out.setdefault(match.group("slug"), set())
+            if match.group("sub"):
+                out[match.group("slug")].add(match.group("sub"))
+    return out
+
+
+# -- request bodies --------------------------------------------------------------------------
+
+POOL_FIELDS = ("description", "base_job_template", "is_paused", "concurrency_limit")
+QUEUE_FIELDS = ("description", "is_paused", "concurrency_limit", "priority")
+VARIABLE_FIELDS = ("value", "tags")
+LIMIT_FIELDS = ("limit", "active", "slot_decay_per_second")
+DEPLOYMENT_PATCH_FIELDS = frozenset(
+    {
+        "description", "version", "tags", "parameters", "parameter_openapi_schema",
+        "enforce_parameter_schema", "job_variables", "work_pool_name", "work_queue_name",
+        "paused", "concurrency_limit", "concurrency_options", "pull_steps", "entrypoint", "path",
+    }
+)  # fmt: skip
+_NOT_SENT = frozenset({"name", "flow_name", "labels", "schedules"})
+
+
+def schedule_body(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A normalized schedule -> `DeploymentScheduleCreate` (unset anchors/zones left out)."""
+    body: dict[str, Any] = {
+        "schedule": {k: v for k, v in (item.get("schedule") or {}).items() if v is not None},
+        "active": bool(item.get("active", True)),
+        "parameters": dict(item.get("parameters") or {}),
+    }
+    slug = item.get("slug")
+    if isinstance(slug, str) and slug and not slug.startswith("#"):
+        body["slug"] = slug
+    if item.get("max_scheduled_runs") is not None:
+        body["max_scheduled_runs"] = item["max_scheduled_runs"]
+    return body
+
+
+def deployment_body(
+    spec: Mapping[str, Any], *, flow_id: str, labels: Mapping[str, Any], with_schedules: bool
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": spec["name"], "flow_id": flow_id, "labels": dict(labels)}
+    for key, value in spec.items():
+        if key in _NOT_SENT or value is None:
+            continue
+        body[key] = value
+    body["schedules"] = (
+        [schedule_body(s) for s in spec.get("schedules") or []] if with_schedules else []
+    )
+    return body
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+# -- the executor ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    change: ResourceChange
+    needs: set[str] = field(default_factory=set)  # must have been applied
+    after: set[str] = field(default_factory=set)  # must have settled (ordering only)
+    extra_fields: set[str] = field(default_factory=set)
+    note: str | None = None
+
+
+class _Applier:
+    """The requests for one change; each method returns a note for the report (or None)."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        desired: State,
+        live: State,
+        project: str,
+        ignore: Sequence[IgnoreRule],
+    ) -> None:
+        self.client = client
+        self.desired = desired
+        self.live = live  # aligned with desired (schedule ids by compared slug)
+        self.project = project
+        self.ignore = ignore
+        self.flow_ids: dict[str, str] = {
+            r.name: str(r.meta["id"]) for r in live.of_type("flow") if r.meta.get("id")
+        }
+        self._flow_lock = threading.Lock()
+
+    def run(self, task: _Task) -> str | None:
+        rc = task.change
+        address = Address(rc.type, rc.name)
+        handler = getattr(self, f"_{rc.type}", None)
+        if handler is None:
+            raise ReconcilerError(f"{rc.address}: apply does not handle {rc.type} resources")
+        note: str | None = handler(rc, address, task)
+        return note
+
+    def _upsert_post(self, path: str, body: Any) -> Any:
+        """POST to an upsert endpoint, resending after a connection dropped mid-request
+        (the API client does not resend POSTs, which may create things twice; these cannot)."""
+        for attempt in range(UPSERT_ATTEMPTS):
+            try:
+                return self.client.post(path, json=body)
+            except ApiError as exc:
+                dropped = exc.status is None and not exc.detail.startswith(_UNREACHABLE)
+                if not dropped or attempt == UPSERT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _want(self, address: Address) -> Resource:
+        res = self.desired.get(address)
+        if res is None:
+            raise ReconcilerError(f"{address}: not in the repository any more; plan again")
+        return res
+
+    def _effective(self, address: Address) -> dict[str, Any]:
+        return effective_spec(self._want(address), self.live.get(address), self.ignore)
+
+    # -- flows --
+
+    def _flow(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
+        if rc.action is Action.DELETE:
+            return "flows are never deleted"
+        flow = self._upsert_post("/flows/", {"name": address.name})
+        with self._flow_lock:
+            self.flow_ids[address.name] = str(flow["id"])
+        return None
+
+    def flow_id(self, name: str) -> str:
+        with self._flow_lock:
+            found = self.flow_ids.get(name)
+        if found is not None:
+            return found
+        flow = self._upsert_post("/flows/", {"name": name})  # a flow deleted meanwhile
+        with self._flow_lock:
+            self.flow_ids[name] = str(flow["id"])
+        return str(flow["id"])
+
+    # -- work pools --
+
+    def _work_pool(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
+        path = f"/work_pools/{_q(address.name)}"
+        if rc.action is Action.DELETE:
+            self.client.delete(path, allow=(404,))
+            return None
+        spec = self._effective(address)
+        if rc.action is Action.UPDATE:
+            fields = [f for f in POOL_FIELDS if f in changed_fields(rc) | task.extra_fields]
+            if fields:
+                self.client.patch(path, json={f: spec.get(f) for f in fields})
+            return None
+        if rc.action is Action.REPLACE:
+            self.client.delete(path, allow=(404,))
+        body = {"name": address.name, "type": spec["type"]}
+        body.update({f: spec.get(f) for f in POOL_FIELDS})
+        self.client.post("/work_pools/", json=body)
+        return (
+            "recreated: its queues are recreated and its deployments re-pointed"
+            if (rc.action is Action.REPLACE)
+            else None
+        )
+
+    # -- queues --
+
+    def _work_queue(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
+        pool, name = address.name.split("/", 1)
+        path = f"/work_pools/{_q(pool)}/queues/{_q(name)}"
+        if rc.action is Action.DELETE:
+            if task.note:  # its pool is deleted too: the queue goes with it
+                return task.note
+            self.client.delete(path, allow=(404,))
+            return None
+        want = self._want(address)
+        spec = self._effective(address)
+        unmanaged = set(want.meta.get("unmanaged", ()))
+        if rc.action is Action.UPDATE:
+            fields = [f for f in QUEUE_FIELDS if f in changed_fields(rc)]
+            if fields:
+                self.client.patch(path, json={f: spec.get(f) for f in fields})
+            return None
+        body = {f: spec.get(f) for f in QUEUE_FIELDS if f not in unmanaged}
+        if name == "default":  # created with the pool
+            self.client.patch(path, json=body)
+            return None
+        created = self.client.post(
+            f"/work_pools/{_q(pool)}/queues", json={"name": name, **body}, allow=(409,)
+        )
+        if created is None:  # a deployment created it implicitly meanwhile
+            self.client.patch(path, json=body)
+        return task.note
+
+    # -- variables and limits --
+
+    def _variable(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
+        path = f"/variables/name/{_q(address.name)}"
+        if rc.action is Action.DELETE:
+            self.client.delete(path, allow=(404,))
+            return None
+        spec = self._effective(address)
+        fields = (
+            list(VARIABLE_FIELDS)
+            if rc.action is not Action.UPDATE
+            else [f for f in VARIABLE_FIELDS if f in changed_fields(rc)]
+        )
+        body = {f: spec.get(f) for f in fields}
+        if rc.action is not Action.UPDATE:
+            created = self.client.post(
+                "/variables/", json={"name": address.name, **body}, allow=(409,)
+            )
+            if created is not None:
+                return None
+        if body:
+            self.client.patch(path, json=body)
+        return None
+
+    def _concurrency_limit(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
+        path = f"/v2/concurrency_limits/{_q(address.name)}"
+        if rc.action is Action.DELETE:
+            self.client.delete(path, allow=(404,))
+            return None
+        spec = self._effective(address)
+        fields = (
+            list(LIMIT_FIELDS)
+            if rc.action is not Action.UPDATE
+            else [f for f in LIMIT_FIELDS if f in changed_fields(rc)]
+        )
+        body = {f: spec.get(f) for f in fields}
+        if rc.action is not Action.UPDATE:
+            created = self.client.post(
+                "/v2/concurrency_limits/", json={"name": address.name, **body}, allow=(409,)
+            )
+            if created is not None:
+                return None
+        if body:
+            self.client.patch(path, json=body)
+        return None
+
+    # -- deployments --
+
+    def _deployment(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
+        have = self.live.get(address)
+        if rc.action is Action.DELETE:
+            if have is not None and have.meta.get("id"):
+                self.client.delete(f"/deployments/{have.meta['id']}", allow=(404,))
+            return None
+        spec = self._effective(address)
+        if rc.action is Action.CREATE or have is None or not have.meta.get("id"):
+            self._upsert(spec, labels={**spec.get("labels", {}), LABEL: self.project})
+            return None
+        fields = changed_fields(rc) | task.extra_fields
+        deployment_id = str(have.meta["id"])
+        if "labels" in fields:
+            self._upsert(spec, labels={**spec.get("labels", {}), LABEL: self.project})
+            return (
+                "labels can only be set by re-creating the deployment (upsert): its schedules "
+                "were re-created and the scheduler regenerates its future runs"
+            )
+        patch_fields = sorted(fields & DEPLOYMENT_PATCH_FIELDS)
+        if "work_queue_name" in fields or "work_pool_name" in fields:
+            patch_fields = sorted({*patch_fields, "work_pool_name", "work_queue_name"})
+        if patch_fields:
+            self.client.patch(
+                f"/deployments/{deployment_id}", json={f: spec.get(f) for f in patch_fields}
+            )
+        if "schedules" in fields:
+            self._reconcile_schedules(rc, deployment_id, spec, have)
+        return task.note
+
+    def _upsert(self, spec: Mapping[str, Any], *, labels: Mapping[str, Any]) -> None:
+        flow_id = self.flow_id(str(spec["flow_name"]))
+        schedules = list(spec.get("schedules") or [])
+        # The upsert drops `max_scheduled_runs`; the schedules endpoint keeps it.
+        separate = any(s.get("max_scheduled_runs") is not None for s in schedules)
+        body = deployment_body(spec, flow_id=flow_id, labels=labels, with_schedules=not separate)
+        created = self._upsert_post("/deployments/", body)
+        if separate and schedules:
+            self.client.post(
+                f"/deployments/{created['id']}/schedules",
+                json=[schedule_body(s) for s in schedules],
+            )
+
+    def _reconcile_schedules(
+        self, rc: ResourceChange, deployment_id: str, spec: Mapping[str, Any], have: Resource
+    ) -> None:
+        want = {str(s["slug"]): s for s in spec.get("schedules") or []}
+        live = {str(s.get("slug")): s for s in have.spec.get("schedules") or []}
+        ids: Mapping[str, Any] = have.meta.get("schedule_ids") or {}
+        assigned = set(have.meta.get("assigned_slugs") or ())
+        touched = changed_schedules(rc)
+        slugs = sorted(set(want) | set(live)) if touched is None else sorted(touched)
+        base = f"/deployments/{deployment_id}/schedules"
+        creates = [schedule_body(want[s]) for s in slugs if s in want and s not in live]
+        if creates:
+            self.client.post(base, json=creates)
+        for slug in slugs:
+            if slug in want and slug in live:
+                subfields = (touched or {}).get(slug) or {
+                    "schedule",
+                    "active",
+                    "parameters",
+                    "max_scheduled_runs",
+                }
+                full = schedule_body(want[slug])
+                body: dict[str, Any] = {}
+                for sub in sorted(subfields):
+                    if sub == "max_scheduled_runs":
+                        body[sub] = want[slug].get("max_scheduled_runs")
+                    elif sub in full:
+                        body[sub] = full[sub]
+                if slug in assigned:
+                    body["slug"] = slug  # an unslugged schedule (`prefect deploy`) gets its slug
+                if body and ids.get(slug):
+                    self.client.patch(f"{base}/{ids[slug]}", json=body)
+            elif slug in live and slug not in want and ids.get(slug):
+                self.client.delete(f"{base}/{ids[slug]}", allow=(404,))
+
+
+def _tasks(plan: Plan, desired: State) -> list[_Task]:
+    changes = [rc for rc in plan.resource_changes if rc.action is not Action.NOOP]
+    replaced = {rc.name for rc in changes if rc.type == "work_pool" and rc.action is Action.REPLACE}
+    deleted_pools = {
+        rc.name for rc in changes if rc.type == "work_pool" and rc.action is Action.DELETE
+    }
+    tasks: dict[str, _Task] = {}
+
+    def add(rc: ResourceChange, **kw: Any) -> _Task:
+        task = _Task(rc, **kw)
+        tasks[rc.address] = task
+        return task
+
+    for rc in changes:
+        add(rc)
+    # A replaced pool loses its queues and detaches its deployments: recreate and re-point.
+    for pool in sorted(replaced):
+        for res in desired.of_type("work_queue"):
+            if res.spec.get("pool") == pool and str(res.address) not in tasks:
+                add(
+                    ResourceChange(str(res.address), res.type, res.name, Action.CREATE, None,
+                                   dict(res.spec), (), Reason.IMMUTABLE_FIELD),
+                    note=f"recreated with work_pool.{pool}",
+                )  # fmt: skip
+        for res in desired.of_type("deployment"):
+            if res.spec.get("work_pool_name") != pool:
+                continue
+            task = tasks.get(str(res.address))
+            if task is None:
+                task = add(
+                    ResourceChange(str(res.address), res.type, res.name, Action.UPDATE,
+                                   dict(res.spec), dict(res.spec), (), Reason.IMMUTABLE_FIELD),
+                    note=f"re-pointed to the recreated work_pool.{pool}",
+                )  # fmt: skip
+            task.extra_fields |= {"work_pool_name", "work_queue_name"}
+
+    writes = [t for t in tasks.values() if t.change.action is not Action.DELETE]
+    deletes = [t for t in tasks.values() if t.change.action is Action.DELETE]
+    for task in writes:
+        rc = task.change
+        if rc.type == "work_queue":
+            task.needs |= _created(tasks, str(Address.pool(rc.name.split("/", 1)[0])))
+        elif rc.type == "deployment":
+            want = desired.get(Address(rc.type, rc.name))
+            spec = want.spec if want is not None else {}
+            flow, pool_name = spec.get("flow_name"), spec.get("work_pool_name")
+            task.needs |= _created(tasks, str(Address.flow(str(flow))))
+            if isinstance(pool_name, str):
+                task.needs |= _created(tasks, str(Address.pool(pool_name)))
+                queue_name = str(spec.get("work_queue_name") or "default")
+                queue = str(Address.queue(pool_name, queue_name))
+                task.needs |= _created(tasks, queue)
+            # Dependencies first: every other create/update settles before deployments.
+            task.after |= {t.change.address for t in writes if t.change.type != "deployment"}
+    # Queues of one pool in priority order: the server renumbers the others on each write.
+    by_pool: dict[str, list[_Task]] = {}
+    for task in writes:
+        if task.change.type == "work_queue":
+            by_pool.setdefault(task.change.name.split("/", 1)[0], []).append(task)
+    for queue_tasks in by_pool.values():
+        queue_tasks.sort(key=lambda t: (_priority(t, desired), t.change.address))
+        for before, task in itertools.pairwise(queue_tasks):
+            task.after.add(before.change.address)
+    # Deletes last, in reverse order: deployments, then limits/variables/queues, then pools.
+    write_addresses = {t.change.address for t in writes}
+    for task in deletes:
+        rc = task.change
+        task.after |= write_addresses
+        if rc.type != "deployment":
+            task.after |= {t.change.address for t in deletes if t.change.type == "deployment"}
+        if rc.type == "work_pool":
+            task.after |= {t.change.address for t in deletes if t.change.type != "work_pool"}
+        if rc.type == "work_queue" and rc.name.split("/", 1)[0] in deleted_pools:
+            pool = rc.name.split("/", 1)[0]
+            task.needs.add(str(Address.pool(pool)))
+            task.note = f"deleted with work_pool.{pool}"
+    ordered = sorted(tasks.values(), key=lambda t: sort_key(t.change))
+    return ordered
+
+
+def _priority(task: _Task, desired: State) -> int:
+    want = desired.get(Address(task.change.type, task.change.name))
+    value = want.spec.get("priority") if want is not None else None
+    return value if isinstance(value, int) else 1 << 30
+
+
+def _created(tasks: Mapping[str, _Task], address: str) -> set[str]:
+    """`{address}` when that resource is being created (or recreated) by this apply."""
+    task = tasks.get(address)
+    if task is None:
+        return set()
+    action = task.change.action
+    return {address} if action in (Action.CREATE, Action.REPLACE) else set()
+
+
+def apply_plan(
+    client: ApiClient,
+    plan: Plan,
+    *,
+    desired: State,
+    live: State,
+    project: str,
+    ignore: Sequence[IgnoreRule] = (),
+    parallelism: int = DEFAULT_PARALLELISM,
+    progress: Progress | None = None,
+    throttle: Throttle | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> ApplyResult:
+    """Execute the plan's changes (no-ops send nothing). `live` is the live state read right
+    before (its ids are used); the plan must have been computed from it (`check_stale`).
+    Pass the `throttle` whose `backoff` is the client's `sleep` to adapt to push-back."""
+    if not 1 <= parallelism <= MAX_PARALLELISM:
+        raise ReconcilerError(f"--parallelism must be between 1 and {MAX_PARALLELISM}")
+    started = clock()
+    requests, writes = client.request_count, client.write_count
+    applier = _Applier(client, desired, align(desired, live), project, ignore)
+    tasks = _tasks(plan, desired)
+    throttle = throttle or Throttle(parallelism)
+    outcomes = _execute(tasks, applier, parallelism, progress, throttle)
+    return ApplyResult(
+        outcomes=tuple(outcomes[t.change.address] for t in tasks),
+        requests=client.request_count - requests,
+        writes=client.write_count - writes,
+        seconds=clock() - started,
+    )
+
+
+class _NotAttempted(Exception):
+    pass
+
+
+class Throttle:
+    """Adaptive concurrency (AIMD): at most `limit` changes in flight; the limit halves when the
+    server pushes back (a retried 429/503: pass `backoff` as the API client's `sleep`) and grows
+    by one after `GROW_AFTER * limit` changes in a row go through. SQLite servers answer concurrent writes with 503s
+    ("database is locked"), Cloud with 429s; this converges on what the server takes."""
+
+    def __init__(self, maximum: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.maximum = max(1, maximum)
+        self.limit = self.maximum
+        self.in_flight = 0
+        self._successes = 0
+        self._last_cut = 0.0
+        self._sleep = sleep
+        self._cond = threading.Condition()
+
+    def backoff(self, seconds: float) -> None:
+        """The API client's retry sleep: note the push-back, then wait."""
+        with self._cond:
+            now = time.monotonic()
+            if now - self._last_cut > 0.2:  # one cut per burst of push-backs
+                self.limit = max(1, self.limit // 2)
+                self._last_cut = now
+                self._successes = 0
+        self._sleep(seconds)
+
+    def __enter__(self) -> Throttle:
+        with self._cond:
+            self._cond.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self.in_flight -= 1
+            if exc[0] is None:
+                self._successes += 1
+                if self._successes >= GROW_AFTER * self.limit and self.limit < self.maximum:
+                    self.limit += 1
+                    self._successes = 0
+            self._cond.notify_all()
+
+
+def _execute(
+    tasks: list[_Task],
+    applier: _Applier,
+    parallelism: int,
+    progress: Progress | None,
+    throttle: Throttle,
+) -> dict[str, Outcome]:
+    outcomes: dict[str, Outcome] = {}
+    known = {t.change.address for t in tasks}
+    pending = list(tasks)
+    unreachable: list[str] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def attempt(task: _Task) -> str | None:
+        try:
+            with throttle:
+                if stop.is_set():  # queued before the server stopped answering
+                    raise _NotAttempted
+                return applier.run(task)
+        except ApiError as exc:
+            if exc.status is None and exc.detail.startswith(_UNREACHABLE):
+                with lock:
+                    if not unreachable:
+                        unreachable.append(f"the server stopped answering ({exc.detail})")
+                stop.set()
+            raise
+
+    def settle(task: _Task, status: Status, detail: str | None) -> None:
+        rc = task.change
+        outcome = Outcome(rc.address, rc.type, rc.name, rc.action, status, detail)
+        outcomes[rc.address] = outcome
+        if progress is not None:
+            progress(outcome, len(outcomes), len(tasks))
+
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+        running: dict[Future[str | None], _Task] = {}
+        # Bounded: every round settles at least one task (or gives up on a cycle).
+        for _ in range(len(tasks) + 2):
+            for task in list(pending):
+                waits = (task.needs | task.after) & known
+                if any(a not in outcomes for a in waits):
+                    continue
+                pending.remove(task)
+                failed = sorted(a for a in task.needs & known if outcomes[a].status != "applied")
+                if failed:
+                    settle(task, "skipped", f"skipped because {', '.join(failed)} "
+                           f"{'was' if len(failed) == 1 else 'were'} not applied")  # fmt: skip
+                elif unreachable:
+                    settle(task, "skipped", f"not attempted: {unreachable[0]}")
+                else:
+                    running[pool.submit(attempt, task)] = task
+            if not running:
+                if not pending:
+                    break
+                continue  # newly settled skips may release more tasks
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = running.pop(future)
+                try:
+                    note = future.result()
+                except _NotAttempted:
+                    settle(task, "skipped", f"not attempted: {unreachable[0]}")
+                except ApiError as exc:
+                    settle(task, "failed", str(exc))
+                except ReconcilerError as exc:
+                    settle(task, "failed", exc.message)
+                else:
+                    settle(task, "applied", note)
+        for task in pending:  # only a dependency cycle leaves tasks here (a bug)
+            settle(task, "skipped", "skipped: unresolvable ordering")
+    return outcomes
+
+
+# -- ownership inventory ---------------------------------------------------------------------
+
+
+def inventory_after(
+    plan: Plan,
+    result: ApplyResult,
+    *,
+    desired: State,
+    live: State,
+    project: str,
+    inventory: Inventory | None,
+) -> tuple[dict[str, str], str | None]:
+    """The inventory items (address -> digest) and desired fingerprint after this apply.
+
+    Recorded: what this apply created, updated or adopted, owned no-ops (digest refreshed), and
+    what a failed create may have left behind; deleted objects are dropped; everything else
+    keeps its previous entry. Unowned objects that only happen to match are not taken over.
+    """
+    items = dict(inventory.items) if inventory is not None else {}
+    outcomes = {o.address: o for o in result.outcomes}
+    for rc in plan.resource_changes:
+        if rc.type == "flow":
+            continue
+        address = Address(rc.type, rc.name)
+        want = desired.get(address)
+        outcome = outcomes.get(rc.address)
+        if rc.action is Action.NOOP:
+            have = live.get(address)
+            owned = have is not None and is_owned(have, project, inventory)
+            if want is not None and (owned or rc.reason is Reason.ADOPT):
+                items[rc.address] = digest(want.spec)
+            continue
+        if outcome is None:
+            continue
+        if outcome.status == "applied":
+            if rc.action is Action.DELETE:
+                items.pop(rc.address, None)
+            elif want is not None:
+                items[rc.address] = digest(want.spec)
+        elif outcome.status == "failed" and rc.action is Action.CREATE:
+            items.setdefault(rc.address, "unknown")
+    for outcome in result.outcomes:  # queues recreated with a replaced pool
+        address = Address.parse(outcome.address)
+        want = desired.get(address)
+        if outcome.status == "applied" and want is not None and address.type != "flow":
+            items[outcome.address] = digest(want.spec)
+    fingerprint = (
+        plan.desired_fingerprint
+        if result.ok
+        else (inventory.desired if inventory is not None else None)
+    )
+    return items, fingerprint
+
+
+def record_inventory(
+    client: ApiClient,
+    project: str,
+    items: Mapping[str, str],
+    desired_fingerprint: str | None,
+    *,
+    previous: Inventory | None,
+    now: datetime | None = None,
+) -> bool:
+    """Write the ownership inventory when it changed; returns whether anything was written.
+
+    Parts after the first are written first, so a run interrupted half-way leaves parts with
+    mixed timestamps, which `decode_inventory` treats as "no inventory" rather than guessing.
+    """
+    if (
+        previous is not None
+        and dict(previous.items) == dict(items)
+        and (previous.desired == desired_fingerprint)
+    ):
+        return False
+    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    inventory = Inventory(
+        project=project,
+        items=dict(items),
+        applied_at=when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        desired=desired_fingerprint,
+    )
+    parts = encode_inventory(inventory)
+    existing = {
+        str(v.get("name"))
+        for v in client.paginate(
+            "/variables/filter", {"variables": {"name": {"like_": inventory_base_name(project)}}}
+        )
+    }
+    for name, value in [*parts[1:], parts[0]]:
+        if name in existing:
+            client.patch(f"/variables/name/{_q(name)}", json={"value": value})
+        else:
+            created = client.post(
+                "/variables/",
+                json={"name": name, "value": value, "tags": ["prefect-gitops"]},
+                allow=(409,),
+            )
+            if created is None:
+                client.patch(f"/variables/name/{_q(name)}", json={"value": value})
+    stale = set(inventory_names(project, 1000)) & existing - {name for name, _ in parts}
+    for name in sorted(stale):
+        client.delete(f"/variables/name/{_q(name)}", allow=(404,))
+    return True

@@ -1,0 +1,477 @@
+"""Unit tests of `apply.py` through `httpx.MockTransport`: which requests each change sends."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from prefect_gitops.api import ApiClient
+from prefect_gitops.apply import (
+    ApplyResult,
+    apply_plan,
+    check_prune_guard,
+    check_stale,
+    effective_spec,
+    inventory_after,
+    record_inventory,
+)
+from prefect_gitops.errors import ReconcilerError, StalePlanError
+from prefect_gitops.ownership import LABEL, Inventory, digest
+from prefect_gitops.plan import Action, Plan, build_plan
+from prefect_gitops.settings import Settings
+from prefect_gitops.state import Address, Resource, State
+from tests.run_cli import run_cli
+
+PROJECT = "proj"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Recorder:
+    """A MockTransport that records every request and answers from a handler."""
+
+    def __init__(self, handler: Handler | None = None) -> None:
+        self.requests: list[tuple[str, str, Any]] = []
+        self.handler = handler
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        path = request.url.path.removeprefix("/api")
+        self.requests.append((request.method, path, body))
+        if self.handler is not None:
+            return self.handler(request)
+        return default_answer(request.method, path, body)
+
+    def writes(self) -> list[tuple[str, str, Any]]:
+        return [r for r in self.requests if not r[1].endswith("/filter")]
+
+    def client(self) -> ApiClient:
+        settings = Settings(api_url="http://prefect.test/api", max_retries=0)
+        return ApiClient(settings, transport=httpx.MockTransport(self), sleep=lambda s: None)
+
+
+def default_answer(method: str, path: str, body: Any) -> httpx.Response:
+    if method == "POST" and path == "/flows/":
+        return httpx.Response(201, json={"id": f"flow-{body['name']}", "name": body["name"]})
+    if method == "POST" and path == "/deployments/":
+        return httpx.Response(201, json={"id": f"dep-{body['name']}", "schedules": []})
+    if method == "POST" and path.endswith("/filter"):
+        return httpx.Response(200, json=[])
+    if method == "POST":
+        return httpx.Response(201, json={"id": "new", **(body if isinstance(body, dict) else {})})
+    return httpx.Response(204)
+
+
+# -- resources -------------------------------------------------------------------------------
+
+
+def schedule(slug: str, cron: str, *, active: bool = True) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "schedule": {"cron": cron, "timezone": "UTC", "day_or": True},
+        "active": active,
+        "parameters": {},
+        "max_scheduled_runs": None,
+    }
+
+
+def deployment_spec(**over: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": "daily",
+        "flow_name": "etl",
+        "entrypoint": "flows/etl.py:etl",
+        "path": None,
+        "description": "ETL",
+        "version": "1",
+        "tags": ["a"],
+        "labels": {},
+        "parameters": {"x": 1},
+        "parameter_openapi_schema": {"type": "object", "properties": {}},
+        "enforce_parameter_schema": True,
+        "job_variables": {"env": {"A": "1"}},
+        "work_pool_name": "pool",
+        "work_queue_name": "default",
+        "paused": False,
+        "concurrency_limit": None,
+        "concurrency_options": None,
+        "pull_steps": [],
+        "schedules": [schedule("morning", "0 6 * * *"), schedule("evening", "0 18 * * *")],
+    }
+    spec.update(over)
+    return spec
+
+
+def pool_spec(**over: Any) -> dict[str, Any]:
+    spec = {
+        "name": "pool",
+        "type": "process",
+        "description": None,
+        "base_job_template": {"job_configuration": {}, "variables": {"properties": {}}},
+        "is_paused": False,
+        "concurrency_limit": 4,
+    }
+    spec.update(over)
+    return spec
+
+
+DEP = Address.deployment("etl", "daily")
+POOL = Address.pool("pool")
+FLOW = Address.flow("etl")
+
+
+def desired_state(dep: dict[str, Any] | None = None, **extra: Resource) -> State:
+    resources = [
+        Resource(POOL, pool_spec()),
+        Resource(FLOW, {"name": "etl"}),
+        Resource(
+            DEP, dep or deployment_spec(), {"unmanaged": [], "opaque": [], "generated_slugs": []}
+        ),
+        *extra.values(),
+    ]
+    return State.of(resources)
+
+
+def live_state(dep: dict[str, Any] | None = None, *, labels: dict[str, Any] | None = None) -> State:
+    dep = dep or deployment_spec()
+    return State.of(
+        [
+            Resource(POOL, pool_spec(), {"id": "pool-id"}),
+            Resource(FLOW, {"name": "etl"}, {"id": "flow-id"}),
+            Resource(
+                DEP,
+                dep,
+                {
+                    "id": "dep-id",
+                    "labels": {LABEL: PROJECT} if labels is None else labels,
+                    "schedule_ids": {s["slug"]: f"sid-{s['slug']}" for s in dep["schedules"]},
+                    "unslugged_ids": [],
+                },
+            ),
+        ]
+    )
+
+
+def run(
+    desired: State, live: State, rec: Recorder | None = None, **kw: Any
+) -> tuple[ApplyResult, Recorder]:
+    rec = rec or Recorder()
+    plan = build_plan(desired, live, project=PROJECT, prune=kw.pop("prune", False))
+    with rec.client() as client:
+        result = apply_plan(client, plan, desired=desired, live=live, project=PROJECT, **kw)
+    return result, rec
+
+
+# -- the narrowest calls ---------------------------------------------------------------------
+
+
+def test_no_op_sends_no_request() -> None:
+    result, rec = run(desired_state(), live_state())
+    assert rec.requests == []
+    assert result.outcomes == () and result.ok and result.writes == 0
+
+
+def test_a_changed_tag_is_one_patch_with_only_tags() -> None:
+    result, rec = run(desired_state(deployment_spec(tags=["a", "b"])), live_state())
+    assert rec.requests == [("PATCH", "/deployments/dep-id", {"tags": ["a", "b"]})]
+    assert [(o.address, o.status) for o in result.outcomes] == [(str(DEP), "applied")]
+
+
+def test_one_changed_cron_patches_only_that_schedule() -> None:
+    dep = deployment_spec(
+        schedules=[schedule("morning", "0 7 * * *"), schedule("evening", "0 18 * * *")]
+    )
+    _, rec = run(desired_state(dep), live_state())
+    assert rec.requests == [
+        (
+            "PATCH",
+            "/deployments/dep-id/schedules/sid-morning",
+            {"schedule": {"cron": "0 7 * * *", "timezone": "UTC", "day_or": True}},
+        )
+    ]
+
+
+def test_schedule_added_and_removed_one_by_one() -> None:
+    dep = deployment_spec(
+        schedules=[schedule("morning", "0 6 * * *"), schedule("noon", "0 12 * * *")]
+    )
+    _, rec = run(desired_state(dep), live_state())
+    assert sorted(rec.requests, key=lambda r: r[0]) == [
+        ("DELETE", "/deployments/dep-id/schedules/sid-evening", None),
+        (
+            "POST",
+            "/deployments/dep-id/schedules",
+            [{"schedule": {"cron": "0 12 * * *", "timezone": "UTC", "day_or": True},
+              "active": True, "parameters": {}, "slug": "noon"}],
+        ),
+    ]  # fmt: skip
+
+
+def test_only_active_changed_sends_only_active() -> None:
+    dep = deployment_spec(
+        schedules=[
+            schedule("morning", "0 6 * * *", active=False),
+            schedule("evening", "0 18 * * *"),
+        ]
+    )
+    _, rec = run(desired_state(dep), live_state())
+    assert rec.requests == [
+        ("PATCH", "/deployments/dep-id/schedules/sid-morning", {"active": False})
+    ]
+
+
+def test_pool_update_patches_changed_fields_only() -> None:
+    desired = State({**desired_state(), POOL: Resource(POOL, pool_spec(concurrency_limit=8))})
+    _, rec = run(desired, live_state())
+    assert rec.requests == [("PATCH", "/work_pools/pool", {"concurrency_limit": 8})]
+
+
+def test_labels_change_upserts_with_schedules_and_ownership_label() -> None:
+    result, rec = run(desired_state(deployment_spec(labels={"team": "data"})), live_state())
+    ((method, path, body),) = rec.requests
+    assert (method, path) == ("POST", "/deployments/")
+    assert body["labels"] == {"team": "data", LABEL: PROJECT}
+    assert body["flow_id"] == "flow-id"
+    assert [s["slug"] for s in body["schedules"]] == ["morning", "evening"]
+    assert "re-created" in (result.outcomes[0].detail or "")
+
+
+def test_opaque_and_ignored_paths_keep_the_live_value() -> None:
+    want = deployment_spec(
+        job_variables={"image": "{{ prefect.blocks.secret.img }}", "env": {"A": "2"}}, paused=True
+    )
+    have = deployment_spec(job_variables={"image": "resolved:1", "env": {"A": "1"}})
+    desired = State.of(
+        [
+            Resource(POOL, pool_spec()),
+            Resource(FLOW, {"name": "etl"}),
+            Resource(DEP, want, {"unmanaged": [], "opaque": ["job_variables.image"]}),
+        ]
+    )
+    from prefect_gitops.models import IgnoreRule
+
+    ignore = [IgnoreRule(resource="deployment.*", fields=["paused"])]
+    plan = build_plan(desired, live_state(have), project=PROJECT, ignore=ignore)
+    rec = Recorder()
+    with rec.client() as client:
+        apply_plan(
+            client, plan, desired=desired, live=live_state(have), project=PROJECT, ignore=ignore
+        )
+    assert rec.requests == [
+        (
+            "PATCH",
+            "/deployments/dep-id",
+            {"job_variables": {"image": "resolved:1", "env": {"A": "2"}}},
+        )
+    ]
+
+
+def test_effective_spec_takes_unmanaged_schedules_from_live() -> None:
+    want = Resource(DEP, deployment_spec(schedules=[]), {"unmanaged": ["schedules"]})
+    have = Resource(DEP, deployment_spec())
+    assert effective_spec(want, have)["schedules"] == deployment_spec()["schedules"]
+
+
+# -- creates, order, failures ----------------------------------------------------------------
+
+
+def test_create_from_empty_in_dependency_order() -> None:
+    queue = Resource(
+        Address.queue("pool", "high"),
+        {"pool": "pool", "name": "high", "description": None, "is_paused": False,
+         "concurrency_limit": 2, "priority": 1},
+        {"unmanaged": ["description"]},
+    )  # fmt: skip
+    var = Resource(Address.variable("v"), {"name": "v", "value": 1, "tags": []})
+    desired = desired_state(queue=queue, var=var)
+    result, rec = run(desired, State(), parallelism=1)
+    paths = [(m, p) for m, p, _ in rec.requests]
+    assert paths.index(("POST", "/work_pools/")) < paths.index(("POST", "/work_pools/pool/queues"))
+    assert paths.index(("POST", "/work_pools/pool/queues")) < paths.index(("POST", "/deployments/"))
+    assert paths.index(("POST", "/variables/")) < paths.index(("POST", "/deployments/"))
+    queue_body = next(b for m, p, b in rec.requests if p == "/work_pools/pool/queues")
+    assert queue_body == {"name": "high", "is_paused": False, "concurrency_limit": 2, "priority": 1}
+    dep_body = next(b for m, p, b in rec.requests if p == "/deployments/")
+    assert dep_body["flow_id"] == "flow-etl" and dep_body["labels"] == {LABEL: PROJECT}
+    assert [s["slug"] for s in dep_body["schedules"]] == ["morning", "evening"]
+    assert result.ok and result.summary()["added"] == 5
+
+
+def test_failure_skips_dependents_and_keeps_going() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/work_pools/":
+            return httpx.Response(422, json={"detail": "bad template"})
+        body = json.loads(request.content) if request.content else None
+        return default_answer(request.method, request.url.path.removeprefix("/api"), body)
+
+    var = Resource(Address.variable("v"), {"name": "v", "value": 1, "tags": []})
+    result, rec = run(desired_state(var=var), State(), Recorder(handler))
+    status = {o.address: (o.status, o.detail) for o in result.outcomes}
+    assert status["work_pool.pool"][0] == "failed" and "bad template" in status["work_pool.pool"][1]
+    assert status[str(DEP)][0] == "skipped" and "work_pool.pool" in status[str(DEP)][1]
+    assert status["variable.v"] == ("applied", None)
+    assert not result.ok
+    assert not any(p == "/deployments/" for _, p, _ in rec.requests)
+
+
+def test_unreachable_server_stops_further_attempts() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    result, rec = run(desired_state(), State(), Recorder(handler), parallelism=1)
+    statuses = [o.status for o in result.outcomes]
+    assert statuses[0] == "failed" and set(statuses[1:]) == {"skipped"}
+    assert len(rec.requests) == 1  # max_retries=0: one attempt, then nothing more
+
+
+def test_deletes_run_last_and_pool_after_its_deployments() -> None:
+    live = live_state()
+    inventory = Inventory(PROJECT, {str(POOL): "x", str(DEP): "y"})
+    desired = State.of([Resource(Address.variable("v"), {"name": "v", "value": 1, "tags": []})])
+    plan = build_plan(desired, live, project=PROJECT, inventory=inventory, prune=True)
+    rec = Recorder()
+    with rec.client() as client:
+        result = apply_plan(
+            client, plan, desired=desired, live=live, project=PROJECT, parallelism=4
+        )
+    assert [(m, p) for m, p, _ in rec.requests] == [
+        ("POST", "/variables/"),
+        ("DELETE", "/deployments/dep-id"),
+        ("DELETE", "/work_pools/pool"),
+    ]
+    assert result.summary()["destroyed"] == 2
+
+
+def test_pool_replace_recreates_queues_and_repoints_deployments() -> None:
+    desired = State({**desired_state(), POOL: Resource(POOL, pool_spec(type="docker"))})
+    result, rec = run(desired, live_state(), parallelism=1)
+    paths = [(m, p) for m, p, _ in rec.requests]
+    assert paths[:2] == [("DELETE", "/work_pools/pool"), ("POST", "/work_pools/")]
+    patch = next(b for m, p, b in rec.requests if p == "/deployments/dep-id")
+    assert patch == {"work_pool_name": "pool", "work_queue_name": "default"}
+    assert result.ok
+
+
+# -- guards and inventory --------------------------------------------------------------------
+
+
+def test_stale_saved_plan_is_refused() -> None:
+    plan = build_plan(desired_state(), live_state(), project=PROJECT)
+    check_stale(plan, desired_state(), live_state())
+    with pytest.raises(StalePlanError, match="saved plan is stale"):
+        check_stale(plan, desired_state(), live_state(deployment_spec(tags=["z"])))
+    with pytest.raises(StalePlanError, match="repository changed"):
+        check_stale(plan, desired_state(deployment_spec(tags=["z"])), live_state())
+
+
+def test_allow_empty_guard() -> None:
+    live = live_state()
+    inventory = Inventory(PROJECT, {str(POOL): "x"})
+    plan = build_plan(State(), live, project=PROJECT, inventory=inventory, prune=True)
+    with pytest.raises(ReconcilerError, match="declares nothing"):
+        check_prune_guard(plan, State(), allow_empty=False)
+    check_prune_guard(plan, State(), allow_empty=True)
+
+
+def test_inventory_is_rewritten_only_when_it_changes() -> None:
+    desired, live = desired_state(), live_state()
+    plan = build_plan(desired, live, project=PROJECT)
+    items = {str(DEP): digest(desired[DEP].spec)}  # the deployment is ours by its label
+    previous = Inventory(PROJECT, items, desired=plan.desired_fingerprint)
+    got_items, fingerprint = inventory_after(
+        plan, ApplyResult(()), desired=desired, live=live, project=PROJECT, inventory=previous
+    )
+    assert got_items == items and fingerprint == plan.desired_fingerprint
+    rec = Recorder()
+    with rec.client() as client:
+        assert not record_inventory(client, PROJECT, got_items, fingerprint, previous=previous)
+        assert rec.requests == []
+        assert record_inventory(
+            client, PROJECT, {**items, "variable.v": "abc"}, fingerprint, previous=previous
+        )
+    methods = [(m, p) for m, p, _ in rec.requests]
+    assert methods == [("POST", "/variables/filter"), ("POST", "/variables/")]
+    value = rec.requests[1][2]["value"]
+    assert value["items"] == {**items, "variable.v": "abc"} and value["project"] == PROJECT
+
+
+def test_unowned_no_op_is_not_taken_over_without_adopt() -> None:
+    desired, live = desired_state(), live_state(labels={})
+    plan = build_plan(desired, live, project=PROJECT)
+    items, _ = inventory_after(
+        plan, ApplyResult(()), desired=desired, live=live, project=PROJECT, inventory=None
+    )
+    assert items == {}
+    adopted = build_plan(desired, live, project=PROJECT, adopt=True)
+    items, _ = inventory_after(
+        adopted, ApplyResult(()), desired=desired, live=live, project=PROJECT, inventory=None
+    )
+    assert set(items) == {str(POOL), str(DEP)}
+
+
+def test_saved_plan_round_trip_keeps_actions() -> None:
+    plan = build_plan(desired_state(deployment_spec(tags=["b"])), live_state(), project=PROJECT)
+    again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    rec = Recorder()
+    with rec.client() as client:
+        apply_plan(client, again, desired=desired_state(deployment_spec(tags=["b"])),
+                   live=live_state(), project=PROJECT)  # fmt: skip
+    assert rec.requests == [("PATCH", "/deployments/dep-id", {"tags": ["b"]})]
+    assert [rc.action for rc in again.changes] == [Action.UPDATE]
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_refuses_off_a_terminal_without_auto_approve(tmp_path: Any) -> None:
+    result = run_cli("apply", str(tmp_path), "--api-url", "http://127.0.0.1:9/api")
+    assert result.exit_code == 1
+    assert "--auto-approve" in result.stderr
+
+
+def test_cli_rejects_a_file_that_is_not_a_plan(tmp_path: Any) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"format_version": "999"}')
+    result = run_cli("apply", str(bad), "--api-url", "http://127.0.0.1:9/api")
+    assert result.exit_code == 1
+    assert "not a saved plan" in result.stderr
+
+
+def test_copy_of_live_is_not_mutated() -> None:
+    live = live_state()
+    before = copy.deepcopy(live.to_dict())
+    run(desired_state(deployment_spec(tags=["q"])), live)
+    assert live.to_dict() == before
+
+
+def test_a_dropped_upsert_is_resent_once_more() -> None:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api")
+        if path == "/deployments/":
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise httpx.RemoteProtocolError("Server disconnected", request=request)
+        body = json.loads(request.content) if request.content else None
+        return default_answer(request.method, path, body)
+
+    desired = desired_state()
+    live = State({a: r for a, r in live_state().items() if a.type != "deployment"})
+    result, _ = run(desired, live, Recorder(handler))
+    assert result.ok and calls["n"] == 2
+
+
+def test_throttle_halves_on_push_back_and_grows_back() -> None:
+    from prefect_gitops.apply import GROW_AFTER, Throttle
+
+    throttle = Throttle(8, sleep=lambda s: None)
+    throttle.backoff(0.1)
+    assert throttle.limit == 4
+    for _ in range(GROW_AFTER * 4):
+        with throttle:
+            pass
+    assert throttle.limit == 5
