@@ -17,6 +17,7 @@ import ast
 import dataclasses
 import datetime
 import decimal
+import functools
 import inspect
 import operator
 import pathlib
@@ -106,37 +107,69 @@ class _Target:
     object_path: str
 
 
-def _inside(path: Path, root: Path) -> bool:
+@dataclass
+class FileMemo:
+    """File-system answers remembered for one run: a repository's entrypoints name the same
+    few files hundreds of times, and those do not change while one command reads them.
+    Pass one to `analyze_entrypoint` per run; without it every call asks the file system."""
+
+    resolved: dict[Path, Path] = field(default_factory=dict)
+    is_file: dict[Path, bool] = field(default_factory=dict)
+    rels: dict[tuple[Path, Path], str] = field(default_factory=dict)
+    # (file or module part, is a file, base dir, root) -> the file found for it
+    located: dict[tuple[str, bool, Path, Path], Path] = field(default_factory=dict)
+    modules: dict[Path, _Module | EntrypointProblem] = field(default_factory=dict)
+
+    def resolve(self, path: Path) -> Path:
+        found = self.resolved.get(path)
+        if found is None:
+            found = self.resolved[path] = path.resolve()
+        return found
+
+    def file_exists(self, path: Path) -> bool:
+        found = self.is_file.get(path)
+        if found is None:
+            found = self.is_file[path] = path.is_file()
+        return found
+
+
+def _inside(path: Path, root: Path, memo: FileMemo) -> bool:
     try:
-        path.resolve().relative_to(root.resolve())
+        memo.resolve(path).relative_to(memo.resolve(root))
     except ValueError:
         return False
     return True
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+def _rel(path: Path, root: Path, memo: FileMemo) -> str:
+    found = memo.rels.get((path, root))
+    if found is None:
+        try:
+            found = memo.resolve(path).relative_to(memo.resolve(root)).as_posix()
+        except ValueError:
+            found = path.as_posix()
+        memo.rels[(path, root)] = found
+    return found
 
 
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _OBJECT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
 
 
-def _module_file(module: str, base_dir: Path) -> Path | None:
+def _module_file(module: str, base_dir: Path, memo: FileMemo) -> Path | None:
     parts = module.split(".")
     as_file = base_dir.joinpath(*parts[:-1], parts[-1] + ".py")
-    if as_file.is_file():
+    if memo.file_exists(as_file):
         return as_file
     as_package = base_dir.joinpath(*parts, "__init__.py")
-    if as_package.is_file():
+    if memo.file_exists(as_package):
         return as_package
     return None
 
 
-def _locate(entrypoint: str, base_dir: Path, root: Path) -> _Target | EntrypointProblem:
+def _locate(
+    entrypoint: str, base_dir: Path, root: Path, memo: FileMemo
+) -> _Target | EntrypointProblem:
     entrypoint = entrypoint.strip()
     if entrypoint.endswith(".py") and ":" not in entrypoint:
         return EntrypointProblem(
@@ -157,39 +190,54 @@ def _locate(entrypoint: str, base_dir: Path, root: Path) -> _Target | Entrypoint
         return EntrypointProblem(
             "format", f"entrypoint '{entrypoint}': '{object_path}' is not a function name"
         )
+    key = (left, is_script, base_dir, root)
+    found = memo.located.get(key)
+    if found is None:
+        located = _locate_file(entrypoint, left, is_script, base_dir, root, memo)
+        if isinstance(located, EntrypointProblem):
+            return located
+        found = memo.located[key] = located
+    return _Target(found, object_path)
+
+
+def _locate_file(
+    entrypoint: str, left: str, is_script: bool, base_dir: Path, root: Path, memo: FileMemo
+) -> Path | EntrypointProblem:
     if is_script:
         path = Path(left)
         path = path if path.is_absolute() else base_dir / path
-        rel = _rel(path, root)
-        if not _inside(path, root):
+        rel = _rel(path, root, memo)
+        if not _inside(path, root, memo):
             return EntrypointProblem(
                 "outside_repo", f"entrypoint file '{left}' is outside the repository", rel
             )
-        if not path.is_file():
+        if not memo.file_exists(path):
             return EntrypointProblem(
                 "missing_file",
                 f"entrypoint file '{left}' does not exist (looked for {rel})",
                 rel,
             )
-        return _Target(path, object_path)
+        return path
     if not _MODULE.match(left):
         return EntrypointProblem(
             "format",
             f"entrypoint '{entrypoint}': '{left}' is neither a .py file nor a module path",
         )
-    found = _module_file(left, base_dir)
+    found = _module_file(left, base_dir, memo)
     if found is None:
         return EntrypointProblem(
             "module_not_found",
             f"module '{left}' of entrypoint '{entrypoint}' is not in the repository "
-            f"(looked under {_rel(base_dir, root) or '.'}); it can only be checked if it is "
+            f"(looked under {_rel(base_dir, root, memo) or '.'}); it can only be checked if it is "
             "an installed package",
         )
-    if not _inside(found, root):
+    if not _inside(found, root, memo):
         return EntrypointProblem(
-            "outside_repo", f"module '{left}' resolves outside the repository", _rel(found, root)
+            "outside_repo",
+            f"module '{left}' resolves outside the repository",
+            _rel(found, root, memo),
         )
-    return _Target(found, object_path)
+    return found
 
 
 # -- reading a module ---------------------------------------------------------------------
@@ -203,6 +251,8 @@ class _Module:
     imports: dict[str, str]
     # every module-level binding, for shadowing and "defined but not a def" checks
     bindings: dict[str, ast.AST]
+    # top-level (and top-level `try`) def/class statements by name, the last one winning
+    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]
     # (object path, repo-relative file) -> analysis; lives as long as the cached module
     results: dict[tuple[str, str], FlowInfo | EntrypointProblem] = field(default_factory=dict)
 
@@ -223,11 +273,18 @@ def _module_bodies(body: list[ast.stmt]) -> list[ast.stmt]:
     return out
 
 
-def _read_module(path: Path, root: Path) -> _Module | EntrypointProblem:
-    rel = _rel(path, root)
+def _read_module(path: Path, root: Path, memo: FileMemo) -> _Module | EntrypointProblem:
+    seen = memo.modules.get(path)
+    if seen is None:
+        seen = memo.modules[path] = _read_module_uncached(path, root, memo)
+    return seen
+
+
+def _read_module_uncached(path: Path, root: Path, memo: FileMemo) -> _Module | EntrypointProblem:
+    rel = _rel(path, root, memo)
     try:
         stat = path.stat()
-        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        key = (str(memo.resolve(path)), stat.st_mtime_ns, stat.st_size)
     except OSError as exc:
         return EntrypointProblem("unreadable_file", f"cannot read {rel}: {exc.strerror}", rel)
     cached = _CACHE.get(key)
@@ -248,6 +305,7 @@ def _read_module(path: Path, root: Path) -> _Module | EntrypointProblem:
     else:
         imports: dict[str, str] = {}
         bindings: dict[str, ast.AST] = {}
+        defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = {}
         for stmt in _module_bodies(tree.body):
             if isinstance(stmt, ast.Import):
                 for alias in stmt.names:
@@ -269,6 +327,7 @@ def _read_module(path: Path, root: Path) -> _Module | EntrypointProblem:
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 imports.pop(stmt.name, None)
                 bindings[stmt.name] = stmt
+                defs[stmt.name] = stmt
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
@@ -276,7 +335,7 @@ def _read_module(path: Path, root: Path) -> _Module | EntrypointProblem:
                         if isinstance(node, ast.Name):
                             imports.pop(node.id, None)
                             bindings[node.id] = stmt
-        result = _Module(tree, source, imports, bindings)
+        result = _Module(tree, source, imports, bindings, defs)
     _CACHE[key] = result
     return result
 
@@ -453,15 +512,24 @@ def _model_schema(name: str, fields: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+@functools.cache  # pydantic's metaclass makes a failed attribute lookup slow
+def _shadows_base_model(name: str) -> bool:
+    return hasattr(pydantic.BaseModel, name)
+
+
+def _field_name(param: inspect.Parameter, aliases: dict[str, str]) -> str:
+    if _shadows_base_model(param.name):
+        name = param.name + "__"
+        aliases[name] = param.name
+        return name
+    return param.name
+
+
 def _field(
     param: inspect.Parameter, position: int, docs: dict[str, str], aliases: dict[str, str]
 ) -> tuple[str, Any, FieldInfo]:
     # mirrors prefect._internal.pydantic.v2_schema.process_v2_params
-    if hasattr(pydantic.BaseModel, param.name):
-        name = param.name + "__"
-        aliases[name] = param.name
-    else:
-        name = param.name
+    name = _field_name(param, aliases)
     type_ = Any if param.annotation is inspect.Parameter.empty else param.annotation
     default = param.default
     if param.kind is inspect.Parameter.VAR_POSITIONAL:
@@ -480,8 +548,10 @@ def _field(
     return name, type_, info
 
 
-def generate_parameter_schema(signature: inspect.Signature, docs: dict[str, str]) -> dict[str, Any]:
-    """What `prefect deploy` sends as `parameter_openapi_schema` for this signature."""
+def _pydantic_parameter_schema(
+    signature: inspect.Signature, docs: dict[str, str]
+) -> dict[str, Any]:
+    """Prefect's algorithm verbatim: one probe model per parameter, then the whole model."""
     fields: dict[str, Any] = {}
     aliases: dict[str, str] = {}
     for position, param in enumerate(signature.parameters.values()):
@@ -493,13 +563,108 @@ def generate_parameter_schema(signature: inspect.Signature, docs: dict[str, str]
         except (ValueError, TypeError, PydanticInvalidForJsonSchema):
             type_ = Any
         fields[name] = (type_, info)
-    schema = _model_schema("Parameters", fields)
+    return _parameters_schema(_model_schema("Parameters", fields))
+
+
+def _parameters_schema(schema: dict[str, Any]) -> dict[str, Any]:
     # ParameterSchema(**schema).model_dump(exclude_unset=True)
     return {
         k: schema[k]
         for k in ("title", "type", "properties", "required", "definitions")
         if k in schema
     }
+
+
+# Generating a schema through pydantic costs milliseconds per model, and a repository
+# repeats the same few parameters (`n: int`, `dry_run: bool = False`) across hundreds of
+# flows. A parameter's property schema depends only on what its probe model sees, so it is
+# computed once per distinct field and the `Parameters` schema is assembled from those.
+# Keys use `repr`, which tells apart everything the annotation and default readers can
+# build (`1` / `True` / `1.0`, `List[int]` / `list[int]`); `type` guards the rest.
+_FieldKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _FieldSchema:
+    key: str  # the property's key (alias or name)
+    schema: dict[str, Any]  # the property schema (never handed out: callers get copies)
+    required: bool
+
+
+_FIELD_CACHE: dict[_FieldKey, _FieldSchema | None] = {}
+
+
+def _value_key(value: Any) -> tuple[str, str]:
+    return type(value).__qualname__, repr(value)
+
+
+def _field_key(
+    param: inspect.Parameter, position: int, docs: dict[str, str], alias: str | None
+) -> _FieldKey:
+    return (
+        param.name,
+        param.kind,
+        _value_key(param.annotation),
+        _value_key(param.default),
+        docs.get(param.name),
+        alias,
+        position,
+    )
+
+
+def _probe_field(name: str, type_: Any, info: FieldInfo) -> _FieldSchema | None:
+    """The field's property schema as the `Parameters` model would hold it, or None when
+    only the whole model can tell (definitions, or even `Any` fails)."""
+    try:
+        schema = _model_schema("CheckParameter", {name: (type_, info)})
+    except (ValueError, TypeError, PydanticInvalidForJsonSchema):
+        try:
+            schema = _model_schema("CheckParameter", {name: (Any, info)})
+        except (ValueError, TypeError, PydanticInvalidForJsonSchema):
+            return None
+    properties = schema.get("properties", {})
+    if "definitions" in schema or len(properties) != 1:
+        return None
+    ((key, prop),) = properties.items()
+    return _FieldSchema(key, prop, key in schema.get("required", ()))
+
+
+def _json_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) for v in value]
+    return value
+
+
+def generate_parameter_schema(signature: inspect.Signature, docs: dict[str, str]) -> dict[str, Any]:
+    """What `prefect deploy` sends as `parameter_openapi_schema` for this signature."""
+    fields: list[_FieldSchema] = []
+    names: set[str] = set()
+    aliases: dict[str, str] = {}
+    for position, param in enumerate(signature.parameters.values()):
+        name = _field_name(param, aliases)
+        if name in ("cls", "self"):
+            continue
+        key = _field_key(param, position, docs, aliases.get(name))
+        if key in _FIELD_CACHE:
+            probed = _FIELD_CACHE[key]
+        else:  # `_field` sets the same alias again
+            _, type_, info = _field(param, position, docs, aliases)
+            probed = _FIELD_CACHE[key] = _probe_field(name, type_, info)
+        if probed is None or name in names or any(f.key == probed.key for f in fields):
+            return _pydantic_parameter_schema(signature, docs)
+        names.add(name)
+        fields.append(probed)
+    schema: dict[str, Any] = {
+        "title": "Parameters",
+        "type": "object",
+        "properties": {f.key: _json_copy(f.schema) for f in fields},
+    }
+    required = [f.key for f in fields if f.required]
+    if required:
+        schema["required"] = required
+    return schema
 
 
 # -- putting it together ----------------------------------------------------------------------
@@ -510,10 +675,10 @@ def _find_function(
 ) -> ast.FunctionDef | ast.AsyncFunctionDef | str:
     """The function's node, or a sentence saying why there is none."""
     parts = object_path.split(".")
-    scope: list[ast.stmt] = _module_bodies(module.tree.body)
+    scope: list[ast.stmt] = []
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
-        node: ast.stmt | None = None
+        node: ast.stmt | None = module.defs.get(part) if index == 0 else None
         for stmt in scope:
             if (
                 isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -590,7 +755,7 @@ def _per_parameter(
     for position, param in enumerate(signature.parameters.values()):
         if param.name in ("self", "cls"):
             continue
-        prop_name = param.name + "__" if hasattr(pydantic.BaseModel, param.name) else param.name
+        prop_name = param.name + "__" if _shadows_base_model(param.name) else param.name
         prop = properties.get(param.name, properties.get(prop_name))
         out.append(
             FlowParameter(
@@ -606,17 +771,21 @@ def _per_parameter(
     return tuple(out)
 
 
-def analyze_entrypoint(entrypoint: str, base_dir: Path, root: Path) -> FlowInfo | EntrypointProblem:
+def analyze_entrypoint(
+    entrypoint: str, base_dir: Path, root: Path, *, memo: FileMemo | None = None
+) -> FlowInfo | EntrypointProblem:
     """Read the flow an entrypoint names, without importing anything.
 
     `base_dir` is the prefect.yaml's folder (Prefect resolves entrypoints against the working
     directory `prefect deploy` runs in); `root` is the repository, which the file must not leave.
+    `memo` shares file-system answers between the calls of one run (see `FileMemo`).
     """
-    target = _locate(entrypoint, base_dir, root)
+    memo = FileMemo() if memo is None else memo
+    target = _locate(entrypoint, base_dir, root, memo)
     if isinstance(target, EntrypointProblem):
         return target
-    rel = _rel(target.path, root)
-    module = _read_module(target.path, root)
+    rel = _rel(target.path, root, memo)
+    module = _read_module(target.path, root, memo)
     if isinstance(module, EntrypointProblem):
         return module
     key = (target.object_path, rel)

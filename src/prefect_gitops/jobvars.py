@@ -27,7 +27,7 @@ import enum
 import functools
 import itertools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +38,7 @@ import referencing.exceptions
 from jsonschema.exceptions import ValidationError, best_match
 
 from . import templating
+from .quickvalid import surely_valid
 from .suggest import did_you_mean
 from .templating import Opaque, PlaceholderKind
 
@@ -247,6 +248,34 @@ def _resolve_blocks(node: Any, registry: dict[str, Unknown]) -> Any:
     return node
 
 
+_TEMPLATED: Any = object()
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _untemplated_copy(value: Any) -> Any:
+    """A copy of `value` when no templating pass can change it (plain data without `{{` or
+    a `$ref` key anywhere), else `_TEMPLATED`."""
+    kind = type(value)
+    if kind is str:
+        return _TEMPLATED if "{{" in value else value
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        if "$ref" in value:
+            return _TEMPLATED
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            copied = _untemplated_copy(item)
+            if copied is _TEMPLATED:
+                return _TEMPLATED
+            out[key] = copied
+        return out
+    if kind is list:
+        items = [_untemplated_copy(item) for item in value]
+        return _TEMPLATED if any(i is _TEMPLATED for i in items) else items
+    return _TEMPLATED
+
+
 def resolve_for_deploy(
     job_variables: Any,
     *,
@@ -262,6 +291,21 @@ def resolve_for_deploy(
     unknown step output; without them `prefect deploy` drops it (key removed, or the text
     emptied), which we mirror and report. `{{ ctx.* }}` stays for the worker.
     """
+    untemplated = _untemplated_copy(job_variables)
+    if untemplated is not _TEMPLATED:
+        return Resolved(untemplated)  # what every pass would give back
+    return _resolve_templated(
+        job_variables, environ=environ, variables=variables, has_steps=has_steps
+    )
+
+
+def _resolve_templated(
+    job_variables: Any,
+    *,
+    environ: Mapping[str, str] | None,
+    variables: Mapping[str, Any] | None,
+    has_steps: bool,
+) -> Resolved:
     out = Resolved(None)
     registry = out.registry
     value = _resolve_blocks(deepcopy(job_variables), registry)
@@ -473,6 +517,10 @@ class _Compiled:
         self.defaults: dict[str, Any] = {}
         self.deploy_validator: Any = None
         self.load_problems: list[Problem] = []
+        # property -> subschema when the schema validates each property on its own (see
+        # `validate`); then the problems of one value are remembered per property.
+        self.by_property: dict[Any, Any] | None = None
+        self.memo: dict[tuple[Any, Hashable], list[Problem]] = {}
         if self.schema_problems or not isinstance(variables, dict):
             return
         registry: referencing.Registry[Any] = referencing.Registry()
@@ -483,9 +531,14 @@ class _Compiled:
         processed = preprocess_schema(variables, allow_none_with_default=True)
         # `jsonschema.validate`, which the server uses for the verdict, checks no formats;
         # the defaults check (`iter_errors` on a validator built with a checker) does.
-        self.deploy_validator = _Validator(
-            remove_nested_keys(required_free, processed), registry=registry
-        )
+        deploy_schema = remove_nested_keys(required_free, processed)
+        self.deploy_validator = _Validator(deploy_schema, registry=registry)
+        if (
+            deploy_schema.keys() <= _ANNOTATIONS | {"type", "properties"}
+            and deploy_schema.get("type", "object") == "object"
+            and isinstance(deploy_schema.get("properties"), dict)
+        ):
+            self.by_property = deploy_schema["properties"]
         properties = variables.get("properties", {})
         if not isinstance(properties, dict):
             return
@@ -545,6 +598,35 @@ class _Compiled:
     def validate(self, instance: dict[str, Any], shown: Resolved | None = None) -> list[Problem]:
         if self.schema_problems:
             return list(self.schema_problems)
+        if self.by_property is None:
+            return self._validate_whole(instance, shown)
+        # The schema checks nothing at the top but `properties` (and `type: object`), so the
+        # errors for the instance are, in the schema's property order, those of each present
+        # property validated alone. Deployments repeat the pool defaults and most values,
+        # so each (property, value) is validated once; values with unknowns never repeat.
+        problems = list(self.load_problems)
+        if len(self.memo) > _MEMO_LIMIT:
+            self.memo.clear()
+        for name in self.by_property:
+            if name not in instance:
+                continue
+            value = instance[name]
+            key = _value_key(value)
+            found = self.memo.get((name, key)) if key is not None else None
+            if found is None and key is not None and surely_valid(self.by_property[name], value):
+                found = self.memo[(name, key)] = []
+            if found is None:
+                try:
+                    errors = list(self.deploy_validator.iter_errors({name: value}))
+                except (referencing.exceptions.Unresolvable, RecursionError):
+                    return self._validate_whole(instance, shown)
+                found = self._problems(errors, shown)
+                if key is not None:
+                    self.memo[(name, key)] = found
+            problems.extend(found)
+        return problems
+
+    def _validate_whole(self, instance: dict[str, Any], shown: Resolved | None) -> list[Problem]:
         problems = list(self.load_problems)
         try:
             errors = list(self.deploy_validator.iter_errors(instance))
@@ -552,6 +634,10 @@ class _Compiled:
             return [*problems, _unresolvable(exc)]
         except RecursionError:
             return [*problems, _circular()]
+        return problems + self._problems(errors, shown)
+
+    def _problems(self, errors: list[ValidationError], shown: Resolved | None) -> list[Problem]:
+        problems: list[Problem] = []
         for error in errors:
             if _has_unknown(error.instance) and not _certain(error):
                 continue  # covered by the "cannot be checked offline" note
@@ -560,6 +646,30 @@ class _Compiled:
                 message += " (whatever its placeholders resolve to, it is text)"
             problems.append(Problem(ProblemKind.INVALID, path, message, rule))
         return problems
+
+
+# Top-level schema keywords that never produce an error.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "$comment", "$schema", "definitions", "$defs", "examples"}
+)
+_MEMO_LIMIT = 20_000  # per schema; clearing only costs re-validation
+
+
+def _value_key(value: Any) -> Hashable | None:
+    """A key equal only for values that validate and print the same; None when the value is
+    not plain data (unknowns, `Opaque`, subclasses) and so must be checked every time."""
+    kind = type(value)
+    if kind is str:
+        return None if "\x00unknown-" in value else value
+    if kind in _SCALARS:
+        return (kind, repr(value))  # repr: -0.0 and 0.0 print differently
+    if kind is list:
+        items = [_value_key(v) for v in value]
+        return None if None in items else ("list", tuple(items))
+    if kind is dict:
+        pairs = [(_value_key(k), _value_key(v)) for k, v in value.items()]
+        return None if any(None in p for p in pairs) else ("dict", tuple(pairs))
+    return None
 
 
 @functools.lru_cache(maxsize=128)

@@ -93,6 +93,7 @@ def parse_bool(value: Any) -> bool | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # schedules repeat the same few expressions
 def cron_problem(cron: str) -> str | None:
     """Why the server's `validate_cron_string` refuses `cron`, or None."""
     if not croniter.is_valid(cron):

@@ -86,7 +86,7 @@ class SourceMap:
         return (1, 1)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     is_map: bool
     path: JsonPath
@@ -98,7 +98,6 @@ class _Frame:
     has_key: bool = False
     key_mark: tuple[int, int] = (1, 1)
     merges: list[tuple[Any, JsonPath, tuple[int, int]]] = field(default_factory=list)
-    origins: list[JsonPath] = field(default_factory=list)
 
 
 @dataclass
@@ -119,6 +118,8 @@ class _Builder:
         self.documents = 0
         self.resolver = Resolver()
         self.constructor = SafeConstructor()
+        # plain (untagged, unquoted) scalar text -> its value: keys and values repeat a lot
+        self.plain: dict[str, Any] = {}
 
     # -- where the next node goes -------------------------------------------------------
     def _child_path(self) -> JsonPath:
@@ -135,12 +136,23 @@ class _Builder:
     # -- events -------------------------------------------------------------------------
     def feed(self, event: Any) -> None:
         kind = type(event)
-        mark = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            frame = self.stack.pop()
+            value = self._finish_map(frame) if frame.is_map else frame.value
+            if frame.anchor is not None:
+                self.open_anchors.discard(frame.anchor)
+            self._complete(value, frame.size, frame.mark, frame.anchor, frame.path, is_alias=False)
+            return
+        start = event.start_mark
+        mark = (start.line + 1, start.column + 1)
         if kind is yaml.ScalarEvent:
-            if event.anchor is not None:
-                self._define_anchor(event.anchor, mark)
+            anchor = event.anchor
+            if anchor is not None:
+                self._define_anchor(anchor, mark)
             value = self._scalar(event, mark)
-            self._complete(value, 1, mark, event.anchor, self._child_path(), is_alias=False)
+            # a scalar's own path is only needed to remember where its anchor points
+            origin = self._child_path() if anchor is not None else ()
+            self._complete(value, 1, mark, anchor, origin, is_alias=False)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
             is_map = kind is yaml.MappingStartEvent
             tag = event.tag
@@ -160,12 +172,6 @@ class _Builder:
             self.stack.append(
                 _Frame(is_map, self._child_path(), mark, event.anchor, {} if is_map else [])
             )
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            frame = self.stack.pop()
-            value = self._finish_map(frame) if frame.is_map else frame.value
-            if frame.anchor is not None:
-                self.open_anchors.discard(frame.anchor)
-            self._complete(value, frame.size, frame.mark, frame.anchor, frame.path, is_alias=False)
         elif kind is yaml.AliasEvent:
             name = event.anchor
             if name in self.open_anchors:
@@ -195,6 +201,17 @@ class _Builder:
         self.anchor_marks[name] = mark
 
     def _scalar(self, event: Any, mark: tuple[int, int]) -> Any:
+        tag = event.tag
+        if tag is None and event.implicit[0]:
+            known = self.plain.get(event.value, _UNSEEN)
+            if known is _UNSEEN:
+                known = self._scalar_value(event, mark)
+                if not isinstance(known, _MergeKey):
+                    self.plain[event.value] = known
+            return known
+        return self._scalar_value(event, mark)
+
+    def _scalar_value(self, event: Any, mark: tuple[int, int]) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
             if event.implicit[0]:
@@ -249,11 +266,12 @@ class _Builder:
         if not parent.is_map:
             path = (*parent.path, len(parent.value))
             parent.value.append(value)
-            parent.origins.append(origin)
             self.smap.values.setdefault(path, mark)
             return
         if not parent.has_key:
-            if not isinstance(value, Hashable) or isinstance(value, (dict, list)):
+            if type(value) is not str and (
+                not isinstance(value, Hashable) or isinstance(value, (dict, list))
+            ):
                 raise YamlLoadError("a mapping key must be a plain value, not a collection", *mark)
             parent.key, parent.has_key, parent.key_mark = value, True, mark
             return
@@ -313,6 +331,9 @@ class _Builder:
         return merged
 
 
+_UNSEEN: Any = object()
+
+
 class _MergeKey:
     """The `<<` key; never ends up in a loaded value."""
 
@@ -328,8 +349,7 @@ class _MergeKey:
 def _events(text: str) -> Iterator[Any]:
     parser = _Parser(text)
     try:
-        while parser.check_event():
-            yield parser.get_event()
+        yield from iter(parser.get_event, None)  # None once the stream has ended
     finally:
         parser.dispose()
 

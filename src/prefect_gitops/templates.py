@@ -22,7 +22,7 @@ def schemas_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "schemas"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(pool_type: str) -> dict[str, Any] | None:
     if not pool_type or "/" in pool_type or pool_type.startswith("."):
         return None
@@ -34,8 +34,13 @@ def _load(pool_type: str) -> dict[str, Any] | None:
 
 
 def known_types() -> list[str]:
+    return list(_known_types())
+
+
+@functools.cache  # shipped data: it does not change while we run
+def _known_types() -> tuple[str, ...]:
     folder = schemas_dir() / "work-pool-types"
-    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    return tuple(sorted(p.stem for p in folder.glob("*.json"))) if folder.is_dir() else ()
 
 
 def default_template(pool_type: str) -> dict[str, Any] | None:

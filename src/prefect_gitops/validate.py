@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, Diagnostics
 from .loader import Project
+from .rules import entrypoints, job_variables, pools, references, schedules, structure
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,6 @@ Rule = Callable[[Project, ValidateOptions], Iterable[Diagnostic]]
 
 def rules() -> list[Rule]:
     """The rules, in the order they run. Each is independent and only adds diagnostics."""
-    from .rules import entrypoints, job_variables, pools, references, schedules, structure
-
     return [
         structure.check,
         entrypoints.check,

@@ -17,8 +17,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ..diagnostics import Diagnostic, Severity
-from ..flows import EntrypointProblem, FlowInfo, analyze_entrypoint, banned_name_chars
+from ..flows import EntrypointProblem, FileMemo, FlowInfo, analyze_entrypoint, banned_name_chars
 from ..loader import DeploymentEntry, Project
+from ..quickvalid import surely_valid
 from ..suggest import did_you_mean
 from ..templating import find_placeholders
 
@@ -40,6 +41,7 @@ _PROBLEM = {
 
 def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
     del options
+    memo = FileMemo()
     for entry in project.deployments:
         if not isinstance(entry.raw, dict):
             continue
@@ -51,7 +53,7 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
                       f"{entry.label}: the entrypoint '{entrypoint}' is templated; its flow is "
                       "checked only once `prefect deploy` resolves it")  # fmt: skip
             continue
-        result = analyze_entrypoint(entrypoint, entry.base_dir, project.root)
+        result = analyze_entrypoint(entrypoint, entry.base_dir, project.root, memo=memo)
         if isinstance(result, EntrypointProblem):
             code, severity = _PROBLEM[result.kind]
             yield _at(entry, ("entrypoint",), severity, code, f"{entry.label}: {result.message}")
@@ -134,7 +136,7 @@ def _parameters(
                       "run would fail with an unexpected keyword argument",
                       did_you_mean(str(name), known))  # fmt: skip
             continue
-        if param.schema is None or _templated(value):
+        if param.schema is None or _templated(value) or surely_valid(param.schema, value):
             continue
         schema = {**param.schema, "definitions": info.definitions}
         error = best_match(Draft202012Validator(schema).iter_errors(value))

@@ -41,6 +41,9 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
     declared_variables = {v.name: v.value for v in project.config.variables}
     pool_types = {**project.config.pool_types, **options.pool_types}
     strict = options.strict or project.config.strict
+    pools: dict[str | None, PoolEntry] = {}
+    for pool in project.pools:  # as `project.pool`: the first of a name
+        pools.setdefault(pool.name, pool)
     for entry in project.deployments:
         raw = entry.raw
         if not isinstance(raw, dict) or not isinstance(raw.get("work_pool"), dict):
@@ -58,23 +61,22 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
             job_variables = {}
         if not isinstance(job_variables, dict):
             continue  # the loader reported the wrong type
-        target = yield from _target(entry, name, job_variables, project, pool_types)
+        target = yield from _target(entry, name, job_variables, pools.get(name), pool_types)
         if target is not None:
             yield from _check(
                 entry, job_variables, target, options.environ, declared_variables, strict
             )
-        yield from _queue(entry, work_pool, project.pool(name), strict)
+        yield from _queue(entry, work_pool, pools.get(name), strict)
 
 
 def _target(
     entry: DeploymentEntry,
     name: str,
     job_variables: Mapping[str, Any],
-    project: Project,
+    pool: PoolEntry | None,
     pool_types: Mapping[str, str],
 ) -> Generator[Diagnostic, None, _Target | None]:
     # A generator returning a value: `yield from` gives the target, diagnostics go out.
-    pool = project.pool(name)
     if pool is not None and pool.spec is not None:
         return _Target(pool.template, f"pool '{name}', type {pool.spec.type}", pool)
     if pool is not None:
