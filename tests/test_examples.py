@@ -8,6 +8,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -157,15 +159,24 @@ def _bundled_default_template(pool_type: str) -> dict[str, Any]:
 
 
 def _api(server: RunningServer, method: str, path: str, body: Any) -> Any:
-    request = urllib.request.Request(
-        f"{server.url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
-        method=method,
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
+    # SQLite answers 503 while the server's own services hold the write lock: retry (bounded).
+    for attempt in range(8):
+        request = urllib.request.Request(
+            f"{server.url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"content-type": "application/json"},
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or attempt == 7:
+                raise
+            time.sleep(0.2 * 2**attempt)
+            continue
+        return json.loads(raw) if raw else None
+    raise AssertionError("unreachable")
 
 
 @pytest.mark.server
