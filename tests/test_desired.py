@@ -211,3 +211,87 @@ def test_project_name_fallbacks(tmp_path: Path) -> None:
         )
         == "cfg"
     )
+
+
+# -- triggers ----------------------------------------------------------------------------------
+
+
+def automations_of(state: State) -> dict[str, Resource]:
+    return {r.name: r for r in state.of_type("automation")}
+
+
+def test_triggers_become_automations_as_prefect_names_them(tmp_path: Path) -> None:
+    deployment = (
+        "    entrypoint: flows/a.py:f\n"
+        "    triggers:\n"
+        "      - expect: [prefect.flow-run.Completed]\n"
+        "      - name: second\n"
+        "        enabled: false\n"
+        "        posture: Proactive\n"
+        "        expect: [x]\n"
+        "      - expect: [y]\n"
+    )
+    state = desired_of(repo(tmp_path, deployment))
+    assert one_deployment(state).meta["manages_triggers"] is True
+    automations = automations_of(state)
+    assert sorted(automations) == ["etl/d/d__automation_1", "etl/d/d__automation_3", "etl/d/second"]
+    second = automations["etl/d/second"].spec
+    assert second["enabled"] is False
+    assert second["trigger"]["within"] == 10.0  # Prefect's Proactive minimum
+    assert second["actions"] == [
+        {
+            "type": "run-deployment",
+            "source": "selected",
+            "deployment": "etl/d",
+            "parameters": None,
+            "job_variables": None,
+            "schedule_after": 0.0,
+        }
+    ]
+    assert Address.parse("automation.etl/d/second").owner == Address.deployment("etl", "d")
+
+
+def test_trigger_templating_keeps_event_templates_in_parameters(tmp_path: Path) -> None:
+    deployment = (
+        "    entrypoint: flows/a.py:f\n"
+        "    triggers:\n"
+        "      - name: 'on-{{ $STAGE }}'\n"
+        "        enabled: '{{ $ENABLED }}'\n"
+        "        description: 'dropped: {{ event.name }}'\n"
+        "        expect: [prefect.flow-run.Completed]\n"
+        "        parameters:\n"
+        "          upstream: '{{ event.resource.name }}'\n"
+        "          stage: '{{ $STAGE }}'\n"
+        "          schema: '{{ prefect.variables.target }}'\n"
+    )
+    config = "variables:\n  - name: target\n    value: analytics\n"
+    root = repo(tmp_path, deployment, config=config)
+    (automation,) = desired_of(root, {"STAGE": "prod", "ENABLED": "false"}).of_type("automation")
+    assert automation.name == "etl/d/on-prod"
+    assert automation.spec["enabled"] is False
+    # Prefect's step-output pass removes what is left of other placeholders, except in
+    # `parameters`, which keep the event templates for run time.
+    assert automation.spec["description"] == "dropped: "
+    assert automation.spec["actions"][0]["parameters"] == {
+        "upstream": "{{ event.resource.name }}",
+        "stage": "prod",
+        "schema": "analytics",
+    }
+    assert automation.meta["opaque"] == []
+
+
+def test_omitted_triggers_are_unmanaged_and_empty_list_is_managed(tmp_path: Path) -> None:
+    omitted = desired_of(repo(tmp_path / "a", "    entrypoint: flows/a.py:f\n"))
+    assert one_deployment(omitted).meta["manages_triggers"] is False
+    empty = desired_of(repo(tmp_path / "b", "    entrypoint: flows/a.py:f\n    triggers: []\n"))
+    assert one_deployment(empty).meta["manages_triggers"] is True
+    assert omitted.of_type("automation") == empty.of_type("automation") == []
+
+
+def test_invalid_or_duplicate_triggers_are_errors(tmp_path: Path) -> None:
+    bad = "    entrypoint: flows/a.py:f\n    triggers:\n      - posture: Proactive\n        within: 5\n"
+    with pytest.raises(ReconcilerError, match=r"triggers\[0\]: .*10 seconds"):
+        desired_of(repo(tmp_path / "a", bad))
+    twice = "    entrypoint: flows/a.py:f\n    triggers:\n      - name: x\n      - name: x\n"
+    with pytest.raises(ReconcilerError, match=r"automation\.etl/d/x is declared twice"):
+        desired_of(repo(tmp_path / "b", twice))

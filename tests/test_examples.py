@@ -25,7 +25,7 @@ from tests.validate_run import run_validate
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-GOOD = ["quickstart", "kubernetes", "docker"]
+GOOD = ["quickstart", "kubernetes", "docker", "triggers"]
 INVALID = sorted(p.name for p in (EXAMPLES / "invalid").iterdir() if p.is_dir())
 EXPECT = re.compile(
     r"^\s*#\s*expect:\s*(?P<code>[A-Z]\d{3})\s+(?P<line>\d+)(?:\s+(?P<file>\S+))?\s*$"

@@ -151,6 +151,7 @@ def test_export_writes_the_expected_files(exported: Path) -> None:
         "prefect.yaml",
         "work-pools/docker-etl.yaml",
         "work-pools/etl.yaml",
+        "work-pools/event-driven.yaml",
         "work-pools/hand-made.yaml",
         "work-pools/k8s-analytics.yaml",
         "work-pools/local.yaml",

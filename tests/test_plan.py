@@ -146,3 +146,47 @@ def test_fingerprints_follow_the_states() -> None:
     two = plan_of([pool("p")], [pool("p", concurrency_limit=1)])
     assert one.desired_fingerprint == two.desired_fingerprint
     assert one.live_fingerprint != two.live_fingerprint
+
+
+# -- deployment triggers -------------------------------------------------------------------------
+
+
+def automation(deployment: str, name: str, **spec: Any) -> Resource:
+    base = {"name": name, "enabled": True, "trigger": {"type": "event", "expect": ["x"]}}
+    return Resource(Address.automation(Address.deployment("f", deployment), name), {**base, **spec})
+
+
+def managing(resource: Resource, manages: bool = True) -> Resource:
+    return Resource(resource.address, resource.spec, {"manages_triggers": manages})
+
+
+def test_a_changed_trigger_is_exactly_that_change() -> None:
+    plan = plan_of(
+        [managing(dep("d")), automation("d", "a"), automation("d", "b", enabled=False)],
+        [dep("d"), automation("d", "a"), automation("d", "b")],
+    )
+    changed = [rc for rc in plan.resource_changes if rc.action is not Action.NOOP]
+    assert [(rc.address, rc.action) for rc in changed] == [("automation.f/d/b", Action.UPDATE)]
+    assert [(c.path, c.before, c.after) for c in changed[0].changes] == [("enabled", True, False)]
+    assert plan.resource_changes[-1].type == "automation"  # applied after its deployment
+
+
+def test_undeclared_automations_follow_their_deployment() -> None:
+    live = [dep("d"), automation("d", "old"), dep("gone"), automation("gone", "t")]
+    # A `triggers` list is the whole set: the extra one is deleted, no `--prune` needed.
+    rcs = by_address(plan_of([managing(dep("d")), dep("gone")], live))
+    assert rcs["automation.f/d/old"].action is Action.DELETE
+    assert rcs["automation.f/d/old"].reason is Reason.NOT_IN_CONFIG
+    assert "automation.f/gone/t" not in rcs
+    # No `triggers` key: the server's automations are left alone.
+    rcs = by_address(plan_of([managing(dep("d"), False)], live))
+    assert "automation.f/d/old" not in rcs and "automation.f/gone/t" not in rcs
+    # A pruned deployment takes its automations along; unowned or without prune, nothing.
+    owned = Inventory("proj", {"deployment.f/gone": "x"})
+    rcs = by_address(plan_of([managing(dep("d"), False)], live, inventory=owned, prune=True))
+    assert rcs["deployment.f/gone"].action is rcs["automation.f/gone/t"].action is Action.DELETE
+    assert rcs["automation.f/gone/t"].notes == ("deleted with deployment.f/gone",)
+    rcs = by_address(plan_of([managing(dep("d"), False)], live, inventory=owned))
+    assert "automation.f/gone/t" not in rcs
+    rcs = by_address(plan_of([managing(dep("d"), False)], live, prune=True))
+    assert "automation.f/gone/t" not in rcs

@@ -143,6 +143,12 @@ ONE_FIELD_CHANGES = [
         ["analytics", "kubernetes", "ml"], ["analytics", "gpu", "kubernetes", "ml"],
         id="tag",
     ),
+    pytest.param(
+        "triggers", "prefect.yaml", "within: 86400", "within: 43200",
+        "automation.rebuild-order-tables/transform-orders/transform-orders-nightly-catch-up",
+        "trigger.within", 86400.0, 43200.0,
+        id="trigger",
+    ),
 ]  # fmt: skip
 
 

@@ -10,6 +10,10 @@ What each action sends (never anything for a no-op):
 | variable | `POST /variables/` | `PATCH /variables/name/{n}` | `DELETE` |
 | concurrency limit | `POST /v2/concurrency_limits/` | `PATCH` changed fields | `DELETE` |
 | deployment | `POST /deployments/` with our ownership label | `PATCH` changed fields; schedules one by one (below) | `DELETE` |
+| automation (a deployment trigger) | `POST /automations/` owned by the deployment (`owner_resource`) | `PATCH` when only `enabled` changed, else `PUT` | `DELETE` |
+
+Automations are written one by one, only those that changed: never the delete-all-then-recreate
+of `prefect deploy`. A `PUT` keeps the owner recorded at creation.
 
 Schedules are reconciled by slug through `/deployments/{id}/schedules`: `POST` the new ones,
 `PATCH` only the changed fields of a changed one, `DELETE` the removed ones; the others keep
@@ -46,6 +50,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from .api import ApiClient, ApiError
+from .automations import request_body
 from .diff import align, ignored_fields
 from .errors import ReconcilerError, StalePlanError
 from .models import IgnoreRule
@@ -365,6 +370,9 @@ class _Applier:
         self.flow_ids: dict[str, str] = {
             r.name: str(r.meta["id"]) for r in live.of_type("flow") if r.meta.get("id")
         }
+        self.deployment_ids: dict[Address, str] = {
+            r.address: str(r.meta["id"]) for r in live.of_type("deployment") if r.meta.get("id")
+        }
         self._flow_lock = threading.Lock()
 
     def run(self, task: _Task) -> str | None:
@@ -554,11 +562,39 @@ class _Applier:
         separate = any(s.get("max_scheduled_runs") is not None for s in schedules)
         body = deployment_body(spec, flow_id=flow_id, labels=labels, with_schedules=not separate)
         created = self._upsert_post("/deployments/", body)
+        if isinstance(created, Mapping) and created.get("id"):
+            with self._flow_lock:
+                address = Address.deployment(str(spec["flow_name"]), str(spec["name"]))
+                self.deployment_ids[address] = str(created["id"])
         if separate and schedules:
             self.client.post(
                 f"/deployments/{created['id']}/schedules",
                 json=[schedule_body(s) for s in schedules],
             )
+
+    # -- automations (deployment triggers) --
+
+    def _automation(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
+        have = self.live.get(address)
+        automation_id = have.meta.get("id") if have is not None else None
+        if rc.action is Action.DELETE:
+            if automation_id:
+                self.client.delete(f"/automations/{automation_id}", allow=(404,))
+            return None
+        spec = self._effective(address)
+        with self._flow_lock:
+            deployment_id = self.deployment_ids.get(address.owner)
+        if deployment_id is None:
+            raise ReconcilerError(f"{rc.address}: {address.owner} has no id on the server")
+        if rc.action is Action.CREATE or not automation_id:
+            self.client.post("/automations/", json=request_body(spec, deployment_id, owner=True))
+            return None
+        path = f"/automations/{automation_id}"
+        if changed_fields(rc) == {"enabled"}:
+            self.client.patch(path, json={"enabled": spec["enabled"]})
+        else:
+            self.client.put(path, json=request_body(spec, deployment_id, owner=False))
+        return None
 
     def _reconcile_schedules(
         self, rc: ResourceChange, deployment_id: str, spec: Mapping[str, Any], have: Resource
@@ -649,7 +685,13 @@ def _tasks(plan: Plan, desired: State) -> list[_Task]:
                 queue = str(Address.queue(pool_name, queue_name))
                 task.needs |= _created(tasks, queue)
             # Dependencies first: every other create/update settles before deployments.
-            task.after |= {t.change.address for t in writes if t.change.type != "deployment"}
+            task.after |= {
+                t.change.address
+                for t in writes
+                if t.change.type not in ("deployment", "automation")
+            }
+        elif rc.type == "automation":
+            task.needs |= _created(tasks, str(Address(rc.type, rc.name).owner))
     # Queues of one pool in priority order: the server renumbers the others on each write.
     by_pool: dict[str, list[_Task]] = {}
     for task in writes:

@@ -29,6 +29,11 @@ Schedules: always slugged. A schedule without a slug gets a stable generated one
 content so that a repository deployed with `prefect deploy` plans as "No changes". A deployment
 that omits `schedules` leaves the server's schedules alone (as `prefect deploy` does); an explicit
 `schedules: []` means "no schedules".
+
+Triggers: each item of a deployment's `triggers` becomes its own resource,
+`automation.<flow>/<deployment>/<automation name>`, shaped by `automations.py`. The same rule as
+schedules: `triggers` omitted leaves the server's automations alone, a list (even `[]`) is the
+deployment's whole set.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from . import schedules as schedule_shapes
+from .automations import TriggerError
+from .automations import build_automation as automation_spec
+from .automations import default_name as default_automation_name
 from .errors import ReconcilerError
 from .loader import DeploymentEntry, PoolEntry, Project
 from .state import Address, Resource, State, join_path
@@ -155,8 +163,8 @@ def build_desired(
         if isinstance(result, str):
             problems.append(f"{entry.file.rel}: {entry.label}: {result}")
             continue
-        flows.add(str(result.spec["flow_name"]))
-        resources.append(result)
+        flows.add(str(result[0].spec["flow_name"]))
+        resources.extend(result)
     if problems:
         raise ReconcilerError(
             "cannot compute the desired state: " + "; ".join(problems),
@@ -240,7 +248,8 @@ def _deployment(
     variables: Mapping[str, Any],
     environ: Mapping[str, str],
     flow_lookup: FlowLookup,
-) -> Resource | str:
+) -> list[Resource] | str:
+    """The deployment, then the automations of its `triggers`."""
     if not isinstance(entry.raw, dict):
         return "not a mapping"
     top = next((pf.top for pf in project.prefect_files if pf.file is entry.file), None)
@@ -297,7 +306,8 @@ def _deployment(
     schedules_given = "schedules" in cfg and cfg["schedules"] is not None
     raw_schedules = cfg.pop("schedules", None)
     cfg.pop("schedule", None)
-    cfg.pop("triggers", None)
+    # Set aside before the step-output pass, like Prefect (templated on their own below).
+    raw_triggers = cfg.pop("triggers", None)
     # 5. the step-output pass: no outputs here; without steps Prefect drops what is left.
     cfg = apply_values(
         cfg, {}, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
@@ -366,13 +376,66 @@ def _deployment(
     if spec["version"] is None:
         unmanaged.append("version")
     opaque = _opaque_paths(spec, has_steps)
+    source = f"{entry.file.rel}:{entry.span().line}"
     meta = {
         "unmanaged": unmanaged,
         "opaque": opaque,
         "generated_slugs": [s["slug"] for s in spec["schedules"] if s.pop("_generated", False)],
-        "source": f"{entry.file.rel}:{entry.span().line}",
+        "source": source,
+        "manages_triggers": isinstance(raw_triggers, list),
     }
-    return Resource(Address.deployment(facts.name, name), _json(spec), meta)
+    address = Address.deployment(facts.name, name)
+    automations = _automations(raw_triggers, address, name, has_steps, environ, source)
+    if isinstance(automations, str):
+        return automations
+    return [Resource(address, _json(spec), meta), *automations]
+
+
+def _automations(
+    raw: Any,
+    deployment: Address,
+    deployment_name: str,
+    has_steps: bool,
+    environ: Mapping[str, str],
+    source: str,
+) -> list[Resource] | str:
+    """`triggers:` -> the deployment's automations (`automations.py`). Omitted or null: none
+    managed (the server's are left alone); a list, even empty, is the whole set.
+
+    Prefect templates each trigger with the step outputs except its `parameters`, which keep
+    event templates such as `{{ event.name }}` for run time."""
+    if not isinstance(raw, list):
+        return []
+    out: list[Resource] = []
+    for index, item in enumerate(raw, start=1):
+        if isinstance(item, dict):
+            item = dict(item)
+            parameters = item.pop("parameters", None)
+            item = apply_values(item, {}, remove_notset=not has_steps, environ=environ)
+            if parameters is not None:
+                item["parameters"] = parameters
+        try:
+            spec = automation_spec(
+                item,
+                deployment=deployment.name,
+                default=default_automation_name(deployment_name, index),
+            )
+        except TriggerError as exc:
+            return f"triggers[{index - 1}]: {exc}"
+        action = spec["actions"][0]
+        opaque = _opaque_paths({k: v for k, v in spec.items() if k != "actions"}, has_steps)
+        run_time = {k: v for k, v in action.items() if k != "parameters"}
+        opaque += [f"actions[0].{p}" for p in _opaque_paths(run_time, has_steps)]
+        params = {"parameters": action["parameters"]}
+        opaque += [f"actions[0].{p}" for p in _opaque_paths(params, False)]
+        out.append(
+            Resource(
+                Address.automation(deployment, str(spec["name"])),
+                spec,
+                {"opaque": opaque, "source": source, "index": index},
+            )
+        )
+    return out
 
 
 def _default_pull(

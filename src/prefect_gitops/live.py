@@ -11,6 +11,7 @@ Read with filter endpoints, 200 objects per page, never one request per deployme
 | deployments, schedules included | `POST /deployments/filter` (deployment and flow names) |
 | variables | `POST /variables/filter` (names) |
 | global concurrency limits | `GET /v2/concurrency_limits/{name}` per declared limit (the filter endpoint has no name filter and also lists one `deployment:<id>` limit per deployment) |
+| deployment triggers | `POST /automations/filter` (all; only when some deployment declares `triggers`), matched to the deployments read by their `run-deployment` action |
 
 So 1,000 deployments on 10 pools take about ten requests. The result has the same shape as the
 desired state (`desired.py`), normalized: server-only fields dropped, `description: "None"` read
@@ -27,12 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .api import MAX_PAGE_SIZE, ApiClient
+from .automations import live_spec, owning_deployment_id
 from .desired import normalize_schedule_item
 from .ownership import LABEL, Inventory, decode_inventory, inventory_base_name
 from .state import Address, Resource, State
 
 PAGE_SIZE = MAX_PAGE_SIZE
 MAX_CONCURRENT_PAGES = 4
+MAX_DUPLICATES = 10_000  # automations of one name on one deployment (bounds a loop)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
             if res.address in deployment_addresses:
                 resources.append(res)
 
+    if _reads_automations(desired, wanted, inventory):
+        resources.extend(_automation_resources(client, resources))
+
     if names["variable"]:
         for obj in client.paginate(
             "/variables/filter", {"variables": {"name": {"any_": sorted(names["variable"])}}}
@@ -116,6 +122,48 @@ def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
             resources.append(limit_resource(obj))
 
     return LiveState(State.of(resources), inventory, project)
+
+
+def _reads_automations(desired: State, wanted: set[Address], inventory: Inventory | None) -> bool:
+    """Only when some deployment manages its triggers, or an owned deployment may be pruned
+    (its automations go with it): most projects never pay the extra request."""
+    if any(r.meta.get("manages_triggers") for r in desired.of_type("deployment")):
+        return True
+    if any(a.type == "automation" for a in wanted):
+        return True
+    owned = inventory.addresses() if inventory is not None else []
+    return any(a.type == "deployment" and a not in desired for a in owned)
+
+
+def _automation_resources(client: ApiClient, read: list[Resource]) -> list[Resource]:
+    """Every automation in one paginated filter request, kept when shaped like a trigger of a
+    deployment read above (`automations.owning_deployment_id`). A second automation of the
+    same name on one deployment is addressed `<name>#2` (so `plan` deletes the extra one)."""
+    deployments = {
+        str(r.meta["id"]): r.address for r in read if r.type == "deployment" and r.meta.get("id")
+    }
+    out: list[Resource] = []
+    seen: set[Address] = set()
+    found = client.paginate("/automations/filter", {"sort": "CREATED_DESC"})
+    for obj in reversed(found):  # the oldest keeps the plain name
+        owner = deployments.get(owning_deployment_id(obj) or "")
+        if owner is None:
+            continue
+        spec = live_spec(obj, owner.name)
+        address = Address.automation(owner, str(spec["name"]))
+        for n in range(2, MAX_DUPLICATES):
+            if address not in seen:
+                break
+            address = Address.automation(owner, f"{spec['name']}#{n}")
+        seen.add(address)
+        out.append(
+            Resource(
+                address,
+                spec,
+                {"id": obj.get("id"), "deployment": str(owner), "updated": obj.get("updated")},
+            )
+        )
+    return out
 
 
 def _read_all(client: ApiClient, kind: str, body: Mapping[str, Any]) -> list[Any]:

@@ -50,6 +50,7 @@ TYPE_ORDER: tuple[str, ...] = (
     "variable",
     "concurrency_limit",
     "deployment",
+    "automation",
 )
 
 
@@ -267,6 +268,9 @@ def build_plan(
         have = aligned.get(address)
         changes.append(_compare(want, have, aligned, project, inventory, adopt, ignore, desired))
     for address, have in aligned.items():
+        if address.type == "automation" and address not in desired:
+            changes.extend(_removed_automation(have, desired, aligned, project, inventory, prune))
+            continue
         if address in desired or not is_owned(have, project, inventory):
             continue
         if address.type in NEVER_DELETED or (
@@ -354,6 +358,35 @@ def _compare(
     return ResourceChange(
         str(address), address.type, address.name, Action.UPDATE, before, after, fields,
         Reason.CHANGED, drifted=drifted, notes=tuple(notes),
+    )  # fmt: skip
+
+
+def _removed_automation(
+    have: Resource,
+    desired: State,
+    live: State,
+    project: str,
+    inventory: Inventory | None,
+    prune: bool,
+) -> Iterable[ResourceChange]:
+    """A deployment's automation the repository does not declare. Its deployment decides:
+    declared with a `triggers` list, the list is the whole set (delete, as `prefect deploy`
+    does, no `--prune` needed); declared without `triggers`, left alone; no longer declared,
+    it goes with the deployment when that is pruned."""
+    address = have.address
+    owner = desired.get(address.owner)
+    if owner is not None:
+        if not owner.meta.get("manages_triggers"):
+            return
+        note = f"not in the `triggers` of {address.owner}"
+    else:
+        deployment = live.get(address.owner)
+        if deployment is None or not prune or not is_owned(deployment, project, inventory):
+            return
+        note = f"deleted with {address.owner}"
+    yield ResourceChange(
+        str(address), address.type, address.name, Action.DELETE, dict(have.spec), None, (),
+        Reason.NOT_IN_CONFIG, notes=(note,),
     )  # fmt: skip
 
 

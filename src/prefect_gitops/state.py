@@ -1,8 +1,8 @@
 """Resources and states: the common shape of what the repository wants and what the server has.
 
 A `Resource` is one object on the server, identified by an `Address` (`work_pool.prod`,
-`work_queue.prod/critical`, `deployment.etl/daily`, `variable.x`, `concurrency_limit.x`,
-`flow.etl`), with a normalized, JSON-able `spec` that `diff` compares field by field, and
+`work_queue.prod/critical`, `deployment.etl/daily`, `automation.etl/daily/<name>` (a deployment
+trigger), `variable.x`, `concurrency_limit.x`, `flow.etl`), with a normalized, JSON-able `spec` that `diff` compares field by field, and
 `meta` (server ids and other facts `apply` needs) that is never compared or fingerprinted.
 """
 
@@ -16,7 +16,15 @@ from typing import Any, Literal
 
 ChangeKind = Literal["added", "removed", "changed"]
 
-RESOURCE_TYPES = ("flow", "work_pool", "work_queue", "variable", "concurrency_limit", "deployment")
+RESOURCE_TYPES = (
+    "flow",
+    "work_pool",
+    "work_queue",
+    "variable",
+    "concurrency_limit",
+    "deployment",
+    "automation",
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -45,6 +53,17 @@ class Address:
     @classmethod
     def deployment(cls, flow: str, name: str) -> Address:
         return cls("deployment", f"{flow}/{name}")
+
+    @classmethod
+    def automation(cls, deployment: Address, name: str) -> Address:
+        """A deployment trigger's automation: `automation.<flow>/<deployment>/<name>`."""
+        return cls("automation", f"{deployment.name}/{name}")
+
+    @property
+    def owner(self) -> Address:
+        """The deployment an `automation.<flow>/<deployment>/<name>` address belongs to."""
+        flow, deployment, _ = self.name.split("/", 2)
+        return Address.deployment(flow, deployment)
 
     @classmethod
     def flow(cls, name: str) -> Address:
