@@ -58,70 +58,107 @@ def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
     if inventory is not None:
         wanted.update(inventory.addresses())
     names = _names_by_type(wanted, desired)
-    resources: list[Resource] = []
-
-    if names["work_pool"]:
-        for obj in client.paginate(
-            "/work_pools/filter", {"work_pools": {"name": {"any_": sorted(names["work_pool"])}}}
-        ):
-            resources.append(pool_resource(obj))
-
-    queue_addresses = {a for a in wanted if a.type == "work_queue"}
-    if queue_addresses:
-        queue_names = sorted({a.name.split("/", 1)[1] for a in queue_addresses})
-        for obj in client.paginate(
-            "/work_queues/filter", {"work_queues": {"name": {"any_": queue_names}}}
-        ):
-            res = queue_resource(obj)
-            if res is not None and res.address in queue_addresses:
-                resources.append(res)
-
-    flow_ids: dict[str, str] = {}
-    if names["flow"]:
-        for obj in client.paginate(
-            "/flows/filter", {"flows": {"name": {"any_": sorted(names["flow"])}}}
-        ):
-            flow_ids[str(obj["id"])] = str(obj["name"])
-            if Address.flow(str(obj["name"])) in wanted:
-                resources.append(
-                    Resource(Address.flow(obj["name"]), {"name": obj["name"]}, {"id": obj["id"]})
-                )
-
-    deployment_addresses = {a for a in wanted if a.type == "deployment"}
-    if deployment_addresses and flow_ids:
-        body = {
-            "flows": {"id": {"any_": sorted(flow_ids)}},
-            "deployments": {
-                "name": {"any_": sorted({a.name.split("/", 1)[1] for a in deployment_addresses})}
-            },
-        }
-        seen: set[str] = set()
-        for obj in _read_all(client, "deployments", body):
-            if obj["id"] in seen:
-                continue
-            seen.add(obj["id"])
-            flow_name = flow_ids.get(str(obj.get("flow_id")))
-            if flow_name is None:
-                continue
-            res = deployment_resource(obj, flow_name)
-            if res.address in deployment_addresses:
-                resources.append(res)
-
+    # Independent reads go out together; deployments filter on flow *names*, so they need not
+    # wait for the flows' ids. Each read is one request or a few pages.
+    with ThreadPoolExecutor(MAX_CONCURRENT_READS) as pool:
+        pools = pool.submit(_read_pools, client, names)
+        queues = pool.submit(_read_queues, client, wanted)
+        flows = pool.submit(_read_flows, client, names)
+        deployments = pool.submit(_read_deployments, client, wanted, names)
+        variables = pool.submit(_read_variables, client, names)
+        limits = pool.submit(_read_limits, client, names)
+        flow_resources, flow_ids = flows.result()
+        resources = [*pools.result(), *queues.result()]
+        resources += [r for r in flow_resources if r.address in wanted]
+        resources += _deployment_resources(deployments.result(), flow_ids, wanted)
+        tail = [*variables.result(), *limits.result()]
     if _reads_automations(desired, wanted, inventory):
         resources.extend(_automation_resources(client, resources))
+    resources.extend(tail)
+    return LiveState(State.of(resources), inventory, project)
 
-    if names["variable"]:
-        for obj in client.paginate(
-            "/variables/filter", {"variables": {"name": {"any_": sorted(names["variable"])}}}
-        ):
-            resources.append(variable_resource(obj))
 
+MAX_CONCURRENT_READS = 6
+
+
+def _read_pools(client: ApiClient, names: Mapping[str, set[str]]) -> list[Resource]:
+    if not names["work_pool"]:
+        return []
+    body = {"work_pools": {"name": {"any_": sorted(names["work_pool"])}}}
+    return [pool_resource(obj) for obj in client.paginate("/work_pools/filter", body)]
+
+
+def _read_queues(client: ApiClient, wanted: set[Address]) -> list[Resource]:
+    addresses = {a for a in wanted if a.type == "work_queue"}
+    if not addresses:
+        return []
+    queue_names = sorted({a.name.split("/", 1)[1] for a in addresses})
+    found = client.paginate("/work_queues/filter", {"work_queues": {"name": {"any_": queue_names}}})
+    resources = [queue_resource(obj) for obj in found]
+    return [r for r in resources if r is not None and r.address in addresses]
+
+
+def _read_flows(
+    client: ApiClient, names: Mapping[str, set[str]]
+) -> tuple[list[Resource], dict[str, str]]:
+    if not names["flow"]:
+        return [], {}
+    body = {"flows": {"name": {"any_": sorted(names["flow"])}}}
+    flow_ids: dict[str, str] = {}
+    resources: list[Resource] = []
+    for obj in client.paginate("/flows/filter", body):
+        flow_ids[str(obj["id"])] = str(obj["name"])
+        resources.append(
+            Resource(Address.flow(obj["name"]), {"name": obj["name"]}, {"id": obj["id"]})
+        )
+    return resources, flow_ids
+
+
+def _read_deployments(
+    client: ApiClient, wanted: set[Address], names: Mapping[str, set[str]]
+) -> list[Any]:
+    addresses = {a for a in wanted if a.type == "deployment"}
+    if not addresses or not names["flow"]:
+        return []
+    body = {
+        "flows": {"name": {"any_": sorted(names["flow"])}},
+        "deployments": {"name": {"any_": sorted({a.name.split("/", 1)[1] for a in addresses})}},
+    }
+    return _read_all(client, "deployments", body)
+
+
+def _deployment_resources(
+    found: Iterable[Mapping[str, Any]], flow_ids: Mapping[str, str], wanted: set[Address]
+) -> list[Resource]:
+    resources: list[Resource] = []
+    seen: set[str] = set()
+    for obj in found:
+        if obj["id"] in seen:
+            continue
+        seen.add(obj["id"])
+        flow_name = flow_ids.get(str(obj.get("flow_id")))
+        if flow_name is None:
+            continue
+        res = deployment_resource(obj, flow_name)
+        if res.address in wanted:
+            resources.append(res)
+    return resources
+
+
+def _read_variables(client: ApiClient, names: Mapping[str, set[str]]) -> list[Resource]:
+    if not names["variable"]:
+        return []
+    body = {"variables": {"name": {"any_": sorted(names["variable"])}}}
+    return [variable_resource(obj) for obj in client.paginate("/variables/filter", body)]
+
+
+def _read_limits(client: ApiClient, names: Mapping[str, set[str]]) -> list[Resource]:
+    resources: list[Resource] = []
     for name in sorted(names["concurrency_limit"]):
         obj = client.get(f"/v2/concurrency_limits/{_quote(name)}", allow=(404,))
         if isinstance(obj, Mapping) and obj.get("name") == name:
             resources.append(limit_resource(obj))
-
-    return LiveState(State.of(resources), inventory, project)
+    return resources
 
 
 def _reads_automations(desired: State, wanted: set[Address], inventory: Inventory | None) -> bool:
