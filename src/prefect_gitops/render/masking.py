@@ -245,16 +245,19 @@ def mask_plan_dict(
         changes.append(masked)
 
     result = dict(doc)
-    result["resource_changes"] = [
-        {
-            **rc,
-            "before": masker.scrub(rc["before"]),
-            "after": masker.scrub(rc["after"]),
-            "changed_fields": masker.scrub(rc["changed_fields"]),
-            "notes": masker.scrub(list(rc.get("notes", ()))),
-        }
-        for rc in changes
-    ]
+    if masker.secrets:
+        changes = [
+            {
+                **rc,
+                "before": masker.scrub(rc["before"]),
+                "after": masker.scrub(rc["after"]),
+                "changed_fields": masker.scrub(rc["changed_fields"]),
+                "notes": masker.scrub(list(rc.get("notes", ()))),
+            }
+            for rc in changes
+        ]
+    # With no secret found there is nothing to scrub by value (the common, large case).
+    result["resource_changes"] = changes
     if isinstance(result.get("api_url"), str):
         result["api_url"] = masker.scrub_text(hide_url_password(result["api_url"]))
     if masker.literals:
