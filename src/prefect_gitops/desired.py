@@ -452,11 +452,11 @@ def _default_pull(
         None,
     )
     if (isinstance(docker, dict) and docker.get("dockerfile") == "auto") or docker is not None:
-        directory = f"/opt/prefect/{base_dir.resolve().name}"
+        directory = f"/opt/prefect/{_resolved(base_dir).name}"
     elif job_variables.get("image"):
         directory = "/opt/prefect"
     else:
-        directory = str(base_dir.absolute().resolve())
+        directory = str(_resolved(base_dir))
     return [{SET_WORKING_DIRECTORY: {"directory": directory}}]
 
 
