@@ -16,6 +16,7 @@ from typing import Any
 
 from prefect_gitops.api import ApiClient
 from prefect_gitops.settings import Settings
+from prefect_gitops.templates import default_template
 from tests.prefect_server import RunningServer
 
 FLOWS = """
@@ -213,30 +214,4 @@ def descendants_with_env(marker: str) -> list[int]:
     return found
 
 
-PROCESS_TEMPLATE: dict[str, Any] = {
-    "job_configuration": {
-        "command": "{{ command }}",
-        "env": "{{ env }}",
-        "labels": "{{ labels }}",
-        "name": "{{ name }}",
-        "stream_output": "{{ stream_output }}",
-        "working_dir": "{{ working_dir }}",
-    },
-    "variables": {
-        "type": "object",
-        "properties": {
-            "name": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
-            "env": {
-                "type": "object",
-                "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            },
-            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "command": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
-            "stream_output": {"type": "boolean", "default": True},
-            "working_dir": {
-                "anyOf": [{"format": "path", "type": "string"}, {"type": "null"}],
-                "default": None,
-            },
-        },
-    },
-}
+PROCESS_TEMPLATE: dict[str, Any] = default_template("process") or {}

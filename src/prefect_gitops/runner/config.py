@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
+from ..templates import default_template
 from ..templating import (
     BLOCK_PREFIX,
     VARIABLE_PREFIX,
@@ -25,32 +26,9 @@ from ..templating import (
     resolve_variables,
 )
 
-# `prefect work-pool get-default-base-job-template --type process` (3.9.1), trimmed to what
-# rendering needs; used when a run has no pool (e.g. `run --local` of a pool-less deployment).
-DEFAULT_PROCESS_TEMPLATE: dict[str, Any] = {
-    "job_configuration": {
-        "command": "{{ command }}",
-        "env": "{{ env }}",
-        "labels": "{{ labels }}",
-        "name": "{{ name }}",
-        "stream_output": "{{ stream_output }}",
-        "working_dir": "{{ working_dir }}",
-    },
-    "variables": {
-        "type": "object",
-        "properties": {
-            "name": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
-            "env": {
-                "type": "object",
-                "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            },
-            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "command": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
-            "stream_output": {"type": "boolean", "default": True},
-            "working_dir": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
-        },
-    },
-}
+# The process type's default template, as shipped in schemas/work-pool-types/process.json;
+# used when a run has no pool (e.g. `run --local` of a pool-less deployment).
+DEFAULT_PROCESS_TEMPLATE: dict[str, Any] = default_template("process") or {}
 
 
 class JobConfigError(ReconcilerError):
