@@ -4,13 +4,8 @@ Run it with a Python that has prefect and the official integration packages inst
 (NOT our dev venv: the integrations are not our dependencies), e.g.:
 
     python3 -m venv /tmp/tplvenv
-    /tmp/tplvenv/bin/python .ci/install_prefect.py 3.9.1
-    /tmp/tplvenv/bin/pip install prefect-docker prefect-kubernetes prefect-aws prefect-gcp prefect-azure
+    /tmp/tplvenv/bin/pip install prefect==3.9.1 prefect-docker prefect-kubernetes prefect-aws prefect-gcp prefect-azure
     /tmp/tplvenv/bin/python scripts/generate_pool_templates.py
-
-(Where the index lacks the certifi that prefect 3.9.x pins, `pip install` of an integration
-fails to resolve; install each integration's wheel with `--no-deps` and its requirements
-other than `prefect` separately.)
 
 Every worker type that the installed packages register is written, including any beyond
 the well-known ones. Each file records the package and versions it came from:

@@ -6,11 +6,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/prefect-gitops ] || [ ! -x .venv/bin/prefect ]; then
   "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e .
-  # The server extra is Prefect itself; this installs 3.9.1 even where the index lacks
-  # the certifi release it pins (see .ci/install_prefect.py).
-  .venv/bin/python .ci/install_prefect.py 3.9.1
+  .venv/bin/python -m pip install -q -c .ci/constraints.txt --upgrade pip
+  # The server extra is Prefect itself (the embedded server); the versions CI tested.
+  .venv/bin/python -m pip install -q -c .ci/constraints.txt -e '.[server]'
 fi
 .venv/bin/prefect-gitops validate examples/quickstart
 .venv/bin/prefect-gitops apply examples/quickstart --auto-approve

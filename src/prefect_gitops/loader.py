@@ -276,11 +276,11 @@ def read_yaml_file(
         value, smap = load_yaml(text, rel)
     except YamlLoadError as exc:
         message = exc.message
-        if message.startswith("duplicate key"):
+        if exc.kind == "duplicate":
             code = "Y005"
-        elif "nesting deeper" in message or "alias-expansion" in message:
+        elif exc.kind == "hostile":
             code = "Y006"
-        elif message.startswith(("unknown YAML tag", "unsupported YAML tag", "the file holds")):
+        elif exc.kind == "unsupported":
             code = "Y007"
         else:
             code = "Y004"

@@ -44,14 +44,27 @@ class Span:
 
 
 class YamlLoadError(Exception):
-    """The text is not loadable YAML; carries a 1-based position."""
+    """The text is not loadable YAML; carries a 1-based position and what kind of problem.
 
-    def __init__(self, message: str, line: int, column: int, hint: str | None = None) -> None:
+    `kind` is one of "syntax", "duplicate", "hostile" (nesting or alias expansion past our
+    caps, whichever layer noticed first) and "unsupported" (tags, several documents).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        line: int,
+        column: int,
+        hint: str | None = None,
+        *,
+        kind: str = "syntax",
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
         self.hint = hint
+        self.kind = kind
 
 
 @dataclass
@@ -115,6 +128,7 @@ class _Builder:
         self.open_anchors: set[str] = set()
         self.anchor_marks: dict[str, tuple[int, int]] = {}
         self.root: Any = None
+        self.merged = False
         self.documents = 0
         self.resolver = Resolver()
         self.constructor = SafeConstructor()
@@ -160,12 +174,10 @@ class _Builder:
                 raise YamlLoadError(
                     f"unsupported YAML tag {tag!r} (Prefect reads files with yaml.safe_load)",
                     *mark,
+                    kind="unsupported",
                 )
             if len(self.stack) >= MAX_DEPTH:
-                raise YamlLoadError(
-                    f"nesting deeper than {MAX_DEPTH} levels; this is not a Prefect configuration",
-                    *mark,
-                )
+                raise _too_deep(*mark)
             if event.anchor is not None:
                 self._define_anchor(event.anchor, mark)
                 self.open_anchors.add(event.anchor)
@@ -189,6 +201,7 @@ class _Builder:
                 raise YamlLoadError(
                     "the file holds more than one YAML document ('---'); Prefect reads only one",
                     *mark,
+                    kind="unsupported",
                 )
 
     def _define_anchor(self, name: str, mark: tuple[int, int]) -> None:
@@ -230,6 +243,7 @@ class _Builder:
                 f"unknown YAML tag {tag!r}; Prefect reads files with yaml.safe_load, "
                 "which cannot construct it",
                 *mark,
+                kind="unsupported",
             )
         try:
             return construct(self.constructor, ScalarNode(tag, event.value))
@@ -248,6 +262,11 @@ class _Builder:
         *,
         is_alias: bool,
     ) -> None:
+        if type(value) is _MergeKey and not self._is_key_position():
+            # yaml.safe_load has no constructor for a `<<` anywhere but as a mapping key
+            raise YamlLoadError(
+                "'<<' is a merge key; as a value it must be quoted ('<<')", *mark
+            )
         if anchor is not None:
             self.anchors[anchor] = _Anchor(value, origin, size)
         if not self.stack:
@@ -262,6 +281,7 @@ class _Builder:
                 f"aliases expand to more than {MAX_EXPANDED_NODES:,} values "
                 "(an alias-expansion bomb?)",
                 *parent.mark,
+                kind="hostile",
             )
         if not parent.is_map:
             path = (*parent.path, len(parent.value))
@@ -278,6 +298,7 @@ class _Builder:
         key = parent.key
         parent.has_key = False
         if isinstance(key, _MergeKey):
+            self.merged = True
             self._collect_merge(parent, value, origin, mark)
             return
         path = (*parent.path, key)
@@ -287,6 +308,7 @@ class _Builder:
                 f"duplicate key {key!r} (first defined at line {first[0]}); "
                 "YAML loaders silently keep only the last one",
                 *parent.key_mark,
+                kind="duplicate",
             )
         parent.value[key] = value
         self.smap.keys[path] = parent.key_mark
@@ -354,20 +376,52 @@ def _events(text: str) -> Iterator[Any]:
         parser.dispose()
 
 
+def _too_deep(line: int, column: int) -> YamlLoadError:
+    return YamlLoadError(
+        f"nesting deeper than {MAX_DEPTH} levels; this is not a Prefect configuration",
+        line,
+        column,
+        kind="hostile",
+    )
+
+
+def _from_pyyaml(exc: yaml.YAMLError) -> YamlLoadError:
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return YamlLoadError(f"YAML error: {exc}", 1, 1)
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    if "nesting depth" in problem:
+        # PyYAML >= 6.0.4 caps nesting in its scanner, sometimes before our own cap
+        return _too_deep(line, column)
+    context = f" ({exc.context})" if exc.context else ""
+    return YamlLoadError(f"YAML syntax error: {problem}{context}", line, column)
+
+
+def _merged_value(text: str) -> Any:
+    """The document as the installed PyYAML's `safe_load` builds it.
+
+    How `<<` merges resolve changed between PyYAML releases (6.0.4 keeps the first of two
+    `<<` keys and dedupes merged keys by object identity), so for a document that merges
+    we take the value from PyYAML itself; positions still come from our own pass, which
+    has already bounded depth and alias expansion.
+    """
+    try:
+        return yaml.load(text, Loader=_Parser)  # _Parser is a safe loader
+    except yaml.YAMLError as exc:
+        raise _from_pyyaml(exc) from None
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document. Raises `YamlLoadError` with a position on any problem."""
     builder = _Builder(file)
     try:
         for event in _events(text):
             builder.feed(event)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        context = f" ({exc.context})" if exc.context else ""
-        raise YamlLoadError(f"YAML syntax error: {problem}{context}", line, column) from None
     except yaml.YAMLError as exc:
-        raise YamlLoadError(f"YAML error: {exc}", 1, 1) from None
+        raise _from_pyyaml(exc) from None
+    if builder.merged:
+        return _merged_value(text), builder.smap
     return builder.root, builder.smap
 
 
