@@ -29,6 +29,8 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAGS = {None, "!", "tag:yaml.org,2002:map"}
 _SEQ_TAGS = {None, "!", "tag:yaml.org,2002:seq"}
+_BLOCK_STYLES = ("|", ">")
+_HEADER_END = " \t\r\n\x85\u2028\u2029"
 
 
 @dataclass(frozen=True, order=True)
@@ -121,7 +123,8 @@ class _Anchor:
 
 
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str) -> None:
+        self.text = text
         self.smap = SourceMap(file)
         self.stack: list[_Frame] = []
         self.anchors: dict[str, _Anchor] = {}
@@ -226,8 +229,12 @@ class _Builder:
 
     def _scalar_value(self, event: Any, mark: tuple[int, int]) -> Any:
         tag = event.tag
+        if event.style in _BLOCK_STYLES:
+            self._check_block_header(event.start_mark.index, mark)
         if tag is None or tag == "!":
-            if event.implicit[0]:
+            # PyYAML's own parser resolves every `!`-tagged scalar as plain (so `a: !` is
+            # null); libyaml marks an empty one as not implicit.
+            if event.implicit[0] or tag == "!":
                 tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                     ScalarNode, event.value, (True, False)
                 )
@@ -251,6 +258,19 @@ class _Builder:
             raise YamlLoadError(
                 f"invalid {tag.rsplit(':', 1)[-1]} value {event.value!r}: {exc}", *mark
             ) from None
+
+    def _check_block_header(self, index: int, mark: tuple[int, int]) -> None:
+        """PyYAML refuses a block scalar header followed by anything but a space or a line
+        break (`key: >#comment`), which libyaml accepts."""
+        end = index + 1
+        while end < len(self.text) and end < index + 4 and self.text[end] in "+-0123456789":
+            end += 1
+        if end < len(self.text) and self.text[end] not in _HEADER_END:
+            raise YamlLoadError(
+                "YAML syntax error: expected chomping or indentation indicators, "
+                f"but found {self.text[end]!r} (while scanning a block scalar)",
+                *mark,
+            )
 
     def _complete(
         self,
@@ -398,6 +418,19 @@ def _from_pyyaml(exc: yaml.YAMLError) -> YamlLoadError:
     return YamlLoadError(f"YAML syntax error: {problem}{context}", line, column)
 
 
+def _scan_like_prefect(text: str) -> None:
+    """Refuse the tabs PyYAML's own scanner refuses (in plain scalars, between tokens).
+
+    libyaml, which we parse with for speed, accepts them; Prefect's `yaml.safe_load` does
+    not. Only files holding a tab pay for this second, pure-Python scan.
+    """
+    try:
+        for _ in yaml.scan(text, Loader=yaml.SafeLoader):
+            pass
+    except yaml.YAMLError as exc:
+        raise _from_pyyaml(exc) from None
+
+
 def _merged_value(text: str) -> Any:
     """The document as the installed PyYAML's `safe_load` builds it.
 
@@ -414,12 +447,14 @@ def _merged_value(text: str) -> Any:
 
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document. Raises `YamlLoadError` with a position on any problem."""
-    builder = _Builder(file)
+    builder = _Builder(file, text)
     try:
         for event in _events(text):
             builder.feed(event)
     except yaml.YAMLError as exc:
         raise _from_pyyaml(exc) from None
+    if "\t" in text:
+        _scan_like_prefect(text)
     if builder.merged:
         return _merged_value(text), builder.smap
     return builder.root, builder.smap

@@ -1,0 +1,32 @@
+"""Property: any `schedules:` item gets a verdict without crashing, and an item with no
+error becomes a body Prefect's own client schema accepts (validate ⇔ plan)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+
+from prefect_gitops.schedules import check_schedule, to_server_schedule
+from tests.properties.strategies import schedules
+
+PROPS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+NOW = datetime.datetime(2026, 12, 5, tzinfo=datetime.timezone.utc)
+
+
+@PROPS
+@given(schedules())
+@example({"rrule": "RRULE:FREQ=DAILY;UNTIL=99991231T000000Z"})
+@example({"rrule": "FREQ=YEARLY;UNTIL=99999999T999999Z"})
+@example({"cron": "0 0 1W * *"})
+@example({"interval": 2**70})
+@example({"anchor_date": "99999-01-01", "interval": 60})
+def test_schedule_verdicts_agree_with_the_body_we_send(item: dict[str, Any]) -> None:
+    problems = check_schedule(item)
+    assert all(p.message for p in problems)
+    if any(p.severity == "error" for p in problems):
+        return
+    body = to_server_schedule(item, now=NOW)
+    DeploymentScheduleCreate.model_validate(body)
