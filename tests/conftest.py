@@ -4,21 +4,33 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.prefect_server import RunningServer, running_server
+from tests.prefect_server import BACKENDS, RunningServer, running_server
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_backends` run once per database backend of the Prefect server."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[RunningServer]:
-    """One real Prefect server for the whole session (127.0.0.1, temporary PREFECT_HOME).
+def backend(request: pytest.FixtureRequest) -> str:
+    """The Prefect server's database: "sqlite" unless the test is marked `both_backends`."""
+    return str(getattr(request, "param", "sqlite"))
 
-    Tests sharing it must use unique names for what they create.
-    """
-    with running_server() as server:
+
+@pytest.fixture(scope="session")
+def prefect_server(backend: str) -> Iterator[RunningServer]:
+    """One real Prefect server per backend for the whole session (127.0.0.1, temporary
+    PREFECT_HOME). Tests sharing it must use unique names for what they create."""
+    with running_server(backend) as server:
         yield server
 
 
 @pytest.fixture
-def fresh_prefect_server() -> Iterator[RunningServer]:
+def fresh_prefect_server(backend: str) -> Iterator[RunningServer]:
     """A real Prefect server of the test's own (slower: about 15 s to start)."""
-    with running_server() as server:
+    with running_server(backend) as server:
         yield server

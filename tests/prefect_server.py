@@ -1,7 +1,13 @@
-"""Start and stop real Prefect servers for tests and benchmarks (127.0.0.1, SQLite)."""
+"""Start and stop real Prefect servers for tests and benchmarks (127.0.0.1).
+
+Backends: "sqlite" (a file in the server's temporary PREFECT_HOME) or "postgres" (a database
+of its own on the throwaway cluster of tests/postgres.py: the one `.ci/run` started, named by
+PREFECT_GITOPS_TEST_POSTGRES, else one this process starts on first use and stops at exit).
+"""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -16,7 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import postgres
+
 STARTUP_TIMEOUT = 180.0
+BACKENDS = ("sqlite", "postgres")
+_cluster: dict[str, str] = {}
 
 
 def free_port() -> int:
@@ -31,6 +41,7 @@ class RunningServer:
     home: Path
     process: subprocess.Popen[bytes]
     log: Path
+    backend: str = "sqlite"
 
     def env(self) -> dict[str, str]:
         """Environment for a Prefect CLI or flow process talking to this server."""
@@ -58,11 +69,31 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def start_server(home: Path | None = None, *, python: str | None = None) -> RunningServer:
+def postgres_admin_url() -> str:
+    """The test cluster's admin URL: `.ci/run`'s, else one started now for this process."""
+    if os.environ.get(postgres.ENV_URL):
+        return os.environ[postgres.ENV_URL]
+    if "url" not in _cluster:
+        root = Path(tempfile.mkdtemp(prefix="prefect-gitops-pg-"))
+        _cluster["url"] = postgres.start(root)
+        atexit.register(postgres.stop, root)
+    return _cluster["url"]
+
+
+def start_server(
+    home: Path | None = None, *, python: str | None = None, backend: str = "sqlite"
+) -> RunningServer:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     home = home or Path(tempfile.mkdtemp(prefix="pg-server-"))
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = home / "server.log"
+    env = server_env(home)
+    if backend == "postgres":
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = postgres.create_database(
+            postgres_admin_url()
+        )
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [
@@ -76,7 +107,7 @@ def start_server(home: Path | None = None, *, python: str | None = None) -> Runn
                 "--port",
                 str(port),
             ],
-            env=server_env(home),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -92,7 +123,7 @@ def start_server(home: Path | None = None, *, python: str | None = None) -> Runn
             urllib.request.urlopen(f"{url}/health", timeout=2) as resp,
         ):
             if resp.status == 200:
-                return RunningServer(url, home, process, log)
+                return RunningServer(url, home, process, log, backend)
         time.sleep(0.2)
     stop_server(RunningServer(url, home, process, log))
     raise RuntimeError(f"prefect server did not become healthy in {STARTUP_TIMEOUT}s")
@@ -113,8 +144,8 @@ def stop_server(server: RunningServer, *, remove: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[RunningServer]:
-    server = start_server()
+def running_server(backend: str = "sqlite") -> Iterator[RunningServer]:
+    server = start_server(backend=backend)
     try:
         yield server
     finally:

@@ -3,7 +3,7 @@
 apply → `plan --detailed-exitcode` says "No changes" (exit 0) → a second apply sends no
 write. Repositories are drawn by Hypothesis (pools with queues, deployments with tags,
 descriptions, parameters, schedules, job variables, concurrency; variables and limits),
-each under its own names so examples share one server.
+each under its own names so examples share one server; on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from tests.prefect_server import RunningServer, running_server
 from tests.run_cli import run_cli
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.both_backends]
 
 FLOW = (
     "from prefect import flow\n\n\n"
@@ -114,8 +114,8 @@ def _write(root: Path, repo: dict[str, Any]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running_server() as running:
+def server(backend: str) -> Iterator[RunningServer]:
+    with running_server(backend) as running:
         yield running
 
 
