@@ -17,7 +17,6 @@ extra run of each (timings are taken without the proxy). Prints a Markdown table
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -26,21 +25,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.prefect_server import start_server, stop_server  # noqa: E402
 
+from bench.proxy import LoopbackProxy  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
 from prefect_gitops.api import ApiClient, ApiError  # noqa: E402
 from prefect_gitops.desired import analyze_flows, build_desired  # noqa: E402
@@ -123,59 +119,6 @@ def populate(url: str, repo: Path, threads: int = 4) -> None:
             list(pool.map(create, desired.of_type("deployment")))
 
 
-class _CountingProxy:
-    """A reverse proxy on 127.0.0.1 that forwards everything and counts the requests."""
-
-    def __init__(self, upstream: str) -> None:
-        parts = urlsplit(upstream)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.counts: Counter[str] = Counter()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                proxy.counts[f"{self.command} {self.path.split('?')[0]}"] += 1
-                conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=120)
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
-                }
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for key, value in resp.getheaders():
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api"
-
-    def __enter__(self) -> _CountingProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _env(url: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(
@@ -229,7 +172,7 @@ def main() -> int:
         for name, argv in commands(repo).items():
             run_once(argv(server.url), env)  # warm-up (and the no-changes check: exit 0)
             times = [run_once(argv(server.url), env) for _ in range(args.runs)]
-            with _CountingProxy(server.url) as proxy:
+            with LoopbackProxy(server.url) as proxy:
                 run_once(argv(proxy.url), _env(proxy.url, work / "client-home"))
             results[name] = {
                 "median_s": round(statistics.median(times), 3),
