@@ -22,14 +22,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .diagnostics import Diagnostic, Diagnostics
-from .errors import ReconcilerError
+from .errors import ConfigError, ReconcilerError
 from .loader import Project, validate_model
 from .models import DeploymentConfig, EnvironmentSpec
+from .settings import check_api_url, is_loopback_url, load_settings, redact_url, same_api_url
 from .suggest import did_you_mean
 
 
@@ -129,13 +131,54 @@ def label(diagnostics: Iterable[Diagnostic], name: str) -> list[Diagnostic]:
 
 
 def api_target(
-    project: Project, api_url: str | None, profile: str | None
+    project: Project,
+    api_url: str | None,
+    profile: str | None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[str | None, str | None]:
-    """The server to use: `--api-url`/`--profile` win, then the selected environment's."""
+    """The `--api-url` and `--profile` to resolve the settings with.
+
+    The options win. Else the selected environment's `profile` (one this machine defines) is
+    used, and its `api_url` is only the server the environment expects: the repository is
+    code under review and must never choose where this machine's credentials go. It must
+    equal the URL configured here (PREFECT_API_URL or the profile), or the run stops before
+    anything is sent. With no URL configured, it is used only when it is this machine's own
+    (loopback) and no credential is configured."""
     if api_url or profile or project.environment is None:
         return api_url, profile
     spec = project.config.environments[project.environment]
-    return spec.api_url, spec.profile
+    if spec.api_url is None:
+        return None, spec.profile
+    where = _api_url_location(project, project.environment)
+    expected = check_api_url(spec.api_url, where)
+    configured = load_settings(os.environ if environ is None else environ, profile=spec.profile)
+    if configured.api_url is None:
+        if configured.secrets() or not is_loopback_url(expected):
+            raise ConfigError(
+                f"environment '{project.environment}' ({where}) expects the Prefect API at "
+                f"{redact_url(expected)}, but no API URL is configured on this machine; a "
+                "repository only names the server it expects, it never chooses where "
+                "credentials and deployments go",
+                hint=f"set PREFECT_API_URL={redact_url(expected)} (with its PREFECT_API_KEY) "
+                "where you trust that server, or pass --api-url",
+            )
+        return expected, spec.profile
+    if not same_api_url(configured.api_url, expected):
+        raise ConfigError(
+            f"environment '{project.environment}' ({where}) expects the Prefect API at "
+            f"{redact_url(expected)}, but this machine is configured for "
+            f"{redact_url(configured.api_url)} (from {configured.source}); refusing to send "
+            "its credentials elsewhere; nothing was contacted",
+            hint="point PREFECT_API_URL (or the profile) at the environment's server, or "
+            "choose the server explicitly with --api-url",
+        )
+    return None, spec.profile
+
+
+def _api_url_location(project: Project, name: str) -> str:
+    if project.config_file is None:
+        return "the root config"
+    return str(project.config_file.span(("environments", name, "api_url")))
 
 
 def environment_diagnostics(
