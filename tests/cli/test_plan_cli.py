@@ -145,3 +145,11 @@ def test_saved_plan_holds_no_secret_and_apply_takes_it_from_the_repo(
     elsewhere = {**machine, "PREFECT_GITOPS_HOME": str(tmp_path / "other")}
     refused = run_cli("apply", str(out), "--repo", str(root), *args, env=elsewhere)
     assert refused.exit_code == 1 and "another plan key" in refused.stderr
+
+
+def test_error_messages_print_user_text_visibly(tmp_path: Path) -> None:
+    root = write_repo(tmp_path, "p")
+    result = run_cli("plan", str(root), "--env", "dev\n::add-mask::x\x1b[2J")
+    assert result.exit_code == 1
+    assert "unknown environment 'dev\\n::add-mask::x\\x1b[2J'" in result.stderr
+    assert not [ln for ln in result.stderr.splitlines() if ln.lstrip().startswith("::")]
