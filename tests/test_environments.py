@@ -191,7 +191,25 @@ def test_repository_api_url_is_checked_against_the_configured_one(tmp_path: Path
     # The options choose explicitly; the dev environment only selects a profile.
     assert api_target(project, "http://x:1/api", None, same) == ("http://x:1/api", None)
     dev, _ = load_project(EXAMPLE, environment="dev")
+    profiles = tmp_path / "prefect-home" / "profiles.toml"
+    profiles.parent.mkdir(parents=True)
+    profiles.write_text('[profiles.dev]\nPREFECT_API_URL = "http://dev.internal:4200/api"\n')
     assert api_target(dev, None, None, same) == (None, "dev")
+
+
+def test_a_selected_profile_never_receives_the_environments_key(tmp_path: Path) -> None:
+    """The repository picks a profile; a key set in the environment is not the profile's."""
+    dev, _ = load_project(EXAMPLE, environment="dev")
+    profiles = tmp_path / "prefect-home" / "profiles.toml"
+    profiles.parent.mkdir(parents=True)
+    profiles.write_text('[profiles.dev]\nPREFECT_API_URL = "http://dev.internal:4200/api"\n')
+    assert api_target(dev, None, None, _machine(tmp_path)) == (None, "dev")
+    with pytest.raises(ConfigError, match="would receive the PREFECT_API_KEY") as info:
+        api_target(dev, None, None, _machine(tmp_path, PREFECT_API_KEY="pnu_ci"))
+    assert "prefect-gitops.yaml:8:" in info.value.message
+    # With the environment's own URL the profile's is not used: the key goes with its URL.
+    paired = _machine(tmp_path, PREFECT_API_KEY="pnu_ci", PREFECT_API_URL="http://ci:1/api")
+    assert api_target(dev, None, None, paired) == (None, "dev")
 
 
 def test_loopback_api_url_is_used_only_without_credentials(tmp_path: Path) -> None:
