@@ -3,7 +3,8 @@
 Sequence (nothing is written before the whole repository validates and the plan is made):
 
 1. load and validate everything; build the desired state; read the live state; plan
-   (`apply plan.json`: the saved plan, refused as stale if either fingerprint moved);
+   (`apply plan.json`: the saved plan, refused as stale unless planning again gives the same
+   fingerprints and changes; the plan made again is applied, with the values the file masks);
 2. nothing to change and the ownership inventory up to date: stop, with zero writes;
 3. show the plan and ask (on a terminal), or require `--auto-approve`;
 4. take the project's lock on the server (`lock.py`), re-read the live state: if it moved
@@ -134,7 +135,8 @@ def apply_command(
     changed) and, with --prune, delete what this project owns and no longer declares.
 
     TARGET is a repository directory or prefect.yaml (default: the current directory), or a
-    plan saved by `plan --out`, which is applied exactly as saved (refused if stale).
+    plan saved by `plan --out`, applied only if planning again gives that same plan (else it
+    is refused as stale).
     Exit status: 0 applied (or nothing to do), 1 error or some changes failed.
     """
     saved, saved_doc = (
