@@ -11,6 +11,9 @@ Three nets, applied in order:
    wherever else it appears, and cut out of longer strings (as a word if it is short).
 3. Literal values the caller knows are secret (`mask_values`: the API key, the auth string) are
    cut out of every string of the document, and the password of an `api_url` is hidden.
+
+A plan holding a secret also has its two fingerprints masked: they are plain SHA-256 hashes of
+the states (a saved plan carries keyed ones instead, see savedplan.py).
 """
 
 from __future__ import annotations
@@ -261,6 +264,10 @@ def mask_plan_dict(
             }
             for rc in changes
         ]
+        # A plain hash of states holding a secret lets anyone test guesses of a short one.
+        for field in ("desired_fingerprint", "live_fingerprint"):
+            if field in result:
+                result[field] = MASK
     # With no secret found there is nothing to scrub by value (the common, large case).
     result["resource_changes"] = changes
     if isinstance(result.get("api_url"), str):
