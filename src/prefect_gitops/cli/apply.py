@@ -44,6 +44,7 @@ from ..lock import acquire, force_unlock
 from ..plan import Action, Plan
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
+from ..render.escaping import visible
 from ..render.masking import plan_secrets
 from ..render.plan import PLAN_RENDERERS
 from ..render.plan_json import plan_document
@@ -198,7 +199,7 @@ def apply_command(
 
         def waiting(info: Any) -> None:
             click.echo(
-                f"Waiting up to {lock_timeout:g} s for the apply lock ({info.describe()})...",
+                f"Waiting up to {lock_timeout:g} s for the apply lock ({visible(info.describe())})...",
                 err=True,
             )
 
@@ -363,7 +364,8 @@ def force_unlock_command(
     with open_client(api_url, profile) as client:
         info = force_unlock(client, project_option)
     if info is None:
-        click.echo(f"No apply lock is held for project '{project_option}'.")
+        click.echo(f"No apply lock is held for project '{visible(project_option)}'.")
     else:
-        click.echo(f"Removed the apply lock of project '{project_option}' ({info.describe()}).")
+        shown = visible(f"project '{project_option}' ({info.describe()})")
+        click.echo(f"Removed the apply lock of {shown}.")
     return EXIT_OK
