@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from prefect_gitops.desired import analyze_flows, build_desired
-from prefect_gitops.environments import merge
-from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.environments import api_target, merge
+from prefect_gitops.errors import ConfigError, ReconcilerError
 from prefect_gitops.loader import load_project
 from prefect_gitops.state import Address
 from tests.prefect_server import running_server
@@ -151,3 +151,97 @@ def test_example_applies_to_two_servers(tmp_path: Path) -> None:
             env=NO_PROFILE,
         )
         assert crossed.exit_code == 2
+
+
+# -- which server: the repository names the one it expects, the machine chooses ---------------
+
+PROD_URL = "https://prefect.example.com/api"
+
+
+def _machine(tmp_path: Path, **values: str) -> dict[str, str]:
+    """An environment with no profile file and only `values` set."""
+    return {"PREFECT_HOME": str(tmp_path / "prefect-home"), **values}
+
+
+def _with_prod_url(tmp_path: Path, url: str) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, root)
+    config = root / "prefect-gitops.yaml"
+    config.write_text(config.read_text().replace(PROD_URL, url))
+    return root
+
+
+def test_repository_api_url_never_redirects_the_credentials(tmp_path: Path) -> None:
+    project, _ = load_project(EXAMPLE, environment="prod")
+    machine = _machine(tmp_path, PREFECT_API_URL="https://ci.example.org/api", PREFECT_API_KEY="k")
+    with pytest.raises(ConfigError, match="expects the Prefect API at") as info:
+        api_target(project, None, None, machine)
+    assert "prefect-gitops.yaml:22:" in info.value.message
+    assert "https://ci.example.org/api (from environment)" in info.value.message
+    # No URL configured here: a credential (or a remote URL) never goes where the repo says.
+    for machine in (_machine(tmp_path, PREFECT_API_KEY="k"), _machine(tmp_path)):
+        with pytest.raises(ConfigError, match="no API URL is configured on this machine"):
+            api_target(project, None, None, machine)
+
+
+def test_repository_api_url_is_checked_against_the_configured_one(tmp_path: Path) -> None:
+    project, _ = load_project(EXAMPLE, environment="prod")
+    same = _machine(tmp_path, PREFECT_API_URL="HTTPS://Prefect.Example.com:443/api/")
+    assert api_target(project, None, None, same) == (None, None)
+    # The options choose explicitly; the dev environment only selects a profile.
+    assert api_target(project, "http://x:1/api", None, same) == ("http://x:1/api", None)
+    dev, _ = load_project(EXAMPLE, environment="dev")
+    profiles = tmp_path / "prefect-home" / "profiles.toml"
+    profiles.parent.mkdir(parents=True)
+    profiles.write_text('[profiles.dev]\nPREFECT_API_URL = "http://dev.internal:4200/api"\n')
+    assert api_target(dev, None, None, same) == (None, "dev")
+
+
+def test_a_selected_profile_never_receives_the_environments_key(tmp_path: Path) -> None:
+    """The repository picks a profile; a key set in the environment is not the profile's."""
+    dev, _ = load_project(EXAMPLE, environment="dev")
+    profiles = tmp_path / "prefect-home" / "profiles.toml"
+    profiles.parent.mkdir(parents=True)
+    profiles.write_text('[profiles.dev]\nPREFECT_API_URL = "http://dev.internal:4200/api"\n')
+    assert api_target(dev, None, None, _machine(tmp_path)) == (None, "dev")
+    with pytest.raises(ConfigError, match="would receive the PREFECT_API_KEY") as info:
+        api_target(dev, None, None, _machine(tmp_path, PREFECT_API_KEY="pnu_ci"))
+    assert "prefect-gitops.yaml:8:" in info.value.message
+    # With the environment's own URL the profile's is not used: the key goes with its URL.
+    paired = _machine(tmp_path, PREFECT_API_KEY="pnu_ci", PREFECT_API_URL="http://ci:1/api")
+    assert api_target(dev, None, None, paired) == (None, "dev")
+
+
+def test_loopback_api_url_is_used_only_without_credentials(tmp_path: Path) -> None:
+    project, _ = load_project(
+        _with_prod_url(tmp_path, "http://127.0.0.1:4200/api"), environment="prod"
+    )
+    assert api_target(project, None, None, _machine(tmp_path)) == (
+        "http://127.0.0.1:4200/api",
+        None,
+    )
+    keyed = _machine(tmp_path, PREFECT_API_AUTH_STRING="admin:pass")
+    with pytest.raises(ConfigError, match="no API URL is configured"):
+        api_target(project, None, None, keyed)
+
+
+def test_cli_refuses_a_repository_that_points_elsewhere(tmp_path: Path) -> None:
+    root = _with_prod_url(tmp_path, "https://attacker.example.net/api")
+    machine = {
+        **NO_PROFILE,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",
+        "PREFECT_API_KEY": "pnu_ci_key_0123456789",
+        "PREFECT_CLIENT_MAX_RETRIES": "0",
+    }
+    for args in (
+        ("plan", str(root)),
+        ("apply", str(root), "--auto-approve"),
+        ("export", str(root)),
+    ):
+        result = run_cli(*args, "--env", "prod", env=machine)
+        assert result.exit_code == 1, result.stderr
+        assert "expects the Prefect API at https://attacker.example.net/api" in result.stderr
+        assert "prefect-gitops.yaml:22:" in result.stderr
+        assert "connect" not in result.stderr.lower() and "Traceback" not in result.stderr
+        assert "pnu_ci_key_0123456789" not in result.stdout + result.stderr

@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from prefect_gitops.errors import ConfigError
-from prefect_gitops.settings import Settings, load_settings, profiles_path, redact_url
+from prefect_gitops.settings import (
+    Settings,
+    is_loopback_url,
+    load_settings,
+    profiles_path,
+    redact_url,
+    same_api_url,
+)
 
 CLOUD = "https://api.prefect.cloud/api/accounts/1b2c/workspaces/9f8e"
 KEY = "pnu_SECRETsecretSECRET0123456789"
@@ -125,7 +132,8 @@ PREFECT_API_AUTH_STRING = "from:profile"
     settings = load_settings(env(home, PREFECT_API_URL="http://env:4200/api"))
     assert settings.api_url == "http://env:4200/api"
     assert settings.source == "environment"
-    assert settings.auth_string == "from:profile"  # other keys still come from the profile
+    # The profile's credential belongs to the profile's URL: never sent to another one.
+    assert settings.auth_string is None
 
     settings = load_settings(
         env(home, PREFECT_API_URL="http://env:4200/api"), api_url="http://flag:4200/api"
@@ -215,3 +223,41 @@ def test_settings_is_frozen() -> None:
     settings = Settings(api_url="http://x/api")
     with pytest.raises(AttributeError):
         settings.api_url = "http://y/api"  # type: ignore[misc]
+
+
+def test_profile_credentials_go_only_to_the_profiles_url(home: Path) -> None:
+    write_profiles(
+        home / "profiles.toml",
+        f"""
+active = "cloud"
+[profiles.cloud]
+PREFECT_API_URL = "{CLOUD}"
+PREFECT_API_KEY = "{KEY}"
+PREFECT_API_AUTH_STRING = "admin:hunter2"
+""",
+    )
+    own = load_settings(env(home))
+    assert own.api_url == CLOUD and own.api_key == KEY and own.auth_string == "admin:hunter2"
+    flagged = load_settings(env(home), api_url="http://elsewhere:4200/api")
+    assert flagged.api_key is None and flagged.auth_string is None and flagged.secrets() == ()
+    from_env = load_settings(env(home, PREFECT_API_URL="http://elsewhere:4200/api"))
+    assert from_env.api_key is None and from_env.secrets() == ()
+    # A key set in the environment is this machine's choice: it goes with the URL used.
+    both = load_settings(
+        env(home, PREFECT_API_URL="http://elsewhere:4200/api", PREFECT_API_KEY="pnu_env")
+    )
+    assert both.api_key == "pnu_env"
+
+
+def test_same_api_url_and_loopback() -> None:
+    assert same_api_url("HTTPS://Api.Example.com:443/api/", "https://api.example.com/api")
+    assert same_api_url("http://127.0.0.1:80/api", "http://127.0.0.1/api")
+    assert not same_api_url("https://api.example.com/api", "https://api.example.com.evil/api")
+    assert not same_api_url("https://api.example.com/api", "http://api.example.com/api")
+    assert not same_api_url("http://a:4200/api", "http://a:4201/api")
+    assert not same_api_url("http://a:99999/api", "http://a/api")
+    assert is_loopback_url("http://127.0.0.1:4200/api")
+    assert is_loopback_url("http://127.9.9.9/api") and is_loopback_url("http://[::1]:4200/api")
+    assert is_loopback_url("http://localhost:4200/api")
+    assert not is_loopback_url("http://127.0.0.1.evil.com/api")
+    assert not is_loopback_url("https://prefect.example.com/api")

@@ -22,14 +22,23 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .diagnostics import Diagnostic, Diagnostics
-from .errors import ReconcilerError
+from .errors import ConfigError, ReconcilerError
 from .loader import Project, validate_model
 from .models import DeploymentConfig, EnvironmentSpec
+from .settings import (
+    Settings,
+    check_api_url,
+    is_loopback_url,
+    load_settings,
+    redact_url,
+    same_api_url,
+)
 from .suggest import did_you_mean
 
 
@@ -129,13 +138,74 @@ def label(diagnostics: Iterable[Diagnostic], name: str) -> list[Diagnostic]:
 
 
 def api_target(
-    project: Project, api_url: str | None, profile: str | None
+    project: Project,
+    api_url: str | None,
+    profile: str | None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[str | None, str | None]:
-    """The server to use: `--api-url`/`--profile` win, then the selected environment's."""
+    """The `--api-url` and `--profile` to resolve the settings with.
+
+    The options win. Else the selected environment's `profile` (one this machine defines) is
+    used, and its `api_url` is only the server the environment expects: the repository is
+    code under review and must never choose where this machine's credentials go. It must
+    equal the URL configured here (PREFECT_API_URL or the profile), or the run stops before
+    anything is sent. With no URL configured, it is used only when it is this machine's own
+    (loopback) and no credential is configured."""
     if api_url or profile or project.environment is None:
         return api_url, profile
-    spec = project.config.environments[project.environment]
-    return spec.api_url, spec.profile
+    name = project.environment
+    spec = project.config.environments[name]
+    if spec.api_url is None and spec.profile is None:
+        return None, None
+    environ = os.environ if environ is None else environ
+    configured = load_settings(environ, profile=spec.profile)
+    if spec.profile is not None and configured.source == f"profile {spec.profile}":
+        # The repository chose this profile: only the profile's own credentials go with it.
+        loose = [key for key in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING") if environ.get(key)]
+        if loose:
+            raise ConfigError(
+                f"environment '{name}' ({_location(project, name, 'profile')}) selects the "
+                f"Prefect profile '{spec.profile}', whose URL "
+                f"{redact_url(configured.api_url or '')} would receive the {loose[0]} set in "
+                "the environment; nothing was contacted",
+                hint="set PREFECT_API_URL next to it, or keep the credential in the profile",
+            )
+    if spec.api_url is None:
+        return None, spec.profile
+    return _expected_server(project, name, spec.api_url, configured), spec.profile
+
+
+def _expected_server(project: Project, name: str, url: str, configured: Settings) -> str | None:
+    """The `--api-url` to use for an environment that names `url`, or a ConfigError."""
+    where = _location(project, name, "api_url")
+    expected = check_api_url(url, where)
+    if configured.api_url is None:
+        if configured.secrets() or not is_loopback_url(expected):
+            raise ConfigError(
+                f"environment '{name}' ({where}) expects the Prefect API at "
+                f"{redact_url(expected)}, but no API URL is configured on this machine; a "
+                "repository only names the server it expects, it never chooses where "
+                "credentials and deployments go",
+                hint=f"set PREFECT_API_URL={redact_url(expected)} (with its PREFECT_API_KEY) "
+                "where you trust that server, or pass --api-url",
+            )
+        return expected
+    if not same_api_url(configured.api_url, expected):
+        raise ConfigError(
+            f"environment '{name}' ({where}) expects the Prefect API at "
+            f"{redact_url(expected)}, but this machine is configured for "
+            f"{redact_url(configured.api_url)} (from {configured.source}); refusing to send "
+            "its credentials elsewhere; nothing was contacted",
+            hint="point PREFECT_API_URL (or the profile) at the environment's server, or "
+            "choose the server explicitly with --api-url",
+        )
+    return None
+
+
+def _location(project: Project, name: str, key: str) -> str:
+    if project.config_file is None:
+        return "the root config"
+    return str(project.config_file.span(("environments", name, key)))
 
 
 def environment_diagnostics(

@@ -12,10 +12,15 @@ Precedence, highest first:
 
 When no API URL is found anywhere, ``api_url`` is ``None`` and the CLI falls back to the
 embedded local server (see ``server.py``). Pure: reads one file and the mapping it is given.
+
+Credentials go only where they were configured to go: a profile's ``PREFECT_API_KEY`` or
+``PREFECT_API_AUTH_STRING`` is used only with that profile's own URL, never with a URL from the
+environment or ``--api-url``. A repository never supplies a URL here (see ``environments.py``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +56,8 @@ _KEYS = (
     "PREFECT_API_REQUEST_TIMEOUT",
     "PREFECT_CLIENT_MAX_RETRIES",
 )
+
+_CREDENTIAL_KEYS = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off", ""}
@@ -98,6 +105,9 @@ def load_settings(
         url, source = api_url, "--api-url"
     if url is not None:
         url = check_api_url(url, source)
+    for key in _CREDENTIAL_KEYS:
+        if origin.get(key, "environment") not in ("environment", source):
+            del values[key]  # a profile's credential, and the URL is not that profile's
 
     ssl_cert_file = values.get("PREFECT_API_SSL_CERT_FILE") or environ.get("SSL_CERT_FILE") or None
     return Settings(
@@ -175,6 +185,37 @@ def _toml_str(value: object) -> str:
 def is_cloud_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host == "prefect.cloud" or host.endswith(".prefect.cloud")
+
+
+def same_api_url(a: str, b: str) -> bool:
+    """Whether two API URLs name the same endpoint (scheme and host in any case, default
+    ports, a trailing slash)."""
+    first, second = urlsplit(a.strip()), urlsplit(b.strip())
+
+    def key(parts: Any) -> tuple[str, str, int | None, str, str]:
+        scheme = parts.scheme.lower()
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+        host = (parts.hostname or "").lower()
+        return scheme, host, port, parts.path.rstrip("/"), parts.query
+
+    try:
+        return key(first) == key(second)
+    except ValueError:  # an invalid port
+        return False
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether the URL's host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def redact_url(url: str) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import uuid
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from prefect_gitops.api import ApiClient
 from prefect_gitops.cli import plan as cli_plan
 from prefect_gitops.plan import Plan
+from prefect_gitops.settings import load_settings
 from tests.prefect_server import RunningServer
 from tests.run_cli import run_cli
 
@@ -68,7 +70,9 @@ def test_plan_against_a_real_server_never_writes(
     root = write_repo(tmp_path / "repo", pool)
     out = tmp_path / "plan.json"
     result = run_cli(
-        "plan", str(root), "--api-url", prefect_server.url, "--detailed-exitcode", "--out", str(out)
+        "plan",
+        *(str(root), "--api-url", prefect_server.url, "--detailed-exitcode", "--out", str(out)),
+        env={"PREFECT_GITOPS_HOME": str(tmp_path / "home")},
     )
     assert result.exit_code == 2, result.stderr
     assert f"work_pool.{pool} will be created" in result.stdout
@@ -78,8 +82,8 @@ def test_plan_against_a_real_server_never_writes(
     assert client.request_count <= 10
     saved: dict[str, Any] = json.loads(out.read_text())
     plan = Plan.from_dict(saved)
-    assert plan.live_fingerprint.startswith("sha256:")
-    assert plan.desired_fingerprint.startswith("sha256:")
+    assert plan.live_fingerprint.startswith("hmac-sha256:")
+    assert plan.desired_fingerprint.startswith("hmac-sha256:")
     assert {rc.address for rc in plan.changes} == {
         f"work_pool.{pool}",
         "flow.etl",
@@ -103,3 +107,49 @@ def test_unreachable_server_is_one_line_exit_1(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.server
+def test_saved_plan_holds_no_secret_and_apply_takes_it_from_the_repo(
+    tmp_path: Path, prefect_server: RunningServer
+) -> None:
+    pool = f"saved-{uuid.uuid4().hex[:8]}"
+    root = write_repo(tmp_path / "repo", pool)
+    prefect_yaml = root / "prefect.yaml"
+    prefect_yaml.write_text(
+        prefect_yaml.read_text()
+        + "      job_variables:\n        env:\n          DB_PASSWORD: '4711'\n"
+    )
+    out = tmp_path / "plan.json"
+    out.write_text("{}")
+    out.chmod(0o644)
+    machine = {"PREFECT_GITOPS_HOME": str(tmp_path / "home"), "PREFECT_GITOPS_PLAN_KEY": None}
+    args = ("--api-url", prefect_server.url)
+    result = run_cli("plan", str(root), *args, "--out", str(out), env=machine)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    text = out.read_text()
+    assert "4711" not in text
+    saved = json.loads(text)
+    assert saved["desired_fingerprint"].startswith("hmac-sha256:")
+
+    applied = run_cli("apply", str(out), "--repo", str(root), *args, env=machine)
+    assert applied.exit_code == 0, applied.stderr
+    with ApiClient(load_settings({}, api_url=prefect_server.url)) as client:
+        found = client.post(
+            "/deployments/filter", json={"deployments": {"name": {"any_": [f"{pool}-etl"]}}}
+        )
+    assert [d["job_variables"]["env"]["DB_PASSWORD"] for d in found] == ["4711"]
+
+    # Another machine (another plan key) cannot apply it: nothing is written.
+    elsewhere = {**machine, "PREFECT_GITOPS_HOME": str(tmp_path / "other")}
+    refused = run_cli("apply", str(out), "--repo", str(root), *args, env=elsewhere)
+    assert refused.exit_code == 1 and "another plan key" in refused.stderr
+
+
+def test_error_messages_print_user_text_visibly(tmp_path: Path) -> None:
+    root = write_repo(tmp_path, "p")
+    result = run_cli("plan", str(root), "--env", "dev\n::add-mask::x\x1b[2J")
+    assert result.exit_code == 1
+    assert "unknown environment 'dev\\n::add-mask::x\\x1b[2J'" in result.stderr
+    assert not [ln for ln in result.stderr.splitlines() if ln.lstrip().startswith("::")]

@@ -157,3 +157,25 @@ def queue_drift() -> ResourceChange:
 
 def flow_noop() -> ResourceChange:
     return change("flow.etl", Action.NOOP, before={"name": "etl"}, after={"name": "etl"})
+
+
+INJECTED = "x\n::add-mask::leak\r\n::error title=pwned::owned\x1b[2J\u2028"
+
+
+def injected_update() -> ResourceChange:
+    """A pull request's YAML keys and values carrying workflow commands and escapes."""
+    env = {"LOG_LEVEL": "INFO", f"K{INJECTED}": f"v{INJECTED}"}
+    return change(
+        f"deployment.etl/daily{INJECTED}",
+        Action.UPDATE,
+        before={"job_variables": {"env": {"LOG_LEVEL": "INFO"}}},
+        after={"job_variables": {"env": env}},
+        fields=((f"job_variables.env.K{INJECTED}", None, f"v{INJECTED}", "added"),),
+        reason=Reason.CHANGED,
+        notes=(f"note{INJECTED}",),
+    )
+
+
+def command_lines(text: str) -> list[str]:
+    """The lines a CI log would read as workflow commands (GitHub trims leading spaces)."""
+    return [line for line in text.splitlines() if line.lstrip().startswith("::")]

@@ -201,3 +201,25 @@ def test_github_verbose_info_is_a_notice() -> None:
 
 def test_registry() -> None:
     assert {"text": render_text, "json": render_json, "github": render_github} == RENDERERS
+
+
+def test_text_makes_user_text_visible_and_no_line_a_command() -> None:
+    diag = Diagnostic(
+        Severity.ERROR,
+        "S001",
+        "unknown key 'a\n::add-mask::leak\x1b[2J'",
+        Span("::error::x/prefect.yaml", 2, 3),
+        hint="did you mean 'b\r\n::warning::w'?",
+    )
+    out = render_text([diag], use_color=False, summary=SUMMARY)
+    assert out.splitlines()[:2] == [
+        "./::error::x/prefect.yaml:2:3: error[S001] unknown key 'a\\n::add-mask::leak\\x1b[2J'",
+        "    hint: did you mean 'b\\r\\n::warning::w'?",
+    ]
+    assert not [ln for ln in out.splitlines() if ln.lstrip().startswith("::")]
+
+
+def test_github_makes_other_control_characters_visible() -> None:
+    diag = Diagnostic(Severity.ERROR, "S001", "a\x1b[2Jb\u2028c", Span("p.yaml", 1, 1))
+    first = render_github([diag], use_color=False, summary=SUMMARY).splitlines()[0]
+    assert first == "::error file=p.yaml,line=1,col=1,title=S001::a\\x1b[2Jb\\u2028c"

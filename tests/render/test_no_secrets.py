@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -105,3 +106,11 @@ def test_masked_values_are_shown_as_masked(name: str) -> None:
 
 def test_registry_names() -> None:
     assert sorted(PLAN_RENDERERS) == ["github", "json", "markdown", "text"]
+
+
+def test_json_hides_the_plain_fingerprints_of_states_holding_a_secret() -> None:
+    """A plain SHA-256 of the state would let anyone test guesses of a short secret."""
+    doc = json.loads(PLAN_RENDERERS["json"](secret_plan(), mask_values=[API_KEY]))
+    assert doc["desired_fingerprint"] == MASK and doc["live_fingerprint"] == MASK
+    plain = json.loads(PLAN_RENDERERS["json"](make_plan(flow_noop())))
+    assert plain["desired_fingerprint"] == "sha256:desired"

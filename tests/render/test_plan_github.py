@@ -4,10 +4,13 @@ from prefect_gitops.plan import Action, Reason
 from prefect_gitops.render.plan_github import escape_data, escape_property, render_plan_github
 
 from .factories import (
+    INJECTED,
     change,
+    command_lines,
     deployment_create,
     deployment_delete,
     flow_noop,
+    injected_update,
     make_plan,
     pool_replace,
     pool_update,
@@ -63,4 +66,18 @@ def test_names_and_notes_are_escaped() -> None:
     assert render_plan_github(make_plan(rc)).splitlines()[1] == (
         "::notice title=variable.a%3Ab%2Cc::variable.a:b,c will be updated in-place"
         " (50%25 done%0Anext line): value"
+    )
+
+
+def test_user_text_is_escaped_in_workflow_commands() -> None:
+    out = render_plan_github(make_plan(injected_update(), environment=f"prod{INJECTED}"))
+    lines = out.splitlines()
+    assert len(lines) == 2 and command_lines(out) == lines  # only our own notices
+    assert all(ln.startswith("::notice title=") for ln in lines)
+    assert "\x1b" not in out and "\r" not in out and "\u2028" not in out
+    escaped = "x%0A::add-mask::leak%0D%0A::error title=pwned::owned\\x1b[2J\\u2028"
+    prop = escaped.replace(":", "%3A")
+    assert lines[1] == (
+        f"::notice title=deployment.etl/daily{prop}::deployment.etl/daily{escaped} "
+        f"will be updated in-place (note{escaped}): job_variables"
     )

@@ -9,10 +9,13 @@ from prefect_gitops.render.plan_markdown import (
 )
 
 from .factories import (
+    INJECTED,
     change,
+    command_lines,
     deployment_create,
     deployment_delete,
     flow_noop,
+    injected_update,
     make_plan,
     pool_replace,
     pool_update,
@@ -174,3 +177,14 @@ def test_diffs_beyond_the_size_budget_are_left_out() -> None:
 
 def test_marker_is_the_first_line() -> None:
     assert render_plan_markdown(make_plan(pool_update())).splitlines()[0] == MARKER
+
+
+def test_user_text_cannot_start_a_line_of_the_comment() -> None:
+    out = render_plan_markdown(make_plan(injected_update(), environment=f"prod{INJECTED}"))
+    assert command_lines(out) == []
+    assert "\x1b" not in out and "\r" not in out and "\u2028" not in out
+    escaped = "x\\n::add-mask::leak\\r\\n::error title=pwned::owned\\x1b[2J\\u2028"
+    assert f"Environment: <code>prod{escaped}</code>" in out
+    assert f"<details><summary><code>deployment.etl/daily{escaped}</code>" in out
+    assert f"# (note{escaped})\n" in out
+    assert f"+     job_variables.env.K{escaped} = " in out

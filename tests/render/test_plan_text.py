@@ -4,10 +4,13 @@ from prefect_gitops.plan import Action, Reason
 from prefect_gitops.render.plan_text import render_plan_text
 
 from .factories import (
+    INJECTED,
     change,
+    command_lines,
     deployment_create,
     deployment_delete,
     flow_noop,
+    injected_update,
     make_plan,
     pool_replace,
     pool_update,
@@ -286,3 +289,27 @@ def test_changed_secret_is_shown_as_changed_without_values() -> None:
         "      ~ value = (sensitive value)",
         "    }",
     ]
+
+
+def test_user_text_cannot_start_a_line_or_send_escapes() -> None:
+    out = render_plan_text(make_plan(injected_update(), environment=f"prod{INJECTED}"))
+    assert command_lines(out) == []
+    assert "\x1b" not in out and "\r" not in out and "\u2028" not in out
+    escaped = "x\\n::add-mask::leak\\r\\n::error title=pwned::owned\\x1b[2J\\u2028"
+    as_json = escaped.replace("\\x1b", "\\u001b")  # values print as JSON strings
+    assert out == (
+        f"Environment: prod{escaped}\n"
+        "\n"
+        "Resource actions are indicated with the following symbols:\n"
+        "  ~ update in-place\n"
+        "\n"
+        "prefect-gitops will perform the following actions:\n"
+        "\n"
+        f"  # deployment.etl/daily{escaped} will be updated in-place\n"
+        f"  # (note{escaped})\n"
+        f'  ~ deployment "etl/daily{escaped}" {{\n'
+        f'      + job_variables.env.K{escaped} = "v{as_json}"\n'
+        "    }\n"
+        "\n"
+        "Plan: 0 to add, 1 to change, 0 to destroy.\n"
+    )

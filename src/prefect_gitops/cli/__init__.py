@@ -17,6 +17,7 @@ import click
 
 from .. import __version__
 from ..errors import ReconcilerError
+from ..render.escaping import visible
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -84,9 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return EXIT_USAGE
     except ReconcilerError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(f"Error: {visible(exc.message)}", err=True)
         if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+            click.echo(f"  hint: {visible(exc.hint)}", err=True)
         return EXIT_PROBLEM
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -3,7 +3,8 @@
 Sequence (nothing is written before the whole repository validates and the plan is made):
 
 1. load and validate everything; build the desired state; read the live state; plan
-   (`apply plan.json`: the saved plan, refused as stale if either fingerprint moved);
+   (`apply plan.json`: the saved plan, refused as stale unless planning again gives the same
+   fingerprints and changes; the plan made again is applied, with the values the file masks);
 2. nothing to change and the ownership inventory up to date: stop, with zero writes;
 3. show the plan and ask (on a terminal), or require `--auto-approve`;
 4. take the project's lock on the server (`lock.py`), re-read the live state: if it moved
@@ -17,6 +18,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,6 @@ from ..apply import (
     Throttle,
     apply_plan,
     check_prune_guard,
-    check_stale,
     inventory_after,
     record_inventory,
 )
@@ -43,7 +44,11 @@ from ..lock import acquire, force_unlock
 from ..plan import Action, Plan
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
+from ..render.escaping import visible
+from ..render.masking import plan_secrets
 from ..render.plan import PLAN_RENDERERS
+from ..render.plan_json import plan_document
+from ..savedplan import check_saved, plan_key
 from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
@@ -62,11 +67,12 @@ def _stderr_is_tty() -> bool:
     return sys.stderr.isatty()
 
 
-def read_saved_plan(path: Path) -> Plan:
+def read_saved_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
+    """The saved plan and its document (for `savedplan.check_saved`)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Plan.from_dict(data)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Plan.from_dict(data), data
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ReconcilerError(
             f"{path} is not a saved plan: {exc}",
             hint="save one with `prefect-gitops plan --out plan.json`",
@@ -130,10 +136,13 @@ def apply_command(
     changed) and, with --prune, delete what this project owns and no longer declares.
 
     TARGET is a repository directory or prefect.yaml (default: the current directory), or a
-    plan saved by `plan --out`, which is applied exactly as saved (refused if stale).
+    plan saved by `plan --out`, applied only if planning again gives that same plan (else it
+    is refused as stale).
     Exit status: 0 applied (or nothing to do), 1 error or some changes failed.
     """
-    saved = read_saved_plan(target) if target.is_file() and target.suffix == ".json" else None
+    saved, saved_doc = (
+        read_saved_plan(target) if target.is_file() and target.suffix == ".json" else (None, {})
+    )
     if saved is None and repo is not None:
         raise click.UsageError("--repo is only for applying a saved plan")
     if saved is None and not auto_approve and not _stdin_is_tty():
@@ -167,13 +176,8 @@ def apply_command(
     with ApiClient(settings, sleep=throttle.backoff) as client:
         live, plan = compute_plan(client, project, desired, prune=should_prune, adopt=adopt)
         if saved is not None:
-            if saved.api_url and saved.api_url != client.shown_base_url:
-                raise StalePlanError(
-                    f"saved plan is stale: it was made for {saved.api_url}, not "
-                    f"{client.shown_base_url}; nothing was written"
-                )
-            check_stale(saved, desired, live.state)
-            plan = saved
+            # Apply `plan`, the saved one made again: it holds the values the file masks.
+            _check_saved(saved, saved_doc, plan, client, project)
         check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
 
         if not _needs_writes(plan, desired, live.state, name, live.inventory):
@@ -184,7 +188,10 @@ def apply_command(
         if saved is None and output_format == "text":
             click.echo(
                 PLAN_RENDERERS["text"](
-                    plan, use_color=use_color(), mask_keys=project.config.mask_keys
+                    plan,
+                    use_color=use_color(),
+                    mask_keys=project.config.mask_keys,
+                    mask_values=settings.secrets(),
                 )
             )
         if saved is None and not auto_approve and not _confirm():
@@ -192,7 +199,7 @@ def apply_command(
 
         def waiting(info: Any) -> None:
             click.echo(
-                f"Waiting up to {lock_timeout:g} s for the apply lock ({info.describe()})...",
+                f"Waiting up to {lock_timeout:g} s for the apply lock ({visible(info.describe())})...",
                 err=True,
             )
 
@@ -207,7 +214,10 @@ def apply_command(
                     )
                 plan = fresh
                 check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
-            progress = _progress(report_to, output_format)
+            hidden = plan_secrets(
+                plan.to_dict(), mask_keys=project.config.mask_keys, mask_values=settings.secrets()
+            )
+            progress = _progress(report_to, hidden)
             result = apply_plan(
                 client,
                 plan,
@@ -235,8 +245,22 @@ def apply_command(
             requests=client.request_count,
             writes=client.write_count,
         )
-    _finish(plan, result, output_format, project, nothing=False)
+    _finish(plan, result, output_format, project, nothing=False, hidden=hidden)
     return EXIT_OK if result.ok else EXIT_PROBLEM
+
+
+def _check_saved(
+    saved: Plan, saved_doc: dict[str, Any], plan: Plan, client: ApiClient, project: Project
+) -> None:
+    """Refuse a saved plan made for another server, or that the plan made now is not."""
+    if saved.api_url and saved.api_url != client.shown_base_url:
+        raise StalePlanError(
+            f"saved plan is stale: it was made for {saved.api_url}, not "
+            f"{client.shown_base_url}; nothing was written"
+        )
+    secrets = client.settings.secrets()
+    masked = plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
+    check_saved(saved_doc, plan, masked, plan_key(os.environ))
 
 
 def _needs_writes(plan: Plan, desired: State, live: State, project: str, inventory: Any) -> bool:
@@ -272,7 +296,7 @@ def _confirm() -> bool:
     return answer.strip() == "yes"
 
 
-def _progress(stream: Any, output_format: str) -> Any:
+def _progress(stream: Any, hidden: Collection[str]) -> Any:
     on_tty = _stderr_is_tty()
     failed = [0]
 
@@ -285,22 +309,31 @@ def _progress(stream: Any, output_format: str) -> Any:
             if end:
                 click.echo("", err=True)
         else:
-            click.echo(progress_line(outcome, done, total), file=stream)
+            click.echo(progress_line(outcome, done, total, mask_values=hidden), file=stream)
 
     return show
 
 
 def _finish(
-    plan: Plan, result: ApplyResult, output_format: str, project: Project, *, nothing: bool
+    plan: Plan,
+    result: ApplyResult,
+    output_format: str,
+    project: Project,
+    *,
+    nothing: bool,
+    hidden: Collection[str] = (),
 ) -> None:
+    """The report; `hidden`: the plan's secrets, masked in the server's messages too."""
     if output_format == "json":
-        click.echo(render_apply_json(plan, result), nl=False)
+        click.echo(render_apply_json(plan, result, mask_values=hidden), nl=False)
         return
     if nothing:
         click.echo("No changes. Live state matches the repository; nothing was written.")
         return
     click.echo(
-        render_apply_text(result, use_color=use_color(), with_outcomes=_stderr_is_tty()),
+        render_apply_text(
+            result, use_color=use_color(), with_outcomes=_stderr_is_tty(), mask_values=hidden
+        ),
         nl=False,
     )
 
@@ -331,7 +364,8 @@ def force_unlock_command(
     with open_client(api_url, profile) as client:
         info = force_unlock(client, project_option)
     if info is None:
-        click.echo(f"No apply lock is held for project '{project_option}'.")
+        click.echo(f"No apply lock is held for project '{visible(project_option)}'.")
     else:
-        click.echo(f"Removed the apply lock of project '{project_option}' ({info.describe()}).")
+        shown = visible(f"project '{project_option}' ({info.describe()})")
+        click.echo(f"Removed the apply lock of {shown}.")
     return EXIT_OK

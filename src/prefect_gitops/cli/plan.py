@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import click
@@ -20,6 +19,8 @@ from ..loader import Project, load_project
 from ..plan import Plan, build_plan
 from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
 from ..render.plan import PLAN_RENDERERS
+from ..render.plan_json import plan_document
+from ..savedplan import plan_key, render_saved, saved_document, write_private
 from ..state import State
 from ..validate import ValidateOptions, validate_project
 from . import EXIT_OK, EXIT_PROBLEM, cli
@@ -38,7 +39,8 @@ EXIT_CHANGES = 2
     "out_path",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     default=None,
-    help="Also save the plan as JSON (with the fingerprints `apply PLAN` checks).",
+    help="Also save the plan as JSON for `apply PLAN` (secrets masked, keyed fingerprints, "
+    "mode 0600).",
 )
 @click.option(
     "--detailed-exitcode",
@@ -87,20 +89,34 @@ def plan_command(
                 f"internal error: plan sent {client.write_count} write request(s)"
             )
 
+    secrets = client.settings.secrets()
     if out_path is not None:
-        try:
-            out_path.write_text(
-                json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-            )
-        except OSError as exc:
-            raise ReconcilerError(
-                f"cannot write the plan to {out_path}: {exc.strerror or exc}"
-            ) from exc
+        save_plan(out_path, plan, project, secrets, environ)
     renderer = PLAN_RENDERERS[output_format]
-    click.echo(renderer(plan, use_color=use_color(), mask_keys=project.config.mask_keys))
+    click.echo(
+        renderer(
+            plan, use_color=use_color(), mask_keys=project.config.mask_keys, mask_values=secrets
+        )
+    )
     if detailed_exitcode and plan.has_changes():
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def save_plan(
+    path: Path,
+    plan: Plan,
+    project: Project,
+    secrets: Collection[str],
+    environ: Mapping[str, str],
+) -> None:
+    """`--out`: the masked plan with keyed fingerprints, mode 0600 (see savedplan.py)."""
+    masked = plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
+    doc = saved_document(masked, plan, plan_key(environ))
+    try:
+        write_private(path, render_saved(doc))
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write the plan to {path}: {exc.strerror or exc}") from exc
 
 
 # -- shared with `apply` (cli/apply.py) ------------------------------------------------------

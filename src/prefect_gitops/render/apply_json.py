@@ -9,7 +9,7 @@ from typing import Any
 from .. import __version__
 from ..apply import ApplyResult
 from ..plan import Plan
-from .apply_text import mask_text
+from .masking import mask_message
 
 FORMAT_VERSION = "1"
 
@@ -34,7 +34,7 @@ def apply_document(
     changes.extend(o.to_dict() for o in outcomes.values())  # recreated with a replaced pool
     for item in changes:
         if item["detail"]:
-            item["detail"] = mask_text(item["detail"], mask_values)
+            item["detail"] = mask_message(item["detail"], mask_values)
     return {
         "format_version": FORMAT_VERSION,
         "tool_version": __version__,

@@ -6,6 +6,8 @@ from collections.abc import Collection
 
 from ..apply import ApplyResult, Outcome
 from ..plan import Action
+from .escaping import visible
+from .masking import mask_message
 
 _SYMBOLS = {
     Action.CREATE: "+",
@@ -26,10 +28,9 @@ BAR_WIDTH = 30
 
 
 def mask_text(text: str, mask_values: Collection[str]) -> str:
-    for value in mask_values:
-        if value:
-            text = text.replace(value, "***")
-    return text
+    """A message (the server's reason for a failure) with the plan's secrets masked, as every
+    other output masks them, and its control characters made visible."""
+    return visible(mask_message(text, mask_values))
 
 
 def _paint(text: str, status: str, use_color: bool) -> str:
@@ -40,12 +41,13 @@ def outcome_line(
     outcome: Outcome, *, use_color: bool = False, mask_values: Collection[str] = ()
 ) -> str:
     """`+ deployment.etl/daily: created`, `! ...: failed: <the server's reason>`."""
+    address = visible(outcome.address)
     if outcome.status == "applied":
-        head = f"{_SYMBOLS[outcome.action]} {outcome.address}: {_DONE[outcome.action]}"
+        head = f"{_SYMBOLS[outcome.action]} {address}: {_DONE[outcome.action]}"
     elif outcome.status == "failed":
-        head = f"! {outcome.address}: {outcome.action.value} failed"
+        head = f"! {address}: {outcome.action.value} failed"
     else:
-        head = f"  {outcome.address}: {outcome.action.value} skipped"
+        head = f"  {address}: {outcome.action.value} skipped"
     if outcome.detail:
         head += f" ({mask_text(outcome.detail, mask_values)})"
     return _paint(head, outcome.status, use_color)

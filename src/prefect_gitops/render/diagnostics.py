@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from ..diagnostics import Diagnostic, Severity, Summary
+from .escaping import escape_data, escape_property, safe_line_start, visible
 
 FORMAT_VERSION = "1"
 
@@ -59,11 +60,11 @@ def render_text(
 
     lines: list[str] = []
     for d in _shown(diags, verbose):
-        where = paint(f"{d.span}:", _BOLD)
+        where = paint(safe_line_start(visible(f"{d.span}:")), _BOLD)
         level = paint(f"{d.severity.value}[{d.code}]", _BOLD, _COLORS[d.severity])
-        lines.append(f"{where} {level} {d.message}")
+        lines.append(f"{where} {level} {visible(d.message)}")
         if d.hint:
-            lines.append(f"    {paint('hint:', _DIM)} {d.hint}")
+            lines.append(f"    {paint('hint:', _DIM)} {visible(d.hint)}")
     line = summary_line(summary)
     if summary.errors:
         line = paint(line, _BOLD, _COLORS[Severity.ERROR])
@@ -110,14 +111,6 @@ def render_json(
     return json.dumps(to_json_dict(diags, summary=summary, verbose=verbose), indent=2)
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
@@ -129,7 +122,7 @@ def render_github(
     lines: list[str] = []
     for d in _shown(diags, verbose):
         properties = ",".join(
-            f"{name}={_escape_property(str(value))}"
+            f"{name}={escape_property(str(value))}"
             for name, value in (
                 ("file", d.span.file),
                 ("line", d.span.line),
@@ -138,7 +131,7 @@ def render_github(
             )
         )
         message = d.message if not d.hint else f"{d.message}\nhint: {d.hint}"
-        lines.append(f"::{_COMMANDS[d.severity]} {properties}::{_escape_data(message)}")
+        lines.append(f"::{_COMMANDS[d.severity]} {properties}::{escape_data(message)}")
     lines.append(summary_line(summary))
     return "\n".join(lines)
 

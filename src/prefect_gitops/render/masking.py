@@ -11,6 +11,9 @@ Three nets, applied in order:
    wherever else it appears, and cut out of longer strings (as a word if it is short).
 3. Literal values the caller knows are secret (`mask_values`: the API key, the auth string) are
    cut out of every string of the document, and the password of an `api_url` is hidden.
+
+A plan holding a secret also has its two fingerprints masked: they are plain SHA-256 hashes of
+the states (a saved plan carries keyed ones instead, see savedplan.py).
 """
 
 from __future__ import annotations
@@ -219,11 +222,8 @@ def hide_url_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def mask_plan_dict(
-    doc: dict[str, Any], *, mask_keys: Collection[str] = (), mask_values: Collection[str] = ()
-) -> dict[str, Any]:
-    """The plan's JSON dict with every secret masked (see the module docstring)."""
-    masker = Masker(mask_keys, mask_values)
+def _mask_changes(masker: Masker, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Step 1 over every resource change; `masker.secrets` holds what it masked."""
     changes: list[dict[str, Any]] = []
     for rc in doc.get("resource_changes", ()):
         states = (rc.get("before"), rc.get("after"))
@@ -243,7 +243,15 @@ def mask_plan_dict(
             fields.append(out)
         masked["changed_fields"] = fields
         changes.append(masked)
+    return changes
 
+
+def mask_plan_dict(
+    doc: dict[str, Any], *, mask_keys: Collection[str] = (), mask_values: Collection[str] = ()
+) -> dict[str, Any]:
+    """The plan's JSON dict with every secret masked (see the module docstring)."""
+    masker = Masker(mask_keys, mask_values)
+    changes = _mask_changes(masker, doc)
     result = dict(doc)
     if masker.secrets:
         changes = [
@@ -256,6 +264,10 @@ def mask_plan_dict(
             }
             for rc in changes
         ]
+        # A plain hash of states holding a secret lets anyone test guesses of a short one.
+        for field in ("desired_fingerprint", "live_fingerprint"):
+            if field in result:
+                result[field] = MASK
     # With no secret found there is nothing to scrub by value (the common, large case).
     result["resource_changes"] = changes
     if isinstance(result.get("api_url"), str):
@@ -263,3 +275,42 @@ def mask_plan_dict(
     if masker.literals:
         result = masker.scrub_literals(result)
     return result
+
+
+def plan_secrets(
+    doc: dict[str, Any], *, mask_keys: Collection[str] = (), mask_values: Collection[str] = ()
+) -> frozenset[str]:
+    """Every string `mask_plan_dict` hides in the plan `doc`: values under secret-looking keys
+    and the caller's literals. What `mask_message` hides in a server's answer about that plan."""
+    masker = Masker(mask_keys, mask_values)
+    _mask_changes(masker, doc)
+    return frozenset(masker.secrets | set(masker.literals))
+
+
+def mask_message(text: str, secrets: Collection[str]) -> str:
+    """`text` (a server's error message, say) with every secret of `secrets` masked by the rules
+    values follow, also in the forms the API client leaves of them: runs of whitespace folded to
+    one space, and a secret cut short where a long message was truncated with "…"."""
+    masker = Masker()
+    for secret in secrets:
+        if secret and secret != MASK:
+            masker.secrets.add(secret)
+            masker.secrets.add(" ".join(secret.split()))
+    masker.secrets.discard("")
+    text = masker.scrub_text(text)
+    if text.endswith("…"):
+        text = _mask_cut_secret(text[:-1], masker.secrets) + "…"
+    return text
+
+
+def _mask_cut_secret(text: str, secrets: Iterable[str]) -> str:
+    """Mask the start of a secret that `text` ends with (the rest was truncated away)."""
+    longest = 0
+    for secret in secrets:
+        if len(secret) < _MIN_WORD:
+            continue
+        for size in range(min(len(secret) - 1, len(text)), longest, -1):
+            if text.endswith(secret[:size]):
+                longest = size
+                break
+    return text[: len(text) - longest] + MASK if longest else text

@@ -9,21 +9,14 @@ from collections.abc import Collection
 from typing import Any
 
 from ..plan import Plan
+from .escaping import escape_data, escape_property
 from .plan_json import plan_document
 from .plan_text import changed_resources, headline, reason_notes, summary_line, top_field
 
+__all__ = ["escape_data", "escape_property", "render_document_github", "render_plan_github"]
+
 # Field names listed per resource before "…".
 MAX_FIELDS = 10
-
-
-def escape_data(text: str) -> str:
-    """A workflow command's message, per GitHub's rules (actions/toolkit `escapeData`)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """A workflow command's property value (actions/toolkit `escapeProperty`)."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def notice(title: str, message: str) -> str:

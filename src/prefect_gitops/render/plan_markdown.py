@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from ..plan import Plan
+from .escaping import visible
 from .plan_json import plan_document
 from .plan_text import VERBS, Line, action_of, changed_resources, resource_lines, summary_line
 
@@ -28,7 +29,7 @@ _DIFF_MARKS = {"+": "+", "-": "-", "~": "!", "-/+": "!", "#": "#"}
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("prefect_gitops.render", "templates"),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -36,6 +37,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["visible"] = lambda value: visible(str(value))
+    return env
 
 
 def diff_line(line: Line) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..plan import Plan
+from .escaping import visible
 from .masking import MASK, parse_path
 from .plan_json import plan_document
 from .structural import MISSING, Leaf, format_pair, format_value, structural_diff
@@ -131,11 +132,12 @@ def _immutable_names(rc: dict[str, Any]) -> list[str]:
 
 
 def resource_lines(rc: dict[str, Any]) -> list[Line]:
-    """The headline, its notes and the resource block of one change."""
+    """The headline, its notes and the resource block of one change (user text made visible)."""
     action = action_of(rc)
-    lines = [Line(0, "#", headline(rc))]
-    lines += [Line(0, "#", f"({note})") for note in reason_notes(rc)]
-    lines.append(Line(0, symbol_of(action), f"{rc['type']} {_quote(str(rc['name']))} {{"))
+    lines = [Line(0, "#", visible(headline(rc)))]
+    lines += [Line(0, "#", f"({visible(note)})") for note in reason_notes(rc)]
+    kind = visible(str(rc["type"]))
+    lines.append(Line(0, symbol_of(action), f"{kind} {visible(_quote(str(rc['name'])))} {{"))
     lines += _align(_field_lines(rc, action), depth=1)
     lines.append(Line(0, " ", "}"))
     return lines
@@ -183,7 +185,7 @@ def _field_lines(rc: dict[str, Any], action: str) -> list[Line]:
             continue
         kinds = {leaf.kind for leaf in leaves}
         symbol = _KIND_SYMBOLS[kinds.pop()] if len(kinds) == 1 else "~"
-        lines.append(Line(1, symbol, f"{field} {{{marker}"))
+        lines.append(Line(1, symbol, f"{visible(field)} {{{marker}"))
         shown = leaves[:MAX_LEAVES]
         lines += _align([_leaf_line(2, leaf.path, leaf, "") for leaf in shown], depth=2)
         if len(leaves) > len(shown):
@@ -208,7 +210,7 @@ def _leaf_line(depth: int, name: str, leaf: Leaf, marker: str) -> Line:
         # Both sides masked: a secret changed; say so once, without values.
         value = MASK if before == after == MASK else f"{before} -> {after}"
     # "\0" marks where `_align` pads the name; it never reaches the output.
-    return Line(depth, _KIND_SYMBOLS[leaf.kind], f"{name}\0= {value}{marker}")
+    return Line(depth, _KIND_SYMBOLS[leaf.kind], f"{visible(name)}\0= {visible(value)}{marker}")
 
 
 def _align(lines: list[Line], *, depth: int) -> list[Line]:
@@ -252,7 +254,7 @@ def bold(text: str) -> str:
 def render_document_text(doc: dict[str, Any], *, use_color: bool = False) -> str:
     out: list[str] = []
     if doc.get("environment"):
-        out += [f"Environment: {doc['environment']}", ""]
+        out += [f"Environment: {visible(str(doc['environment']))}", ""]
     changed = changed_resources(doc)
     if not changed:
         out.append(bold(NO_CHANGES) if use_color else NO_CHANGES)

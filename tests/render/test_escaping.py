@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from prefect_gitops.render.escaping import (
+    escape_data,
+    escape_property,
+    safe_line_start,
+    visible,
+)
+
+
+def test_visible_writes_control_characters_as_escapes() -> None:
+    assert visible("a\nb\rc\td") == "a\\nb\\rc\\td"
+    assert visible("\x1b[31mred\x00\x7f\x85") == "\\x1b[31mred\\x00\\x7f\\x85"
+    assert visible("line\u2028sep\u202eevil") == "line\\u2028sep\\u202eevil"
+    assert visible("plain: é ü 日本 `code`") == "plain: é ü 日本 `code`"
+    assert visible("a\nb\x1b", keep_newlines=True) == "a\nb\\x1b"
+
+
+def test_workflow_command_escaping_follows_the_toolkit() -> None:
+    assert escape_data("100%\r\n::error::x") == "100%25%0D%0A::error::x"
+    assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
+    assert escape_data("bell\x07") == "bell\\x07"
+
+
+def test_a_path_never_opens_a_line_as_a_command() -> None:
+    assert safe_line_start("::error::x/prefect.yaml:1:1:") == "./::error::x/prefect.yaml:1:1:"
+    assert safe_line_start("flows/prefect.yaml:1:1:") == "flows/prefect.yaml:1:1:"
