@@ -39,7 +39,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from .docstrings import parameter_docstrings
-from .repofiles import FileProblem, read_capped, real
+from .repofiles import FileProblem, read_capped, real, relative
 
 ProblemKind = Literal[
     "format",  # not `path.py:func`, `module:func` or `module.func`
@@ -152,11 +152,7 @@ def _inside(path: Path, root: Path, memo: FileMemo) -> bool:
 def _rel(path: Path, root: Path, memo: FileMemo) -> str:
     found = memo.rels.get((path, root))
     if found is None:
-        try:
-            found = memo.resolve(path).relative_to(memo.resolve(root)).as_posix()
-        except ValueError:
-            found = path.as_posix()
-        memo.rels[(path, root)] = found
+        found = memo.rels[(path, root)] = relative(path, root)
     return found
 
 
@@ -367,7 +363,9 @@ def _index_module(tree: ast.Module, source: str) -> _Module:
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for target in targets:
-                for node in ast.walk(target):
+                # most targets are one name; walking each costs seconds in a big module
+                nodes = (target,) if isinstance(target, ast.Name) else ast.walk(target)
+                for node in nodes:
                     if isinstance(node, ast.Name):
                         imports.pop(node.id, None)
                         bindings[node.id] = stmt
