@@ -153,6 +153,8 @@ def test_code_that_fails_at_import_is_still_read(tmp_path: Path) -> None:
         ("noflows", "format"),
         ("not.there.flow", "module_not_found"),
         ("bad-path/x:f", "format"),
+        ("basic\0.py:plain", "format"),
+        ("ba\0sic.plain", "format"),
     ],
 )
 def test_entrypoint_problems(entrypoint: str, kind: str) -> None:

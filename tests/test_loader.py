@@ -468,6 +468,9 @@ def test_a_checkout_path_with_glob_characters_finds_its_files(
     tmp_path: Path, folder: str, config: str
 ) -> None:
     repo = write(tmp_path / folder, {"prefect.yaml": GOOD, **SUPPORT})
+    # A sibling that the folder's name matches as a glob: its files are not this project's.
+    sibling = folder.replace("[", "").replace("]", "").replace("*", "-x").replace("?", "1")
+    write(tmp_path / sibling, {"work-pools/other.yaml": "name: other\ntype: process\n"})
     if config:
         write(repo, {"prefect-gitops.yaml": config})
     result = validate_json(repo)
@@ -511,6 +514,18 @@ def test_a_declared_pattern_matching_nothing_is_a_located_error(
     assert result.exit_code == 1, result.stdout
     diag = only(result, "Y001")
     assert (diag["file"], diag["line"], diag["message"]) == ("prefect-gitops.yaml", line, message)
+
+
+@pytest.mark.parametrize("pattern", ['""', '"."', '"a\\0b/*.yaml"', '"pre\\0fect.yaml"'])
+def test_patterns_that_can_name_no_file_are_errors_not_crashes(
+    tmp_path: Path, pattern: str
+) -> None:
+    config = f"prefect_files: [prefect.yaml, {pattern}]\n"
+    write(tmp_path, {"prefect.yaml": GOOD, **SUPPORT, "prefect-gitops.yaml": config})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1, result.stderr
+    diag = only(result, "Y001")
+    assert (diag["file"], diag["line"]) == ("prefect-gitops.yaml", 1)
 
 
 def test_default_patterns_may_match_nothing(tmp_path: Path) -> None:

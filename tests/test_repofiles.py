@@ -131,3 +131,10 @@ def test_missing_directory_and_over_the_cap(tmp_path: Path) -> None:
     )
     big = problem(tmp_path / "big.yaml", tmp_path, cap=2 * 1048576)
     assert (big.kind, big.message) == ("too_large", "file big.yaml is 3.0 MiB, over the 2 MiB cap")
+
+
+def test_patterns_naming_nothing(tmp_path: Path) -> None:
+    touch(tmp_path, "a.yaml")
+    for pattern in ("", ".", "a\0.yaml", "x\0/*.yaml", "*\0"):
+        assert expand(tmp_path, pattern) == [], pattern
+    assert problem(tmp_path / "a\0.yaml", tmp_path).kind == "missing"

@@ -175,6 +175,8 @@ def _locate(
     entrypoint: str, base_dir: Path, root: Path, memo: FileMemo
 ) -> _Target | EntrypointProblem:
     entrypoint = entrypoint.strip()
+    if "\0" in entrypoint:
+        return EntrypointProblem("format", f"entrypoint {entrypoint!r} contains a NUL byte")
     if entrypoint.endswith(".py") and ":" not in entrypoint:
         return EntrypointProblem(
             "format", f"entrypoint '{entrypoint}' names a file but no flow: add ':<function>'"

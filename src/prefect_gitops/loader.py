@@ -571,7 +571,7 @@ def _list_files(
             diags.error(
                 "Y001",
                 f"`{key}` pattern '{pattern}' in {config_file.rel} matches no file"
-                if glob.has_magic(pattern)
+                if glob.has_magic(pattern) or not Path(pattern).name
                 else f"there is no {relative(base / pattern, project.root)} "
                 f"(listed in `{key}` of {config_file.rel})",
                 config_file.span((key, index)),

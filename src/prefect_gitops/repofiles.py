@@ -100,6 +100,8 @@ def _stat_problem(exc: OSError, name: str) -> FileProblem:
 def read_capped(path: Path, root: Path, *, cap: int, name: str) -> bytes:
     """The bytes of `path`, a regular file inside `root` of at most `cap` bytes, or
     `FileProblem`. `name` says what the file is, e.g. "prefect file deploy/prefect.yaml"."""
+    if "\0" in str(path):
+        raise FileProblem("missing", f"there is no {name} (its name holds a NUL byte)")
     target = real(path)
     if not inside(target, root):
         raise FileProblem(
@@ -134,7 +136,7 @@ def _entries(folder: Path) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(folder) as found:
             return list(found)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in the pattern
         return []
 
 
@@ -186,6 +188,8 @@ def expand(base: Path, pattern: str) -> list[Path]:
     its one path if anything is there, even a broken link, so that reading it says why."""
     written = PurePosixPath(pattern)
     parts = written.parts[1:] if written.is_absolute() else written.parts
+    if not parts or "\0" in pattern:
+        return []  # "", "." or a NUL byte: no file has such a name
     current = [Path(written.anchor) if written.is_absolute() else base]
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
