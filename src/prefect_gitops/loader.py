@@ -1,7 +1,8 @@
 """Find and read a project's files: YAML -> typed models, each value with its position.
 
-The only module that opens repository files. Everything it finds wrong becomes a
-diagnostic; it never raises for bad input.
+It finds the files a project declares and reads them through `repofiles` (regular files
+inside the repository, size-capped). Everything it finds wrong becomes a diagnostic; it
+never raises for bad input.
 """
 
 from __future__ import annotations
@@ -202,6 +203,27 @@ def _not_a_mapping_hint(text: str, value: Any) -> tuple[str, str | None]:
     return f"the document is {kind}, not a mapping", "the top level must be `key: value` pairs"
 
 
+_YAML_CODES = {"duplicate": "Y005", "hostile": "Y006", "unsupported": "Y007"}
+
+
+def _yaml_error(exc: YamlLoadError, text: str, rel: str, diags: Diagnostics) -> None:
+    message = exc.message
+    code = _YAML_CODES.get(exc.kind, "Y004")
+    hint = exc.hint
+    span = Span(rel, exc.line, exc.column)
+    looks = _looks_like(text, exc.line) if code == "Y004" else None
+    if looks == "docstring":
+        message = f"a Python docstring (triple quotes) is pasted into the YAML ({message})"
+        hint = "remove it; YAML comments start with `#`"
+        span = Span(rel, _line_of(_DOCSTRING, text), 1)
+    elif looks == "toml":
+        message = f"this looks like TOML, not YAML ({message})"
+        hint = "YAML uses `key: value`, not `key = value` and `[section]`"
+    elif code == "Y004" and "\t" in text:
+        hint = "YAML does not allow tabs for indentation"
+    diags.error(code, message, span, hint=hint)
+
+
 def read_yaml_file(
     path: Path,
     root: Path,
@@ -215,7 +237,6 @@ def read_yaml_file(
     The file must be inside `within` (default: `root`), symlinks resolved."""
     rel = relative(path, root)
     top = Span(rel, 1, 1)
-    resource = None
     try:
         data = read_capped(path, within or root, cap=MAX_FILE_BYTES, name=f"{what} {rel}")
     except FileProblem as problem:
@@ -254,28 +275,7 @@ def read_yaml_file(
     try:
         value, smap = load_yaml(text, rel)
     except YamlLoadError as exc:
-        message = exc.message
-        if exc.kind == "duplicate":
-            code = "Y005"
-        elif exc.kind == "hostile":
-            code = "Y006"
-        elif exc.kind == "unsupported":
-            code = "Y007"
-        else:
-            code = "Y004"
-        hint = exc.hint
-        span = Span(rel, exc.line, exc.column)
-        looks = _looks_like(text, exc.line) if code == "Y004" else None
-        if looks == "docstring":
-            message = f"a Python docstring (triple quotes) is pasted into the YAML ({message})"
-            hint = "remove it; YAML comments start with `#`"
-            span = Span(rel, _line_of(_DOCSTRING, text), 1)
-        elif looks == "toml":
-            message = f"this looks like TOML, not YAML ({message})"
-            hint = "YAML uses `key: value`, not `key = value` and `[section]`"
-        elif code == "Y004" and "\t" in text:
-            hint = "YAML does not allow tabs for indentation"
-        diags.error(code, message, span, hint=hint, resource=resource)
+        _yaml_error(exc, text, rel, diags)
         return None
     if require_mapping and not isinstance(value, dict):
         message, hint = _not_a_mapping_hint(text, value)
