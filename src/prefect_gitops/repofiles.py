@@ -106,13 +106,13 @@ def read_capped(path: Path, root: Path, *, cap: int, name: str) -> bytes:
     if not inside(target, root):
         raise FileProblem(
             "outside",
-            f"{name} is a symlink to {target}, outside the repository",
+            f"{name} resolves to {target}, outside the repository",
             hint="only files inside the repository are read",
         )
     try:
         _check_kind(os.stat(target), name, cap)
-        # Checked before opening, so a FIFO is never opened; O_NONBLOCK still keeps one that
-        # replaced the file since from blocking, and fstat sees what was really opened.
+        # `stat` first, so a FIFO is never opened; should one replace the file before `open`,
+        # O_NONBLOCK keeps the open from blocking and `fstat` catches it.
         flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
         flags |= getattr(os, "O_NOFOLLOW", 0)
         with os.fdopen(os.open(target, flags), "rb") as handle:
