@@ -245,3 +245,49 @@ def test_cli_refuses_a_repository_that_points_elsewhere(tmp_path: Path) -> None:
         assert "prefect-gitops.yaml:22:" in result.stderr
         assert "connect" not in result.stderr.lower() and "Traceback" not in result.stderr
         assert "pnu_ci_key_0123456789" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message", "hint"),
+    [
+        (
+            "      nightly-load:\n",
+            "      nightly-lod:\n",
+            18,
+            "environment 'dev': `deployments` pattern 'nightly-lod' matches no deployment "
+            "of the repository",
+            "did you mean 'nightly-load'?",
+        ),
+        (
+            '      "*-load":\n',
+            '      "*-loads":\n',
+            27,
+            "environment 'prod': `deployments` pattern '*-loads' matches no deployment "
+            "of the repository",
+            None,
+        ),
+        (
+            "      etl: etl-dev",
+            "      etls: etl-dev",
+            12,
+            "environment 'dev': `work_pools` renames 'etls', which no pool file declares and "
+            "no deployment uses",
+            "did you mean 'etl'?",
+        ),
+    ],
+)
+def test_an_override_naming_nothing_is_a_located_error(
+    tmp_path: Path, old: str, new: str, line: int, message: str, hint: str | None
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, root)
+    config = root / "prefect-gitops.yaml"
+    assert old in config.read_text()
+    config.write_text(config.read_text().replace(old, new))
+    env = "prod" if "prod" in message else "dev"
+    _, diags = load_project(root, environment=env)
+    (diag,) = list(diags)
+    assert (diag.code, diag.span.file, diag.span.line) == ("S001", "prefect-gitops.yaml", line)
+    assert (diag.message, diag.hint) == (message, hint)
+    result = run_cli("validate", str(root), "--format", "json", env=NO_PROFILE)
+    assert result.exit_code == 1 and result.codes() == ["S001"]

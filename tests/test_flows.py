@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +17,7 @@ from prefect.utilities.callables import parameter_docstrings as prefect_docstrin
 from prefect.utilities.callables import parameter_schema
 
 from prefect_gitops.docstrings import parameter_docstrings
-from prefect_gitops.flows import EntrypointProblem, FlowInfo, analyze_entrypoint
+from prefect_gitops.flows import MAX_FLOW_BYTES, EntrypointProblem, FlowInfo, analyze_entrypoint
 
 FLOWS = Path(__file__).parent / "data" / "flows"
 PACKAGE = FLOWS / "pkg_project"
@@ -152,6 +153,8 @@ def test_code_that_fails_at_import_is_still_read(tmp_path: Path) -> None:
         ("noflows", "format"),
         ("not.there.flow", "module_not_found"),
         ("bad-path/x:f", "format"),
+        ("basic\0.py:plain", "format"),
+        ("ba\0sic.plain", "format"),
     ],
 )
 def test_entrypoint_problems(entrypoint: str, kind: str) -> None:
@@ -233,3 +236,75 @@ DOCSTRINGS = [
 @pytest.mark.parametrize("doc", DOCSTRINGS)
 def test_docstring_parameters_match_prefect(doc: str | None) -> None:
     assert parameter_docstrings(doc) == prefect_docstrings(doc)
+
+
+# -- hostile files: each is a problem, never a crash or a hang ------------------------------
+
+FLOW = "from typing import List\nfrom prefect import flow\n\n@flow\ndef f({params}): ...\n"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("extra", "params", "kind"),
+    [
+        ("x = " + "(" * 10_000 + "1" + ")" * 10_000, "", "syntax_error"),
+        ("x = " + "-" * 10_000 + "1", "", "too_complex"),
+        ("x = " + "+".join(["1"] * 100_000), "", "too_complex"),
+        ("x = a" + ".b" * 10_000, "", "too_complex"),
+        ("x = f" + "()" * 10_000, "", "too_complex"),
+        ("", "a: " + "List[" * 10_000 + "int" + "]" * 10_000, "syntax_error"),
+        ("", "a=" + "+".join(["x"] * 900), "too_complex"),
+        ("", "a: int = " + "-" * 900 + "1", "too_complex"),
+    ],
+    ids=["parens", "unary", "sum", "attributes", "calls", "annotation", "default", "negation"],
+)
+def test_deep_expressions_are_a_problem_not_a_crash(
+    tmp_path: Path, extra: str, params: str, kind: str
+) -> None:
+    (tmp_path / "x.py").write_text(FLOW.format(params=params) + extra + "\n")
+    result = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(result, EntrypointProblem), result
+    assert (result.kind, result.file) == (kind, "x.py"), result.message
+
+
+def test_a_deep_annotation_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "x.py").write_text(FLOW.format(params="a: " + "List[" * 150 + "int" + "]" * 150))
+    result = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(result, FlowInfo) and not result.schema_complete
+    assert "nested too deeply" in result.unreadable[0]
+
+
+def _special(path: Path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "loop":
+        os.symlink(path.name, path)
+    elif kind == "loop-of-two":
+        os.symlink("other.py", path)
+        os.symlink(path.name, path.parent / "other.py")
+    elif kind == "dev-zero":
+        os.symlink("/dev/zero", path)
+    else:
+        path.write_text("x = 1\n" * (MAX_FLOW_BYTES // 6 + 1))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("kind", "problem", "message"),
+    [
+        ("fifo", "unreadable_file", "x.py is not a regular file (a FIFO, socket or device)"),
+        ("loop", "unreadable_file", "x.py is a symlink loop"),
+        ("loop-of-two", "unreadable_file", "x.py is a symlink loop"),
+        ("dev-zero", "outside_repo", "outside the repository"),
+        ("too-large", "unreadable_file", "x.py is 2.0 MiB, over the 2 MiB cap"),
+    ],
+)
+@pytest.mark.parametrize("entrypoint", ["x.py:f", "x.f"])
+def test_special_flow_files_are_refused_without_hanging(
+    tmp_path: Path, kind: str, problem: str, message: str, entrypoint: str
+) -> None:
+    _special(tmp_path / "x.py", kind)
+    result = analyze_entrypoint(entrypoint, tmp_path, tmp_path)
+    assert isinstance(result, EntrypointProblem), result
+    assert result.kind == problem and message in result.message
+    assert result.file == "x.py"

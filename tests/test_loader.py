@@ -457,3 +457,155 @@ def test_repo_without_prefect_yaml(tmp_path: Path) -> None:
     diag = only(result, "Y001")
     assert diag["message"] == "there is no prefect file prefect.yaml"
     assert (diag["file"], diag["line"]) == ("prefect.yaml", 1)
+
+
+# -- which files: patterns, and what they may name ------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["build[1]", "ci*", "run?", "[x]"])
+@pytest.mark.parametrize("config", ["", "work_pools: ['work-pools/*.yaml']\n"])
+def test_a_checkout_path_with_glob_characters_finds_its_files(
+    tmp_path: Path, folder: str, config: str
+) -> None:
+    repo = write(tmp_path / folder, {"prefect.yaml": GOOD, **SUPPORT})
+    # A sibling that the folder's name matches as a glob: its files are not this project's.
+    sibling = folder.replace("[", "").replace("]", "").replace("*", "-x").replace("?", "1")
+    write(tmp_path / sibling, {"work-pools/other.yaml": "name: other\ntype: process\n"})
+    if config:
+        write(repo, {"prefect-gitops.yaml": config})
+    result = validate_json(repo)
+    assert result.exit_code == 0, result.stdout
+    assert result.json()["summary"]["work_pools"] == 1
+    project, diags = load(repo)
+    assert diags == [] and [p.name for p in project.pools] == ["local"]
+
+
+@pytest.mark.parametrize(
+    ("config", "line", "message"),
+    [
+        (
+            "prefect_files: ['teams/*/prefect.yaml']\n",
+            1,
+            "`prefect_files` pattern 'teams/*/prefect.yaml' in prefect-gitops.yaml matches no file",
+        ),
+        (
+            "prefect_files:\n  - prefect.yaml\n  - 'teams/**/prefect.yaml'\n",
+            3,
+            "`prefect_files` pattern 'teams/**/prefect.yaml' in prefect-gitops.yaml matches no file",
+        ),
+        (
+            "work_pools: ['pools/*.yaml']\n",
+            1,
+            "`work_pools` pattern 'pools/*.yaml' in prefect-gitops.yaml matches no file",
+        ),
+        (
+            "work_pools:\n  - work-pools/*.yaml\n  - pools/gpu.yaml\n",
+            3,
+            "there is no pools/gpu.yaml (listed in `work_pools` of prefect-gitops.yaml)",
+        ),
+    ],
+)
+def test_a_declared_pattern_matching_nothing_is_a_located_error(
+    tmp_path: Path, config: str, line: int, message: str
+) -> None:
+    # An empty file set must never read as "the project declares nothing": prune deletes that.
+    write(tmp_path, {"prefect.yaml": GOOD, **SUPPORT, "prefect-gitops.yaml": config})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1, result.stdout
+    diag = only(result, "Y001")
+    assert (diag["file"], diag["line"], diag["message"]) == ("prefect-gitops.yaml", line, message)
+
+
+@pytest.mark.parametrize("pattern", ['""', '"."', '"a\\0b/*.yaml"', '"pre\\0fect.yaml"'])
+def test_patterns_that_can_name_no_file_are_errors_not_crashes(
+    tmp_path: Path, pattern: str
+) -> None:
+    config = f"prefect_files: [prefect.yaml, {pattern}]\n"
+    write(tmp_path, {"prefect.yaml": GOOD, **SUPPORT, "prefect-gitops.yaml": config})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 1, result.stderr
+    diag = only(result, "Y001")
+    assert (diag["file"], diag["line"]) == ("prefect-gitops.yaml", 1)
+
+
+def test_default_patterns_may_match_nothing(tmp_path: Path) -> None:
+    write(tmp_path, {"prefect.yaml": GOOD, "flows/etl.py": SUPPORT["flows/etl.py"]})
+    project, diags = load(tmp_path)
+    assert project.pools == [] and not [d for d in diags if d.code == "Y001"]
+
+
+def test_one_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    write(tmp_path, {"prefect.yaml": GOOD, **SUPPORT})
+    config = "prefect_files: [prefect.yaml, ./prefect.yaml, 'alias.*']\n"
+    write(tmp_path, {"prefect-gitops.yaml": config})
+    os.symlink("prefect.yaml", tmp_path / "alias.yaml")
+    project, diags = load(tmp_path)
+    assert diags == [] and len(project.prefect_files) == 1
+
+
+@pytest.mark.timeout(60)
+def test_double_star_does_not_loop_through_symlinked_folders(tmp_path: Path) -> None:
+    write(tmp_path, {"prefect.yaml": GOOD, **SUPPORT})
+    write(tmp_path, {"prefect-gitops.yaml": "prefect_files: ['**/prefect.yaml']\n"})
+    for i in range(6):
+        os.symlink(".", tmp_path / f"self{i}")
+        os.symlink("..", tmp_path / "flows" / f"up{i}")
+    result = validate_json(tmp_path)
+    assert result.exit_code == 0, result.stdout
+    assert result.json()["summary"]["deployments"] == 1
+
+
+def _special(path: Path, kind: str, outside: Path) -> None:
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "loop":
+        os.symlink(path.name, path)
+    else:
+        os.symlink("/dev/zero" if kind == "dev-zero" else outside, path)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("name", "kind", "code", "where", "message"),
+    [
+        ("prefect.yaml", "fifo", "Y001", "prefect.yaml:1", "is not a regular file (a FIFO"),
+        ("prefect.yaml", "loop", "Y001", "prefect.yaml:1", "prefect.yaml is a symlink loop"),
+        ("prefect.yaml", "dev-zero", "S010", "prefect.yaml:1", "to /dev/zero) is outside"),
+        ("prefect.yaml", "outside", "S010", "prefect.yaml:1", "is outside the repository"),
+        ("work-pools/local.yaml", "fifo", "Y001", "work-pools/local.yaml:1", "a FIFO"),
+        ("work-pools/local.yaml", "loop", "Y001", "work-pools/local.yaml:1", "symlink loop"),
+        ("work-pools/local.yaml", "dev-zero", "S010", "work-pools/local.yaml:1", "/dev/zero"),
+        ("work-pools/local.yaml", "outside", "S010", "work-pools/local.yaml:1", "outside the"),
+        ("work-pools/t.json", "fifo", "Y001", "work-pools/t.json:1", "a FIFO"),
+        ("work-pools/t.json", "loop", "Y001", "work-pools/t.json:1", "t.json is a symlink loop"),
+        ("work-pools/t.json", "dev-zero", "S010", "work-pools/local.yaml:3", "points outside"),
+        ("work-pools/t.json", "outside", "S010", "work-pools/local.yaml:3", "points outside"),
+        ("prefect-gitops.yaml", "fifo", "Y001", "prefect-gitops.yaml:1", "a FIFO"),
+        ("prefect-gitops.yaml", "loop", "Y001", "prefect-gitops.yaml:1", "a symlink loop"),
+        ("prefect-gitops.yaml", "dev-zero", "S010", "prefect-gitops.yaml:1", "to /dev/zero"),
+        ("prefect-gitops.yaml", "outside", "S010", "prefect-gitops.yaml:1", "outside the"),
+    ],
+)
+def test_special_files_are_refused_without_hanging(
+    tmp_path: Path, name: str, kind: str, code: str, where: str, message: str
+) -> None:
+    outside = write(tmp_path, {"outside.yaml": GOOD}) / "outside.yaml"
+    repo = write(tmp_path / "repo", {"prefect.yaml": GOOD, **SUPPORT})
+    if name == "work-pools/t.json":
+        template = "name: local\ntype: process\nbase_job_template: t.json\n"
+        write(repo, {"work-pools/local.yaml": template})
+    _special(repo / name, kind, outside)
+    result = validate_json(repo)
+    assert result.exit_code == 1, result.stdout
+    diag = only(result, code)
+    assert f"{diag['file']}:{diag['line']}" == where
+    assert message in diag["message"]
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_named_on_the_command_line_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "prefect.yaml")
+    result = validate_json(tmp_path / "prefect.yaml")
+    assert result.exit_code == 1
+    assert "is not a regular file" in only(result, "Y001")["message"]

@@ -39,6 +39,7 @@ from .settings import (
     redact_url,
     same_api_url,
 )
+from .source import format_path
 from .suggest import did_you_mean
 
 
@@ -72,6 +73,8 @@ def apply_environment(project: Project, name: str, diags: Diagnostics) -> None:
         return
     spec = select(project, name)
     project.environment = name
+    if not diags.has_errors:  # with files that did not load, names would be missing
+        _check_targets(project, name, spec, diags)
     for pool in project.pools:
         if pool.spec is not None and pool.spec.name in spec.work_pools:
             pool.spec = pool.spec.model_copy(update={"name": spec.work_pools[pool.spec.name]})
@@ -117,6 +120,49 @@ def apply_environment(project: Project, name: str, diags: Diagnostics) -> None:
                 label=f"{entry.label} (environment '{name}')",
                 resource=entry.resource,
                 unknown_is_error=False,
+            )
+
+
+def _names(project: Project) -> tuple[list[str], set[str]]:
+    """Deployment names and pool names (declared or used) as the repository writes them."""
+    deployments: list[str] = []
+    pools = {p.spec.name for p in project.pools if p.spec is not None}
+    for entry in project.deployments:
+        raw = entry.raw if isinstance(entry.raw, dict) else {}
+        if isinstance(raw.get("name"), str):
+            deployments.append(raw["name"])
+        pool = raw.get("work_pool")
+        if isinstance(pool, dict) and isinstance(pool.get("name"), str):
+            pools.add(pool["name"])
+    return deployments, pools
+
+
+def _check_targets(project: Project, name: str, spec: EnvironmentSpec, diags: Diagnostics) -> None:
+    """An override that names nothing is an error: after a rename it would silently stop
+    applying, and the environment would get the repository's values instead."""
+    config_file = project.config_file
+    if config_file is None:
+        return
+    deployments, pools = _names(project)
+    for pattern in spec.deployments:
+        if not any(fnmatch.fnmatchcase(d, pattern) for d in deployments):
+            diags.error(
+                "S001",
+                f"environment '{name}': `deployments` pattern '{pattern}' matches no "
+                "deployment of the repository",
+                config_file.span(("environments", name, "deployments", pattern), key=True),
+                path=format_path(("environments", name, "deployments", pattern)),
+                hint=did_you_mean(pattern, deployments),
+            )
+    for pool in spec.work_pools:
+        if pool not in pools:
+            diags.error(
+                "S001",
+                f"environment '{name}': `work_pools` renames '{pool}', which no pool file "
+                "declares and no deployment uses",
+                config_file.span(("environments", name, "work_pools", pool), key=True),
+                path=format_path(("environments", name, "work_pools", pool)),
+                hint=did_you_mean(pool, sorted(pools)),
             )
 
 

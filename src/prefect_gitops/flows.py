@@ -20,8 +20,10 @@ import decimal
 import functools
 import inspect
 import operator
+import os
 import pathlib
 import re
+import stat
 import typing
 import uuid
 from collections.abc import Mapping as AbcMapping
@@ -37,20 +39,24 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from .docstrings import parameter_docstrings
+from .repofiles import FileProblem, read_capped, real, relative
 
 ProblemKind = Literal[
     "format",  # not `path.py:func`, `module:func` or `module.func`
     "missing_file",
     "outside_repo",
     "module_not_found",  # module form not found in the repo: may be an installed package
-    "unreadable_file",  # not UTF-8, unreadable
+    "unreadable_file",  # not UTF-8, not a regular file, over the size cap, a symlink loop
     "syntax_error",
+    "too_complex",  # nested too deeply for the parser or for our reading of it
     "no_function",
     "not_a_flow",
     "not_analysable",  # defined in a way we cannot follow statically (assignment, import...)
 ]
 
 BANNED_NAME_CHARS = "/%&><"
+# Flow modules are rarely over 100 KiB; parsing 10 MiB takes half a minute and gigabytes.
+MAX_FLOW_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ class FileMemo:
     Pass one to `analyze_entrypoint` per run; without it every call asks the file system."""
 
     resolved: dict[Path, Path] = field(default_factory=dict)
-    is_file: dict[Path, bool] = field(default_factory=dict)
+    present: dict[Path, bool] = field(default_factory=dict)
     rels: dict[tuple[Path, Path], str] = field(default_factory=dict)
     # (file or module part, is a file, base dir, root) -> the file found for it
     located: dict[tuple[str, bool, Path, Path], Path] = field(default_factory=dict)
@@ -123,13 +129,15 @@ class FileMemo:
     def resolve(self, path: Path) -> Path:
         found = self.resolved.get(path)
         if found is None:
-            found = self.resolved[path] = path.resolve()
+            found = self.resolved[path] = real(path)
         return found
 
     def file_exists(self, path: Path) -> bool:
-        found = self.is_file.get(path)
+        """Something that is not a folder is there. A FIFO, a device or a symlink loop counts:
+        reading it then says why it cannot be used, where "does not exist" would mislead."""
+        found = self.present.get(path)
         if found is None:
-            found = self.is_file[path] = path.is_file()
+            found = self.present[path] = os.path.lexists(path) and not path.is_dir()
         return found
 
 
@@ -144,11 +152,7 @@ def _inside(path: Path, root: Path, memo: FileMemo) -> bool:
 def _rel(path: Path, root: Path, memo: FileMemo) -> str:
     found = memo.rels.get((path, root))
     if found is None:
-        try:
-            found = memo.resolve(path).relative_to(memo.resolve(root)).as_posix()
-        except ValueError:
-            found = path.as_posix()
-        memo.rels[(path, root)] = found
+        found = memo.rels[(path, root)] = relative(path, root)
     return found
 
 
@@ -171,6 +175,8 @@ def _locate(
     entrypoint: str, base_dir: Path, root: Path, memo: FileMemo
 ) -> _Target | EntrypointProblem:
     entrypoint = entrypoint.strip()
+    if "\0" in entrypoint:
+        return EntrypointProblem("format", f"entrypoint {entrypoint!r} contains a NUL byte")
     if entrypoint.endswith(".py") and ":" not in entrypoint:
         return EntrypointProblem(
             "format", f"entrypoint '{entrypoint}' names a file but no flow: add ':<function>'"
@@ -280,64 +286,92 @@ def _read_module(path: Path, root: Path, memo: FileMemo) -> _Module | Entrypoint
     return seen
 
 
+_FILE_PROBLEMS: dict[str, ProblemKind] = {
+    "missing": "missing_file",
+    "outside": "outside_repo",
+    "not_a_file": "unreadable_file",
+    "too_large": "unreadable_file",
+    "unreadable": "unreadable_file",
+}
+
+
 def _read_module_uncached(path: Path, root: Path, memo: FileMemo) -> _Module | EntrypointProblem:
     rel = _rel(path, root, memo)
     try:
-        stat = path.stat()
-        key = (str(memo.resolve(path)), stat.st_mtime_ns, stat.st_size)
-    except OSError as exc:
-        return EntrypointProblem("unreadable_file", f"cannot read {rel}: {exc.strerror}", rel)
-    cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
-    result: _Module | EntrypointProblem
+        info: os.stat_result | None = os.stat(memo.resolve(path))
+    except OSError:
+        info = None  # reading it says why
+    key = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        key = (str(memo.resolve(path)), info.st_mtime_ns, info.st_size)
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+    result = _parse_module(path, root, rel)
+    if key is not None:
+        _CACHE[key] = result
+    return result
+
+
+def _parse_module(path: Path, root: Path, rel: str) -> _Module | EntrypointProblem:
     try:
-        source = path.read_bytes().decode("utf-8-sig")
+        source = read_capped(path, root, cap=MAX_FLOW_BYTES, name=rel).decode("utf-8-sig")
         tree = ast.parse(source, filename=rel)
+    except FileProblem as problem:
+        return EntrypointProblem(_FILE_PROBLEMS[problem.kind], problem.message, rel)
     except UnicodeDecodeError:
-        result = EntrypointProblem("unreadable_file", f"{rel} is not UTF-8 text", rel)
+        return EntrypointProblem("unreadable_file", f"{rel} is not UTF-8 text", rel)
     except SyntaxError as exc:
-        result = EntrypointProblem(
+        return EntrypointProblem(
             "syntax_error", f"{rel} has a Python syntax error: {exc.msg}", rel, exc.lineno
         )
-    except (OSError, ValueError) as exc:
-        result = EntrypointProblem("unreadable_file", f"cannot read {rel}: {exc}", rel)
-    else:
-        imports: dict[str, str] = {}
-        bindings: dict[str, ast.AST] = {}
-        defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = {}
-        for stmt in _module_bodies(tree.body):
-            if isinstance(stmt, ast.Import):
-                for alias in stmt.names:
-                    if alias.asname:
-                        imports[alias.asname] = alias.name
-                        bindings[alias.asname] = stmt
-                    else:
-                        top = alias.name.split(".")[0]
-                        imports[top] = top
-                        bindings[top] = stmt
-            elif isinstance(stmt, ast.ImportFrom):
-                for alias in stmt.names:
-                    local = alias.asname or alias.name
-                    if stmt.level == 0 and stmt.module:
-                        imports[local] = f"{stmt.module}.{alias.name}"
-                    else:
-                        imports.pop(local, None)  # relative import: a user module
-                    bindings[local] = stmt
-            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                imports.pop(stmt.name, None)
-                bindings[stmt.name] = stmt
-                defs[stmt.name] = stmt
-            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                for target in targets:
-                    for node in ast.walk(target):
-                        if isinstance(node, ast.Name):
-                            imports.pop(node.id, None)
-                            bindings[node.id] = stmt
-        result = _Module(tree, source, imports, bindings, defs)
-    _CACHE[key] = result
-    return result
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on expressions nested thousands deep; importing the
+        # module would fail the same way.
+        return EntrypointProblem(
+            "too_complex", f"{rel} nests an expression too deeply for Python to parse it", rel
+        )
+    except ValueError as exc:  # e.g. a NUL byte
+        return EntrypointProblem("unreadable_file", f"cannot read {rel}: {exc}", rel)
+    return _index_module(tree, source)
+
+
+def _index_module(tree: ast.Module, source: str) -> _Module:
+    imports: dict[str, str] = {}
+    bindings: dict[str, ast.AST] = {}
+    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = {}
+    for stmt in _module_bodies(tree.body):
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    imports[alias.asname] = alias.name
+                    bindings[alias.asname] = stmt
+                else:
+                    top = alias.name.split(".")[0]
+                    imports[top] = top
+                    bindings[top] = stmt
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                local = alias.asname or alias.name
+                if stmt.level == 0 and stmt.module:
+                    imports[local] = f"{stmt.module}.{alias.name}"
+                else:
+                    imports.pop(local, None)  # relative import: a user module
+                bindings[local] = stmt
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            imports.pop(stmt.name, None)
+            bindings[stmt.name] = stmt
+            defs[stmt.name] = stmt
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                # most targets are one name; walking each costs seconds in a big module
+                nodes = (target,) if isinstance(target, ast.Name) else ast.walk(target)
+                for node in nodes:
+                    if isinstance(node, ast.Name):
+                        imports.pop(node.id, None)
+                        bindings[node.id] = stmt
+    return _Module(tree, source, imports, bindings, defs)
 
 
 # -- the flow decorator ---------------------------------------------------------------------
@@ -791,7 +825,17 @@ def analyze_entrypoint(
     key = (target.object_path, rel)
     cached = module.results.get(key)
     if cached is None:
-        cached = module.results[key] = _analyze_function(entrypoint, target, rel, module)
+        try:
+            cached = _analyze_function(entrypoint, target, rel, module)
+        except (RecursionError, MemoryError):
+            # An annotation, default or decorator nested hundreds deep: our readers (and
+            # `ast.unparse`, `ast.literal_eval`) recurse once per level.
+            cached = EntrypointProblem(
+                "too_complex",
+                f"{rel}: '{target.object_path}' nests an expression too deeply to read statically",
+                rel,
+            )
+        module.results[key] = cached
     if isinstance(cached, FlowInfo) and cached.entrypoint != entrypoint:
         cached = dataclasses.replace(cached, entrypoint=entrypoint)
     return cached

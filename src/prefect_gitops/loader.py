@@ -1,7 +1,8 @@
 """Find and read a project's files: YAML -> typed models, each value with its position.
 
-The only module that opens repository files. Everything it finds wrong becomes a
-diagnostic; it never raises for bad input.
+It finds the files a project declares and reads them through `repofiles` (regular files
+inside the repository, size-capped). Everything it finds wrong becomes a diagnostic; it
+never raises for bad input.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from . import templates
 from .diagnostics import Diagnostics
 from .models import DeploymentConfig, PoolFile, PrefectYaml, RootConfig
+from .repofiles import FileProblem, expand, inside, read_capped, real, relative
 from .source import JsonPath, SourceMap, Span, YamlLoadError, format_path, load_yaml
 from .suggest import did_you_mean
 
@@ -149,21 +151,6 @@ class Project:
 # -- reading files ---------------------------------------------------------------------------
 
 
-def relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
-
-
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:
     line = data.count(b"\n", 0, offset) + 1
     start = data.rfind(b"\n", 0, offset) + 1
@@ -216,38 +203,51 @@ def _not_a_mapping_hint(text: str, value: Any) -> tuple[str, str | None]:
     return f"the document is {kind}, not a mapping", "the top level must be `key: value` pairs"
 
 
+_YAML_CODES = {"duplicate": "Y005", "hostile": "Y006", "unsupported": "Y007"}
+
+
+def _yaml_error(exc: YamlLoadError, text: str, rel: str, diags: Diagnostics) -> None:
+    message = exc.message
+    code = _YAML_CODES.get(exc.kind, "Y004")
+    hint = exc.hint
+    span = Span(rel, exc.line, exc.column)
+    looks = _looks_like(text, exc.line) if code == "Y004" else None
+    if looks == "docstring":
+        message = f"a Python docstring (triple quotes) is pasted into the YAML ({message})"
+        hint = "remove it; YAML comments start with `#`"
+        span = Span(rel, _line_of(_DOCSTRING, text), 1)
+    elif looks == "toml":
+        message = f"this looks like TOML, not YAML ({message})"
+        hint = "YAML uses `key: value`, not `key = value` and `[section]`"
+    elif code == "Y004" and "\t" in text:
+        hint = "YAML does not allow tabs for indentation"
+    diags.error(code, message, span, hint=hint)
+
+
 def read_yaml_file(
-    path: Path, root: Path, diags: Diagnostics, *, what: str, require_mapping: bool = True
+    path: Path,
+    root: Path,
+    diags: Diagnostics,
+    *,
+    what: str,
+    require_mapping: bool = True,
+    within: Path | None = None,
 ) -> SourceFile | None:
-    """Read and parse one YAML (or JSON) file, or add a located diagnostic and return None."""
+    """Read and parse one YAML (or JSON) file, or add a located diagnostic and return None.
+    The file must be inside `within` (default: `root`), symlinks resolved."""
     rel = relative(path, root)
     top = Span(rel, 1, 1)
-    resource = None
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            diags.error("Y001", f"{what} {rel} is a directory, not a file", top)
-            return None
-        if size > MAX_FILE_BYTES:
-            diags.error(
-                "Y001",
-                f"{what} {rel} is {size / 1048576:.1f} MiB, over the {MAX_FILE_BYTES // 1048576} MiB cap",
-                top,
-                hint="a Prefect configuration is a few kilobytes; is this the right file?",
+        data = read_capped(path, within or root, cap=MAX_FILE_BYTES, name=f"{what} {rel}")
+    except FileProblem as problem:
+        hint = problem.hint
+        if problem.kind == "missing" and what == "prefect file":
+            hint = (
+                "point PATH at a repository with a prefect.yaml, or list the files in "
+                "`prefect_files` of prefect-gitops.yaml"
             )
-            return None
-        data = path.read_bytes()
-    except FileNotFoundError:
-        diags.error(
-            "Y001",
-            f"there is no {what} {rel}",
-            top,
-            hint="point PATH at a repository with a prefect.yaml, or list the files in "
-            "`prefect_files` of prefect-gitops.yaml",
-        )
-        return None
-    except OSError as exc:
-        diags.error("Y001", f"cannot read {what} {rel}: {exc.strerror or exc}", top)
+        code = "S010" if problem.kind == "outside" else "Y001"
+        diags.error(code, problem.message, top, hint=hint)
         return None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -275,28 +275,7 @@ def read_yaml_file(
     try:
         value, smap = load_yaml(text, rel)
     except YamlLoadError as exc:
-        message = exc.message
-        if exc.kind == "duplicate":
-            code = "Y005"
-        elif exc.kind == "hostile":
-            code = "Y006"
-        elif exc.kind == "unsupported":
-            code = "Y007"
-        else:
-            code = "Y004"
-        hint = exc.hint
-        span = Span(rel, exc.line, exc.column)
-        looks = _looks_like(text, exc.line) if code == "Y004" else None
-        if looks == "docstring":
-            message = f"a Python docstring (triple quotes) is pasted into the YAML ({message})"
-            hint = "remove it; YAML comments start with `#`"
-            span = Span(rel, _line_of(_DOCSTRING, text), 1)
-        elif looks == "toml":
-            message = f"this looks like TOML, not YAML ({message})"
-            hint = "YAML uses `key: value`, not `key = value` and `[section]`"
-        elif code == "Y004" and "\t" in text:
-            hint = "YAML does not allow tabs for indentation"
-        diags.error(code, message, span, hint=hint, resource=resource)
+        _yaml_error(exc, text, rel, diags)
         return None
     if require_mapping and not isinstance(value, dict):
         message, hint = _not_a_mapping_hint(text, value)
@@ -560,17 +539,112 @@ def validate_model(
 # -- the project -----------------------------------------------------------------------------
 
 
-def _expand(base: Path, patterns: Iterable[str], root: Path) -> list[Path]:
-    found: list[Path] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(str(base / pattern), recursive=True))
-        if not matches and not glob.has_magic(pattern):
-            matches = [str(base / pattern)]
-        for match in matches:
-            path = Path(match)
-            if path not in found:
-                found.append(path)
-    return found
+@dataclass(frozen=True)
+class _Listed:
+    """A file a pattern named, and where to point at when it is unusable."""
+
+    path: Path
+    where: Span  # the pattern in the config, or (for a default pattern) the file itself
+
+
+def _list_files(
+    key: str,
+    patterns: list[str],
+    *,
+    declared: bool,
+    base: Path,
+    project: Project,
+    diags: Diagnostics,
+) -> list[_Listed]:
+    """The files `patterns` (the config's `key`) name, each once, even through two patterns
+    or a symlink. A pattern the user wrote that names nothing is an error: an empty file set
+    would otherwise look like a project that declares nothing, and prune would delete it all."""
+    config_file = project.config_file if declared else None
+    found: dict[Path, _Listed] = {}
+    for index, pattern in enumerate(patterns):
+        matches = expand(base, pattern)
+        if not matches and config_file is None:
+            if glob.has_magic(pattern):
+                continue  # a default (`work-pools/*.yaml`): a project may have no pool files
+            matches = [base / pattern]  # the default prefect.yaml: reading it says it is missing
+        if not matches and config_file is not None:
+            diags.error(
+                "Y001",
+                f"`{key}` pattern '{pattern}' in {config_file.rel} matches no file"
+                if glob.has_magic(pattern) or not Path(pattern).name
+                else f"there is no {relative(base / pattern, project.root)} "
+                f"(listed in `{key}` of {config_file.rel})",
+                config_file.span((key, index)),
+                hint=f"looked under {relative(base, project.root) or '.'}; fix the pattern or "
+                "remove it (a pattern matching nothing never means 'no files')",
+            )
+        for path in matches:
+            where = (
+                config_file.span((key, index))
+                if config_file is not None
+                else Span(relative(path, project.root), 1, 1)
+            )
+            found.setdefault(real(path), _Listed(path, where))
+    return list(found.values())
+
+
+def _read_listed(
+    listed: list[_Listed], what: str, project: Project, diags: Diagnostics
+) -> list[SourceFile]:
+    out: list[SourceFile] = []
+    for item in listed:
+        if not inside(item.path, project.root):
+            shown = relative(item.path, project.root)
+            link = f" (a symlink to {real(item.path)})" if os.path.islink(item.path) else ""
+            diags.error(
+                "S010",
+                f"{what} {shown}{link} is outside the repository {project.root}",
+                item.where,
+                hint="only files inside the repository are read",
+            )
+            continue
+        source = read_yaml_file(item.path, project.root, diags, what=what)
+        if source is not None:
+            out.append(source)
+    return out
+
+
+def _single_file(target: Path) -> bool:
+    """Whether PATH names one prefect.yaml rather than a repository folder."""
+    if os.path.lexists(target):
+        return not target.is_dir()  # a FIFO or a symlink loop, too: reading it says why not
+    return target.suffix in (".yaml", ".yml")
+
+
+def _load_config(
+    root: Path, config_path: Path | None, diags: Diagnostics
+) -> tuple[RootConfig, SourceFile | None, Path | None]:
+    """The root config, its file, and its path (None when the repository has none)."""
+    within = root
+    if config_path is None:
+        config_path = next(
+            (root / name for name in CONFIG_NAMES if os.path.lexists(root / name)), None
+        )
+        if config_path is None:
+            return RootConfig(), None, None
+    else:
+        config_path = config_path if config_path.is_absolute() else Path.cwd() / config_path
+        if not inside(config_path, root):
+            within = real(config_path).parent  # `--config` elsewhere: the user named that file
+    config_file = read_yaml_file(config_path, root, diags, what="config", within=within)
+    config = None
+    if config_file is not None:
+        config = validate_model(
+            RootConfig,
+            config_file.data,
+            config_file,
+            (),
+            diags,
+            label=f"config {config_file.rel}",
+            resource=None,
+            unknown_is_error=True,
+        )
+    return config or RootConfig(), config_file, config_path
 
 
 def load_project(
@@ -585,61 +659,41 @@ def load_project(
     del environ  # reserved: environment overrides
     diags = Diagnostics()
     target = target.absolute()
-    single_file: Path | None = None
-    if target.is_file() or (not target.exists() and target.suffix in (".yaml", ".yml")):
-        single_file = target
-        root = target.parent
-    else:
-        root = target
-    if config_path is None:
-        for name in CONFIG_NAMES:
-            if (root / name).is_file():
-                config_path = root / name
-                break
-    config = RootConfig()
-    config_file: SourceFile | None = None
-    files_read = 0
-    if config_path is not None:
-        config_path = config_path if config_path.is_absolute() else Path.cwd() / config_path
-        config_file = read_yaml_file(config_path, root, diags, what="config")
-        files_read += 1
-        if config_file is not None:
-            loaded = validate_model(
-                RootConfig,
-                config_file.data,
-                config_file,
-                (),
-                diags,
-                label=f"config {config_file.rel}",
-                resource=None,
-                unknown_is_error=True,
-            )
-            config = loaded or config
+    single_file = _single_file(target)
+    root = target.parent if single_file else target
+    config, config_file, config_path = _load_config(root, config_path, diags)
     base = config_path.parent if config_path is not None else root
     project = Project(root=root, config=config, config_file=config_file)
-
-    prefect_paths = [single_file] if single_file else _expand(base, config.prefect_files, root)
-    for path in prefect_paths:
-        files_read += 1
-        if not inside(path, root):
-            diags.error(
-                "S010",
-                f"prefect file {path} is outside the repository {root}",
-                config_file.span(("prefect_files",)) if config_file else Span(str(path), 1, 1),
-            )
-            continue
-        source = read_yaml_file(path, root, diags, what="prefect file")
-        if source is not None:
-            project.prefect_files.append(_load_prefect_file(source, diags))
-
-    for path in _expand(base, config.work_pools, root):
-        if not path.exists():
-            continue
-        files_read += 1
-        source = read_yaml_file(path, root, diags, what="work-pool file")
-        if source is not None:
-            project.pools.append(_load_pool(source, root, diags))
-    project.files_read = files_read + sum(1 for p in project.pools if p.template_file)
+    declared = config.model_fields_set
+    if single_file:
+        prefect_files = [_Listed(target, Span(relative(target, root), 1, 1))]
+    else:
+        prefect_files = _list_files(
+            "prefect_files",
+            config.prefect_files,
+            declared="prefect_files" in declared,
+            base=base,
+            project=project,
+            diags=diags,
+        )
+    pool_files = _list_files(
+        "work_pools",
+        config.work_pools,
+        declared="work_pools" in declared,
+        base=base,
+        project=project,
+        diags=diags,
+    )
+    for source in _read_listed(prefect_files, "prefect file", project, diags):
+        project.prefect_files.append(_load_prefect_file(source, diags))
+    for source in _read_listed(pool_files, "work-pool file", project, diags):
+        project.pools.append(_load_pool(source, root, diags))
+    project.files_read = (
+        (config_path is not None)
+        + len(prefect_files)
+        + len(pool_files)
+        + sum(1 for p in project.pools if p.template_file)
+    )
     if environment is not None:
         from .environments import apply_environment
 
@@ -725,7 +779,7 @@ def _load_pool(source: SourceFile, root: Path, diags: Diagnostics) -> PoolEntry:
                 path="base_job_template",
                 resource=entry.resource,
             )
-        elif not ref.is_file():
+        elif not os.path.lexists(ref):
             diags.error(
                 "S011",
                 f"{entry.label}: base_job_template file '{template}' does not exist",

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from prefect_gitops.diagnostics import Diagnostic
 from prefect_gitops.loader import load_project
 from prefect_gitops.rules import entrypoints
 from prefect_gitops.validate import ValidateOptions
+from tests.run_cli import run_cli
 
 FLOW = '''\
 from typing import Literal, Optional
@@ -183,3 +186,32 @@ deployments:
         ("error", "E009", 3, "deployments[0].entrypoint"),
         ("info", "E008", 5, "deployments[1].entrypoint"),
     ]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("flow", "message"),
+    [
+        ("x = " + "-" * 10_000 + "1\n", "nests an expression too deeply for Python to parse it"),
+        (
+            "from prefect import flow\n@flow\ndef f(a=" + "+".join(["x"] * 900) + "): ...\n",
+            ": 'f' nests an expression too deeply to read statically",
+        ),
+        ("x = 1\n" * (2 * 1024 * 1024 // 6 + 1), "is 2.0 MiB, over the 2 MiB cap"),
+    ],
+    ids=["parser", "our-readers", "size"],
+)
+def test_hostile_flow_files_are_located_errors(tmp_path: Path, flow: str, message: str) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "hostile.py").write_text(flow)
+    (tmp_path / "prefect.yaml").write_text(
+        "deployments:\n  - name: a\n    entrypoint: flows/hostile.py:f\n"
+    )
+    result = run_cli("validate", str(tmp_path), "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    (diag,) = [d for d in result.json()["diagnostics"] if d["code"] == "E005"]
+    assert (diag["file"], diag["line"], diag["resource"]) == ("prefect.yaml", 3, "deployment/a")
+    assert (
+        diag["message"]
+        == "deployment 'a': flows/hostile.py" + ("" if message[0] == ":" else " ") + message
+    )

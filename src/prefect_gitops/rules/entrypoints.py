@@ -33,6 +33,7 @@ _PROBLEM = {
     "module_not_found": ("E004", Severity.WARNING),
     "unreadable_file": ("E005", Severity.ERROR),
     "syntax_error": ("E005", Severity.ERROR),
+    "too_complex": ("E005", Severity.ERROR),
     "no_function": ("E006", Severity.ERROR),
     "not_a_flow": ("E007", Severity.ERROR),
     "not_analysable": ("E008", Severity.INFO),
