@@ -14,12 +14,14 @@ import pytest
 
 from tests.prefect_server import RunningServer
 from tests.runner.helpers import (
+    DAEMON,
     client_for,
     create_deployment,
     create_pool,
     create_run,
     descendants_with_env,
     history,
+    is_alive,
     runner_env,
     runner_process,
     state_of,
@@ -318,3 +320,40 @@ def test_job_variables_reach_the_child(prefect_server: RunningServer, tmp_path: 
     assert "| DEBUG   |" in output
     assert f"in {flows}" in output  # the pull step chose the working directory
     assert "MY_ENV" not in result.stdout  # stream_output false: captured, not streamed
+
+
+@pytest.mark.parametrize("launcher", ["--fork-server", "--no-fork-server"])
+def test_processes_a_completed_run_left_behind_are_killed(
+    prefect_server: RunningServer, tmp_path: Path, launcher: str
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("leftovers")
+    create_pool(client, pool)
+    flows = write_flows(tmp_path / "flows")
+    (tmp_path / "daemon.py").write_text(DAEMON)
+    deployment = create_deployment(client, pool=pool, flows_dir=flows, flow="leaves_processes")
+    pid_files = {scrub: tmp_path / f"pids-{scrub}" for scrub in (False, True)}
+    run_ids = [
+        create_run(
+            client,
+            deployment["id"],
+            parameters={
+                "pid_file": str(pid_file),
+                "daemon_script": str(tmp_path / "daemon.py"),
+                "scrub_env": scrub,
+            },
+        )["id"]
+        for scrub, pid_file in pid_files.items()
+    ]
+    log = tmp_path / "runner.log"
+    with runner_process(prefect_server, pool, launcher, log=log):
+        states = wait_final(client, run_ids, 120)
+        assert set(states.values()) == {"COMPLETED"}, log.read_text()[-3000:]
+        # A `sleep &` in the run's group, and a double-forked daemon that left the session
+        # (with its environment, and with the environment scrubbed).
+        pids = [int(p) for f in pid_files.values() for p in f.read_text().split()]
+        assert len(pids) == 4
+        assert wait_until(lambda: not any(is_alive(p) for p in pids), 15), log.read_text()[-3000:]
+        markers = [f"PREFECT__FLOW_RUN_ID={run_id}" for run_id in run_ids]
+        # The run's own process may still be exiting after it reported COMPLETED.
+        assert wait_until(lambda: not any(descendants_with_env(m) for m in markers), 15)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .process import Child, LaunchError, LaunchSpec
+from .reaper import become_subreaper, kill_leftovers
 
 MAX_MESSAGE = 4 * 1024 * 1024
 READY_TIMEOUT = 120.0
@@ -117,7 +118,7 @@ class ForkServerLauncher:
         except OSError as exc:
             self._children.pop(request_id, None)
             raise LaunchError(f"the fork server is gone: {exc}") from None
-        if not child._started.wait(30.0) or child.error is not None:
+        if not child._started.wait(30.0) or child.error is not None or child._pid is None:
             self._children.pop(request_id, None)
             raise LaunchError(f"the fork server could not fork: {child.error or 'no answer'}")
         return child
@@ -196,13 +197,15 @@ def _run_child(
         os.dup2(out_fd, 2)
         os.close(devnull)
         os.close(out_fd)
-        from .child import execute, settings_changed
+        from .child import execute_and_sweep, settings_changed
 
         refresh = settings_changed(os.environ, request["env"])
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
-        code = execute(str(request["flow_run_id"]), Path(request["cwd"]), refresh_settings=refresh)
+        code = execute_and_sweep(
+            str(request["flow_run_id"]), Path(request["cwd"]), refresh_settings=refresh
+        )
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -225,12 +228,15 @@ def serve(fd: int) -> int:
     except BaseException as exc:
         _send(sock, {"error": f"{type(exc).__name__}: {exc}"})
         return 1
+    # Orphans of a run whose process died (SIGKILL, crash) come to us, not to init, and are
+    # killed when we reap that run (`_reap`).
+    become_subreaper()
     wakeup = os.pipe()
     os.set_blocking(wakeup[0], False)
     os.set_blocking(wakeup[1], False)
     signal.signal(signal.SIGCHLD, lambda _s, _f: None)
     signal.set_wakeup_fd(wakeup[1])
-    children: dict[int, int] = {}  # pid -> request id
+    children: dict[int, tuple[int, str]] = {}  # pid -> (request id, flow run id)
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
     selector.register(wakeup[0], selectors.EVENT_READ)
@@ -263,7 +269,7 @@ def serve(fd: int) -> int:
                     _run_child(sock, wakeup, request, fds[0])
                 for extra in fds:
                     os.close(extra)
-                children[pid] = int(request["id"])
+                children[pid] = (int(request["id"]), str(request["flow_run_id"]))
                 _send(sock, {"id": request["id"], "pid": pid})
             else:
                 with contextlib.suppress(BlockingIOError):
@@ -271,26 +277,29 @@ def serve(fd: int) -> int:
                         pass
         _reap(sock, children)
     # The runner is gone: nothing of ours may outlive it.
-    for pid in list(children):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+    for pid, (_request_id, flow_run_id) in children.items():
+        kill_leftovers(pid, flow_run_id=flow_run_id, adopted_by=os.getpid())
     for pid in list(children):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     return 0
 
 
-def _reap(sock: socket.socket, children: dict[int, int]) -> None:
-    while children:
+def _reap(sock: socket.socket, children: dict[int, tuple[int, str]]) -> None:
+    """Reap every exited child (runs and adopted orphans); a run's leftovers die with it."""
+    while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        request_id = children.pop(pid, None)
-        if request_id is not None:
-            _send(sock, {"id": request_id, "exit": os.waitstatus_to_exitcode(status)})
+        run = children.pop(pid, None)
+        if run is None:
+            continue
+        request_id, flow_run_id = run
+        kill_leftovers(pid, flow_run_id=flow_run_id, adopted_by=os.getpid(), spare=children)
+        _send(sock, {"id": request_id, "exit": os.waitstatus_to_exitcode(status)})
 
 
 if __name__ == "__main__":

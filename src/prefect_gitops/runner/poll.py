@@ -46,6 +46,7 @@ from .process import (
     SubprocessLauncher,
     stop_child,
 )
+from .reaper import kill_leftovers
 
 Log = Callable[[str], None]
 
@@ -466,6 +467,10 @@ class Runner:
             if run.cancel_reason is not None:
                 self._terminate(run)
             code = run.child.wait()
+            # Whatever the run started dies with it (it also holds the output pipe open).
+            left = kill_leftovers(run.child.pid, flow_run_id=run.id)
+            if left:
+                self._log(f"flow run {label!r} ({run.id}): killed {len(left)} leftover process(es)")
             if pump is not None:
                 pump.join(5.0)
             self._finish(run, code if code is not None else -int(signal.SIGKILL), label)
