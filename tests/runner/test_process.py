@@ -157,3 +157,22 @@ def test_line_splitter_pieces_and_lines(limit: int) -> None:
             expected.extend(pieces)
         assert out == expected, (limit, step)
         assert all(len(piece) <= limit for piece in out)
+
+
+def test_a_closed_output_does_not_stop_the_draining(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    calls: list[str] = []
+
+    def closed_stdout(line: str) -> None:
+        calls.append(line)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    pump = OutputPump("gone", closed_stdout)
+    script = "for i in range(200_000):\n    print(f'line {i} ' + 'z' * 50)\n"
+    assert _pump_command(script, tmp_path, pump, timeout=30) == 0
+    pump.join(10)
+    assert errors == []
+    assert len(calls) == 1  # tried once, then the output is discarded

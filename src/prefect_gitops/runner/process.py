@@ -261,13 +261,18 @@ class OutputPump:
                 self._backlog = 0
                 dropped, self._dropped = self._dropped, 0
                 finished = self._eof
-            for line in lines:
-                self._sink(f"{self._prefix} | {line}")
-            if dropped:
-                self._sink(
-                    f"{self._prefix} | [prefect-gitops: {dropped} characters of output dropped: "
-                    "the output could not be written as fast as the flow run produced it]"
-                )
+            try:
+                for line in lines:
+                    self._sink(f"{self._prefix} | {line}")
+                if dropped:
+                    self._sink(
+                        f"{self._prefix} | [prefect-gitops: {dropped} characters of output "
+                        "dropped: the output could not be written as fast as the flow run "
+                        "produced it]"
+                    )
+            except (OSError, ValueError):
+                # Our stdout is gone (closed pipe): keep draining the child, show nothing.
+                self._sink = lambda _line: None
             if finished and not lines and not dropped:
                 return
 
