@@ -357,3 +357,26 @@ def test_processes_a_completed_run_left_behind_are_killed(
         markers = [f"PREFECT__FLOW_RUN_ID={run_id}" for run_id in run_ids]
         # The run's own process may still be exiting after it reported COMPLETED.
         assert wait_until(lambda: not any(descendants_with_env(m) for m in markers), 15)
+
+
+def test_the_fork_server_starts_with_the_first_run_and_stops_when_idle(
+    prefect_server: RunningServer, tmp_path: Path
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("lazy")
+    create_pool(client, pool)
+    flows = write_flows(tmp_path / "flows")
+    deployment = create_deployment(client, pool=pool, flows_dir=flows)
+    marker = f"PG_TEST_MARKER={uuid.uuid4().hex}"
+    env = {**runner_env(prefect_server), marker.split("=")[0]: marker.split("=")[1]}
+    log = tmp_path / "runner.log"
+    with runner_process(
+        prefect_server, pool, "--fork-server-idle-seconds", "2", log=log, env=env
+    ) as process:
+        assert wait_until(lambda: "polling work pool" in log.read_text(), 60)
+        assert descendants_with_env(marker) == [process.pid]  # idle: no fork server yet
+        for _ in range(2):  # the second run starts it again
+            run_id = create_run(client, deployment["id"])["id"]
+            assert wait_final(client, [run_id], 120)[run_id] == "COMPLETED", log.read_text()
+            assert "fork server unavailable" not in log.read_text()
+            assert wait_until(lambda: descendants_with_env(marker) == [process.pid], 30)

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ class ForkServerLauncher:
         self._ready = threading.Event()
         self._failed: str | None = None
         self._closed = False
+        self._idle_since: float | None = time.monotonic()
         try:
             self._process = subprocess.Popen(
                 [python, "-m", "prefect_gitops.runner.forkserver", str(theirs.fileno())],
@@ -106,6 +108,7 @@ class ForkServerLauncher:
         child = _ForkChild()
         request_id = next(self._ids)
         self._children[request_id] = child
+        self._idle_since = None
         message = {
             "id": request_id,
             "flow_run_id": spec.flow_run_id,
@@ -116,10 +119,10 @@ class ForkServerLauncher:
             with self._send_lock:
                 socket.send_fds(self._sock, [json.dumps(message).encode()], [spec.output_fd])
         except OSError as exc:
-            self._children.pop(request_id, None)
+            self._forget(request_id)
             raise LaunchError(f"the fork server is gone: {exc}") from None
         if not child._started.wait(30.0) or child.error is not None or child._pid is None:
-            self._children.pop(request_id, None)
+            self._forget(request_id)
             raise LaunchError(f"the fork server could not fork: {child.error or 'no answer'}")
         return child
 
@@ -145,7 +148,7 @@ class ForkServerLauncher:
             elif child is not None and "pid" in message:
                 child._set_pid(int(message["pid"]))
             elif child is not None and "exit" in message:
-                self._children.pop(message["id"], None)
+                self._forget(message["id"])
                 child._set_exit(int(message["exit"]))
         if self._failed is None:
             self._failed = "the fork server exited"
@@ -154,6 +157,16 @@ class ForkServerLauncher:
             child._started.set()
             child._set_exit(-int(signal.SIGKILL))
         self._children.clear()
+
+    def _forget(self, request_id: int) -> None:
+        self._children.pop(request_id, None)
+        if not self._children:
+            self._idle_since = time.monotonic()
+
+    def idle_seconds(self) -> float:
+        """How long no child of ours has been running (0 while one is)."""
+        since = self._idle_since
+        return 0.0 if since is None else time.monotonic() - since
 
     def close(self) -> None:
         if self._closed:
@@ -168,6 +181,61 @@ class ForkServerLauncher:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait(5.0)
+
+
+class LazyForkServer:
+    """A ``ForkServerLauncher`` started on the first launch and stopped when idle.
+
+    The fork server holds Prefect imported (about 90 MiB); a runner with nothing to run
+    should not. The first run after an idle stop pays Prefect's import once, as every run
+    does under ``prefect worker``.
+    """
+
+    def __init__(self, env: dict[str, str], python: str, idle_seconds: float) -> None:
+        self._env = env
+        self._python = python
+        self._idle_seconds = idle_seconds
+        self._server: ForkServerLauncher | None = None
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._watcher = threading.Thread(target=self._stop_when_idle, name="fork server idle")
+        self._watcher.daemon = True
+        self._watcher.start()
+
+    @property
+    def pid(self) -> int | None:
+        server = self._server
+        return None if server is None else server.pid
+
+    def launch(self, spec: LaunchSpec) -> Child:
+        with self._lock:
+            if self._closed.is_set():
+                raise LaunchError("the runner is shutting down")
+            if self._server is None:
+                self._server = ForkServerLauncher(self._env, self._python)
+            try:
+                return self._server.launch(spec)
+            except LaunchError:
+                self._close_server()  # a failed server is restarted by the next launch
+                raise
+
+    def _stop_when_idle(self) -> None:
+        interval = min(5.0, max(0.05, self._idle_seconds / 4))
+        while not self._closed.wait(interval):
+            with self._lock:
+                server = self._server
+                if server is not None and server.idle_seconds() >= self._idle_seconds:
+                    self._close_server()
+
+    def _close_server(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            self._close_server()
 
 
 # -- server side (runs in its own process) ----------------------------------------------------

@@ -70,6 +70,7 @@ class RunnerOptions:
     kill_grace_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     fork_server: bool = True
+    fork_server_idle_seconds: float = 300.0
     log_dir: Path | None = None
     python: str = sys.executable
 
@@ -143,9 +144,11 @@ class Runner:
             )
         self._heartbeat()
         if self.options.fork_server and sys.platform == "linux":
-            from .forkserver import ForkServerLauncher
+            from .forkserver import LazyForkServer
 
-            self._launcher = ForkServerLauncher(self._base_env(), self.options.python)
+            self._launcher = LazyForkServer(
+                self._base_env(), self.options.python, self.options.fork_server_idle_seconds
+            )
         self._heartbeat_thread = threading.Thread(
             target=self._heartbeat_loop, name="heartbeat", daemon=True
         )
