@@ -157,6 +157,7 @@ class ForkServerLauncher:
             child._started.set()
             child._set_exit(-int(signal.SIGKILL))
         self._children.clear()
+        self._idle_since = time.monotonic()
 
     def _forget(self, request_id: int) -> None:
         self._children.pop(request_id, None)

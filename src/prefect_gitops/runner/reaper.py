@@ -21,7 +21,6 @@ process group is killed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import sys
@@ -51,6 +50,8 @@ def become_subreaper() -> bool:
     """Adopt orphaned descendants instead of init (``PR_SET_CHILD_SUBREAPER``); Linux only."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # here: the runner itself never needs it (it stays small)
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
