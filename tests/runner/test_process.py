@@ -92,7 +92,7 @@ def _pump_command(script: str, tmp_path: Path, pump: OutputPump, timeout: float 
 @pytest.mark.timeout(60)
 def test_100_mb_without_a_newline_streams_in_linear_time(tmp_path: Path) -> None:
     sizes: list[int] = []
-    pump = OutputPump("big", lambda line: sizes.append(len(line)))
+    pump = OutputPump("big", lambda batch: sizes.extend(len(line) for line in batch.split("\n")))
     started = time.monotonic()
     code = _pump_command(
         "import sys\nfor _ in range(100):\n    sys.stdout.buffer.write(b'x' * 1_000_000)\n",
@@ -113,9 +113,9 @@ def test_a_stalled_sink_does_not_block_the_child(tmp_path: Path) -> None:
     release = threading.Event()
     lines: list[str] = []
 
-    def stalled_sink(line: str) -> None:
+    def stalled_sink(batch: str) -> None:
         release.wait(30)
-        lines.append(line)
+        lines.extend(batch.split("\n"))
 
     pump = OutputPump("slow", stalled_sink, max_backlog=1_000_000)
     script = "import sys\nfor i in range(100_000):\n    print(f'line {i:06d} ' + 'y' * 90)\n"
@@ -130,7 +130,7 @@ def test_a_stalled_sink_does_not_block_the_child(tmp_path: Path) -> None:
 
 def test_stderr_and_multibyte_text_split_across_reads_arrive_whole(tmp_path: Path) -> None:
     lines: list[str] = []
-    pump = OutputPump("mb", lines.append, max_line=100_000)
+    pump = OutputPump("mb", lambda batch: lines.extend(batch.split("\n")), max_line=100_000)
     script = (
         "import os, sys\n"
         "sys.stdout.buffer.write(b'a' + 'é'.encode() * 70_000 + b'\\n')\n"
@@ -176,3 +176,15 @@ def test_a_closed_output_does_not_stop_the_draining(
     pump.join(10)
     assert errors == []
     assert len(calls) == 1  # tried once, then the output is discarded
+
+
+@pytest.mark.timeout(60)
+def test_a_million_short_lines_reach_the_sink_in_few_calls(tmp_path: Path) -> None:
+    batches: list[str] = []
+    pump = OutputPump("many", batches.append)
+    script = "import sys\nsys.stdout.write(''.join(f'{i}\\n' for i in range(1_000_000)))\n"
+    assert _pump_command(script, tmp_path, pump) == 0
+    pump.join(30)
+    lines = [line for batch in batches for line in batch.split("\n")]
+    assert lines == [f"many | {i}" for i in range(1_000_000)]
+    assert len(batches) < 1000

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -149,6 +149,7 @@ def stop_child(
 
 MAX_LINE_CHARS = 64 * 1024  # a longer line is emitted in pieces of this size
 MAX_BACKLOG_CHARS = 16 * 1024 * 1024  # output a slow sink has not taken yet, at most
+MAX_BATCH_CHARS = 1024 * 1024  # per sink call (other runs' output waits for the call)
 READ_SIZE = 64 * 1024
 
 
@@ -194,9 +195,11 @@ class LineSplitter:
 
 
 class OutputPump:
-    """Copies a child's output to ``sink`` line by line, each prefixed (``stream_output``).
+    """Copies a child's output to ``sink``, each line prefixed (``stream_output``).
 
-    One thread only drains the pipe (so the child never waits on us), another feeds ``sink``.
+    ``sink`` gets whole lines joined by newlines (no trailing one), up to ``MAX_BATCH_CHARS``
+    per call: one write per batch, not one per line, keeps up with chatty flows. One thread
+    only drains the pipe (so the child never waits on us), another feeds ``sink``.
     When ``sink`` falls more than ``max_backlog`` characters behind, further output is dropped
     and counted, and a notice says so once ``sink`` catches up.
     """
@@ -261,20 +264,31 @@ class OutputPump:
                 self._backlog = 0
                 dropped, self._dropped = self._dropped, 0
                 finished = self._eof
+            if dropped:
+                lines.append(
+                    f"[prefect-gitops: {dropped} characters of output dropped: the output "
+                    "could not be written as fast as the flow run produced it]"
+                )
             try:
-                for line in lines:
-                    self._sink(f"{self._prefix} | {line}")
-                if dropped:
-                    self._sink(
-                        f"{self._prefix} | [prefect-gitops: {dropped} characters of output "
-                        "dropped: the output could not be written as fast as the flow run "
-                        "produced it]"
-                    )
+                for batch in self._batches(lines):
+                    self._sink(batch)
             except (OSError, ValueError):
                 # Our stdout is gone (closed pipe): keep draining the child, show nothing.
                 self._sink = lambda _line: None
-            if finished and not lines and not dropped:
+            if finished and not lines:
                 return
+
+    def _batches(self, lines: list[str]) -> Iterator[str]:
+        batch: list[str] = []
+        size = 0
+        for line in lines:
+            batch.append(f"{self._prefix} | {line}")
+            size += len(batch[-1]) + 1
+            if size >= MAX_BATCH_CHARS:
+                yield "\n".join(batch)
+                batch, size = [], 0
+        if batch:
+            yield "\n".join(batch)
 
     def close_write_end(self) -> None:
         with contextlib.suppress(OSError):
