@@ -461,22 +461,7 @@ class Runner:
                 if log_fd is not None:
                     os.close(log_fd)
                     log_fd = None
-            self._log(f"flow run {label!r} ({run.id}) started as process {run.child.pid}")
-            with contextlib.suppress(ApiError):
-                self.client.patch(
-                    f"/flow_runs/{run.id}",
-                    json={"infrastructure_pid": f"{socket.gethostname()}:{run.child.pid}"},
-                )
-            if run.cancel_reason is not None:
-                self._terminate(run)
-            code = run.child.wait()
-            # Whatever the run started dies with it (it also holds the output pipe open).
-            left = kill_leftovers(run.child.pid, flow_run_id=run.id)
-            if left:
-                self._log(f"flow run {label!r} ({run.id}): killed {len(left)} leftover process(es)")
-            if pump is not None:
-                pump.join(5.0)
-            self._finish(run, code if code is not None else -int(signal.SIGKILL), label)
+            self._watch(run, run.child, pump, label)
         except Exception as exc:
             self._log(f"flow run {run.id}: unexpected error: {type(exc).__name__}: {exc}")
             with contextlib.suppress(Exception):
@@ -490,6 +475,25 @@ class Runner:
                 self._active.pop(run.id, None)
             run.done.set()
             self._wake.set()
+
+    def _watch(self, run: ActiveRun, child: Child, pump: OutputPump | None, label: str) -> None:
+        """Wait for the started child, kill what it left behind, report the final state."""
+        self._log(f"flow run {label!r} ({run.id}) started as process {child.pid}")
+        with contextlib.suppress(ApiError):
+            self.client.patch(
+                f"/flow_runs/{run.id}",
+                json={"infrastructure_pid": f"{socket.gethostname()}:{child.pid}"},
+            )
+        if run.cancel_reason is not None:
+            self._terminate(run)
+        code = child.wait()
+        # Whatever the run started dies with it (it also holds the output pipe open).
+        left = kill_leftovers(child.pid, flow_run_id=run.id)
+        if left:
+            self._log(f"flow run {label!r} ({run.id}): killed {len(left)} leftover process(es)")
+        if pump is not None:
+            pump.join(5.0)
+        self._finish(run, code if code is not None else -int(signal.SIGKILL), label)
 
     def _launch(self, spec: LaunchSpec) -> Child:
         if spec.command is None and self._launcher is not None:

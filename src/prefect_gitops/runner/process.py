@@ -1,8 +1,9 @@
 """Starting, signalling and reaping flow-run child processes.
 
 The only module (with the fork server in ``forkserver.py``) that creates processes. Every
-child gets its own session, so one signal to its process group reaches everything it started,
-and the runner can always clean up without leaving orphans.
+child gets its own session, so one signal to its process group reaches what it started; what
+is left when it ends is killed by ``reaper.kill_leftovers`` (which also finds processes that
+left the group or the session).
 """
 
 from __future__ import annotations
