@@ -46,7 +46,9 @@ def crashes() -> None:
 
 
 @flow
-def leaves_processes(pid_file: str, daemon_script: str, scrub_env: bool = False) -> None:
+def leaves_processes(
+    pid_file: str, daemon_script: str, scrub_env: bool = False, then: str = "return"
+) -> None:
     import subprocess
 
     background = subprocess.Popen(["sleep", "1000"])
@@ -59,6 +61,10 @@ def leaves_processes(pid_file: str, daemon_script: str, scrub_env: bool = False)
     ).stdout.split()[-1]
     with open(pid_file, "w") as out:
         out.write(f"{background.pid} {daemon}")
+    if then == "crash":
+        os._exit(3)
+    if then == "sleep":
+        time.sleep(120)
 """
 
 # Double fork: the grandchild leaves the session, prints its pid and sleeps, detached from

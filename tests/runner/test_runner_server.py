@@ -359,6 +359,46 @@ def test_processes_a_completed_run_left_behind_are_killed(
         assert wait_until(lambda: not any(descendants_with_env(m) for m in markers), 15)
 
 
+@pytest.mark.parametrize("ending", ["crash", "cancel"])
+def test_processes_a_crashed_or_cancelled_run_left_behind_are_killed(
+    prefect_server: RunningServer, tmp_path: Path, ending: str
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("leftovers")
+    create_pool(client, pool)
+    flows = write_flows(tmp_path / "flows")
+    (tmp_path / "daemon.py").write_text(DAEMON)
+    deployment = create_deployment(client, pool=pool, flows_dir=flows, flow="leaves_processes")
+    pid_files = {scrub: tmp_path / f"pids-{scrub}" for scrub in (False, True)}
+    run_ids = [
+        create_run(
+            client,
+            deployment["id"],
+            parameters={
+                "pid_file": str(pid_file),
+                "daemon_script": str(tmp_path / "daemon.py"),
+                "scrub_env": scrub,
+                "then": "crash" if ending == "crash" else "sleep",
+            },
+        )["id"]
+        for scrub, pid_file in pid_files.items()
+    ]
+    log = tmp_path / "runner.log"
+    with runner_process(prefect_server, pool, "--kill-grace-seconds", "5", log=log):
+        assert wait_until(lambda: all(f.exists() for f in pid_files.values()), 120)
+        pids = [int(p) for f in pid_files.values() for p in f.read_text().split()]
+        if ending == "cancel":
+            for run_id in run_ids:
+                client.post(
+                    f"/flow_runs/{run_id}/set_state",
+                    json={"state": {"type": "CANCELLING", "name": "Cancelling"}, "force": True},
+                )
+        states = wait_final(client, run_ids, 60)
+        expected = "CRASHED" if ending == "crash" else "CANCELLED"
+        assert set(states.values()) == {expected}, log.read_text()[-3000:]
+        assert wait_until(lambda: not any(is_alive(p) for p in pids), 15), log.read_text()[-3000:]
+
+
 def test_the_fork_server_starts_with_the_first_run_and_stops_when_idle(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
