@@ -42,6 +42,7 @@ from .reaper import become_subreaper, kill_leftovers
 
 MAX_MESSAGE = 4 * 1024 * 1024
 READY_TIMEOUT = 120.0
+FAILED_RETRY_SECONDS = 60.0
 
 
 class _ForkChild:
@@ -200,6 +201,7 @@ class LazyForkServer:
         self._python = python
         self._idle_seconds = idle_seconds
         self._server: ForkServerLauncher | None = None
+        self._retry_at = 0.0  # after a failure, runs use a fresh interpreter until then
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._watcher = threading.Thread(target=self._stop_when_idle, name="fork server idle")
@@ -211,11 +213,15 @@ class LazyForkServer:
             if self._closed.is_set():
                 raise LaunchError("the runner is shutting down")
             if self._server is None:
+                if time.monotonic() < self._retry_at:
+                    raise LaunchError("it failed recently")
                 self._server = ForkServerLauncher(self._env, self._python)
             try:
                 return self._server.launch(spec)
             except LaunchError:
-                self._close_server()  # a failed server is restarted by the next launch
+                # Not at every run: a server that cannot import Prefect costs seconds to fail.
+                self._retry_at = time.monotonic() + max(FAILED_RETRY_SECONDS, self._idle_seconds)
+                self._close_server()
                 raise
 
     def _stop_when_idle(self) -> None:
