@@ -116,3 +116,26 @@ def test_kill_leftovers_spares_this_process_and_other_runs(tmp_path: Path) -> No
     finally:
         other.kill()
         other.wait(10)
+
+
+def test_without_proc_a_run_sweeping_itself_survives_and_its_group_dies(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import os, subprocess
+        from prefect_gitops.runner import reaper
+        reaper.has_proc = lambda: False
+        reaper.kill_leftovers(os.getpid())  # this process leads its group: spared
+        group = subprocess.Popen(["sleep", "1000"], process_group=0)
+        reaper.kill_leftovers(group.pid)
+        print("alive", group.wait(10))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        start_new_session=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["alive", "-9"]

@@ -144,8 +144,9 @@ def kill_leftovers(
     the zombies that are this process's children and not spared.
     """
     if not has_proc():
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(leader, signal.SIGKILL)
+        if leader != os.getpgrp():  # a run sweeping itself would kill itself
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(leader, signal.SIGKILL)
         return set()
     me = os.getpid()
     killed: set[int] = set()
