@@ -43,6 +43,49 @@ def fails() -> None:
 def crashes() -> None:
     sys.stdout.flush()
     os._exit(3)
+
+
+@flow
+def leaves_processes(
+    pid_file: str, daemon_script: str, scrub_env: bool = False, then: str = "return"
+) -> None:
+    import subprocess
+
+    background = subprocess.Popen(["sleep", "1000"])
+    daemon = subprocess.run(
+        [sys.executable, daemon_script],
+        env={} if scrub_env else None,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-1]
+    with open(pid_file, "w") as out:
+        out.write(f"{background.pid} {daemon}")
+    if then == "crash":
+        os._exit(3)
+    if then == "sleep":
+        time.sleep(120)
+"""
+
+# Double fork: the grandchild leaves the session, prints its pid and sleeps, detached from
+# every descriptor but the one it reports on.
+DAEMON = """
+import os
+import time
+
+read_end, write_end = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.write(write_end, str(os.getpid()).encode())
+        os.close(write_end)
+        time.sleep(1000)
+    os._exit(0)
+os.close(write_end)
+print(os.read(read_end, 32).decode(), flush=True)
 """
 
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
@@ -212,6 +255,15 @@ def descendants_with_env(marker: str) -> list[int]:
                 if "State:\tZ" not in status:
                     found.append(int(entry.name))
     return found
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie has finished running)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat.rpartition(b")")[2].split()[0] not in (b"Z", b"X")
 
 
 PROCESS_TEMPLATE: dict[str, Any] = default_template("process") or {}

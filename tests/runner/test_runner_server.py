@@ -14,12 +14,14 @@ import pytest
 
 from tests.prefect_server import RunningServer
 from tests.runner.helpers import (
+    DAEMON,
     client_for,
     create_deployment,
     create_pool,
     create_run,
     descendants_with_env,
     history,
+    is_alive,
     runner_env,
     runner_process,
     state_of,
@@ -318,3 +320,103 @@ def test_job_variables_reach_the_child(prefect_server: RunningServer, tmp_path: 
     assert "| DEBUG   |" in output
     assert f"in {flows}" in output  # the pull step chose the working directory
     assert "MY_ENV" not in result.stdout  # stream_output false: captured, not streamed
+
+
+@pytest.mark.parametrize("launcher", ["--fork-server", "--no-fork-server"])
+def test_processes_a_completed_run_left_behind_are_killed(
+    prefect_server: RunningServer, tmp_path: Path, launcher: str
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("leftovers")
+    create_pool(client, pool)
+    flows = write_flows(tmp_path / "flows")
+    (tmp_path / "daemon.py").write_text(DAEMON)
+    deployment = create_deployment(client, pool=pool, flows_dir=flows, flow="leaves_processes")
+    pid_files = {scrub: tmp_path / f"pids-{scrub}" for scrub in (False, True)}
+    run_ids = [
+        create_run(
+            client,
+            deployment["id"],
+            parameters={
+                "pid_file": str(pid_file),
+                "daemon_script": str(tmp_path / "daemon.py"),
+                "scrub_env": scrub,
+            },
+        )["id"]
+        for scrub, pid_file in pid_files.items()
+    ]
+    log = tmp_path / "runner.log"
+    with runner_process(prefect_server, pool, launcher, log=log):
+        states = wait_final(client, run_ids, 120)
+        assert set(states.values()) == {"COMPLETED"}, log.read_text()[-3000:]
+        # A `sleep &` in the run's group, and a double-forked daemon that left the session
+        # (with its environment, and with the environment scrubbed).
+        pids = [int(p) for f in pid_files.values() for p in f.read_text().split()]
+        assert len(pids) == 4
+        assert wait_until(lambda: not any(is_alive(p) for p in pids), 15), log.read_text()[-3000:]
+        markers = [f"PREFECT__FLOW_RUN_ID={run_id}" for run_id in run_ids]
+        # The run's own process may still be exiting after it reported COMPLETED.
+        assert wait_until(lambda: not any(descendants_with_env(m) for m in markers), 15)
+
+
+@pytest.mark.parametrize("ending", ["crash", "cancel"])
+def test_processes_a_crashed_or_cancelled_run_left_behind_are_killed(
+    prefect_server: RunningServer, tmp_path: Path, ending: str
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("leftovers")
+    create_pool(client, pool)
+    flows = write_flows(tmp_path / "flows")
+    (tmp_path / "daemon.py").write_text(DAEMON)
+    deployment = create_deployment(client, pool=pool, flows_dir=flows, flow="leaves_processes")
+    pid_files = {scrub: tmp_path / f"pids-{scrub}" for scrub in (False, True)}
+    run_ids = [
+        create_run(
+            client,
+            deployment["id"],
+            parameters={
+                "pid_file": str(pid_file),
+                "daemon_script": str(tmp_path / "daemon.py"),
+                "scrub_env": scrub,
+                "then": "crash" if ending == "crash" else "sleep",
+            },
+        )["id"]
+        for scrub, pid_file in pid_files.items()
+    ]
+    log = tmp_path / "runner.log"
+    with runner_process(prefect_server, pool, "--kill-grace-seconds", "5", log=log):
+        assert wait_until(lambda: all(f.exists() for f in pid_files.values()), 120)
+        pids = [int(p) for f in pid_files.values() for p in f.read_text().split()]
+        if ending == "cancel":
+            for run_id in run_ids:
+                client.post(
+                    f"/flow_runs/{run_id}/set_state",
+                    json={"state": {"type": "CANCELLING", "name": "Cancelling"}, "force": True},
+                )
+        states = wait_final(client, run_ids, 60)
+        expected = "CRASHED" if ending == "crash" else "CANCELLED"
+        assert set(states.values()) == {expected}, log.read_text()[-3000:]
+        assert wait_until(lambda: not any(is_alive(p) for p in pids), 15), log.read_text()[-3000:]
+
+
+def test_the_fork_server_starts_with_the_first_run_and_stops_when_idle(
+    prefect_server: RunningServer, tmp_path: Path
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("lazy")
+    create_pool(client, pool)
+    flows = write_flows(tmp_path / "flows")
+    deployment = create_deployment(client, pool=pool, flows_dir=flows)
+    marker = f"PG_TEST_MARKER={uuid.uuid4().hex}"
+    env = {**runner_env(prefect_server), marker.split("=")[0]: marker.split("=")[1]}
+    log = tmp_path / "runner.log"
+    with runner_process(
+        prefect_server, pool, "--fork-server-idle-seconds", "2", log=log, env=env
+    ) as process:
+        assert wait_until(lambda: "polling work pool" in log.read_text(), 60)
+        assert descendants_with_env(marker) == [process.pid]  # idle: no fork server yet
+        for _ in range(2):  # the second run starts it again
+            run_id = create_run(client, deployment["id"])["id"]
+            assert wait_final(client, [run_id], 120)[run_id] == "COMPLETED", log.read_text()
+            assert "fork server unavailable" not in log.read_text()
+            assert wait_until(lambda: descendants_with_env(marker) == [process.pid], 30)

@@ -108,6 +108,14 @@ def runner_group() -> None:
     help="Start runs by forking a process that imported Prefect once (fast start).",
 )
 @click.option(
+    "--fork-server-idle-seconds",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Stop the fork server (and free its memory) after this long without runs; "
+    "it starts again with the next run.",
+)
+@click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -130,6 +138,7 @@ def start(
     kill_grace_seconds: float,
     shutdown_grace_seconds: float,
     fork_server: bool,
+    fork_server_idle_seconds: float,
     log_dir: Path | None,
     api_url: str | None,
     profile: str | None,
@@ -151,6 +160,7 @@ def start(
         kill_grace_seconds=kill_grace_seconds,
         shutdown_grace_seconds=shutdown_grace_seconds,
         fork_server=fork_server,
+        fork_server_idle_seconds=fork_server_idle_seconds,
         log_dir=log_dir,
         python=sys.executable,
         **({"name": name} if name else {}),

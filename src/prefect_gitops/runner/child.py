@@ -27,6 +27,8 @@ from types import FrameType
 from typing import Any
 from uuid import UUID
 
+from .reaper import become_subreaper, kill_leftovers
+
 # Keys the runner owns: they survive whatever the workspace environment says
 # (`_RUNNER_OWNED_ENV_KEYS` in prefect/runner/_workspace_supervisor.py).
 RUNNER_OWNED_KEYS = frozenset(
@@ -138,6 +140,22 @@ def execute(flow_run_id: str, workspace_root: Path, *, refresh_settings: bool = 
     return 0
 
 
+def execute_and_sweep(
+    flow_run_id: str, workspace_root: Path, *, refresh_settings: bool = False
+) -> int:
+    """``execute`` as a subreaper, then kill whatever the flow run left running.
+
+    As a subreaper this process adopts the orphans of a double fork (daemons that left the
+    session), so they stay findable; an ``exec`` (``uv run``) keeps that, and the fork server
+    or the runner then sweep after it.
+    """
+    become_subreaper()
+    try:
+        return execute(flow_run_id, workspace_root, refresh_settings=refresh_settings)
+    finally:
+        kill_leftovers(os.getpid(), flow_run_id=flow_run_id, adopted_by=os.getpid())
+
+
 def _exit_code(code: Any) -> int:
     if code is None:
         return 0
@@ -155,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return execute(args[0], Path(args[1]))
+    return execute_and_sweep(args[0], Path(args[1]))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from .process import (
     SubprocessLauncher,
     stop_child,
 )
+from .reaper import kill_leftovers
 
 Log = Callable[[str], None]
 
@@ -69,6 +70,7 @@ class RunnerOptions:
     kill_grace_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     fork_server: bool = True
+    fork_server_idle_seconds: float = 300.0
     log_dir: Path | None = None
     python: str = sys.executable
 
@@ -142,9 +144,11 @@ class Runner:
             )
         self._heartbeat()
         if self.options.fork_server and sys.platform == "linux":
-            from .forkserver import ForkServerLauncher
+            from .forkserver import LazyForkServer
 
-            self._launcher = ForkServerLauncher(self._base_env(), self.options.python)
+            self._launcher = LazyForkServer(
+                self._base_env(), self.options.python, self.options.fork_server_idle_seconds
+            )
         self._heartbeat_thread = threading.Thread(
             target=self._heartbeat_loop, name="heartbeat", daemon=True
         )
@@ -457,18 +461,7 @@ class Runner:
                 if log_fd is not None:
                     os.close(log_fd)
                     log_fd = None
-            self._log(f"flow run {label!r} ({run.id}) started as process {run.child.pid}")
-            with contextlib.suppress(ApiError):
-                self.client.patch(
-                    f"/flow_runs/{run.id}",
-                    json={"infrastructure_pid": f"{socket.gethostname()}:{run.child.pid}"},
-                )
-            if run.cancel_reason is not None:
-                self._terminate(run)
-            code = run.child.wait()
-            if pump is not None:
-                pump.join(5.0)
-            self._finish(run, code if code is not None else -int(signal.SIGKILL), label)
+            self._watch(run, run.child, pump, label)
         except Exception as exc:
             self._log(f"flow run {run.id}: unexpected error: {type(exc).__name__}: {exc}")
             with contextlib.suppress(Exception):
@@ -482,6 +475,25 @@ class Runner:
                 self._active.pop(run.id, None)
             run.done.set()
             self._wake.set()
+
+    def _watch(self, run: ActiveRun, child: Child, pump: OutputPump | None, label: str) -> None:
+        """Wait for the started child, kill what it left behind, report the final state."""
+        self._log(f"flow run {label!r} ({run.id}) started as process {child.pid}")
+        with contextlib.suppress(ApiError):
+            self.client.patch(
+                f"/flow_runs/{run.id}",
+                json={"infrastructure_pid": f"{socket.gethostname()}:{child.pid}"},
+            )
+        if run.cancel_reason is not None:
+            self._terminate(run)
+        code = child.wait()
+        # Whatever the run started dies with it (it also holds the output pipe open).
+        left = kill_leftovers(child.pid, flow_run_id=run.id)
+        if left:
+            self._log(f"flow run {label!r} ({run.id}): killed {len(left)} leftover process(es)")
+        if pump is not None:
+            pump.join(5.0)
+        self._finish(run, code if code is not None else -int(signal.SIGKILL), label)
 
     def _launch(self, spec: LaunchSpec) -> Child:
         if spec.command is None and self._launcher is not None:

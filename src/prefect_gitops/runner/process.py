@@ -1,12 +1,14 @@
 """Starting, signalling and reaping flow-run child processes.
 
 The only module (with the fork server in ``forkserver.py``) that creates processes. Every
-child gets its own session, so one signal to its process group reaches everything it started,
-and the runner can always clean up without leaving orphans.
+child gets its own session, so one signal to its process group reaches what it started; what
+is left when it ends is killed by ``reaper.kill_leftovers`` (which also finds processes that
+left the group or the session).
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import shlex
@@ -15,10 +17,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 CHILD_MODULE = "prefect_gitops.runner.child"
 
@@ -145,37 +148,158 @@ def stop_child(
     return code
 
 
-class OutputPump:
-    """Copies a child's output to ``sink`` line by line, each prefixed (``stream_output``)."""
+MAX_LINE_CHARS = 64 * 1024  # a longer line is emitted in pieces of this size
+MAX_BACKLOG_CHARS = 16 * 1024 * 1024  # output a slow sink has not taken yet, at most
+MAX_BATCH_CHARS = 1024 * 1024  # per sink call (other runs' output waits for the call)
+READ_SIZE = 64 * 1024
 
-    def __init__(self, prefix: str, sink: Callable[[str], None]) -> None:
-        read_fd, self.write_fd = os.pipe()
-        self._reader: IO[bytes] = os.fdopen(read_fd, "rb", buffering=0)
+
+class LineSplitter:
+    """Splits a text stream into lines in linear time; a line longer than ``limit`` comes
+    out in pieces of ``limit`` characters, so one line never holds more than that in memory."""
+
+    def __init__(self, limit: int = MAX_LINE_CHARS) -> None:
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        self._limit = limit
+        self._partial: list[str] = []
+        self._size = 0
+        self._split = False  # the current line was already emitted in part
+
+    def feed(self, text: str) -> list[str]:
+        lines: list[str] = []
+        *complete, rest = text.split("\n")
+        for line in complete:
+            self._append(line, lines)
+            if self._size or not self._split:
+                lines.append("".join(self._partial))
+            self._partial, self._size, self._split = [], 0, False
+        self._append(rest, lines)
+        return lines
+
+    def flush(self) -> list[str]:
+        """The unterminated last line, if any."""
+        lines = ["".join(self._partial)] if self._size else []
+        self._partial, self._size, self._split = [], 0, False
+        return lines
+
+    def _append(self, text: str, lines: list[str]) -> None:
+        start = 0
+        while start < len(text):
+            piece = text[start : start + self._limit - self._size]
+            start += len(piece)
+            self._partial.append(piece)
+            self._size += len(piece)
+            if self._size >= self._limit:
+                lines.append("".join(self._partial))
+                self._partial, self._size, self._split = [], 0, True
+
+
+class OutputPump:
+    """Copies a child's output to ``sink``, each line prefixed (``stream_output``).
+
+    ``sink`` gets whole lines joined by newlines (no trailing one), up to ``MAX_BATCH_CHARS``
+    per call: one write per batch, not one per line, keeps up with chatty flows. One thread
+    only drains the pipe (so the child never waits on us), another feeds ``sink``.
+    When ``sink`` falls more than ``max_backlog`` characters behind, further output is dropped
+    and counted, and a notice says so once ``sink`` catches up.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        sink: Callable[[str], None],
+        *,
+        max_line: int = MAX_LINE_CHARS,
+        max_backlog: int = MAX_BACKLOG_CHARS,
+    ) -> None:
+        self._read_fd, self.write_fd = os.pipe()
         self._prefix = prefix
         self._sink = sink
-        self._thread = threading.Thread(target=self._pump, name=f"output {prefix}", daemon=True)
-        self._thread.start()
+        self._splitter = LineSplitter(max_line)
+        self._max_backlog = max_backlog
+        self._pending: deque[str] = deque()
+        self._backlog = 0
+        self._dropped = 0
+        self._eof = False
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._drain, name=f"output {prefix}", daemon=True)
+        self._writer = threading.Thread(target=self._deliver, name=f"sink {prefix}", daemon=True)
+        self._reader.start()
+        self._writer.start()
 
-    def _pump(self) -> None:
-        with self._reader:
-            buffered = b""
-            while True:
-                chunk = self._reader.read(65536)
-                if not chunk:
-                    break
-                buffered += chunk
-                *lines, buffered = buffered.split(b"\n")
-                for line in lines:
-                    self._sink(f"{self._prefix} | {line.decode('utf-8', 'replace')}")
-            if buffered:
-                self._sink(f"{self._prefix} | {buffered.decode('utf-8', 'replace')}")
+    def _drain(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        try:
+            while chunk := os.read(self._read_fd, READ_SIZE):
+                self._queue(self._splitter.feed(decoder.decode(chunk)))
+            self._queue(self._splitter.feed(decoder.decode(b"", final=True)))
+            self._queue(self._splitter.flush())
+        except OSError:
+            pass
+        finally:
+            os.close(self._read_fd)
+            with self._changed:
+                self._eof = True
+                self._changed.notify()
+
+    def _queue(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        with self._changed:
+            for line in lines:
+                if self._backlog + len(line) > self._max_backlog:
+                    self._dropped += len(line) + 1
+                    continue
+                self._pending.append(line)
+                self._backlog += len(line)
+            self._changed.notify()
+
+    def _deliver(self) -> None:
+        while True:
+            with self._changed:
+                while not self._pending and not self._eof:
+                    self._changed.wait()
+                lines = list(self._pending)
+                self._pending.clear()
+                self._backlog = 0
+                dropped, self._dropped = self._dropped, 0
+                finished = self._eof
+            if dropped:
+                lines.append(
+                    f"[prefect-gitops: {dropped} characters of output dropped: the output "
+                    "could not be written as fast as the flow run produced it]"
+                )
+            try:
+                for batch in self._batches(lines):
+                    self._sink(batch)
+            except (OSError, ValueError):
+                # Our stdout is gone (closed pipe): keep draining the child, show nothing.
+                self._sink = lambda _line: None
+            if finished and not lines:
+                return
+
+    def _batches(self, lines: list[str]) -> Iterator[str]:
+        batch: list[str] = []
+        size = 0
+        for line in lines:
+            batch.append(f"{self._prefix} | {line}")
+            size += len(batch[-1]) + 1
+            if size >= MAX_BATCH_CHARS:
+                yield "\n".join(batch)
+                batch, size = [], 0
+        if batch:
+            yield "\n".join(batch)
 
     def close_write_end(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.write_fd)
 
     def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        """Wait (bounded) until the output is drained and handed to ``sink``."""
+        deadline = time.monotonic() + timeout
+        self._reader.join(timeout)
+        self._writer.join(max(0.0, deadline - time.monotonic()))
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
