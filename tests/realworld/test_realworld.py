@@ -4,6 +4,8 @@ Each folder in `layouts/` is a small repository modelled on how public Prefect 3
 laid out; its `expect.yaml` records what the real deploy (Prefect 3.9.1) did with it:
 
     pools: [{name, type}]           # created with `prefect work-pool create` before deploying
+    secrets: {block name: value}    # Secret blocks saved on the server before deploying
+    variables: {name: value}        # Prefect variables set on the server before deploying
     env: {NAME: value}              # environment for the deploy and for our commands
     native: {<folder>: succeeds|fails}   # each folder holding a prefect.yaml
 
@@ -86,6 +88,8 @@ DISAGREE_VALIDATE: dict[str, str] = {
     ),
 }
 
+REFUSED = "{command}: exit 1, refused by the validate error above{extra}; native deployed it"
+
 DISAGREE_PLAN: dict[str, str] = {
     "uninstalled-imports": (
         "plan: version null -> '<md5 of the file>' on both deployments (native wrote null: the "
@@ -111,9 +115,34 @@ DISAGREE_PLAN: dict[str, str] = {
         "plan: decorator-version version '2025.03' -> '<md5>' (native takes "
         "@flow(version=RELEASE), a module constant, as the deployment version)"
     ),
+    "aliased-decorators": (
+        "plan: exit 1 'cannot compute the desired state: ... renamed_import_flow: the flow's "
+        "`name=` is not a literal string' (@flow(name=FLOW_NAME), a module constant; native "
+        "names the flow 'rw-alias-renamed'), although validate reported no problem"
+    ),
+    "conditional-imports": REFUSED.format(command="plan", extra=" (E006)"),
+    "latin1-cookie": REFUSED.format(command="plan", extra=" (E005)"),
+    "misplaced-keys": REFUSED.format(command="plan", extra=" (S003)"),
+    "required-params": REFUSED.format(command="plan", extra=" (E011)"),
 }
 
-DISAGREE_APPLY: dict[str, str] = {}
+DISAGREE_APPLY: dict[str, str] = {
+    "conditional-imports": REFUSED.format(command="apply", extra=" (E006)"),
+    "latin1-cookie": REFUSED.format(command="apply", extra=" (E005)"),
+    "misplaced-keys": REFUSED.format(command="apply", extra=" (S003)"),
+    "required-params": REFUSED.format(command="apply", extra=" (E011)"),
+    "aliased-decorators": "apply: exit 1, flow `name=FLOW_NAME` is not a literal string",
+    "uninstalled-imports": (
+        "apply: version '<md5>' on churn-features and churn-train, native null (flow imports "
+        "not installed)"
+    ),
+    "k8s-no-template": "apply: version '<md5>', native null (boto3 not installed); ...",
+    "tags-and-version": "apply: ...",
+    "nested-services": "apply: ...",
+    "docker-env-image": "apply: ...",
+    "docker-shell-build": "apply: ...",
+    "typed-parameters-compat": "apply: ...",
+}
 
 
 # -- layouts and the native deploy ------------------------------------------------------------
@@ -125,6 +154,8 @@ class Layout:
     root: Path  # the working copy (same path for the native deploy and for our commands)
     pools: list[dict[str, str]]
     env: dict[str, str]
+    secrets: dict[str, str]
+    variables: dict[str, str]
     expected: dict[str, str]  # folder -> succeeds | fails
     observed: dict[str, str] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
@@ -146,9 +177,38 @@ def load_layout(name: str, workdir: Path) -> Layout:
         name=name,
         root=root,
         pools=list(expect.get("pools") or []),
-        env={str(k): str(v) for k, v in (expect.get("env") or {}).items()},
+        env=strings(expect.get("env")),
+        secrets=strings(expect.get("secrets")),
+        variables=strings(expect.get("variables")),
         expected={str(k): str(v) for k, v in expect["native"].items()},
     )
+
+
+def strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (mapping or {}).items()}
+
+
+_SAVE_SERVER_OBJECTS = """
+import json, sys
+from prefect.blocks.system import Secret
+from prefect.variables import Variable
+wanted = json.loads(sys.argv[1])
+for name, value in wanted["secrets"].items():
+    Secret(value=value).save(name, overwrite=True)
+for name, value in wanted["variables"].items():
+    Variable.set(name, value, overwrite=True)
+"""
+
+
+def save_secrets_and_variables(server: RunningServer, layout: Layout) -> None:
+    if not (layout.secrets or layout.variables):
+        return
+    wanted = json.dumps({"secrets": layout.secrets, "variables": layout.variables})
+    proc = subprocess.run(
+        [sys.executable, "-c", _SAVE_SERVER_OBJECTS, wanted],
+        env=server.env(), capture_output=True, text=True, timeout=DEPLOY_TIMEOUT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def prefect_cli(server: RunningServer, env: Mapping[str, str], cwd: Path, *args: str) -> Any:
@@ -169,6 +229,7 @@ def create_pools(server: RunningServer, layout: Layout) -> None:
 
 def deploy_natively(server: RunningServer, layout: Layout) -> None:
     create_pools(server, layout)
+    save_secrets_and_variables(server, layout)
     for folder in layout.expected:
         proc = prefect_cli(server, layout.env, layout.root / folder, "deploy", "--all")
         layout.observed[folder] = "succeeds" if proc.returncode == 0 else "fails"
@@ -268,22 +329,32 @@ def test_our_apply_writes_what_native_deploy_wrote(
     server, layouts = native
     layout = layouts[name]
     copy_pools(server.url, ours.url, layout.pool_names)
+    save_secrets_and_variables(ours, layout)
     result = our_cli(layout, "apply", str(layout.root), "--auto-approve", "--api-url", ours.url,
                      "--format", "json")  # fmt: skip
     assert result.exit_code == 0, result.stdout[-3000:] + result.stderr[-2000:]
     theirs = comparable_deployments(server.url, layout.pool_names)
     mine = comparable_deployments(ours.url, layout.pool_names)
     assert sorted(mine) == sorted(theirs)
-    differences = {
-        f"{key}.{name_}": (mine[key].get(name_), value)
+    differences = [
+        f"deployment {key} {field_}: ours {short(mine[key].get(field_))} native {short(value)}"
         for key, want in theirs.items()
-        for name_, value in want.items()
-        if not same_field(name_, mine[key].get(name_), value)
-    }
-    assert not differences, differences
-    assert comparable_pools(ours.url, layout.pool_names) == comparable_pools(
-        server.url, layout.pool_names
-    )
+        for field_, value in want.items()
+        if not same_field(field_, mine[key].get(field_), value)
+    ]
+    our_pools = comparable_pools(ours.url, layout.pool_names)
+    differences += [
+        f"work_pool {pool} {field_}: ours {short(fields[field_])} native {short(value)}"
+        for pool, fields in comparable_pools(server.url, layout.pool_names).items()
+        for field_, value in fields.items()
+        if our_pools[pool][field_] != value
+    ]
+    assert not differences, "\n".join(differences)
+
+
+def short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 300 else f"{text[:300]}... ({len(text)} chars)"
 
 
 # -- reading both servers --------------------------------------------------------------------
@@ -335,6 +406,12 @@ def same_field(name: str, mine: Any, theirs: Any) -> bool:
     """Equal, or different only by a documented improvement."""
     if name == "description" and theirs == "None":
         return mine is None
+    if isinstance(mine, str) and mine.startswith("{{ prefect.blocks.") and theirs != mine:
+        return isinstance(theirs, str)  # we keep the block reference, Prefect writes the secret
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        return mine.keys() == theirs.keys() and all(
+            same_field(name, mine[k], theirs[k]) for k in theirs
+        )
     if name == "schedules" and isinstance(mine, list) and isinstance(theirs, list):
         return len(mine) == len(theirs) and all(
             same_schedule(m, t) for m, t in zip(mine, theirs, strict=True)
