@@ -9,7 +9,8 @@ laid out; its `expect.yaml` records what the real deploy (Prefect 3.9.1) did wit
     env: {NAME: value}              # environment for the deploy and for our commands
     native: {<folder>: succeeds|fails}   # each folder holding a prefect.yaml
 
-One `native` server gets every layout deployed natively (module-scoped, once); then per layout:
+One `native` server gets the layouts deployed natively (module-scoped, each layout on first use);
+then per layout:
 - `validate` has errors exactly when the native deploy failed;
 - `plan --detailed-exitcode` against the native server says "No changes" when it succeeded;
 - our `apply` on the `ours` server writes what the native deploy wrote, field by field, except
@@ -277,16 +278,29 @@ def deploy_natively(server: RunningServer, layout: Layout) -> None:
         layout.logs[folder] = (proc.stdout + proc.stderr)[-3000:]
 
 
+@dataclass
+class NativeDeploys:
+    """One server where layouts are deployed with the real `prefect deploy`, each on first use
+    (so that `-k <layout>` deploys only that one)."""
+
+    server: RunningServer
+    workdir: Path
+    deployed: dict[str, Layout] = field(default_factory=dict)
+
+    def layout(self, name: str) -> Layout:
+        if name not in self.deployed:
+            layout = load_layout(name, self.workdir)
+            deploy_natively(self.server, layout)
+            self.deployed[name] = layout
+        return self.deployed[name]
+
+
 @pytest.fixture(scope="module")
-def native() -> Iterator[tuple[RunningServer, dict[str, Layout]]]:
-    """Every layout deployed with the real `prefect deploy`, on one server."""
+def native() -> Iterator[NativeDeploys]:
     workdir = Path(tempfile.mkdtemp(prefix="pg-realworld-"))
     try:
         with running_server() as server:
-            layouts = {name: load_layout(name, workdir) for name in LAYOUTS}
-            for layout in layouts.values():
-                deploy_natively(server, layout)
-            yield server, layouts
+            yield NativeDeploys(server, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -332,18 +346,16 @@ def our_cli(layout: Layout, *args: str) -> CliResult:
 
 
 @pytest.mark.parametrize("name", LAYOUTS)
-def test_native_outcome_is_the_recorded_one(
-    native: tuple[RunningServer, dict[str, Layout]], name: str
-) -> None:
-    layout = native[1][name]
+def test_native_outcome_is_the_recorded_one(native: NativeDeploys, name: str) -> None:
+    layout = native.layout(name)
     assert layout.observed == layout.expected, layout.logs
 
 
 @pytest.mark.parametrize("name", cases(DISAGREE_VALIDATE))
 def test_validate_has_errors_exactly_when_native_deploy_failed(
-    native: tuple[RunningServer, dict[str, Layout]], name: str
+    native: NativeDeploys, name: str
 ) -> None:
-    layout = native[1][name]
+    layout = native.layout(name)
     result = our_cli(layout, "validate", str(layout.root), "--format", "json")
     errors = [d for d in result.json()["diagnostics"] if d["severity"] == "error"]
     assert (result.exit_code == 1) == bool(errors)
@@ -351,11 +363,8 @@ def test_validate_has_errors_exactly_when_native_deploy_failed(
 
 
 @pytest.mark.parametrize("name", cases(DISAGREE_PLAN, DEPLOYED))
-def test_plan_after_native_deploy_has_no_changes(
-    native: tuple[RunningServer, dict[str, Layout]], name: str
-) -> None:
-    server, layouts = native
-    layout = layouts[name]
+def test_plan_after_native_deploy_has_no_changes(native: NativeDeploys, name: str) -> None:
+    server, layout = native.server, native.layout(name)
     assert layout.native_ok, layout.logs
     result = our_cli(layout, "plan", str(layout.root), "--api-url", server.url,
                      "--detailed-exitcode")  # fmt: skip
@@ -365,10 +374,9 @@ def test_plan_after_native_deploy_has_no_changes(
 
 @pytest.mark.parametrize("name", cases(DISAGREE_APPLY, DEPLOYED))
 def test_our_apply_writes_what_native_deploy_wrote(
-    native: tuple[RunningServer, dict[str, Layout]], ours: RunningServer, name: str
+    native: NativeDeploys, ours: RunningServer, name: str
 ) -> None:
-    server, layouts = native
-    layout = layouts[name]
+    server, layout = native.server, native.layout(name)
     copy_pools(server.url, ours.url, layout.pool_names)
     save_secrets_and_variables(ours, layout)
     result = our_cli(layout, "apply", str(layout.root), "--auto-approve", "--api-url", ours.url,
