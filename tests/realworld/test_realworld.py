@@ -123,6 +123,11 @@ DISAGREE_PLAN: dict[str, str] = {
         "`name=` is not a literal string' (@flow(name=FLOW_NAME), a module constant; native "
         "names the flow 'rw-alias-renamed'), although validate reported no problem"
     ),
+    "git-clone-pull": (
+        "plan: tags ['4f2c9e1','git'] -> ['git','{{ get-commit.stdout }}'] (a build step's "
+        "output in `tags` is not treated as known-after-apply, unlike in `version`; native "
+        "wrote the step's stdout)"
+    ),
     "conditional-imports": REFUSED.format(command="plan", extra=" (E006)"),
     "latin1-cookie": REFUSED.format(command="plan", extra=" (E005)"),
     "misplaced-keys": REFUSED.format(command="plan", extra=" (S003)"),
@@ -130,6 +135,10 @@ DISAGREE_PLAN: dict[str, str] = {
 }
 
 DISAGREE_APPLY: dict[str, str] = {
+    "git-clone-pull": (
+        "apply: version '{{ get-commit.stdout }}' and tags ['git','{{ get-commit.stdout }}'] "
+        "written literally (we run no build steps), native '4f2c9e1' and ['4f2c9e1','git']"
+    ),
     "conditional-imports": REFUSED.format(command="apply", extra=" (E006)"),
     "latin1-cookie": REFUSED.format(command="apply", extra=" (E005)"),
     "misplaced-keys": REFUSED.format(command="apply", extra=" (S003)"),
