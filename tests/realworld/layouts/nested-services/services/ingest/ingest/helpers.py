@@ -1,0 +1,2 @@
+def normalise(name: str) -> str:
+    return name.strip().lower()
