@@ -13,33 +13,41 @@ Sequence (nothing is written before the whole repository validates and the plan 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..api import ApiClient, ApiError
+from ..api import ApiClient
 from ..apply import (
     DEFAULT_PARALLELISM,
+    INTERRUPTED,
     MAX_PARALLELISM,
     ApplyResult,
     Outcome,
     Throttle,
     apply_plan,
     check_prune_guard,
+    check_saved_plan,
     check_stale,
     inventory_after,
+    inventory_before,
     record_inventory,
 )
-from ..desired import analyze_flows, build_desired, project_name
+from ..desired import analyze_flows, build_desired
 from ..environments import api_target
 from ..errors import ReconcilerError, StalePlanError
 from ..loader import Project, load_project
-from ..lock import acquire, force_unlock
+from ..lock import LockInfo, acquire, force_unlock
+from ..ownership import Inventory, owner_key
 from ..plan import Action, Plan
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
@@ -48,7 +56,7 @@ from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
 from .options import config_option, env_option, format_option, use_color
-from .plan import compute_plan, load_valid_project
+from .plan import compute_plan, load_valid_project, owner_of
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 APPLY_RETRIES = 8
@@ -153,19 +161,93 @@ def apply_command(
     if project is None:
         return EXIT_PROBLEM
     desired = build_desired(project, environ=environ, flow_lookup=analyze_flows(project))
-    name = project_name(project)
     if saved is not None:
         should_prune = saved.prune
     else:
         should_prune = project.config.prune if prune is None else prune
-    report_to = sys.stderr if output_format == "json" else sys.stdout
-
+    run = _Run(project, desired, saved, should_prune, adopt, output_format, auto_approve)
     throttle = Throttle(parallelism)
     settings = resolve_settings(*api_target(project, api_url, profile))
     # A 503 is never processed by the server: retry writes longer than a read would.
     settings = dataclasses.replace(settings, max_retries=max(settings.max_retries, APPLY_RETRIES))
     with ApiClient(settings, sleep=throttle.backoff) as client:
-        live, plan = compute_plan(client, project, desired, prune=should_prune, adopt=adopt)
+        plan = run.plan(client)
+        if plan is None:
+            return EXIT_OK
+        lease = acquire(client, run.owner, timeout=lock_timeout, on_wait=_waiting(lock_timeout))
+        cancel = threading.Event()
+        lease.keep_alive(on_lost=cancel.set)
+        try:
+            with _sigterm_as_interrupt():
+                result = run.execute(client, plan, parallelism, throttle, cancel)
+        finally:
+            lease.release()
+        if lease.lost:
+            result = dataclasses.replace(result, interrupted=LOCK_LOST)
+        result = dataclasses.replace(
+            result, requests=client.request_count, writes=client.write_count
+        )
+    _finish(plan, result, output_format, project, nothing=False)
+    if result.interrupted is not None:
+        click.echo(f"Stopped early: {result.interrupted}; what was done is listed above "
+                   "and recorded as owned.", err=True)  # fmt: skip
+        return EXIT_INTERRUPTED if result.interrupted == INTERRUPTED else EXIT_PROBLEM
+    return EXIT_OK if result.ok else EXIT_PROBLEM
+
+
+LOCK_LOST = "the apply lock was removed while applying (force-unlock, or judged stale)"
+EXIT_INTERRUPTED = 130
+
+
+def _waiting(lock_timeout: float) -> Callable[[LockInfo], None]:
+    def waiting(info: LockInfo) -> None:
+        click.echo(
+            f"Waiting up to {lock_timeout:g} s for the apply lock ({info.describe()})...",
+            err=True,
+        )
+
+    return waiting
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A CI timeout's SIGTERM stops apply like Ctrl-C: nothing new is sent, in-flight
+    requests finish, ownership is recorded and the report printed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@dataclasses.dataclass
+class _Run:
+    """One apply: what it plans and executes (the command parses, this does the work)."""
+
+    project: Project
+    desired: State
+    saved: Plan | None
+    prune: bool
+    adopt: bool
+    output_format: str
+    auto_approve: bool
+
+    @property
+    def owner(self) -> str:
+        return owner_of(self.project)
+
+    def plan(self, client: ApiClient) -> Plan | None:
+        """Plan (or check the saved plan), show it and ask; None when nothing is to be done
+        (the result is then already reported)."""
+        project, desired, saved = self.project, self.desired, self.saved
+        live, plan = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
         if saved is not None:
             if saved.api_url and saved.api_url != client.shown_base_url:
                 raise StalePlanError(
@@ -173,70 +255,67 @@ def apply_command(
                     f"{client.shown_base_url}; nothing was written"
                 )
             check_stale(saved, desired, live.state)
+            check_saved_plan(saved, plan)
             plan = saved
         check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
-
-        if not _needs_writes(plan, desired, live.state, name, live.inventory):
+        if not _needs_writes(plan, desired, live.state, self.owner, live.inventory):
             result = ApplyResult((), client.request_count, client.write_count)
-            _finish(plan, result, output_format, project, nothing=True)
-            return EXIT_OK
-
-        if saved is None and output_format == "text":
+            _finish(plan, result, self.output_format, project, nothing=True)
+            return None
+        if saved is None and self.output_format == "text":
             click.echo(
                 PLAN_RENDERERS["text"](
                     plan, use_color=use_color(), mask_keys=project.config.mask_keys
                 )
             )
-        if saved is None and not auto_approve and not _confirm():
+        if saved is None and not self.auto_approve and not _confirm():
             raise ReconcilerError("apply cancelled; nothing was written")
+        return plan
 
-        def waiting(info: Any) -> None:
-            click.echo(
-                f"Waiting up to {lock_timeout:g} s for the apply lock ({info.describe()})...",
-                err=True,
-            )
+    def execute(
+        self,
+        client: ApiClient,
+        plan: Plan,
+        parallelism: int,
+        throttle: Throttle,
+        cancel: threading.Event,
+    ) -> ApplyResult:
+        """Under the lock: re-plan, record what is about to be written as owned, apply,
+        record the inventory (also after an interruption)."""
+        project, desired, name = self.project, self.desired, self.owner
+        live, fresh = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
+        if fresh.live_fingerprint != plan.live_fingerprint:
+            if self.saved is not None or not self.auto_approve:
+                raise StalePlanError(
+                    "the server changed while waiting for the lock; nothing was written",
+                    hint="run apply again to see the new plan",
+                )
+            plan = fresh
+        if self.saved is not None:
+            check_saved_plan(self.saved, fresh)
+        check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
+        pending = inventory_before(plan, live.inventory)
+        record_inventory(client, name, pending, _fingerprint(live.inventory),
+                         previous=live.inventory)  # fmt: skip
+        previous = Inventory(name, pending, None, _fingerprint(live.inventory))
+        report_to = sys.stderr if self.output_format == "json" else sys.stdout
+        result = apply_plan(
+            client, plan, desired=desired, live=live.state, project=name,
+            ignore=project.config.ignore, parallelism=parallelism,
+            progress=_progress(report_to, self.output_format), throttle=throttle, cancel=cancel,
+        )  # fmt: skip
+        items, fingerprint = inventory_after(
+            plan, result, desired=desired, live=live.state, project=name,
+            inventory=live.inventory,
+        )  # fmt: skip
+        written = _record(client, name, items, fingerprint, previous)
+        if isinstance(written, Outcome):
+            return dataclasses.replace(result, outcomes=(*result.outcomes, written))
+        return dataclasses.replace(result, inventory_written=written)
 
-        lease = acquire(client, name, timeout=lock_timeout, on_wait=waiting)
-        try:
-            live, fresh = compute_plan(client, project, desired, prune=should_prune, adopt=adopt)
-            if fresh.live_fingerprint != plan.live_fingerprint:
-                if saved is not None or not auto_approve:
-                    raise StalePlanError(
-                        "the server changed while waiting for the lock; nothing was written",
-                        hint="run apply again to see the new plan",
-                    )
-                plan = fresh
-                check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
-            progress = _progress(report_to, output_format)
-            result = apply_plan(
-                client,
-                plan,
-                desired=desired,
-                live=live.state,
-                project=name,
-                ignore=project.config.ignore,
-                parallelism=parallelism,
-                progress=progress,
-                throttle=throttle,
-            )
-            items, fingerprint = inventory_after(
-                plan, result, desired=desired, live=live.state, project=name,
-                inventory=live.inventory,
-            )  # fmt: skip
-            written = _record(client, name, items, fingerprint, live.inventory)
-            if isinstance(written, Outcome):
-                result = dataclasses.replace(result, outcomes=(*result.outcomes, written))
-                written = False
-        finally:
-            lease.release()
-        result = dataclasses.replace(
-            result,
-            inventory_written=bool(written),
-            requests=client.request_count,
-            writes=client.write_count,
-        )
-    _finish(plan, result, output_format, project, nothing=False)
-    return EXIT_OK if result.ok else EXIT_PROBLEM
+
+def _fingerprint(inventory: Inventory | None) -> str | None:
+    return inventory.desired if inventory is not None else None
 
 
 def _needs_writes(plan: Plan, desired: State, live: State, project: str, inventory: Any) -> bool:
@@ -259,10 +338,10 @@ def _record(
 ) -> bool | Outcome:
     try:
         return record_inventory(client, project, items, fingerprint, previous=previous)
-    except ApiError as exc:
+    except ReconcilerError as exc:
         return Outcome(
             f"variable.{project}", "variable", "ownership inventory", Action.UPDATE, "failed",
-            f"recording the ownership inventory failed: {exc}",
+            f"recording the ownership inventory failed: {exc.message}",
         )  # fmt: skip
 
 
@@ -316,18 +395,24 @@ def _finish(
 @click.option(
     "--project", "project_option", default=None, help="Project name (default: from PATH)."
 )
+@env_option
 @api_options
 def force_unlock_command(
     path: Path,
     config_path: Path | None,
     project_option: str | None,
+    environment: str | None,
     api_url: str | None,
     profile: str | None,
 ) -> int:
     """Remove a stuck apply lock (left by a killed apply) of the project at PATH."""
     if project_option is None:
-        project, _diags = load_project(path, config_path=config_path, environ=os.environ)
-        project_option = project_name(project)
+        project, _diags = load_project(
+            path, config_path=config_path, environ=os.environ, environment=environment
+        )
+        project_option = owner_of(project)
+    elif environment is not None:
+        project_option = owner_key(project_option, environment)
     with open_client(api_url, profile) as client:
         info = force_unlock(client, project_option)
     if info is None:
