@@ -29,7 +29,6 @@ import click
 from ..api import ApiClient
 from ..apply import (
     DEFAULT_PARALLELISM,
-    INTERRUPTED,
     MAX_PARALLELISM,
     ApplyResult,
     Outcome,
@@ -178,20 +177,20 @@ def apply_command(
         cancel = threading.Event()
         lease.keep_alive(on_lost=cancel.set)
         try:
-            with _sigterm_as_interrupt():
+            with _signals_stop(cancel) as signalled:
                 result = run.execute(client, plan, parallelism, throttle, cancel)
         finally:
             lease.release()
-        if lease.lost:
+        if lease.lost and not signalled:
             result = dataclasses.replace(result, interrupted=LOCK_LOST)
         result = dataclasses.replace(
             result, requests=client.request_count, writes=client.write_count
         )
     _finish(plan, result, output_format, project, nothing=False)
     if result.interrupted is not None:
-        click.echo(f"Stopped early: {result.interrupted}; what was done is listed above "
-                   "and recorded as owned.", err=True)  # fmt: skip
-        return EXIT_INTERRUPTED if result.interrupted == INTERRUPTED else EXIT_PROBLEM
+        click.echo(f"Stopped early: {result.interrupted}; the changes not attempted are "
+                   "listed as skipped, what was done is recorded as owned.", err=True)  # fmt: skip
+        return EXIT_INTERRUPTED if signalled else EXIT_PROBLEM
     return EXIT_OK if result.ok else EXIT_PROBLEM
 
 
@@ -210,21 +209,28 @@ def _waiting(lock_timeout: float) -> Callable[[LockInfo], None]:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """A CI timeout's SIGTERM stops apply like Ctrl-C: nothing new is sent, in-flight
-    requests finish, ownership is recorded and the report printed."""
+def _signals_stop(cancel: threading.Event) -> Iterator[list[int]]:
+    """Ctrl-C, or a CI timeout's SIGTERM, stops apply at once: nothing new is sent, requests
+    in flight finish, the inventory is recorded and the report printed. A second one
+    interrupts for good. Yields the signals received (empty: none)."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    def stop(signum: int, frame: object) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        cancel.set()
+        click.echo("Stopping: finishing the requests in flight, sending nothing new...", err=True)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 @dataclasses.dataclass
