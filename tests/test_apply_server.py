@@ -506,14 +506,14 @@ def test_projects_never_touch_each_others_inventory_or_a_users_variable(
     with client_for(ours.url) as client:
         client.post("/variables/", json={"name": "prefect_gitops_alpha_2", "value": "mine"})
     repos = {}
-    for project in ("alpha-2", "Team A", "team-a", "alpha"):
-        var = project.lower().replace("-", "_").replace(" ", "_") + "_owned_var"
-        repos[project] = write_owned_repo(tmp_path / project.replace(" ", "_"), project,
-                                          variables=[var, var + "2"])  # fmt: skip
+    projects = ("alpha-2", "Team A", "team-a", "alpha")
+    for i, project in enumerate(projects):
+        var = f"owners_{i}_var"
+        repos[project] = write_owned_repo(tmp_path / f"p{i}", project, variables=[var, var + "2"])
         assert apply(repos[project], ours.url).exit_code == 0
     # Every project changes its inventory again (one variable fewer, with prune).
-    for project, repo in repos.items():
-        var = project.lower().replace("-", "_").replace(" ", "_") + "_owned_var"
+    for i, (project, repo) in enumerate(repos.items()):
+        var = f"owners_{i}_var"
         write_owned_repo(repo, project, variables=[var])
         result = apply(repo, ours.url, "--prune")
         assert result.exit_code == 0, result.stderr
