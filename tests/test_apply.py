@@ -700,3 +700,34 @@ def test_ownership_is_recorded_before_anything_is_created() -> None:
     after, _ = inventory_after(later, ApplyResult(()), desired=desired_state(),
                                live=live_state(), project=PROJECT, inventory=pending)  # fmt: skip
     assert set(after) == {str(DEP)}
+
+
+def test_a_variable_holding_another_projects_inventory_is_never_written_or_deleted() -> None:
+    theirs = {"v": 1, "project": "other", "part": 1, "parts": 1, "items": {"work_pool.x": "y"}}
+    name = inventory_base_name("other")
+    live = State.of([Resource(Address.variable(name), {"name": name, "value": theirs, "tags": []})])
+    inventory = Inventory(PROJECT, {f"variable.{name}": "x"})  # listed by a tampered inventory
+    for desired, prune in ((State(), True), (State.of([variable(name)]), False)):
+        plan = build_plan(desired, live, project=PROJECT, inventory=inventory, prune=prune)
+        rec = Recorder()
+        with rec.client() as client:
+            result = apply_plan(client, plan, desired=desired, live=live, project=PROJECT)
+        assert rec.writes() == []
+        assert [o.status for o in result.outcomes] == ["failed"]
+        assert "ownership inventory of project 'other'" in str(result.outcomes[0].detail)
+
+
+def test_queues_deleted_with_their_pool_do_not_trip_the_queue_guard() -> None:
+    other = Resource(Address.pool("other"), pool_spec(name="other"), {"id": "o"})
+    live = State({**live_state(), queue("pool", "high").address: queue("pool", "high"),
+                  other.address: other})  # fmt: skip
+    inventory = Inventory(PROJECT, {str(a): "x" for a in live if a.type != "flow"})
+    dep = Resource(DEP, deployment_spec(work_pool_name="other"))
+    desired = State.of([other, dep])  # pool `pool` and its queue are gone; no queue declared
+    plan = build_plan(desired, live, project=PROJECT, inventory=inventory, prune=True)
+    check_prune_guard(plan, desired, allow_empty=False)
+    # Dropping the last declared queue of a pool that stays is refused.
+    kept_pool = State.of([Resource(POOL, pool_spec()), dep])
+    plan = build_plan(kept_pool, live, project=PROJECT, inventory=inventory, prune=True)
+    with pytest.raises(ReconcilerError, match="declares no work queues"):
+        check_prune_guard(plan, kept_pool, allow_empty=False)

@@ -64,6 +64,7 @@ from .ownership import (
     encode_inventory,
     inventory_base_name,
     inventory_names,
+    inventory_owner,
     is_inventory_of,
     is_owned,
     our_inventory_variables,
@@ -204,10 +205,16 @@ def check_prune_guard(plan: Plan, desired: State, *, allow_empty: bool) -> None:
     pools, queues, variables, limits) because the repository suddenly declares none of it."""
     if allow_empty:
         return
+    deletes = [rc for rc in plan.resource_changes if rc.action is Action.DELETE]
+    deleted_pools = {rc.name for rc in deletes if rc.type == "work_pool"}
     emptied: dict[str, int] = {}
     for type_ in PRUNE_GUARDED_KINDS:
         count = sum(
-            1 for rc in plan.resource_changes if rc.action is Action.DELETE and rc.type == type_
+            1
+            for rc in deletes
+            # A queue deleted with its pool follows the pool (which the pool kind guards).
+            if rc.type == type_
+            and not (type_ == "work_queue" and rc.name.split("/", 1)[0] in deleted_pools)
         )
         if count and not desired.of_type(type_):
             emptied[type_] = count
@@ -531,6 +538,12 @@ class _Applier:
 
     def _variable(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
         path = f"/variables/name/{_q(address.name)}"
+        have = self.live.get(address)
+        other = inventory_owner(have.spec.get("value")) if have is not None else None
+        if other is not None and other != self.project:
+            raise ReconcilerError(
+                f"{rc.address} holds the ownership inventory of project '{other}'; not touched"
+            )
         if rc.action is Action.DELETE:
             self.client.delete(path, allow=(404,))
             return None

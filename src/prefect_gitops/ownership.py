@@ -207,6 +207,15 @@ def is_inventory_of(project: str, value: Any) -> bool:
     )
 
 
+def inventory_owner(value: Any) -> str | None:
+    """The owner a variable's value is an inventory part of (None: not an inventory)."""
+    if isinstance(value, Mapping) and value.get("v") == INVENTORY_VERSION:
+        owner = value.get("project")
+        if isinstance(owner, str) and isinstance(value.get("items"), Mapping):
+            return owner
+    return None
+
+
 def our_inventory_variables(
     project: str, variables: Iterable[Mapping[str, Any]]
 ) -> dict[str, Mapping[str, Any]]:
