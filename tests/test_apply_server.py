@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -638,3 +639,28 @@ def test_ctrl_c_stops_at_once_and_records_what_was_done(
         created = existing(client, pools=pools, variables=variables, limits=limits)
     assert len(created) < len(variables)
     assert_pruned_later(repo, "ctrlc", ours.url, created)
+
+
+def test_an_edited_saved_plan_cannot_delete_what_the_project_does_not_own(
+    ours: RunningServer, tmp_path: Path
+) -> None:
+    repo = write_owned_repo(tmp_path / "repo", "edited", variables=["edited_mine"])
+    assert apply(repo, ours.url).exit_code == 0
+    with client_for(ours.url) as client:
+        client.post("/variables/", json={"name": "edited_not_mine", "value": "keep"})
+    plan_file = tmp_path / "plan.json"
+    made = run_cli("plan", str(repo), "--api-url", ours.url, "--out", str(plan_file))
+    assert made.exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    doc["prune"] = True
+    doc["resource_changes"].append(
+        {"address": "variable.edited_not_mine", "type": "variable", "name": "edited_not_mine",
+         "actions": ["delete"], "before": {"name": "edited_not_mine", "value": "keep",
+         "tags": []}, "after": None, "changed_fields": [],
+         "reason": "delete_because_not_in_config", "drifted": False, "notes": []}
+    )  # fmt: skip
+    plan_file.write_text(json.dumps(doc))
+    refused = run_cli("apply", str(plan_file), "--repo", str(repo), "--api-url", ours.url)
+    assert refused.exit_code == 1 and "variable.edited_not_mine" in refused.stderr
+    with client_for(ours.url) as client:
+        assert client.get("/variables/name/edited_not_mine")["value"] == "keep"

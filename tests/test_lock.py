@@ -29,6 +29,7 @@ from prefect_gitops.lock import (
     lock_name,
     read_lock,
 )
+from prefect_gitops.ownership import owner_key
 from prefect_gitops.settings import Settings, load_settings
 from tests.prefect_server import RunningServer
 from tests.repo_factory import write_repo
@@ -86,6 +87,11 @@ def test_force_unlock_and_the_cli(client: ApiClient, prefect_server: RunningServ
     result = run_cli("force-unlock", "--project", "lock-c", "--api-url", prefect_server.url)
     assert result.exit_code == 0 and "stuck@host" in result.stdout
     assert force_unlock(client, "lock-c") is None
+    acquire(client, owner_key("lock-c", "dev"), timeout=0, holder="dev@host")
+    result = run_cli("force-unlock", "--project", "lock-c", "--env", "dev",
+                     "--api-url", prefect_server.url)  # fmt: skip
+    assert result.exit_code == 0 and "dev@host" in result.stdout
+    assert read_lock(client, owner_key("lock-c", "dev")) is None
     assert lock_name("Lock C!").startswith("prefect_gitops__lock_lock_c_")
     assert lock_name("Lock C!") != lock_name("lock-c")
 

@@ -417,7 +417,7 @@ def force_unlock_command(
             path, config_path=config_path, environ=os.environ, environment=environment
         )
         project_option = owner_of(project)
-    elif environment is not None:
+    else:
         project_option = owner_key(project_option, environment)
     with open_client(api_url, profile) as client:
         info = force_unlock(client, project_option)
