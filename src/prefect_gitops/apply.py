@@ -706,26 +706,8 @@ def _tasks(plan: Plan, desired: State) -> list[_Task]:
 
     for rc in changes:
         add(rc)
-    # A replaced pool loses its queues and detaches its deployments: recreate and re-point.
     for pool in sorted(replaced):
-        for res in desired.of_type("work_queue"):
-            if res.spec.get("pool") == pool and str(res.address) not in tasks:
-                add(
-                    ResourceChange(str(res.address), res.type, res.name, Action.CREATE, None,
-                                   dict(res.spec), (), Reason.IMMUTABLE_FIELD),
-                    note=f"recreated with work_pool.{pool}",
-                )  # fmt: skip
-        for res in desired.of_type("deployment"):
-            if res.spec.get("work_pool_name") != pool:
-                continue
-            task = tasks.get(str(res.address))
-            if task is None:
-                task = add(
-                    ResourceChange(str(res.address), res.type, res.name, Action.UPDATE,
-                                   dict(res.spec), dict(res.spec), (), Reason.IMMUTABLE_FIELD),
-                    note=f"re-pointed to the recreated work_pool.{pool}",
-                )  # fmt: skip
-            task.extra_fields |= {"work_pool_name", "work_queue_name"}
+        _add_replacement_tasks(pool, desired, tasks, add)
 
     writes = [t for t in tasks.values() if t.change.action is not Action.DELETE]
     deletes = [t for t in tasks.values() if t.change.action is Action.DELETE]
@@ -760,7 +742,37 @@ def _tasks(plan: Plan, desired: State) -> list[_Task]:
         queue_tasks.sort(key=lambda t: (_priority(t, desired), t.change.address))
         for before, task in itertools.pairwise(queue_tasks):
             task.after.add(before.change.address)
-    # Deletes last, in reverse order: deployments, then limits/variables/queues, then pools.
+    _order_deletes(writes, deletes)
+    return sorted(tasks.values(), key=lambda t: sort_key(t.change))
+
+
+def _add_replacement_tasks(
+    pool: str, desired: State, tasks: Mapping[str, _Task], add: Callable[..., _Task]
+) -> None:
+    """A replaced pool loses its queues and detaches its deployments: recreate and re-point."""
+    for res in desired.of_type("work_queue"):
+        if res.spec.get("pool") == pool and str(res.address) not in tasks:
+            add(
+                ResourceChange(str(res.address), res.type, res.name, Action.CREATE, None,
+                               dict(res.spec), (), Reason.IMMUTABLE_FIELD),
+                note=f"recreated with work_pool.{pool}",
+            )  # fmt: skip
+    for res in desired.of_type("deployment"):
+        if res.spec.get("work_pool_name") != pool:
+            continue
+        task = tasks.get(str(res.address))
+        if task is None:
+            task = add(
+                ResourceChange(str(res.address), res.type, res.name, Action.UPDATE,
+                               dict(res.spec), dict(res.spec), (), Reason.IMMUTABLE_FIELD),
+                note=f"re-pointed to the recreated work_pool.{pool}",
+            )  # fmt: skip
+        task.extra_fields |= {"work_pool_name", "work_queue_name"}
+
+
+def _order_deletes(writes: list[_Task], deletes: list[_Task]) -> None:
+    """Deletes last, in reverse order: deployments, then limits/variables/queues, then pools
+    (children before their parent: a pool's own queues are deleted before it)."""
     write_addresses = {t.change.address for t in writes}
     for task in deletes:
         rc = task.change
@@ -768,10 +780,7 @@ def _tasks(plan: Plan, desired: State) -> list[_Task]:
         if rc.type != "deployment":
             task.after |= {t.change.address for t in deletes if t.change.type == "deployment"}
         if rc.type == "work_pool":
-            # Children before their parent: the pool's own queues are deleted first.
             task.after |= {t.change.address for t in deletes if t.change.type != "work_pool"}
-    ordered = sorted(tasks.values(), key=lambda t: sort_key(t.change))
-    return ordered
 
 
 def _priority(task: _Task, desired: State) -> int:

@@ -51,6 +51,7 @@ from ..plan import Action, Plan
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.plan import PLAN_RENDERERS
+from ..settings import Settings
 from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
@@ -140,15 +141,7 @@ def apply_command(
     plan saved by `plan --out`, which is applied exactly as saved (refused if stale).
     Exit status: 0 applied (or nothing to do), 1 error or some changes failed.
     """
-    saved = read_saved_plan(target) if target.is_file() and target.suffix == ".json" else None
-    if saved is None and repo is not None:
-        raise click.UsageError("--repo is only for applying a saved plan")
-    if saved is None and not auto_approve and not _stdin_is_tty():
-        raise ReconcilerError(
-            "refusing to apply without confirmation: stdin is not a terminal",
-            hint="review with `prefect-gitops plan`, then run `apply --auto-approve` "
-            "(or apply a saved plan: `plan --out plan.json`, `apply plan.json`)",
-        )
+    saved = _saved_plan(target, repo, auto_approve)
     environ = os.environ
     project = load_valid_project(
         repo or (Path(".") if saved else target),
@@ -160,16 +153,12 @@ def apply_command(
     if project is None:
         return EXIT_PROBLEM
     desired = build_desired(project, environ=environ, flow_lookup=analyze_flows(project))
-    if saved is not None:
-        should_prune = saved.prune
-    else:
-        should_prune = project.config.prune if prune is None else prune
+    should_prune = project.config.prune if prune is None else prune
+    should_prune = saved.prune if saved is not None else should_prune
     run = _Run(project, desired, saved, should_prune, adopt, output_format, auto_approve)
     throttle = Throttle(parallelism)
     settings = resolve_settings(*api_target(project, api_url, profile))
-    # A 503 is never processed by the server: retry writes longer than a read would.
-    settings = dataclasses.replace(settings, max_retries=max(settings.max_retries, APPLY_RETRIES))
-    with ApiClient(settings, sleep=throttle.backoff) as client:
+    with _apply_client(settings, throttle) as client:
         plan = run.plan(client)
         if plan is None:
             return EXIT_OK
@@ -187,11 +176,36 @@ def apply_command(
             result, requests=client.request_count, writes=client.write_count
         )
     _finish(plan, result, output_format, project, nothing=False)
+    return _exit_status(result, signalled=bool(signalled))
+
+
+def _exit_status(result: ApplyResult, *, signalled: bool) -> int:
     if result.interrupted is not None:
         click.echo(f"Stopped early: {result.interrupted}; the changes not attempted are "
                    "listed as skipped, what was done is recorded as owned.", err=True)  # fmt: skip
         return EXIT_INTERRUPTED if signalled else EXIT_PROBLEM
     return EXIT_OK if result.ok else EXIT_PROBLEM
+
+
+def _apply_client(settings: Settings, throttle: Throttle) -> ApiClient:
+    # A 503 is never processed by the server: retry writes longer than a read would.
+    settings = dataclasses.replace(settings, max_retries=max(settings.max_retries, APPLY_RETRIES))
+    return ApiClient(settings, sleep=throttle.backoff)
+
+
+def _saved_plan(target: Path, repo: Path | None, auto_approve: bool) -> Plan | None:
+    """The saved plan TARGET names (None: TARGET is a repository), after checking the
+    options that go with each."""
+    saved = read_saved_plan(target) if target.is_file() and target.suffix == ".json" else None
+    if saved is None and repo is not None:
+        raise click.UsageError("--repo is only for applying a saved plan")
+    if saved is None and not auto_approve and not _stdin_is_tty():
+        raise ReconcilerError(
+            "refusing to apply without confirmation: stdin is not a terminal",
+            hint="review with `prefect-gitops plan`, then run `apply --auto-approve` "
+            "(or apply a saved plan: `plan --out plan.json`, `apply plan.json`)",
+        )
+    return saved
 
 
 LOCK_LOST = "the apply lock was removed while applying (force-unlock, or judged stale)"
