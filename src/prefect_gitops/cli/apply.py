@@ -3,12 +3,15 @@
 Sequence (nothing is written before the whole repository validates and the plan is made):
 
 1. load and validate everything; build the desired state; read the live state; plan
-   (`apply plan.json`: the saved plan, refused as stale if either fingerprint moved);
+   (`apply plan.json`: the saved plan, refused as stale if either fingerprint moved, and
+   refused unless it holds exactly the changes planning gives now);
 2. nothing to change and the ownership inventory up to date: stop, with zero writes;
 3. show the plan and ask (on a terminal), or require `--auto-approve`;
-4. take the project's lock on the server (`lock.py`), re-read the live state: if it moved
-   while we waited, a reviewed or saved plan is refused, an auto-approved one is re-planned;
-5. execute (`apply.py`), record the ownership inventory, release the lock, report.
+4. take the owner's lock on the server (`lock.py`, renewed in the background), re-read the
+   live state: if it moved while we waited, a reviewed or saved plan is refused, an
+   auto-approved one is re-planned;
+5. record what is about to be written as owned, execute (`apply.py`; Ctrl-C or SIGTERM stop
+   sending), record the ownership inventory, release the lock, report.
 """
 
 from __future__ import annotations
@@ -139,7 +142,8 @@ def apply_command(
 
     TARGET is a repository directory or prefect.yaml (default: the current directory), or a
     plan saved by `plan --out`, which is applied exactly as saved (refused if stale).
-    Exit status: 0 applied (or nothing to do), 1 error or some changes failed.
+    Exit status: 0 applied (or nothing to do), 1 error or some changes failed, 130
+    interrupted (Ctrl-C or SIGTERM: what was done is reported and recorded).
     """
     saved = _saved_plan(target, repo, auto_approve)
     environ = os.environ
