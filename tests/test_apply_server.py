@@ -296,6 +296,10 @@ def test_prune_deletes_only_what_the_project_owns(ours: RunningServer, tmp_path:
 
     kept = apply(repo, ours.url)  # without --prune: nothing is deleted
     assert kept.exit_code == 0 and kept.json()["summary"]["destroyed"] == 0
+    # The repository no longer declares any variable: pruning its last one needs allow_empty.
+    refused = apply(repo, ours.url, "--prune")
+    assert refused.exit_code == 1 and "declares no variables" in refused.stderr
+    (repo / "prefect-gitops.yaml").write_text("project: prune-me\nallow_empty: true\n")
     pruned = apply(repo, ours.url, "--prune")
     assert pruned.exit_code == 0, pruned.stdout
     destroyed = {
@@ -338,10 +342,11 @@ class FaultyProxy:
                 mode = proxy.decide(self.command, self.path)
                 if mode != "drop":
                     conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=60)
+                    # No gzip: the answer is relayed without its Content-Encoding.
                     headers = {
                         k: v
                         for k, v in self.headers.items()
-                        if k.lower() not in ("host", "connection")
+                        if k.lower() not in ("host", "connection", "accept-encoding")
                     }
                     conn.request(self.command, self.path, body=body or None, headers=headers)
                     resp = conn.getresponse()
