@@ -1015,6 +1015,9 @@ class _Executor:
                     # Ctrl-C (or SIGTERM, see cli/apply.py): stop sending; what is in flight
                     # finishes; the report says what was done.
                     self.stop(INTERRUPTED)
+        except BaseException:
+            self.stop("apply stopped on an internal error")  # queued tasks are not sent
+            raise
         finally:
             for _ in workers:
                 self._work.put(None)
