@@ -82,6 +82,25 @@ def test_an_expired_lease_is_taken_over(client: ApiClient) -> None:
 
 
 @pytest.mark.server
+def test_a_renewed_lease_outlives_its_duration(client: ApiClient) -> None:
+    """The server stamps each renewal (`updated`): a holder that keeps renewing is never
+    judged stale, however long it applies; once it stops, its lease lapses."""
+    lost = threading.Event()
+    lease = acquire(client, "lock-renewed", timeout=0, holder="long", lease_seconds=2)
+    lease.keep_alive(on_lost=lost.set, interval=0.5)
+    try:
+        time.sleep(4)
+        with pytest.raises(LockHeldError, match="held by long"):
+            acquire(client, "lock-renewed", timeout=0, holder="other", lease_seconds=2)
+    finally:
+        lease.stop_renewing()  # the holder hangs: no more renewals, and no release either
+    time.sleep(3)
+    with acquire(client, "lock-renewed", timeout=0, holder="other") as taken:
+        assert taken.info.holder == "other" and not lost.is_set()
+    lease.release()  # by its own id: the other holder's lease was already gone
+
+
+@pytest.mark.server
 def test_force_unlock_and_the_cli(client: ApiClient, prefect_server: RunningServer) -> None:
     acquire(client, "lock-c", timeout=0, holder="stuck@host")
     result = run_cli("force-unlock", "--project", "lock-c", "--api-url", prefect_server.url)

@@ -176,10 +176,13 @@ class Lease:
                 on_lost()
                 return
 
-    def release(self) -> None:
+    def stop_renewing(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.client.settings.timeout + 5)
+
+    def release(self) -> None:
+        self.stop_renewing()
         if not self.released:
             self.client.delete(f"/variables/{self.info.id}", allow=(404,))
             self.released = True
