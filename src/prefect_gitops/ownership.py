@@ -170,9 +170,8 @@ def decode_inventory(project: str, variables: Iterable[Mapping[str, Any]]) -> In
     names = inventory_names(project, MAX_PARTS)
     for var in variables:
         value = var.get("value")
-        if not is_inventory_of(project, value):
+        if not isinstance(value, Mapping) or not is_inventory_of(project, value):
             continue
-        assert isinstance(value, Mapping)
         part = value.get("part")
         if isinstance(part, int) and 1 <= part <= MAX_PARTS and var.get("name") == names[part - 1]:
             parts[part] = value
