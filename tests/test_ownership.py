@@ -15,6 +15,7 @@ from prefect_gitops.ownership import (
     encode_inventory,
     inventory_base_name,
     inventory_names,
+    inventory_search,
     is_owned,
     our_inventory_variables,
     owner_key,
@@ -118,3 +119,23 @@ def test_ownership_is_per_environment() -> None:
     ((name, value),) = encode_inventory(Inventory(dev, {"work_pool.a": "x"}, "t", None))
     assert decode_inventory(prod, [{"name": name, "value": value}]) is None
     assert inventory_base_name(dev) != inventory_base_name(prod)
+
+
+def test_an_inventory_written_before_the_hashed_names_is_still_read() -> None:
+    """After an upgrade, objects listed under `prefect_gitops_<slug>` stay owned, but only
+    when the content names exactly this project (not `alpha-2`'s, not a user's)."""
+    legacy = {"v": 1, "project": "alpha", "part": 1, "parts": 1, "applied_at": "t",
+              "desired": None, "items": {"work_pool.a": "x"}}  # fmt: skip
+    others = {**legacy, "project": "alpha-2", "items": {"work_pool.b": "y"}}
+    variables = [
+        {"name": "prefect_gitops_alpha", "value": legacy},
+        {"name": "prefect_gitops_alpha_2", "value": others},
+    ]
+    assert decode_inventory("alpha", variables) == Inventory("alpha", {"work_pool.a": "x"}, "t")
+    assert decode_inventory("alpha-2", variables) == Inventory("alpha-2", {"work_pool.b": "y"}, "t")
+    # Today's inventory wins over a legacy one.
+    ((name, value),) = encode_inventory(Inventory("alpha", {"work_pool.c": "z"}, "t2", None))
+    current = decode_inventory("alpha", [*variables, {"name": name, "value": value}])
+    assert current is not None and dict(current.items) == {"work_pool.c": "z"}
+    assert all(inventory_search(p) in n for p, n in (("alpha", name),
+                                                     ("alpha", "prefect_gitops_alpha")))  # fmt: skip

@@ -164,16 +164,37 @@ def decode_inventory(project: str, variables: Iterable[Mapping[str, Any]]) -> In
     """Read the inventory back from the variables the server returned (API objects).
 
     Variables whose content names another owner, parts stored under another part's name, and
-    incomplete writes are ignored; None when no usable inventory exists.
+    incomplete writes are ignored; None when no usable inventory exists. Without one under
+    today's names, one written by an earlier version (`prefect_gitops_<slug>`, no hash) is
+    read if its content names exactly this owner: its objects stay owned after an upgrade.
     """
+    found = list(variables)
+    return _assemble(project, found, inventory_names(project, MAX_PARTS)) or _assemble(
+        project, found, legacy_inventory_names(project)
+    )
+
+
+def legacy_inventory_names(project: str) -> list[str]:
+    legacy_slug = re.sub(r"[^a-z0-9_]", "_", project.lower()).strip("_") or "default"
+    base = (INVENTORY_PREFIX + legacy_slug)[:200]
+    return [base if i == 1 else f"{base}_{i}" for i in range(1, MAX_PARTS + 1)]
+
+
+def inventory_search(project: str) -> str:
+    """A `like_` filter term that finds this owner's inventory parts, today's and legacy."""
+    return INVENTORY_PREFIX + slug(project)
+
+
+def _assemble(
+    project: str, variables: Iterable[Mapping[str, Any]], names: list[str]
+) -> Inventory | None:
     parts: dict[int, Mapping[str, Any]] = {}
-    names = inventory_names(project, MAX_PARTS)
     for var in variables:
         value = var.get("value")
         if not isinstance(value, Mapping) or not is_inventory_of(project, value):
             continue
         part = value.get("part")
-        if isinstance(part, int) and 1 <= part <= MAX_PARTS and var.get("name") == names[part - 1]:
+        if isinstance(part, int) and 1 <= part <= len(names) and var.get("name") == names[part - 1]:
             parts[part] = value
     if not parts or 1 not in parts:
         return None
