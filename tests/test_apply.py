@@ -731,3 +731,26 @@ def test_queues_deleted_with_their_pool_do_not_trip_the_queue_guard() -> None:
     plan = build_plan(kept_pool, live, project=PROJECT, inventory=inventory, prune=True)
     with pytest.raises(ReconcilerError, match="declares no work queues"):
         check_prune_guard(plan, kept_pool, allow_empty=False)
+
+
+def test_a_second_ctrl_c_gives_up_on_the_report() -> None:
+    """Once stopping (the CLI turns the first Ctrl-C into `cancel`), another Ctrl-C is not
+    swallowed: apply ends as soon as the requests in flight do."""
+    import os
+    import signal
+    import threading
+
+    cancel = threading.Event()
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        sent.append(body["name"])
+        if len(sent) == 1:
+            cancel.set()  # the first Ctrl-C, as the CLI handles it
+            os.kill(os.getpid(), signal.SIGINT)  # the second one
+        return default_answer(request.method, request.url.path.removeprefix("/api"), body)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(many_variables(40), State(), Recorder(handler), parallelism=2, cancel=cancel)
+    assert len(sent) <= 2

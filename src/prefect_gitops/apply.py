@@ -1012,8 +1012,11 @@ class _Executor:
                     if not self.step(pending, queued):
                         break
                 except KeyboardInterrupt:
-                    # Ctrl-C (or SIGTERM, see cli/apply.py): stop sending; what is in flight
-                    # finishes; the report says what was done.
+                    # Ctrl-C: stop sending; what is in flight finishes; the report says what
+                    # was done. Once already stopping (cli/apply.py turns the first Ctrl-C or
+                    # SIGTERM into `cancel`), the user insists: give up on the report.
+                    if self.cancel.is_set():
+                        raise
                     self.stop(INTERRUPTED)
         except BaseException:
             self.stop("apply stopped on an internal error")  # queued tasks are not sent

@@ -230,7 +230,8 @@ def _waiting(lock_timeout: float) -> Callable[[LockInfo], None]:
 def _signals_stop(cancel: threading.Event) -> Iterator[list[int]]:
     """Ctrl-C, or a CI timeout's SIGTERM, stops apply at once: nothing new is sent, requests
     in flight finish, the inventory is recorded and the report printed. A second one
-    interrupts for good. Yields the signals received (empty: none)."""
+    raises `KeyboardInterrupt`: apply exits once the requests in flight end. Yields the
+    signals received (empty: none)."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
