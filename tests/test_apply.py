@@ -12,16 +12,27 @@ import pytest
 
 from prefect_gitops.api import ApiClient
 from prefect_gitops.apply import (
+    INTERRUPTED,
     ApplyResult,
     apply_plan,
     check_prune_guard,
+    check_saved_plan,
     check_stale,
     effective_spec,
     inventory_after,
+    inventory_before,
     record_inventory,
 )
 from prefect_gitops.errors import ReconcilerError, StalePlanError
-from prefect_gitops.ownership import LABEL, Inventory, digest
+from prefect_gitops.ownership import (
+    LABEL,
+    PENDING,
+    ForeignInventoryError,
+    Inventory,
+    digest,
+    inventory_base_name,
+    inventory_names,
+)
 from prefect_gitops.plan import Action, Plan, build_plan
 from prefect_gitops.settings import Settings
 from prefect_gitops.state import Address, Resource, State
@@ -371,9 +382,65 @@ def test_allow_empty_guard() -> None:
     live = live_state()
     inventory = Inventory(PROJECT, {str(POOL): "x"})
     plan = build_plan(State(), live, project=PROJECT, inventory=inventory, prune=True)
-    with pytest.raises(ReconcilerError, match="declares nothing"):
+    with pytest.raises(ReconcilerError, match="declares no deployments and no work pools"):
         check_prune_guard(plan, State(), allow_empty=False)
     check_prune_guard(plan, State(), allow_empty=True)
+
+
+def variable(name: str) -> Resource:
+    return Resource(Address.variable(name), {"name": name, "value": 1, "tags": []})
+
+
+def limit(name: str) -> Resource:
+    spec = {"name": name, "limit": 1, "active": True, "slot_decay_per_second": 0.0}
+    return Resource(Address.limit(name), spec)
+
+
+@pytest.mark.parametrize("kind", ["variable", "concurrency_limit", "deployment", "work_pool"])
+def test_allow_empty_guard_holds_per_kind(kind: str) -> None:
+    """A repository that still declares other things but suddenly no object of one kind,
+    while the server holds owned ones of it, is refused for prune."""
+    owned = {"variable": variable("v"), "concurrency_limit": limit("l")}
+    live = State({**live_state(), **{r.address: r for r in owned.values()}})
+    inventory = Inventory(PROJECT, {str(a): "x" for a in live if a.type != "flow"})
+    desired = State({a: r for a, r in live.items() if a.type != kind})
+    if kind == "work_pool":  # a deployment declared on a pool the repository no longer has
+        desired = State({a: r for a, r in desired.items() if a.type != "deployment"})
+        desired = State({**desired, DEP: desired_state()[DEP]})
+    plan = build_plan(desired, live, project=PROJECT, inventory=inventory, prune=True)
+    assert any(rc.action is Action.DELETE and rc.type == kind for rc in plan.changes)
+    label = {"concurrency_limit": "concurrency limits", "work_pool": "work pools"}
+    with pytest.raises(ReconcilerError, match=f"declares no {label.get(kind, kind + 's')}"):
+        check_prune_guard(plan, desired, allow_empty=False)
+    check_prune_guard(plan, desired, allow_empty=True)
+    # Still declaring one of that kind: pruning the others is ordinary.
+    other = {"variable": variable("w"), "concurrency_limit": limit("m")}.get(kind)
+    if other is not None:
+        more = State({**desired, other.address: other})
+        kept = build_plan(more, live, project=PROJECT, inventory=inventory, prune=True)
+        check_prune_guard(kept, more, allow_empty=False)
+
+
+def queue(pool: str, name: str) -> Resource:
+    spec = {"pool": pool, "name": name, "description": None, "is_paused": False,
+            "concurrency_limit": None, "priority": 1}  # fmt: skip
+    return Resource(Address.queue(pool, name), spec, {"id": f"q-{name}"})
+
+
+def test_pruning_a_pool_with_its_queue_converges_children_first() -> None:
+    """Both owned, both no longer declared: the queue is deleted before its pool (there used
+    to be a cycle: "skipped: unresolvable ordering" on every run)."""
+    live = State({**live_state(), queue("pool", "high").address: queue("pool", "high")})
+    inventory = Inventory(PROJECT, {str(a): "x" for a in live if a.type != "flow"})
+    desired = State.of([variable("v")])
+    plan = build_plan(desired, live, project=PROJECT, inventory=inventory, prune=True)
+    rec = Recorder()
+    with rec.client() as client:
+        result = apply_plan(client, plan, desired=desired, live=live, project=PROJECT)
+    assert result.ok, result.outcomes
+    deletes = [p for m, p, _ in rec.requests if m == "DELETE"]
+    assert deletes == ["/deployments/dep-id", "/work_pools/pool/queues/high", "/work_pools/pool"]
+    assert result.summary()["destroyed"] == 3
 
 
 def test_inventory_is_rewritten_only_when_it_changes() -> None:
@@ -396,6 +463,52 @@ def test_inventory_is_rewritten_only_when_it_changes() -> None:
     assert methods == [("POST", "/variables/filter"), ("POST", "/variables/")]
     value = rec.requests[1][2]["value"]
     assert value["items"] == {**items, "variable.v": "abc"} and value["project"] == PROJECT
+
+
+def foreign_inventory_server(variables: list[dict[str, Any]]) -> Recorder:
+    """A server holding `variables`; the variable filter answers them all (as `like_` does)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api")
+        body = json.loads(request.content) if request.content else None
+        if path == "/variables/filter":
+            return httpx.Response(200, json=variables if body.get("offset") == 0 else [])
+        if (
+            request.method == "POST"
+            and path == "/variables/"
+            and any(v["name"] == body["name"] for v in variables)
+        ):
+            return httpx.Response(409, json={"detail": "exists"})
+        return default_answer(request.method, path, body)
+
+    return Recorder(handler)
+
+
+def test_recording_never_touches_another_projects_or_a_users_variable() -> None:
+    """Project `alpha` used to delete `prefect_gitops_alpha_2` (project `alpha-2`'s
+    inventory, or any variable of that name) as a stale part of its own."""
+    theirs = [
+        {"id": "v-alpha2", "name": inventory_base_name("alpha-2"),
+         "value": {"v": 1, "project": "alpha-2", "part": 1, "parts": 1, "items": {}}},
+        {"id": "v-user", "name": "prefect_gitops_alpha_2", "value": "a user's"},
+        {"id": "v-old", "name": inventory_names("alpha", 2)[1],
+         "value": {"v": 1, "project": "alpha", "part": 2, "parts": 2, "items": {}}},
+    ]  # fmt: skip
+    rec = foreign_inventory_server(theirs)
+    with rec.client() as client:
+        assert record_inventory(client, "alpha", {"work_pool.a": "x"}, None, previous=None)
+    writes = [(m, p) for m, p, _ in rec.writes()]
+    # Created its own first part; deleted only its own stale second part, by id.
+    assert writes == [("POST", "/variables/"), ("DELETE", "/variables/v-old")]
+    assert rec.writes()[0][2]["name"] == inventory_base_name("alpha")
+
+
+def test_a_foreign_variable_under_our_inventory_name_is_refused_unwritten() -> None:
+    squatter = {"id": "v-x", "name": inventory_base_name("alpha"), "value": {"user": "data"}}
+    rec = foreign_inventory_server([squatter])
+    with rec.client() as client, pytest.raises(ForeignInventoryError, match="not the ownership"):
+        record_inventory(client, "alpha", {"work_pool.a": "x"}, None, previous=None)
+    assert rec.writes() == []
 
 
 def test_unowned_no_op_is_not_taken_over_without_adopt() -> None:
@@ -475,3 +588,169 @@ def test_throttle_halves_on_push_back_and_grows_back() -> None:
         with throttle:
             pass
     assert throttle.limit == 5
+
+
+# -- saved plans, interruptions, ownership recorded before writing ---------------------------
+
+
+def test_an_edited_saved_plan_is_refused() -> None:
+    """`apply plan.json` re-checks ownership and the prune flag of every change: the saved
+    plan must be what planning gives now, not only match the fingerprints."""
+    stranger = variable("someone_elses")
+    live = State({**live_state(), stranger.address: stranger})
+    desired = desired_state()
+    saved = build_plan(desired, live, project=PROJECT, prune=False)
+    check_saved_plan(saved, build_plan(desired, live, project=PROJECT, prune=False))
+    doc = saved.to_dict()
+    doc["prune"] = True
+    doc["resource_changes"].append(
+        {"address": "variable.someone_elses", "type": "variable", "name": "someone_elses",
+         "actions": ["delete"], "before": dict(stranger.spec), "after": None,
+         "changed_fields": [], "reason": "delete_because_not_in_config"}
+    )  # fmt: skip
+    edited = Plan.from_dict(doc)
+    check_stale(edited, desired, live)  # the fingerprints alone do not notice
+    fresh = build_plan(desired, live, project=PROJECT, prune=edited.prune)
+    with pytest.raises(StalePlanError, match=r"variable\.someone_elses"):
+        check_saved_plan(edited, fresh)
+    # A delete of an owned object with the prune flag turned off in the file: refused too.
+    inventory = Inventory(PROJECT, {str(POOL): "x"})
+    pruning = build_plan(State(), live_state(), project=PROJECT, inventory=inventory, prune=True)
+    flipped = Plan.from_dict({**pruning.to_dict(), "prune": False})
+    now = build_plan(State(), live_state(), project=PROJECT, inventory=inventory, prune=False)
+    with pytest.raises(StalePlanError, match=r"work_pool\.pool"):
+        check_saved_plan(flipped, now)
+    # A renamed target under an unchanged address is an edit as well.
+    doc = build_plan(desired_state(deployment_spec(tags=["b"])), live_state(),
+                     project=PROJECT).to_dict()  # fmt: skip
+    doc["resource_changes"][-1]["name"] = "etl/other"
+    fresh = build_plan(desired_state(deployment_spec(tags=["b"])), live_state(), project=PROJECT)
+    with pytest.raises(StalePlanError):
+        check_saved_plan(Plan.from_dict(doc), fresh)
+
+
+def many_variables(n: int) -> State:
+    return State.of([variable(f"v{i:03d}") for i in range(n)])
+
+
+def test_ctrl_c_stops_sending_at_once_and_reports_what_was_done() -> None:
+    import os
+    import signal
+    import threading
+
+    sent: list[str] = []
+    interrupted = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        sent.append(body["name"])
+        if not interrupted.is_set():
+            interrupted.set()
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while this request is in flight
+        return default_answer(request.method, request.url.path.removeprefix("/api"), body)
+
+    desired = many_variables(100)
+    result, _ = run(desired, State(), Recorder(handler), parallelism=4)
+    assert result.interrupted == INTERRUPTED
+    applied = [o for o in result.outcomes if o.status == "applied"]
+    skipped = [o for o in result.outcomes if o.status == "skipped"]
+    assert len(applied) == len(sent) <= 4  # only what was in flight went through
+    assert len(applied) + len(skipped) == 100
+    assert all(o.detail == f"not attempted: {INTERRUPTED}" for o in skipped)
+    # What was done is recorded as owned; what was not is not.
+    plan = build_plan(desired, State(), project=PROJECT)
+    items, _ = inventory_after(plan, result, desired=desired, live=State(), project=PROJECT,
+                               inventory=None)  # fmt: skip
+    assert set(items) == {o.address for o in applied}
+
+
+def test_a_cancel_event_stops_sending() -> None:
+    import threading
+
+    cancel = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        cancel.set()  # e.g. the lock was lost
+        body = json.loads(request.content) if request.content else None
+        return default_answer(request.method, request.url.path.removeprefix("/api"), body)
+
+    result, rec = run(many_variables(50), State(), Recorder(handler), parallelism=1,
+                      cancel=cancel)  # fmt: skip
+    assert len(rec.requests) == 1 and result.interrupted is not None
+    assert sum(o.status == "skipped" for o in result.outcomes) == 49
+
+
+def test_ownership_is_recorded_before_anything_is_created() -> None:
+    """A run killed after its creates and before its final inventory write still leaves the
+    objects it created owned: the inventory lists them (PENDING) before they are written."""
+    previous = Inventory(PROJECT, {str(DEP): "abc"})
+    desired = State({**desired_state(), **many_variables(2)})
+    plan = build_plan(desired, live_state(), project=PROJECT, inventory=previous)
+    items = inventory_before(plan, previous)
+    assert items == {str(DEP): "abc", "variable.v000": PENDING, "variable.v001": PENDING}
+    # Owned from then on, so a later prune deletes them once they leave the repository.
+    live = State({**live_state(), **many_variables(2)})
+    pending = Inventory(PROJECT, items)
+    later = build_plan(desired_state(), live, project=PROJECT, inventory=pending, prune=True)
+    assert {rc.address for rc in later.changes if rc.action is Action.DELETE} == {
+        "variable.v000",
+        "variable.v001",
+    }
+    # Entries of objects that never got created and are no longer declared are dropped.
+    after, _ = inventory_after(later, ApplyResult(()), desired=desired_state(),
+                               live=live_state(), project=PROJECT, inventory=pending)  # fmt: skip
+    assert set(after) == {str(DEP)}
+
+
+def test_a_variable_holding_another_projects_inventory_is_never_written_or_deleted() -> None:
+    theirs = {"v": 1, "project": "other", "part": 1, "parts": 1, "items": {"work_pool.x": "y"}}
+    name = inventory_base_name("other")
+    live = State.of([Resource(Address.variable(name), {"name": name, "value": theirs, "tags": []})])
+    inventory = Inventory(PROJECT, {f"variable.{name}": "x"})  # listed by a tampered inventory
+    for desired, prune in ((State(), True), (State.of([variable(name)]), False)):
+        plan = build_plan(desired, live, project=PROJECT, inventory=inventory, prune=prune)
+        rec = Recorder()
+        with rec.client() as client:
+            result = apply_plan(client, plan, desired=desired, live=live, project=PROJECT)
+        assert rec.writes() == []
+        assert [o.status for o in result.outcomes] == ["failed"]
+        assert "ownership inventory of project 'other'" in str(result.outcomes[0].detail)
+
+
+def test_queues_deleted_with_their_pool_do_not_trip_the_queue_guard() -> None:
+    other = Resource(Address.pool("other"), pool_spec(name="other"), {"id": "o"})
+    live = State({**live_state(), queue("pool", "high").address: queue("pool", "high"),
+                  other.address: other})  # fmt: skip
+    inventory = Inventory(PROJECT, {str(a): "x" for a in live if a.type != "flow"})
+    dep = Resource(DEP, deployment_spec(work_pool_name="other"))
+    desired = State.of([other, dep])  # pool `pool` and its queue are gone; no queue declared
+    plan = build_plan(desired, live, project=PROJECT, inventory=inventory, prune=True)
+    check_prune_guard(plan, desired, allow_empty=False)
+    # Dropping the last declared queue of a pool that stays is refused.
+    kept_pool = State.of([Resource(POOL, pool_spec()), dep])
+    plan = build_plan(kept_pool, live, project=PROJECT, inventory=inventory, prune=True)
+    with pytest.raises(ReconcilerError, match="declares no work queues"):
+        check_prune_guard(plan, kept_pool, allow_empty=False)
+
+
+def test_a_second_ctrl_c_gives_up_on_the_report() -> None:
+    """Once stopping (the CLI turns the first Ctrl-C into `cancel`), another Ctrl-C is not
+    swallowed: apply ends as soon as the requests in flight do."""
+    import os
+    import signal
+    import threading
+
+    cancel = threading.Event()
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        sent.append(body["name"])
+        if len(sent) == 1:
+            cancel.set()  # the first Ctrl-C, as the CLI handles it
+            os.kill(os.getpid(), signal.SIGINT)  # the second one
+        return default_answer(request.method, request.url.path.removeprefix("/api"), body)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(many_variables(40), State(), Recorder(handler), parallelism=2, cancel=cancel)
+    assert len(sent) <= 2

@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import http.client
 import http.server
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +296,10 @@ def test_prune_deletes_only_what_the_project_owns(ours: RunningServer, tmp_path:
 
     kept = apply(repo, ours.url)  # without --prune: nothing is deleted
     assert kept.exit_code == 0 and kept.json()["summary"]["destroyed"] == 0
+    # The repository no longer declares any variable: pruning its last one needs allow_empty.
+    refused = apply(repo, ours.url, "--prune")
+    assert refused.exit_code == 1 and "declares no variables" in refused.stderr
+    (repo / "prefect-gitops.yaml").write_text("project: prune-me\nallow_empty: true\n")
     pruned = apply(repo, ours.url, "--prune")
     assert pruned.exit_code == 0, pruned.stdout
     destroyed = {
@@ -336,10 +342,11 @@ class FaultyProxy:
                 mode = proxy.decide(self.command, self.path)
                 if mode != "drop":
                     conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=60)
+                    # No gzip: the answer is relayed without its Content-Encoding.
                     headers = {
                         k: v
                         for k, v in self.headers.items()
-                        if k.lower() not in ("host", "connection")
+                        if k.lower() not in ("host", "connection", "accept-encoding")
                     }
                     conn.request(self.command, self.path, body=body or None, headers=headers)
                     resp = conn.getresponse()
@@ -416,3 +423,249 @@ def test_failures_are_reported_and_a_rerun_converges(ours: RunningServer, tmp_pa
     names = [d["name"] for d in deps if d["name"].startswith("f-")]
     assert len(names) == n and len(set(names)) == n  # no duplicates
     assert "No changes" in plan_text(repo, ours.url).stdout
+
+
+# -- ownership, prune, interruptions ---------------------------------------------------------
+
+
+def write_owned_repo(
+    root: Path,
+    project: str,
+    *,
+    variables: Sequence[str] = (),
+    limits: Sequence[str] = (),
+    pools: dict[str, list[str]] | None = None,
+    extra_config: str = "",
+) -> Path:
+    """A repository of pools (with their queues), variables and limits, no deployments."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prefect.yaml").write_text(f"name: {project}\ndeployments: []\n")
+    pool_dir = root / "work-pools"
+    shutil.rmtree(pool_dir, ignore_errors=True)
+    pool_dir.mkdir()
+    for pool, queues in (pools or {}).items():
+        lines = [f"name: {pool}", "type: process", "queues:" if queues else "queues: []"]
+        lines += [f"  - name: {q}\n    priority: {i + 2}" for i, q in enumerate(queues)]
+        (pool_dir / f"{pool}.yaml").write_text("\n".join(lines) + "\n")
+    config = [f"project: {project}", extra_config]
+    config += ["variables:" if variables else "variables: []"]
+    config += [f"  - name: {v}\n    value: {i}" for i, v in enumerate(variables)]
+    config += ["concurrency_limits:" if limits else "concurrency_limits: []"]
+    config += [f"  - name: {name}\n    limit: 2" for name in limits]
+    (root / "prefect-gitops.yaml").write_text("\n".join(config) + "\n")
+    return root
+
+
+def existing(client: ApiClient, *, pools: list[str], variables: list[str],
+             limits: list[str]) -> set[str]:  # fmt: skip
+    """Addresses of those objects (and the pools' non-default queues) on the server."""
+    found = set()
+    for pool in client.paginate("/work_pools/filter", {"work_pools": {"name": {"any_": pools}}}):
+        found.add(f"work_pool.{pool['name']}")
+    for q in client.paginate("/work_queues/filter"):
+        if q.get("work_pool_name") in pools and q["name"] != "default":
+            found.add(f"work_queue.{q['work_pool_name']}/{q['name']}")
+    body = {"variables": {"name": {"any_": variables}}}
+    found |= {f"variable.{v['name']}" for v in client.paginate("/variables/filter", body)}
+    for name in limits:
+        if client.get(f"/v2/concurrency_limits/{name}", allow=(404,)) is not None:
+            found.add(f"concurrency_limit.{name}")
+    return found
+
+
+def test_pruning_a_pool_with_a_declared_queue_converges(
+    ours: RunningServer, tmp_path: Path
+) -> None:
+    repo = write_owned_repo(tmp_path / "repo", "pq", variables=["pq_keep"],
+                            pools={"pq-pool": ["pq-high", "pq-low"]})  # fmt: skip
+    assert apply(repo, ours.url).exit_code == 0
+    write_owned_repo(repo, "pq", variables=["pq_keep"], extra_config="allow_empty: true")
+    pruned = apply(repo, ours.url, "--prune")
+    assert pruned.exit_code == 0, pruned.stdout + pruned.stderr
+    statuses = {r["address"]: r["status"] for r in pruned.json()["resource_changes"]}
+    assert statuses == {"work_pool.pq-pool": "applied", "work_queue.pq-pool/pq-high": "applied",
+                        "work_queue.pq-pool/pq-low": "applied", "variable.pq_keep": "no-op"}  # fmt: skip
+    with client_for(ours.url) as client:
+        assert client.get("/work_pools/pq-pool", allow=(404,)) is None
+    again = run_cli("plan", str(repo), "--api-url", ours.url, "--prune", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes" in again.stdout
+
+
+def test_the_prune_guard_holds_per_kind_on_a_real_server(
+    ours: RunningServer, tmp_path: Path
+) -> None:
+    repo = write_owned_repo(tmp_path / "repo", "guard", variables=["guard_a", "guard_b"],
+                            pools={"guard-pool": []})  # fmt: skip
+    assert apply(repo, ours.url).exit_code == 0
+    write_owned_repo(repo, "guard", pools={"guard-pool": []})  # no variables any more
+    refused = apply(repo, ours.url, "--prune")
+    assert refused.exit_code == 1 and "declares no variables" in refused.stderr
+    with client_for(ours.url) as client:
+        assert client.get("/variables/name/guard_a")["value"] == 0
+
+
+def test_projects_never_touch_each_others_inventory_or_a_users_variable(
+    ours: RunningServer, tmp_path: Path
+) -> None:
+    """`alpha` used to delete `prefect_gitops_alpha_2` (`alpha-2`'s inventory, or any user
+    variable of that name) without --prune; `Team A` and `team-a` overwrote each other."""
+    with client_for(ours.url) as client:
+        client.post("/variables/", json={"name": "prefect_gitops_alpha_2", "value": "mine"})
+    repos = {}
+    projects = ("alpha-2", "Team A", "team-a", "alpha")
+    for i, project in enumerate(projects):
+        var = f"owners_{i}_var"
+        repos[project] = write_owned_repo(tmp_path / f"p{i}", project, variables=[var, var + "2"])
+        assert apply(repos[project], ours.url).exit_code == 0
+    # Every project changes its inventory again (one variable fewer, with prune).
+    for i, (project, repo) in enumerate(repos.items()):
+        var = f"owners_{i}_var"
+        write_owned_repo(repo, project, variables=[var])
+        result = apply(repo, ours.url, "--prune")
+        assert result.exit_code == 0, result.stderr
+        destroyed = [r["address"] for r in result.json()["resource_changes"]
+                     if r["actions"] == ["delete"]]  # fmt: skip
+        assert destroyed == [f"variable.{var}2"]  # its own, nothing else
+    with client_for(ours.url) as client:
+        assert client.get("/variables/name/prefect_gitops_alpha_2")["value"] == "mine"
+    for project, repo in repos.items():  # each still owns exactly its own
+        plan = run_cli("plan", str(repo), "--api-url", ours.url, "--detailed-exitcode")
+        assert plan.exit_code == 0 and "No changes" in plan.stdout, (project, plan.stdout)
+
+
+ENVIRONMENTS = """\
+project: shared-envs
+environments:
+  dev:
+    name_suffix: -dev
+  prod:
+    name_suffix: -prod
+"""
+
+
+def test_two_environments_on_one_server_do_not_prune_each_other(
+    ours: RunningServer, tmp_path: Path
+) -> None:
+    repo = write_repo(tmp_path / "repo", deployments=2, project="shared-envs", prefix="env-",
+                      pool_prefix="envs", schedules=False)  # fmt: skip
+    (repo / "prefect-gitops.yaml").write_text(ENVIRONMENTS + "prune: true\n")
+    for env in ("dev", "prod"):
+        result = apply(repo, ours.url, "--env", env)
+        assert result.exit_code == 0, result.stderr
+        assert result.json()["summary"]["destroyed"] == 0
+    with client_for(ours.url) as client:
+        names = set(deployments_by_name(client, ["env-0000-dev", "env-0001-dev",
+                                                 "env-0000-prod", "env-0001-prod"]))  # fmt: skip
+    assert len(names) == 4
+    # prod drops one deployment: only its own goes.
+    write_repo(repo, deployments=1, project="shared-envs", prefix="env-", pool_prefix="envs",
+               schedules=False)  # fmt: skip
+    (repo / "prefect-gitops.yaml").write_text(ENVIRONMENTS + "prune: true\n")
+    result = apply(repo, ours.url, "--env", "prod")
+    destroyed = [r["address"] for r in result.json()["resource_changes"]
+                 if r["actions"] == ["delete"]]  # fmt: skip
+    assert destroyed == ["deployment.work/env-0001-prod"]
+    with client_for(ours.url) as client:
+        names = set(deployments_by_name(client, ["env-0001-dev", "env-0001-prod"]))
+    assert names == {"env-0001-dev"}
+
+
+def slow_repo(root: Path, project: str, n: int) -> tuple[Path, list[str], list[str], list[str]]:
+    pools = [f"{project}-pool"]
+    variables = [f"{project.replace('-', '_')}_var_{i:03d}" for i in range(n)]
+    limits = [f"{project}-limit-{i}" for i in range(3)]
+    repo = write_owned_repo(root, project, variables=variables, limits=limits,
+                            pools={pools[0]: [f"{project}-queue"]})  # fmt: skip
+    return repo, pools, variables, limits
+
+
+def start_apply(repo: Path, url: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    cmd = [sys.executable, "-m", "prefect_gitops", "apply", str(repo), "--auto-approve",
+           "--api-url", url, "--parallelism", "2"]  # fmt: skip
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+
+def wait_until_some_exist(url: str, variables: list[str], count: int) -> None:
+    with client_for(url) as client:
+        body = {"variables": {"name": {"any_": variables}}}
+        wait_for(lambda: len(client.paginate("/variables/filter", body)) >= count, 120,
+                 f"{count} variables created")  # fmt: skip
+
+
+def assert_pruned_later(repo: Path, project: str, url: str, created: set[str]) -> None:
+    """Converge, then drop everything but one variable and prune: all of `created` goes."""
+    converged = apply(repo, url)
+    assert converged.exit_code == 0, converged.stdout + converged.stderr
+    write_owned_repo(repo, project, variables=[f"{project.replace('-', '_')}_keep"],
+                     extra_config="allow_empty: true")  # fmt: skip
+    pruned = apply(repo, url, "--prune")
+    assert pruned.exit_code == 0, pruned.stdout + pruned.stderr
+    destroyed = {r["address"] for r in pruned.json()["resource_changes"]
+                 if r["actions"] == ["delete"] and r["status"] == "applied"}  # fmt: skip
+    assert created <= destroyed
+
+
+def test_a_killed_apply_leaves_what_it_created_owned(ours: RunningServer, tmp_path: Path) -> None:
+    """kill -9 mid-apply, then a converging re-run (the dead holder's lock is stale at once),
+    then a prune: everything the killed run created is deleted."""
+    repo, pools, variables, limits = slow_repo(tmp_path / "repo", "killed", 250)
+    proc = start_apply(repo, ours.url)
+    try:
+        wait_until_some_exist(ours.url, variables, 10)
+    finally:
+        proc.kill()  # SIGKILL: nothing of ours runs after this
+        proc.communicate(timeout=60)
+    with client_for(ours.url) as client:
+        created = existing(client, pools=pools, variables=variables, limits=limits)
+    assert "work_pool.killed-pool" in created and len(created) < len(variables) + 5
+    assert_pruned_later(repo, "killed", ours.url, created)
+    with client_for(ours.url) as client:
+        assert existing(client, pools=pools, variables=variables, limits=limits) == set()
+
+
+def test_ctrl_c_stops_at_once_and_records_what_was_done(
+    ours: RunningServer, tmp_path: Path
+) -> None:
+    repo, pools, variables, limits = slow_repo(tmp_path / "repo", "ctrlc", 250)
+    proc = start_apply(repo, ours.url)
+    try:
+        wait_until_some_exist(ours.url, variables, 10)
+        proc.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert time.monotonic() - stopped < 15, "Ctrl-C kept writing"
+    assert proc.returncode == 130, out + err
+    assert "Stopping" in err and "not attempted" in out + err
+    with client_for(ours.url) as client:
+        created = existing(client, pools=pools, variables=variables, limits=limits)
+    assert len(created) < len(variables)
+    assert_pruned_later(repo, "ctrlc", ours.url, created)
+
+
+def test_an_edited_saved_plan_cannot_delete_what_the_project_does_not_own(
+    ours: RunningServer, tmp_path: Path
+) -> None:
+    repo = write_owned_repo(tmp_path / "repo", "edited", variables=["edited_mine"])
+    assert apply(repo, ours.url).exit_code == 0
+    with client_for(ours.url) as client:
+        client.post("/variables/", json={"name": "edited_not_mine", "value": "keep"})
+    plan_file = tmp_path / "plan.json"
+    made = run_cli("plan", str(repo), "--api-url", ours.url, "--out", str(plan_file))
+    assert made.exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    doc["prune"] = True
+    doc["resource_changes"].append(
+        {"address": "variable.edited_not_mine", "type": "variable", "name": "edited_not_mine",
+         "actions": ["delete"], "before": {"name": "edited_not_mine", "value": "keep",
+         "tags": []}, "after": None, "changed_fields": [],
+         "reason": "delete_because_not_in_config", "drifted": False, "notes": []}
+    )  # fmt: skip
+    plan_file.write_text(json.dumps(doc))
+    refused = run_cli("apply", str(plan_file), "--repo", str(repo), "--api-url", ours.url)
+    assert refused.exit_code == 1 and "variable.edited_not_mine" in refused.stderr
+    with client_for(ours.url) as client:
+        assert client.get("/variables/name/edited_not_mine")["value"] == "keep"

@@ -147,6 +147,18 @@ class ApiClient:
         status: int | None = getattr(self._local, "status", None)
         return status
 
+    @property
+    def server_time(self) -> datetime | None:
+        """The server's clock (its `Date` header) at this thread's last response, if sent."""
+        text: str | None = getattr(self._local, "date", None)
+        if not text:
+            return None
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
     def request(
         self,
         method: str,
@@ -166,6 +178,7 @@ class ApiClient:
         url = f"{self.shown_base_url}/{relative}"
         response = self._send(method, relative, url, json=json, params=params)
         self._local.status = response.status_code
+        self._local.date = response.headers.get("Date")
         if response.is_success:
             return _parse_body(response)
         if response.status_code in allow:

@@ -39,11 +39,11 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -56,12 +56,18 @@ from .errors import ReconcilerError, StalePlanError
 from .models import IgnoreRule
 from .ownership import (
     LABEL,
+    MAX_PARTS,
+    PENDING,
+    ForeignInventoryError,
     Inventory,
     digest,
     encode_inventory,
     inventory_base_name,
     inventory_names,
+    inventory_owner,
+    is_inventory_of,
     is_owned,
+    our_inventory_variables,
 )
 from .plan import Action, Plan, Reason, ResourceChange, sort_key
 from .state import Address, Resource, State, join_path
@@ -83,7 +89,10 @@ __all__ = [
     "Outcome",
     "apply_plan",
     "check_prune_guard",
+    "check_saved_plan",
     "check_stale",
+    "inventory_after",
+    "inventory_before",
     "record_inventory",
 ]
 
@@ -119,6 +128,7 @@ class ApplyResult:
     writes: int = 0
     seconds: float = 0.0
     inventory_written: bool = False
+    interrupted: str | None = None  # why apply stopped sending before the end
 
     @property
     def ok(self) -> bool:
@@ -158,14 +168,62 @@ def check_stale(plan: Plan, desired: State, live: State) -> None:
         )
 
 
+def check_saved_plan(saved: Plan, fresh: Plan) -> None:
+    """A saved plan is a confirmation, not an instruction: every change it holds must be one
+    that planning now (same repository, same server, the saved `prune` flag, ownership read
+    now) gives too. An edited file (a delete of an unowned object, a `prune` flag turned on,
+    another address) is refused whole."""
+
+    def shape(plan: Plan) -> dict[str, tuple[str, str, Action, frozenset[str]]]:
+        return {
+            rc.address: (rc.type, rc.name, rc.action, frozenset(c.path for c in rc.changes))
+            for rc in plan.changes
+        }
+
+    mine, now = shape(saved), shape(fresh)
+    differ = sorted(a for a in mine.keys() | now.keys() if mine.get(a) != now.get(a))
+    if differ:
+        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+        raise StalePlanError(
+            f"saved plan does not match what planning gives now for {shown} (edited, or "
+            "ownership changed since); nothing was written",
+            hint="run `prefect-gitops plan --out` again and review the new plan",
+        )
+
+
+PRUNE_GUARDED_KINDS = {
+    "deployment": "deployments",
+    "work_pool": "work pools",
+    "work_queue": "work queues",
+    "variable": "variables",
+    "concurrency_limit": "concurrency limits",
+}
+
+
 def check_prune_guard(plan: Plan, desired: State, *, allow_empty: bool) -> None:
-    """Argo CD's `allowEmpty`: never prune everything because the repository declares nothing."""
+    """Argo CD's `allowEmpty`, per kind: never prune every owned object of a kind (deployments,
+    pools, queues, variables, limits) because the repository suddenly declares none of it."""
+    if allow_empty:
+        return
     deletes = [rc for rc in plan.resource_changes if rc.action is Action.DELETE]
-    declared = [r for r in desired.values() if r.type != "flow"]
-    if deletes and not declared and not allow_empty:
+    deleted_pools = {rc.name for rc in deletes if rc.type == "work_pool"}
+    emptied: dict[str, int] = {}
+    for type_ in PRUNE_GUARDED_KINDS:
+        count = sum(
+            1
+            for rc in deletes
+            # A queue deleted with its pool follows the pool (which the pool kind guards).
+            if rc.type == type_
+            and not (type_ == "work_queue" and rc.name.split("/", 1)[0] in deleted_pools)
+        )
+        if count and not desired.of_type(type_):
+            emptied[type_] = count
+    if emptied:
+        kinds = " and no ".join(PRUNE_GUARDED_KINDS[t] for t in emptied)
+        counts = ", ".join(f"{n} {PRUNE_GUARDED_KINDS[t]}" for t, n in emptied.items())
         raise ReconcilerError(
-            f"the repository declares nothing, and prune would delete all {len(deletes)} "
-            "objects this project owns; nothing was written",
+            f"the repository declares no {kinds}, and prune would delete all {counts} "
+            "this project owns; nothing was written",
             hint="if that is really wanted, set `allow_empty: true` in prefect-gitops.yaml",
         )
 
@@ -455,8 +513,6 @@ class _Applier:
         pool, name = address.name.split("/", 1)
         path = f"/work_pools/{_q(pool)}/queues/{_q(name)}"
         if rc.action is Action.DELETE:
-            if task.note:  # its pool is deleted too: the queue goes with it
-                return task.note
             self.client.delete(path, allow=(404,))
             return None
         want = self._want(address)
@@ -482,6 +538,12 @@ class _Applier:
 
     def _variable(self, rc: ResourceChange, address: Address, task: _Task) -> str | None:
         path = f"/variables/name/{_q(address.name)}"
+        have = self.live.get(address)
+        other = inventory_owner(have.spec.get("value")) if have is not None else None
+        if other is not None and other != self.project:
+            raise ReconcilerError(
+                f"{rc.address} holds the ownership inventory of project '{other}'; not touched"
+            )
         if rc.action is Action.DELETE:
             self.client.delete(path, allow=(404,))
             return None
@@ -635,9 +697,6 @@ class _Applier:
 def _tasks(plan: Plan, desired: State) -> list[_Task]:
     changes = [rc for rc in plan.resource_changes if rc.action is not Action.NOOP]
     replaced = {rc.name for rc in changes if rc.type == "work_pool" and rc.action is Action.REPLACE}
-    deleted_pools = {
-        rc.name for rc in changes if rc.type == "work_pool" and rc.action is Action.DELETE
-    }
     tasks: dict[str, _Task] = {}
 
     def add(rc: ResourceChange, **kw: Any) -> _Task:
@@ -647,26 +706,8 @@ def _tasks(plan: Plan, desired: State) -> list[_Task]:
 
     for rc in changes:
         add(rc)
-    # A replaced pool loses its queues and detaches its deployments: recreate and re-point.
     for pool in sorted(replaced):
-        for res in desired.of_type("work_queue"):
-            if res.spec.get("pool") == pool and str(res.address) not in tasks:
-                add(
-                    ResourceChange(str(res.address), res.type, res.name, Action.CREATE, None,
-                                   dict(res.spec), (), Reason.IMMUTABLE_FIELD),
-                    note=f"recreated with work_pool.{pool}",
-                )  # fmt: skip
-        for res in desired.of_type("deployment"):
-            if res.spec.get("work_pool_name") != pool:
-                continue
-            task = tasks.get(str(res.address))
-            if task is None:
-                task = add(
-                    ResourceChange(str(res.address), res.type, res.name, Action.UPDATE,
-                                   dict(res.spec), dict(res.spec), (), Reason.IMMUTABLE_FIELD),
-                    note=f"re-pointed to the recreated work_pool.{pool}",
-                )  # fmt: skip
-            task.extra_fields |= {"work_pool_name", "work_queue_name"}
+        _add_replacement_tasks(pool, desired, tasks, add)
 
     writes = [t for t in tasks.values() if t.change.action is not Action.DELETE]
     deletes = [t for t in tasks.values() if t.change.action is Action.DELETE]
@@ -701,7 +742,37 @@ def _tasks(plan: Plan, desired: State) -> list[_Task]:
         queue_tasks.sort(key=lambda t: (_priority(t, desired), t.change.address))
         for before, task in itertools.pairwise(queue_tasks):
             task.after.add(before.change.address)
-    # Deletes last, in reverse order: deployments, then limits/variables/queues, then pools.
+    _order_deletes(writes, deletes)
+    return sorted(tasks.values(), key=lambda t: sort_key(t.change))
+
+
+def _add_replacement_tasks(
+    pool: str, desired: State, tasks: Mapping[str, _Task], add: Callable[..., _Task]
+) -> None:
+    """A replaced pool loses its queues and detaches its deployments: recreate and re-point."""
+    for res in desired.of_type("work_queue"):
+        if res.spec.get("pool") == pool and str(res.address) not in tasks:
+            add(
+                ResourceChange(str(res.address), res.type, res.name, Action.CREATE, None,
+                               dict(res.spec), (), Reason.IMMUTABLE_FIELD),
+                note=f"recreated with work_pool.{pool}",
+            )  # fmt: skip
+    for res in desired.of_type("deployment"):
+        if res.spec.get("work_pool_name") != pool:
+            continue
+        task = tasks.get(str(res.address))
+        if task is None:
+            task = add(
+                ResourceChange(str(res.address), res.type, res.name, Action.UPDATE,
+                               dict(res.spec), dict(res.spec), (), Reason.IMMUTABLE_FIELD),
+                note=f"re-pointed to the recreated work_pool.{pool}",
+            )  # fmt: skip
+        task.extra_fields |= {"work_pool_name", "work_queue_name"}
+
+
+def _order_deletes(writes: list[_Task], deletes: list[_Task]) -> None:
+    """Deletes last, in reverse order: deployments, then limits/variables/queues, then pools
+    (children before their parent: a pool's own queues are deleted before it)."""
     write_addresses = {t.change.address for t in writes}
     for task in deletes:
         rc = task.change
@@ -710,12 +781,6 @@ def _tasks(plan: Plan, desired: State) -> list[_Task]:
             task.after |= {t.change.address for t in deletes if t.change.type == "deployment"}
         if rc.type == "work_pool":
             task.after |= {t.change.address for t in deletes if t.change.type != "work_pool"}
-        if rc.type == "work_queue" and rc.name.split("/", 1)[0] in deleted_pools:
-            pool = rc.name.split("/", 1)[0]
-            task.needs.add(str(Address.pool(pool)))
-            task.note = f"deleted with work_pool.{pool}"
-    ordered = sorted(tasks.values(), key=lambda t: sort_key(t.change))
-    return ordered
 
 
 def _priority(task: _Task, desired: State) -> int:
@@ -745,10 +810,12 @@ def apply_plan(
     progress: Progress | None = None,
     throttle: Throttle | None = None,
     clock: Callable[[], float] = time.monotonic,
+    cancel: threading.Event | None = None,
 ) -> ApplyResult:
     """Execute the plan's changes (no-ops send nothing). `live` is the live state read right
     before (its ids are used); the plan must have been computed from it (`check_stale`).
-    Pass the `throttle` whose `backoff` is the client's `sleep` to adapt to push-back."""
+    Pass the `throttle` whose `backoff` is the client's `sleep` to adapt to push-back.
+    Setting `cancel` (or Ctrl-C) stops sending: `ApplyResult.interrupted` says why."""
     if not 1 <= parallelism <= MAX_PARALLELISM:
         raise ReconcilerError(f"--parallelism must be between 1 and {MAX_PARALLELISM}")
     started = clock()
@@ -756,17 +823,15 @@ def apply_plan(
     applier = _Applier(client, desired, align(desired, live), project, ignore)
     tasks = _tasks(plan, desired)
     throttle = throttle or Throttle(parallelism)
-    outcomes = _execute(tasks, applier, parallelism, progress, throttle)
+    executor = _Executor(tasks, applier, progress, throttle, cancel or threading.Event())
+    outcomes = executor.run(parallelism)
     return ApplyResult(
         outcomes=tuple(outcomes[t.change.address] for t in tasks),
         requests=client.request_count - requests,
         writes=client.write_count - writes,
         seconds=clock() - started,
+        interrupted=executor.reason() if executor.cancel.is_set() else None,
     )
-
-
-class _NotAttempted(Exception):
-    pass
 
 
 class Throttle:
@@ -811,78 +876,169 @@ class Throttle:
             self._cond.notify_all()
 
 
-def _execute(
-    tasks: list[_Task],
-    applier: _Applier,
-    parallelism: int,
-    progress: Progress | None,
-    throttle: Throttle,
-) -> dict[str, Outcome]:
-    outcomes: dict[str, Outcome] = {}
-    known = {t.change.address for t in tasks}
-    pending = list(tasks)
-    unreachable: list[str] = []
-    stop = threading.Event()
-    lock = threading.Lock()
+INTERRUPTED = "apply was interrupted"
 
-    def attempt(task: _Task) -> str | None:
+
+class _Executor:
+    """Runs the tasks on `parallelism` worker threads in dependency order. Once `cancel` is set
+    (Ctrl-C here, or whoever passed it in: a lost lock), nothing new is sent: what has not
+    started is settled as not attempted, what is in flight finishes. The workers record what
+    they did themselves, so Ctrl-C at any point of the main thread's bookkeeping loses nothing."""
+
+    def __init__(
+        self,
+        tasks: list[_Task],
+        applier: _Applier,
+        progress: Progress | None,
+        throttle: Throttle,
+        cancel: threading.Event,
+    ) -> None:
+        self.tasks = tasks
+        self.by_address = {t.change.address: t for t in tasks}
+        self.applier = applier
+        self.progress = progress
+        self.throttle = throttle
+        self.cancel = cancel
+        self.outcomes: dict[str, Outcome] = {}
+        self.stopped: list[str] = []  # why nothing more is sent
+        self.finished: dict[str, tuple[Status, str | None]] = {}  # written by the workers
+        self.crashes: list[BaseException] = []  # bugs in a handler, raised after the run
+        self.parallelism = 1
+        self._lock = threading.Lock()
+        self._work: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def reason(self) -> str:
+        with self._lock:
+            return self.stopped[0] if self.stopped else INTERRUPTED
+
+    def stop(self, why: str) -> None:
+        with self._lock:
+            if not self.stopped:
+                self.stopped.append(why)
+        self.cancel.set()
+
+    def work(self) -> None:
+        """A worker thread: runs tasks until told to end (bounded: each task comes once)."""
+        for _ in range(len(self.tasks) + 1):
+            task = self._work.get()
+            if task is None:
+                return
+            try:
+                status, detail = self._attempt(task)
+            except Exception as exc:  # a bug: reported by the main thread after the run
+                with self._lock:
+                    self.crashes.append(exc)
+                status, detail = "failed", f"internal error: {type(exc).__name__}"
+            with self._lock:
+                self.finished[task.change.address] = (status, detail)
+            self._done.put(task.change.address)
+
+    def _attempt(self, task: _Task) -> tuple[Status, str | None]:
         try:
-            with throttle:
-                if stop.is_set():  # queued before the server stopped answering
-                    raise _NotAttempted
-                return applier.run(task)
+            with self.throttle:
+                if self.cancel.is_set():  # queued before apply was told to stop
+                    return "skipped", f"not attempted: {self.reason()}"
+                return "applied", self.applier.run(task)
         except ApiError as exc:
             if exc.status is None and exc.detail.startswith(_UNREACHABLE):
-                with lock:
-                    if not unreachable:
-                        unreachable.append(f"the server stopped answering ({exc.detail})")
-                stop.set()
-            raise
+                self.stop(f"the server stopped answering ({exc.detail})")
+            return "failed", str(exc)
+        except ReconcilerError as exc:
+            return "failed", exc.message
 
-    def settle(task: _Task, status: Status, detail: str | None) -> None:
+    def settle(self, task: _Task, status: Status, detail: str | None) -> None:
         rc = task.change
         outcome = Outcome(rc.address, rc.type, rc.name, rc.action, status, detail)
-        outcomes[rc.address] = outcome
-        if progress is not None:
-            progress(outcome, len(outcomes), len(tasks))
+        self.outcomes[rc.address] = outcome
+        if self.progress is not None:
+            self.progress(outcome, len(self.outcomes), len(self.tasks))
 
-    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
-        running: dict[Future[str | None], _Task] = {}
-        # Bounded: every round settles at least one task (or gives up on a cycle).
-        for _ in range(len(tasks) + 2):
-            for task in list(pending):
-                waits = (task.needs | task.after) & known
-                if any(a not in outcomes for a in waits):
-                    continue
-                pending.remove(task)
-                failed = sorted(a for a in task.needs & known if outcomes[a].status != "applied")
-                if failed:
-                    settle(task, "skipped", f"skipped because {', '.join(failed)} "
-                           f"{'was' if len(failed) == 1 else 'were'} not applied")  # fmt: skip
-                elif unreachable:
-                    settle(task, "skipped", f"not attempted: {unreachable[0]}")
-                else:
-                    running[pool.submit(attempt, task)] = task
-            if not running:
-                if not pending:
-                    break
-                continue  # newly settled skips may release more tasks
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                task = running.pop(future)
+    def settle_finished(self, task: _Task) -> bool:
+        with self._lock:
+            result = self.finished.get(task.change.address)
+        if result is not None and task.change.address not in self.outcomes:
+            self.settle(task, *result)
+        return result is not None
+
+    def release(self, pending: list[_Task], queued: set[str]) -> None:
+        """Queue (or settle as skipped) pending tasks whose waits have settled, never more
+        than there are workers: after Ctrl-C, only what is in flight still goes out."""
+        for task in list(pending):
+            if len(queued) >= self.parallelism:
+                return
+            waits = (task.needs | task.after) & self.by_address.keys()
+            if any(a not in self.outcomes for a in waits):
+                continue
+            pending.remove(task)
+            failed = sorted(
+                a for a in task.needs & self.by_address.keys()
+                if self.outcomes[a].status != "applied"
+            )  # fmt: skip
+            if failed:
+                self.settle(task, "skipped", f"skipped because {', '.join(failed)} "
+                            f"{'was' if len(failed) == 1 else 'were'} not applied")  # fmt: skip
+            elif self.cancel.is_set():
+                self.settle(task, "skipped", f"not attempted: {self.reason()}")
+            else:
+                self._work.put(task)
+                queued.add(task.change.address)
+
+    def step(self, pending: list[_Task], queued: set[str]) -> bool:
+        """One round: settle what finished, queue what is ready, wait for a worker to finish
+        one. False when everything is settled."""
+        for address in sorted(queued):
+            if self.settle_finished(self.by_address[address]):
+                queued.discard(address)
+        self.release(pending, queued)
+        if not queued:
+            return bool(pending)  # newly settled skips may release more tasks
+        self._done.get()  # each task sends one: a stale one only costs a round
+        return True
+
+    def run(self, parallelism: int) -> dict[str, Outcome]:
+        self.parallelism = max(1, min(parallelism, len(self.tasks)))
+        workers = [
+            threading.Thread(target=self.work, name=f"apply-{i}", daemon=True)
+            for i in range(self.parallelism)
+        ]
+        for worker in workers:
+            worker.start()
+        pending, queued = list(self.tasks), set[str]()
+        try:
+            # Bounded: each round settles a task or consumes one of its finish messages.
+            for _ in range(2 * len(self.tasks) + 2 + MAX_INTERRUPTS):
                 try:
-                    note = future.result()
-                except _NotAttempted:
-                    settle(task, "skipped", f"not attempted: {unreachable[0]}")
-                except ApiError as exc:
-                    settle(task, "failed", str(exc))
-                except ReconcilerError as exc:
-                    settle(task, "failed", exc.message)
-                else:
-                    settle(task, "applied", note)
-        for task in pending:  # only a dependency cycle leaves tasks here (a bug)
-            settle(task, "skipped", "skipped: unresolvable ordering")
-    return outcomes
+                    if not self.step(pending, queued):
+                        break
+                except KeyboardInterrupt:
+                    # Ctrl-C: stop sending; what is in flight finishes; the report says what
+                    # was done. Once already stopping (cli/apply.py turns the first Ctrl-C or
+                    # SIGTERM into `cancel`), the user insists: give up on the report.
+                    if self.cancel.is_set():
+                        raise
+                    self.stop(INTERRUPTED)
+        except BaseException:
+            self.stop("apply stopped on an internal error")  # queued tasks are not sent
+            raise
+        finally:
+            for _ in workers:
+                self._work.put(None)
+            for worker in workers:
+                worker.join()
+        if self.crashes:
+            raise self.crashes[0]
+        for task in self.tasks:
+            if task.change.address in self.outcomes or self.settle_finished(task):
+                continue
+            if self.cancel.is_set():
+                self.settle(task, "skipped", f"not attempted: {self.reason()}")
+            else:  # only a dependency cycle leaves tasks here (a bug)
+                self.settle(task, "skipped", "skipped: unresolvable ordering")
+        return self.outcomes
+
+
+MAX_INTERRUPTS = 10
 
 
 # -- ownership inventory ---------------------------------------------------------------------
@@ -931,12 +1087,43 @@ def inventory_after(
         want = desired.get(address)
         if outcome.status == "applied" and want is not None and address.type != "flow":
             items[outcome.address] = digest(want.spec)
+        elif outcome.status == "failed" and outcome.action is not Action.DELETE:
+            items.setdefault(outcome.address, "unknown")
+    # Entries recorded before an interrupted run wrote them, of objects that do not exist and
+    # are no longer declared (`live` holds every inventory address that exists).
+    for text in list(items):
+        recorded = _parse(text)
+        if recorded is not None and recorded not in desired and recorded not in live:
+            items.pop(text)
     fingerprint = (
         plan.desired_fingerprint
         if result.ok
         else (inventory.desired if inventory is not None else None)
     )
     return items, fingerprint
+
+
+def inventory_before(plan: Plan, inventory: Inventory | None) -> dict[str, str]:
+    """The inventory to record before `apply` writes anything: the current one, plus every
+    address this plan creates or writes, as `PENDING`. A run killed half-way thus leaves
+    what it created owned (a later prune may delete it); the run's end records digests."""
+    items = dict(inventory.items) if inventory is not None else {}
+    for rc in plan.resource_changes:
+        if rc.type == "flow" or rc.action in (Action.NOOP, Action.DELETE):
+            continue
+        items.setdefault(rc.address, PENDING)
+    for pool in (rc.name for rc in plan.resource_changes if rc.action is Action.REPLACE):
+        for rc in plan.resource_changes:  # queues recreated with their pool
+            if rc.type == "work_queue" and rc.name.split("/", 1)[0] == pool:
+                items.setdefault(rc.address, PENDING)
+    return items
+
+
+def _parse(text: str) -> Address | None:
+    try:
+        return Address.parse(text)
+    except ValueError:
+        return None
 
 
 def record_inventory(
@@ -952,6 +1139,8 @@ def record_inventory(
 
     Parts after the first are written first, so a run interrupted half-way leaves parts with
     mixed timestamps, which `decode_inventory` treats as "no inventory" rather than guessing.
+    Only variables whose content names exactly this owner are patched or deleted; a foreign
+    one under one of our names is refused (`ForeignInventoryError`) before anything is written.
     """
     if (
         previous is not None
@@ -967,24 +1156,29 @@ def record_inventory(
         desired=desired_fingerprint,
     )
     parts = encode_inventory(inventory)
-    existing = {
-        str(v.get("name"))
-        for v in client.paginate(
-            "/variables/filter", {"variables": {"name": {"like_": inventory_base_name(project)}}}
-        )
-    }
+    names = {name for name, _ in parts}
+    found = client.paginate(
+        "/variables/filter", {"variables": {"name": {"like_": inventory_base_name(project)}}}
+    )
+    ours = our_inventory_variables(project, [v for v in found if v.get("name") in names])
     for name, value in [*parts[1:], parts[0]]:
-        if name in existing:
-            client.patch(f"/variables/name/{_q(name)}", json={"value": value})
-        else:
-            created = client.post(
-                "/variables/",
-                json={"name": name, "value": value, "tags": ["prefect-gitops"]},
-                allow=(409,),
+        if name in ours:
+            client.patch(f"/variables/{ours[name]['id']}", json={"value": value})
+            continue
+        created = client.post(
+            "/variables/",
+            json={"name": name, "value": value, "tags": ["prefect-gitops"]},
+            allow=(409,),
+        )
+        if created is None:  # created meanwhile: by whom decides whether we may touch it
+            raise ForeignInventoryError(
+                f"the variable '{name}' appeared while recording the inventory of project "
+                f"'{project}'; not overwritten",
+                hint="another apply of this project may be running without the lock",
             )
-            if created is None:
-                client.patch(f"/variables/name/{_q(name)}", json={"value": value})
-    stale = set(inventory_names(project, 1000)) & existing - {name for name, _ in parts}
-    for name in sorted(stale):
-        client.delete(f"/variables/name/{_q(name)}", allow=(404,))
+    # Parts beyond the new count, left by a longer inventory: by id, and only our own.
+    stale_names = set(inventory_names(project, MAX_PARTS)) - names
+    for var in sorted(found, key=lambda v: str(v.get("name"))):
+        if var.get("name") in stale_names and is_inventory_of(project, var.get("value")):
+            client.delete(f"/variables/{var['id']}", allow=(404,))
     return True

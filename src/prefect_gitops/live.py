@@ -30,7 +30,7 @@ from typing import Any
 from .api import MAX_PAGE_SIZE, ApiClient
 from .automations import live_spec, owning_deployment_id
 from .desired import normalize_schedule_item
-from .ownership import LABEL, Inventory, decode_inventory, inventory_base_name
+from .ownership import LABEL, Inventory, decode_inventory, inventory_search
 from .state import Address, Resource, State
 
 PAGE_SIZE = MAX_PAGE_SIZE
@@ -51,7 +51,7 @@ def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
         project,
         client.paginate(
             "/variables/filter",
-            {"variables": {"name": {"like_": inventory_base_name(project)}}},
+            {"variables": {"name": {"like_": inventory_search(project)}}},
         ),
     )
     wanted = set(desired)

@@ -8,11 +8,18 @@ Design:
   with `prefect deploy` (which sets no such label) plans as "No changes".
 - **Everything else** (work pools, queues, variables, global concurrency limits), and every
   deployment as well, is listed in an **inventory**: one or more Prefect variables named
-  `prefect_gitops_<project>` (then `..._2`, `..._3` when the list outgrows the server's
-  5,000-character cap on a variable's value). Each holds JSON:
-  `{"v": 1, "project", "part", "parts", "applied_at", "desired": <project desired fingerprint>,
+  `prefect_gitops_<slug>_<hash>` (then `..._2`, `..._3` when the list outgrows the server's
+  5,000-character cap on a variable's value). `<hash>` is a digest of the exact owner, so
+  projects whose names sanitise alike (`Team A`, `team-a`) never share a name, and no part
+  name of one owner is ever another's first name (those end in ten hex digits). Each holds JSON:
+  `{"v": 1, "project": <owner>, "part", "parts", "applied_at", "desired": <fingerprint>,
   "items": {"<address>": "<12-hex digest of the spec last applied>"}}`.
-  `apply` rewrites it after a successful run; `plan` reads it with one filter request.
+  `apply` records the addresses it is about to write before writing them (`PENDING`), and
+  rewrites the inventory after the run; `plan` reads it with one filter request. A variable
+  with one of our names but whose content names another owner is never read, written or
+  deleted.
+- **The owner** is the project, and the environment when `--env` selects one
+  (`owner_key`): two environments sharing a server never own each other's objects.
 - **Owned** means: a deployment with our label, or any address listed in the inventory.
   Prune deletes only owned objects that the repository no longer declares. Objects that merely
   share a name with ours but were never applied by this project are never touched; taking them
@@ -30,19 +37,52 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ReconcilerError
 from .state import Address, Resource, canonical_json
 
 LABEL = "prefect-gitops.project"
 INVENTORY_PREFIX = "prefect_gitops_"
 INVENTORY_VERSION = 1
 MAX_VALUE_CHARS = 5000  # prefect.types.MAX_VARIABLE_VALUE_LENGTH
-_NAME_MAX = 200  # variable names are at most 255 characters; leave room for a part suffix
+PENDING = "pending"  # the digest of an address recorded before apply writes it
+_SLUG_MAX = 150  # variable names are at most 255 characters; room for the hash and a part
+_HASH_CHARS = 10
+
+
+class ForeignInventoryError(ReconcilerError):
+    """A variable with one of our inventory names belongs to someone else."""
+
+
+def owner_key(project: str, environment: str | None = None) -> str:
+    """Who owns what `apply` writes: the project, or `<project>@<environment>` with `--env`.
+
+    `%` and `@` in either part are percent-escaped, so that distinct (project, environment)
+    pairs never give the same key; a plain project name is its own key.
+    """
+
+    def escape(text: str) -> str:
+        return text.replace("%", "%25").replace("@", "%40")
+
+    if environment is None:
+        return escape(project)
+    return f"{escape(project)}@{escape(environment)}"
+
+
+def slug(name: str) -> str:
+    """Lower-cased, other characters as `_` (variable-name rules)."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower()).strip("_")[:_SLUG_MAX] or "default"
+
+
+def owner_hash(owner: str) -> str:
+    return hashlib.sha256(owner.encode("utf-8")).hexdigest()[:_HASH_CHARS]
 
 
 def inventory_base_name(project: str) -> str:
-    """`prefect_gitops_<project>`, lower-cased, other characters as `_` (variable-name rules)."""
-    slug = re.sub(r"[^a-z0-9_]", "_", project.lower()).strip("_") or "default"
-    return (INVENTORY_PREFIX + slug)[:_NAME_MAX]
+    """`prefect_gitops_<slug>_<hash of the exact owner>`."""
+    return f"{INVENTORY_PREFIX}{slug(project)}_{owner_hash(project)}"
+
+
+MAX_PARTS = 1000
 
 
 def inventory_names(project: str, parts: int) -> list[str]:
@@ -123,19 +163,38 @@ def encode_inventory(inventory: Inventory) -> list[tuple[str, dict[str, Any]]]:
 def decode_inventory(project: str, variables: Iterable[Mapping[str, Any]]) -> Inventory | None:
     """Read the inventory back from the variables the server returned (API objects).
 
-    Parts of another project (whose name sanitises the same way) or of an incomplete write
-    are ignored; None when no usable inventory exists.
+    Variables whose content names another owner, parts stored under another part's name, and
+    incomplete writes are ignored; None when no usable inventory exists. Without one under
+    today's names, one written by an earlier version (`prefect_gitops_<slug>`, no hash) is
+    read if its content names exactly this owner: its objects stay owned after an upgrade.
     """
+    found = list(variables)
+    return _assemble(project, found, inventory_names(project, MAX_PARTS)) or _assemble(
+        project, found, legacy_inventory_names(project)
+    )
+
+
+def legacy_inventory_names(project: str) -> list[str]:
+    legacy_slug = re.sub(r"[^a-z0-9_]", "_", project.lower()).strip("_") or "default"
+    base = (INVENTORY_PREFIX + legacy_slug)[:200]
+    return [base if i == 1 else f"{base}_{i}" for i in range(1, MAX_PARTS + 1)]
+
+
+def inventory_search(project: str) -> str:
+    """A `like_` filter term that finds this owner's inventory parts, today's and legacy."""
+    return INVENTORY_PREFIX + slug(project)
+
+
+def _assemble(
+    project: str, variables: Iterable[Mapping[str, Any]], names: list[str]
+) -> Inventory | None:
     parts: dict[int, Mapping[str, Any]] = {}
-    names = set(inventory_names(project, 1000))
     for var in variables:
         value = var.get("value")
-        if var.get("name") not in names or not isinstance(value, Mapping):
-            continue
-        if value.get("v") != INVENTORY_VERSION or value.get("project") != project:
+        if not isinstance(value, Mapping) or not is_inventory_of(project, value):
             continue
         part = value.get("part")
-        if isinstance(part, int):
+        if isinstance(part, int) and 1 <= part <= len(names) and var.get("name") == names[part - 1]:
             parts[part] = value
     if not parts or 1 not in parts:
         return None
@@ -157,6 +216,47 @@ def decode_inventory(project: str, variables: Iterable[Mapping[str, Any]]) -> In
         applied_at=first.get("applied_at"),
         desired=first.get("desired"),
     )
+
+
+def is_inventory_of(project: str, value: Any) -> bool:
+    """Whether a variable's value is an inventory part of exactly this owner."""
+    return (
+        isinstance(value, Mapping)
+        and value.get("v") == INVENTORY_VERSION
+        and value.get("project") == project
+    )
+
+
+def inventory_owner(value: Any) -> str | None:
+    """The owner a variable's value is an inventory part of (None: not an inventory)."""
+    if isinstance(value, Mapping) and value.get("v") == INVENTORY_VERSION:
+        owner = value.get("project")
+        if isinstance(owner, str) and isinstance(value.get("items"), Mapping):
+            return owner
+    return None
+
+
+def our_inventory_variables(
+    project: str, variables: Iterable[Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """The variables (by name) holding this owner's inventory parts, from a name filter's
+    answer. Raises `ForeignInventoryError` when one of our names holds something else: it is
+    not ours to overwrite or delete."""
+    names = set(inventory_names(project, MAX_PARTS))
+    out: dict[str, Mapping[str, Any]] = {}
+    for var in variables:
+        name = str(var.get("name"))
+        if name not in names:
+            continue
+        if not is_inventory_of(project, var.get("value")):
+            raise ForeignInventoryError(
+                f"the variable '{name}' is not the ownership inventory of project "
+                f"'{project}'; refusing to overwrite it",
+                hint="rename or delete that variable, or give this project another `project:` "
+                "name in prefect-gitops.yaml",
+            )
+        out[name] = var
+    return out
 
 
 def is_owned(resource: Resource, project: str, inventory: Inventory | None) -> bool:

@@ -7,24 +7,29 @@ Sequence (nothing is written before the whole repository validates and the plan 
    fingerprints and changes; the plan made again is applied, with the values the file masks);
 2. nothing to change and the ownership inventory up to date: stop, with zero writes;
 3. show the plan and ask (on a terminal), or require `--auto-approve`;
-4. take the project's lock on the server (`lock.py`), re-read the live state: if it moved
-   while we waited, a reviewed or saved plan is refused, an auto-approved one is re-planned;
-5. execute (`apply.py`), record the ownership inventory, release the lock, report.
+4. take the owner's lock on the server (`lock.py`, renewed in the background), re-read the
+   live state: if it moved while we waited, a reviewed or saved plan is refused, an
+   auto-approved one is re-planned;
+5. record what is about to be written as owned, execute (`apply.py`; Ctrl-C or SIGTERM stop
+   sending), record the ownership inventory, release the lock, report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..api import ApiClient, ApiError
+from ..api import ApiClient
 from ..apply import (
     DEFAULT_PARALLELISM,
     MAX_PARALLELISM,
@@ -34,13 +39,15 @@ from ..apply import (
     apply_plan,
     check_prune_guard,
     inventory_after,
+    inventory_before,
     record_inventory,
 )
-from ..desired import analyze_flows, build_desired, project_name
+from ..desired import analyze_flows, build_desired
 from ..environments import api_target
 from ..errors import ReconcilerError, StalePlanError
 from ..loader import Project, load_project
-from ..lock import acquire, force_unlock
+from ..lock import LockInfo, acquire, force_unlock
+from ..ownership import Inventory, owner_key
 from ..plan import Action, Plan
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
@@ -49,11 +56,12 @@ from ..render.masking import plan_secrets
 from ..render.plan import PLAN_RENDERERS
 from ..render.plan_json import plan_document
 from ..savedplan import check_saved, plan_key
+from ..settings import Settings
 from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
 from .options import config_option, env_option, format_option, use_color
-from .plan import compute_plan, load_valid_project
+from .plan import compute_plan, load_valid_project, owner_of
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 APPLY_RETRIES = 8
@@ -138,19 +146,10 @@ def apply_command(
     TARGET is a repository directory or prefect.yaml (default: the current directory), or a
     plan saved by `plan --out`, applied only if planning again gives that same plan (else it
     is refused as stale).
-    Exit status: 0 applied (or nothing to do), 1 error or some changes failed.
+    Exit status: 0 applied (or nothing to do), 1 error or some changes failed, 130
+    interrupted (Ctrl-C or SIGTERM: what was done is reported and recorded).
     """
-    saved, saved_doc = (
-        read_saved_plan(target) if target.is_file() and target.suffix == ".json" else (None, {})
-    )
-    if saved is None and repo is not None:
-        raise click.UsageError("--repo is only for applying a saved plan")
-    if saved is None and not auto_approve and not _stdin_is_tty():
-        raise ReconcilerError(
-            "refusing to apply without confirmation: stdin is not a terminal",
-            hint="review with `prefect-gitops plan`, then run `apply --auto-approve` "
-            "(or apply a saved plan: `plan --out plan.json`, `apply plan.json`)",
-        )
+    saved, saved_doc = _saved_plan(target, repo, auto_approve)
     environ = os.environ
     project = load_valid_project(
         repo or (Path(".") if saved else target),
@@ -162,91 +161,192 @@ def apply_command(
     if project is None:
         return EXIT_PROBLEM
     desired = build_desired(project, environ=environ, flow_lookup=analyze_flows(project))
-    name = project_name(project)
-    if saved is not None:
-        should_prune = saved.prune
-    else:
-        should_prune = project.config.prune if prune is None else prune
-    report_to = sys.stderr if output_format == "json" else sys.stdout
-
+    should_prune = project.config.prune if prune is None else prune
+    should_prune = saved.prune if saved is not None else should_prune
+    run = _Run(
+        project, desired, saved, saved_doc, should_prune, adopt, output_format, auto_approve
+    )
     throttle = Throttle(parallelism)
     settings = resolve_settings(*api_target(project, api_url, profile))
+    with _apply_client(settings, throttle) as client:
+        plan = run.plan(client)
+        if plan is None:
+            return EXIT_OK
+        hidden = plan_secrets(
+            plan.to_dict(), mask_keys=project.config.mask_keys, mask_values=settings.secrets()
+        )
+        lease = acquire(client, run.owner, timeout=lock_timeout, on_wait=_waiting(lock_timeout))
+        cancel = threading.Event()
+        lease.keep_alive(on_lost=cancel.set)
+        try:
+            with _signals_stop(cancel) as signalled:
+                result = run.execute(client, plan, parallelism, throttle, cancel, hidden)
+        finally:
+            lease.release()
+        if lease.lost and not signalled:
+            result = dataclasses.replace(result, interrupted=LOCK_LOST)
+        result = dataclasses.replace(
+            result, requests=client.request_count, writes=client.write_count
+        )
+    _finish(plan, result, output_format, project, nothing=False, hidden=hidden)
+    return _exit_status(result, signalled=bool(signalled))
+
+
+def _exit_status(result: ApplyResult, *, signalled: bool) -> int:
+    if result.interrupted is not None:
+        click.echo(f"Stopped early: {result.interrupted}; the changes not attempted are "
+                   "listed as skipped, what was done is recorded as owned.", err=True)  # fmt: skip
+        return EXIT_INTERRUPTED if signalled else EXIT_PROBLEM
+    return EXIT_OK if result.ok else EXIT_PROBLEM
+
+
+def _apply_client(settings: Settings, throttle: Throttle) -> ApiClient:
     # A 503 is never processed by the server: retry writes longer than a read would.
     settings = dataclasses.replace(settings, max_retries=max(settings.max_retries, APPLY_RETRIES))
-    with ApiClient(settings, sleep=throttle.backoff) as client:
-        live, plan = compute_plan(client, project, desired, prune=should_prune, adopt=adopt)
+    return ApiClient(settings, sleep=throttle.backoff)
+
+
+def _saved_plan(
+    target: Path, repo: Path | None, auto_approve: bool
+) -> tuple[Plan | None, dict[str, Any]]:
+    """The saved plan TARGET names and its document (None: TARGET is a repository), after
+    checking the options that go with each."""
+    saved, saved_doc = (
+        read_saved_plan(target) if target.is_file() and target.suffix == ".json" else (None, {})
+    )
+    if saved is None and repo is not None:
+        raise click.UsageError("--repo is only for applying a saved plan")
+    if saved is None and not auto_approve and not _stdin_is_tty():
+        raise ReconcilerError(
+            "refusing to apply without confirmation: stdin is not a terminal",
+            hint="review with `prefect-gitops plan`, then run `apply --auto-approve` "
+            "(or apply a saved plan: `plan --out plan.json`, `apply plan.json`)",
+        )
+    return saved, saved_doc
+
+
+LOCK_LOST = "the apply lock was removed while applying (force-unlock, or judged stale)"
+EXIT_INTERRUPTED = 130
+
+
+def _waiting(lock_timeout: float) -> Callable[[LockInfo], None]:
+    def waiting(info: LockInfo) -> None:
+        click.echo(
+            f"Waiting up to {lock_timeout:g} s for the apply lock ({visible(info.describe())})...",
+            err=True,
+        )
+
+    return waiting
+
+
+@contextlib.contextmanager
+def _signals_stop(cancel: threading.Event) -> Iterator[list[int]]:
+    """Ctrl-C, or a CI timeout's SIGTERM, stops apply at once: nothing new is sent, requests
+    in flight finish, the inventory is recorded and the report printed. A second one
+    raises `KeyboardInterrupt`: apply exits once the requests in flight end. Yields the
+    signals received (empty: none)."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        cancel.set()
+        click.echo("Stopping: finishing the requests in flight, sending nothing new...", err=True)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+@dataclasses.dataclass
+class _Run:
+    """One apply: what it plans and executes (the command parses, this does the work)."""
+
+    project: Project
+    desired: State
+    saved: Plan | None
+    saved_doc: dict[str, Any]
+    prune: bool
+    adopt: bool
+    output_format: str
+    auto_approve: bool
+
+    @property
+    def owner(self) -> str:
+        return owner_of(self.project)
+
+    def plan(self, client: ApiClient) -> Plan | None:
+        """Plan (or check the saved plan), show it and ask; None when nothing is to be done
+        (the result is then already reported)."""
+        project, desired, saved = self.project, self.desired, self.saved
+        live, plan = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
         if saved is not None:
             # Apply `plan`, the saved one made again: it holds the values the file masks.
-            _check_saved(saved, saved_doc, plan, client, project)
+            _check_saved(saved, self.saved_doc, plan, client, project)
         check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
-
-        if not _needs_writes(plan, desired, live.state, name, live.inventory):
+        if not _needs_writes(plan, desired, live.state, self.owner, live.inventory):
             result = ApplyResult((), client.request_count, client.write_count)
-            _finish(plan, result, output_format, project, nothing=True)
-            return EXIT_OK
-
-        if saved is None and output_format == "text":
+            _finish(plan, result, self.output_format, project, nothing=True)
+            return None
+        if saved is None and self.output_format == "text":
             click.echo(
                 PLAN_RENDERERS["text"](
                     plan,
                     use_color=use_color(),
                     mask_keys=project.config.mask_keys,
-                    mask_values=settings.secrets(),
+                    mask_values=client.settings.secrets(),
                 )
             )
-        if saved is None and not auto_approve and not _confirm():
+        if saved is None and not self.auto_approve and not _confirm():
             raise ReconcilerError("apply cancelled; nothing was written")
+        return plan
 
-        def waiting(info: Any) -> None:
-            click.echo(
-                f"Waiting up to {lock_timeout:g} s for the apply lock ({visible(info.describe())})...",
-                err=True,
-            )
-
-        lease = acquire(client, name, timeout=lock_timeout, on_wait=waiting)
-        try:
-            live, fresh = compute_plan(client, project, desired, prune=should_prune, adopt=adopt)
-            if fresh.live_fingerprint != plan.live_fingerprint:
-                if saved is not None or not auto_approve:
-                    raise StalePlanError(
-                        "the server changed while waiting for the lock; nothing was written",
-                        hint="run apply again to see the new plan",
-                    )
-                plan = fresh
-                check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
-            hidden = plan_secrets(
-                plan.to_dict(), mask_keys=project.config.mask_keys, mask_values=settings.secrets()
-            )
-            progress = _progress(report_to, hidden)
-            result = apply_plan(
-                client,
-                plan,
-                desired=desired,
-                live=live.state,
-                project=name,
-                ignore=project.config.ignore,
-                parallelism=parallelism,
-                progress=progress,
-                throttle=throttle,
-            )
-            items, fingerprint = inventory_after(
-                plan, result, desired=desired, live=live.state, project=name,
-                inventory=live.inventory,
-            )  # fmt: skip
-            written = _record(client, name, items, fingerprint, live.inventory)
-            if isinstance(written, Outcome):
-                result = dataclasses.replace(result, outcomes=(*result.outcomes, written))
-                written = False
-        finally:
-            lease.release()
-        result = dataclasses.replace(
-            result,
-            inventory_written=bool(written),
-            requests=client.request_count,
-            writes=client.write_count,
-        )
-    _finish(plan, result, output_format, project, nothing=False, hidden=hidden)
-    return EXIT_OK if result.ok else EXIT_PROBLEM
+    def execute(
+        self,
+        client: ApiClient,
+        plan: Plan,
+        parallelism: int,
+        throttle: Throttle,
+        cancel: threading.Event,
+        hidden: Collection[str],
+    ) -> ApplyResult:
+        """Under the lock: re-plan, record what is about to be written as owned, apply,
+        record the inventory (also after an interruption)."""
+        project, desired, name = self.project, self.desired, self.owner
+        live, fresh = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
+        if fresh.live_fingerprint != plan.live_fingerprint:
+            if self.saved is not None or not self.auto_approve:
+                raise StalePlanError(
+                    "the server changed while waiting for the lock; nothing was written",
+                    hint="run apply again to see the new plan",
+                )
+            plan = fresh
+        check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
+        pending = inventory_before(plan, live.inventory)
+        record_inventory(client, name, pending, _fingerprint(live.inventory),
+                         previous=live.inventory)  # fmt: skip
+        previous = Inventory(name, pending, None, _fingerprint(live.inventory))
+        report_to = sys.stderr if self.output_format == "json" else sys.stdout
+        result = apply_plan(
+            client, plan, desired=desired, live=live.state, project=name,
+            ignore=project.config.ignore, parallelism=parallelism,
+            progress=_progress(report_to, hidden), throttle=throttle, cancel=cancel,
+        )  # fmt: skip
+        items, fingerprint = inventory_after(
+            plan, result, desired=desired, live=live.state, project=name,
+            inventory=live.inventory,
+        )  # fmt: skip
+        written = _record(client, name, items, fingerprint, previous)
+        if isinstance(written, Outcome):
+            return dataclasses.replace(result, outcomes=(*result.outcomes, written))
+        return dataclasses.replace(result, inventory_written=written)
 
 
 def _check_saved(
@@ -261,6 +361,10 @@ def _check_saved(
     secrets = client.settings.secrets()
     masked = plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
     check_saved(saved_doc, plan, masked, plan_key(os.environ))
+
+
+def _fingerprint(inventory: Inventory | None) -> str | None:
+    return inventory.desired if inventory is not None else None
 
 
 def _needs_writes(plan: Plan, desired: State, live: State, project: str, inventory: Any) -> bool:
@@ -283,10 +387,10 @@ def _record(
 ) -> bool | Outcome:
     try:
         return record_inventory(client, project, items, fingerprint, previous=previous)
-    except ApiError as exc:
+    except ReconcilerError as exc:
         return Outcome(
             f"variable.{project}", "variable", "ownership inventory", Action.UPDATE, "failed",
-            f"recording the ownership inventory failed: {exc}",
+            f"recording the ownership inventory failed: {exc.message}",
         )  # fmt: skip
 
 
@@ -349,18 +453,24 @@ def _finish(
 @click.option(
     "--project", "project_option", default=None, help="Project name (default: from PATH)."
 )
+@env_option
 @api_options
 def force_unlock_command(
     path: Path,
     config_path: Path | None,
     project_option: str | None,
+    environment: str | None,
     api_url: str | None,
     profile: str | None,
 ) -> int:
     """Remove a stuck apply lock (left by a killed apply) of the project at PATH."""
     if project_option is None:
-        project, _diags = load_project(path, config_path=config_path, environ=os.environ)
-        project_option = project_name(project)
+        project, _diags = load_project(
+            path, config_path=config_path, environ=os.environ, environment=environment
+        )
+        project_option = owner_of(project)
+    else:
+        project_option = owner_key(project_option, environment)
     with open_client(api_url, profile) as client:
         info = force_unlock(client, project_option)
     if info is None:

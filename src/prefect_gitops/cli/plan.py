@@ -16,6 +16,7 @@ from ..environments import api_target
 from ..errors import ReconcilerError
 from ..live import LiveState, read_live
 from ..loader import Project, load_project
+from ..ownership import owner_key
 from ..plan import Plan, build_plan
 from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
 from ..render.plan import PLAN_RENDERERS
@@ -164,11 +165,16 @@ def load_valid_project(
     return None
 
 
+def owner_of(project: Project) -> str:
+    """Who owns what this project applies: the project, per environment (`--env`)."""
+    return owner_key(project_name(project), project.environment)
+
+
 def compute_plan(
     client: ApiClient, project: Project, desired: State, *, prune: bool, adopt: bool = False
 ) -> tuple[LiveState, Plan]:
     """Read the live state for `desired` and plan against it (reads only)."""
-    name = project_name(project)
+    name = owner_of(project)
     live = read_live(client, desired, project=name)
     plan = build_plan(
         desired,
