@@ -150,12 +150,34 @@ def check_saved(
     if not problems and _json(saved.get("resource_changes")) != _json(
         fresh_masked.get("resource_changes")
     ):
-        problems.append("the changes planned now differ (options or the root config changed)")
+        differing = _differing_addresses(
+            saved.get("resource_changes"), fresh_masked.get("resource_changes")
+        )
+        problems.append(
+            "the changes planned now differ (the file was edited, or options or the root config "
+            f"changed): {', '.join(differing) or 'their order'}"
+        )
     if problems:
         raise StalePlanError(
             f"saved plan is stale: {' and '.join(problems)}; nothing was written",
             hint=_STALE_HINT,
         )
+
+
+def _differing_addresses(saved: Any, fresh: Any) -> list[str]:
+    """Addresses whose change is in one list and not the same in the other (at most 10)."""
+
+    def by_address(changes: Any) -> dict[str, str]:
+        if not isinstance(changes, list):
+            return {}
+        return {
+            str(c.get("address")): _json(c) for c in changes if isinstance(c, Mapping)
+        }
+
+    old, new = by_address(saved), by_address(fresh)
+    differing = sorted(a for a in old.keys() | new.keys() if old.get(a) != new.get(a))
+    shown = differing[:10]
+    return shown + ([f"and {len(differing) - 10} more"] if len(differing) > 10 else [])
 
 
 def _matches(saved: Mapping[str, Any], field: str, expected: str) -> bool:
