@@ -542,3 +542,17 @@ def test_sources_match_prefect_config_view(home: Path, cwd: Path, case: str) -> 
     url, url_source = expected.get("PREFECT_API_URL", ("", "none"))
     assert settings.api_url == (url or None)
     assert settings.source == (url_source if url else "none")
+
+
+def test_describe_api_names_every_source() -> None:
+    def line(source: str) -> str:
+        return describe_api(Settings(api_url="http://u:pw@h:1/api", source=source))
+
+    assert (
+        line("environment")
+        == "Prefect API: http://***@h:1/api (from the environment (PREFECT_API_URL))"
+    )
+    assert "PREFECT_API_URL in .env of the working directory" in line(".env")
+    assert "[tool.prefect.api] url in pyproject.toml" in line("pyproject.toml")
+    assert line("profile prod").endswith("(from profile prod)")
+    assert "no PREFECT_API_URL in the environment, .env, prefect.toml" in line("embedded")

@@ -11,7 +11,7 @@ import click
 
 from .. import server
 from ..api import ApiClient
-from ..settings import Settings, describe_api, load_settings
+from ..settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,11 +36,11 @@ def api_options(command: F) -> F:
 
 
 def resolve_settings(api_url: str | None, profile: str | None) -> Settings:
-    """Settings as Prefect resolves them, plus the options; starts the embedded server if none
-    is configured. Says on stderr which API is used and where its URL came from."""
+    """Settings as Prefect resolves them (environment, the working directory's .env,
+    prefect.toml and pyproject.toml, the profile), plus the options; starts the embedded server
+    if none is configured."""
     settings = load_settings(os.environ, api_url=api_url, profile=profile)
     if settings.api_url is not None:
-        click.echo(describe_api(settings), err=True)
         return settings
     folder = server.state_dir(os.environ)
     if not server.status(environ=os.environ).running:
