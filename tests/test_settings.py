@@ -449,7 +449,7 @@ def test_profiles_file_chosen_by_a_repository_file_is_the_repositorys(
         cwd / "repo-profiles.toml",
         'active = "x"\n[profiles.x]\nPREFECT_API_URL = "https://attacker.example/api"\n',
     )
-    write_files(cwd, {"prefect.toml": f'profiles_path = "{cwd / "repo-profiles.toml"}"\n'})
+    write_files(cwd, {"prefect.toml": 'profiles_path = "repo-profiles.toml"\n'})
     assert profiles_path(env(home), ()) == home / "profiles.toml"
     settings = load_settings(env(home), cwd=cwd)
     assert (settings.api_url, settings.source) == ("https://attacker.example/api", "profile x")
@@ -502,6 +502,14 @@ PARITY_CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"PREFECT_PROFILE": "other"},
     ),
     "empty .env value hides the profile": ({".env": "PREFECT_API_URL=\n"}, {}),
+    ".env names the profiles file": (
+        {
+            ".env": "PREFECT_PROFILES_PATH=repo-profiles.toml\n",
+            "repo-profiles.toml": 'active = "r"\n[profiles.r]\n'
+            'PREFECT_API_URL = "http://repo-profile.example/api"\n',
+        },
+        {},
+    ),
     "profile only": ({"pyproject.toml": "[project]\nname = 'x'\n"}, {}),
 }
 

@@ -188,8 +188,9 @@ def resolve_sources(
 ) -> tuple[str | None, dict[str, SettingValue]]:
     """The active profile's name and each API setting's value with its source, before the
     credential rules: what ``prefect config view --show-sources`` shows for them."""
-    files = _read_settings_files(Path.cwd() if cwd is None else cwd, environ)
-    profile_layer = _profile_layer(environ, profile, files)
+    folder = Path.cwd() if cwd is None else cwd
+    files = _read_settings_files(folder, environ)
+    profile_layer = _profile_layer(environ, profile, files, folder)
     layers = [_environment_layer(environ), *files, profile_layer]
     values: dict[str, SettingValue] = {}
     for key in _KEYS:
@@ -297,15 +298,20 @@ def _toml_layer(name: str, header: tuple[str, ...], document: Mapping[str, Any])
     return _Layer(values)
 
 
-def profiles_path(environ: Mapping[str, str], files: Sequence[_Layer] = ()) -> Path:
+def profiles_path(
+    environ: Mapping[str, str], files: Sequence[_Layer] = (), cwd: Path | None = None
+) -> Path:
     """The profiles file, chosen as Prefect chooses it: ``PREFECT_PROFILES_PATH`` in the
     environment, then in the working directory's settings files, then
     ``$PREFECT_HOME/profiles.toml``."""
-    return _profiles_location(environ, files)[0]
+    return _profiles_location(environ, files, Path.cwd() if cwd is None else cwd)[0]
 
 
-def _profiles_location(environ: Mapping[str, str], files: Sequence[_Layer]) -> tuple[Path, bool]:
-    """The profiles file and whether this machine (not a repository file) chose it."""
+def _profiles_location(
+    environ: Mapping[str, str], files: Sequence[_Layer], cwd: Path
+) -> tuple[Path, bool]:
+    """The profiles file and whether this machine (not a repository file) chose it. A relative
+    path is relative to the working directory, as for Prefect."""
     home = Path(environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     explicit = environ.get("PREFECT_PROFILES_PATH")
     trusted = True
@@ -321,14 +327,14 @@ def _profiles_location(environ: Mapping[str, str], files: Sequence[_Layer]) -> t
         explicit, trusted = (chosen.text, False) if chosen is not None else (None, True)
     if explicit:
         # Prefect substitutes ${PREFECT_HOME} in this setting.
-        return Path(explicit.replace("${PREFECT_HOME}", str(home))).expanduser(), trusted
+        return cwd / Path(explicit.replace("${PREFECT_HOME}", str(home))).expanduser(), trusted
     return home / "profiles.toml", True
 
 
 def _profile_layer(
-    environ: Mapping[str, str], requested: str | None, files: Sequence[_Layer]
+    environ: Mapping[str, str], requested: str | None, files: Sequence[_Layer], cwd: Path
 ) -> _Layer:
-    path, trusted = _profiles_location(environ, files)
+    path, trusted = _profiles_location(environ, files, cwd)
     name, values = _active_profile(environ, requested, path)
     if name is None:
         return _Layer({})
