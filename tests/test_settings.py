@@ -366,6 +366,12 @@ def test_lowercase_and_interpolated_dotenv_values(home: Path, cwd: Path) -> None
         ("prefect.toml", "[api\nurl = 1", r"cannot read the Prefect settings in prefect\.toml"),
         ("pyproject.toml", "[tool.prefect\n", r"cannot read the Prefect settings in pyproject"),
         ("prefect.toml", '[api]\nurl = ["http://a/api"]\n', r"prefect\.toml \[api\] url is a list"),
+        ("prefect.toml", 'PREFECT_API_URL = "http://a/api"\n', r"sets PREFECT_API_URL as a key"),
+        (
+            "pyproject.toml",
+            '[tool.prefect]\nPREFECT_API_KEY = "k"\n',
+            r"pyproject\.toml sets PREFECT_API_KEY as a key",
+        ),
     ],
 )
 def test_broken_settings_files_are_config_errors(

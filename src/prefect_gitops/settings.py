@@ -281,6 +281,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _toml_layer(name: str, header: tuple[str, ...], document: Mapping[str, Any]) -> _Layer:
+    _refuse_variable_names(name, header, document)
     values: dict[str, SettingValue] = {}
     for key, (table, field_name) in {
         **_TOML_PATHS,
@@ -296,6 +297,21 @@ def _toml_layer(name: str, header: tuple[str, ...], document: Mapping[str, Any])
             raise ConfigError(f"{where} is a list; Prefect expects a single value")
         values[key] = SettingValue(_toml_str(raw), name, where, trusted=False)
     return _Layer(values)
+
+
+def _refuse_variable_names(name: str, header: tuple[str, ...], document: Mapping[str, Any]) -> None:
+    """`PREFECT_API_URL = ...` at the top of the table: `prefect config view` lists it, but
+    Prefect's clients (and so `prefect deploy`) ignore it. Either reading would disagree with
+    one of them, so the file has to say it the way both read it."""
+    for key in _KEYS:
+        if key in document:
+            table, field_name = _TOML_PATHS[key]
+            place = ".".join((*header, table))
+            raise ConfigError(
+                f"{name} sets {key} as a key: Prefect's clients ignore it there (only "
+                "`prefect config view` shows it), so it is not used",
+                hint=f"write it as `{field_name} = ...` under [{place}]",
+            )
 
 
 def profiles_path(
