@@ -197,6 +197,23 @@ def test_repository_api_url_is_checked_against_the_configured_one(tmp_path: Path
     assert api_target(dev, None, None, same) == (None, "dev")
 
 
+def test_repository_api_url_against_prefect_settings_files_of_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, _ = load_project(EXAMPLE, environment="prod")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.chdir(checkout)  # Prefect reads .env and prefect.toml from here
+    (checkout / ".env").write_text("PREFECT_API_URL=https://other.example/api\n")
+    with pytest.raises(ConfigError, match=r"point at https://other.example/api \(from \.env\)"):
+        api_target(project, None, None, _machine(tmp_path))
+    (checkout / ".env").write_text(f"PREFECT_API_URL={PROD_URL}\n")
+    assert api_target(project, None, None, _machine(tmp_path)) == (None, None)
+    # Both names come from the checkout: this machine's key is not sent there.
+    with pytest.raises(ConfigError, match=r"PREFECT_API_URL comes from \.env:1"):
+        api_target(project, None, None, _machine(tmp_path, PREFECT_API_KEY="k"))
+
+
 def test_a_selected_profile_never_receives_the_environments_key(tmp_path: Path) -> None:
     """The repository picks a profile; a key set in the environment is not the profile's."""
     dev, _ = load_project(EXAMPLE, environment="dev")

@@ -239,11 +239,11 @@ def _expected_server(project: Project, name: str, url: str, configured: Settings
     if not same_api_url(configured.api_url, expected):
         raise ConfigError(
             f"environment '{name}' ({where}) expects the Prefect API at "
-            f"{redact_url(expected)}, but this machine is configured for "
+            f"{redact_url(expected)}, but Prefect's settings here point at "
             f"{redact_url(configured.api_url)} (from {configured.source}); refusing to send "
             "its credentials elsewhere; nothing was contacted",
-            hint="point PREFECT_API_URL (or the profile) at the environment's server, or "
-            "choose the server explicitly with --api-url",
+            hint="point PREFECT_API_URL (environment, .env, prefect.toml or the profile) at "
+            "the environment's server, or choose the server explicitly with --api-url",
         )
     return None
 

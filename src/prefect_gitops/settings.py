@@ -1,33 +1,50 @@
-"""Where the Prefect API is and how to talk to it, resolved the way Prefect resolves it.
+"""Where the Prefect API is and how to talk to it, resolved the way Prefect 3 resolves it
+(``prefect config view --show-sources`` shows the same values and sources).
 
 Precedence, highest first:
 
 1. ``--api-url`` on the command line;
 2. environment variables (``PREFECT_API_URL``, ``PREFECT_API_KEY``, ``PREFECT_API_AUTH_STRING``,
    ``PREFECT_API_SSL_CERT_FILE``, ``PREFECT_API_TLS_INSECURE_SKIP_VERIFY``,
-   ``PREFECT_API_REQUEST_TIMEOUT``, ``PREFECT_CLIENT_MAX_RETRIES``);
-3. the active profile of ``profiles.toml``: ``--profile``, else ``PREFECT_PROFILE``, else the
-   file's ``active = "..."``. The file is ``PREFECT_PROFILES_PATH``, else
-   ``$PREFECT_HOME/profiles.toml`` (``PREFECT_HOME`` defaults to ``~/.prefect``).
+   ``PREFECT_API_REQUEST_TIMEOUT``, ``PREFECT_CLIENT_MAX_RETRIES``; names in any case);
+3. ``.env`` in the working directory (python-dotenv's syntax, see ``envfile.py``);
+4. ``prefect.toml`` in the working directory (``[api] url``, ``[api] key``, ...,
+   ``[client] max_retries``);
+5. ``pyproject.toml`` in the working directory, under ``[tool.prefect]`` (``[tool.prefect.api]
+   url``, ...);
+6. the active profile of ``profiles.toml``: ``--profile``, else ``PREFECT_PROFILE``, else the
+   file's ``active = "..."``. The file is ``PREFECT_PROFILES_PATH`` (from the environment, else
+   from 3-5), else ``$PREFECT_HOME/profiles.toml`` (``PREFECT_HOME`` defaults to ``~/.prefect``).
 
+A source that sets a value to the empty string hides the sources below it, as in Prefect.
 When no API URL is found anywhere, ``api_url`` is ``None`` and the CLI falls back to the
-embedded local server (see ``server.py``). Pure: reads one file and the mapping it is given.
+embedded local server (see ``server.py``). Pure: reads the files named above and the mapping
+it is given.
 
-Credentials go only where they were configured to go: a profile's ``PREFECT_API_KEY`` or
-``PREFECT_API_AUTH_STRING`` is used only with that profile's own URL, never with a URL from the
-environment or ``--api-url``. A repository never supplies a URL here (see ``environments.py``).
+Credentials go only where they were configured to go:
+
+- a profile's ``PREFECT_API_KEY`` or ``PREFECT_API_AUTH_STRING`` is used only with that
+  profile's own URL, never with a URL from elsewhere;
+- the files of the working directory (3-5, and a profiles file they name) belong to the
+  repository, which is code under review: a credential set on this machine (environment or
+  profile) is never sent to a URL, through a CA file or over an unverified connection that one
+  of them chose. That combination is a ConfigError before anything is contacted. A credential
+  in the same files as the URL is theirs to send.
+
+The selected environment of ``prefect-gitops.yaml`` only checks the URL (``environments.py``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .envfile import read_env_text
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -57,10 +74,45 @@ _KEYS = (
     "PREFECT_CLIENT_MAX_RETRIES",
 )
 
+# Where each setting lives in prefect.toml (and under [tool.prefect] in pyproject.toml).
+_TOML_PATHS = {
+    "PREFECT_API_URL": ("api", "url"),
+    "PREFECT_API_KEY": ("api", "key"),
+    "PREFECT_API_AUTH_STRING": ("api", "auth_string"),
+    "PREFECT_API_SSL_CERT_FILE": ("api", "ssl_cert_file"),
+    "PREFECT_API_TLS_INSECURE_SKIP_VERIFY": ("api", "tls_insecure_skip_verify"),
+    "PREFECT_API_REQUEST_TIMEOUT": ("api", "request_timeout"),
+    "PREFECT_CLIENT_MAX_RETRIES": ("client", "max_retries"),
+}
+
 _CREDENTIAL_KEYS = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
+
+# The settings that decide where a credential goes, or whether its connection is verified.
+_STEERING_KEYS = (
+    "PREFECT_API_URL",
+    "PREFECT_API_TLS_INSECURE_SKIP_VERIFY",
+    "PREFECT_API_SSL_CERT_FILE",
+)
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off", ""}
+
+
+@dataclass(frozen=True)
+class SettingValue:
+    """One setting as a source gives it: ``text`` is ``""`` when the source sets it empty
+    (which hides the sources below it, as in Prefect)."""
+
+    text: str = field(repr=False)
+    source: str  # "environment", ".env", "prefect.toml", "pyproject.toml", "profile NAME", ...
+    where: str  # for messages: ".env:3", "prefect.toml [api] url", ...
+    trusted: bool  # set on this machine, not read from a file of the working directory
+
+
+@dataclass(frozen=True)
+class _Layer:
+    values: dict[str, SettingValue]
+    name: str | None = None  # the profile's name, for the profile layer
 
 
 @dataclass(frozen=True)
@@ -87,61 +139,236 @@ class Settings:
 
 
 def load_settings(
-    environ: Mapping[str, str], *, api_url: str | None = None, profile: str | None = None
+    environ: Mapping[str, str],
+    *,
+    api_url: str | None = None,
+    profile: str | None = None,
+    cwd: Path | None = None,
 ) -> Settings:
-    """Resolve the settings from ``environ``, the profiles file and the command-line options."""
-    profile_name, profile_values = _active_profile(environ, profile)
-    values: dict[str, str] = {}
-    origin: dict[str, str] = {}
-    for key in _KEYS:
-        if environ.get(key, "") != "":
-            values[key], origin[key] = environ[key], "environment"
-        elif profile_values.get(key, "") != "":
-            values[key], origin[key] = profile_values[key], f"profile {profile_name}"
-
-    url = values.get("PREFECT_API_URL")
-    source = origin.get("PREFECT_API_URL", "environment")
+    """Resolve the settings from ``environ``, the working directory's settings files, the
+    profiles file and the command-line options (see the module docstring)."""
+    profile_name, found = resolve_sources(environ, profile=profile, cwd=cwd)
+    values = dict(found)
     if api_url:
-        url, source = api_url, "--api-url"
-    if url is not None:
-        url = check_api_url(url, source)
+        values["PREFECT_API_URL"] = SettingValue(api_url, "--api-url", "--api-url", trusted=True)
+    url_value = values.get("PREFECT_API_URL")
+    url = url_value.text if url_value is not None and url_value.text != "" else None
+    source = url_value.source if url is not None and url_value is not None else "none"
+    if url is not None and url_value is not None:
+        url = check_api_url(url, url_value.where)
     for key in _CREDENTIAL_KEYS:
-        if origin.get(key, "environment") not in ("environment", source):
+        credential = values.get(key)
+        if (
+            credential is not None
+            and credential.source.startswith("profile ")
+            and (credential.source != source)
+        ):
             del values[key]  # a profile's credential, and the URL is not that profile's
-
-    ssl_cert_file = values.get("PREFECT_API_SSL_CERT_FILE") or environ.get("SSL_CERT_FILE") or None
+    _check_credential_destination(values)
+    text = {key: value.text for key, value in values.items() if value.text != ""}
+    where = {key: value.where for key, value in values.items()}
+    ssl_cert_file = text.get("PREFECT_API_SSL_CERT_FILE") or environ.get("SSL_CERT_FILE") or None
     return Settings(
         api_url=url,
-        api_key=values.get("PREFECT_API_KEY"),
-        auth_string=values.get("PREFECT_API_AUTH_STRING"),
+        api_key=text.get("PREFECT_API_KEY"),
+        auth_string=text.get("PREFECT_API_AUTH_STRING"),
         ssl_cert_file=ssl_cert_file,
-        tls_insecure_skip_verify=_parse_bool(
-            values, origin, "PREFECT_API_TLS_INSECURE_SKIP_VERIFY"
-        ),
-        timeout=_parse_number(
-            values, origin, "PREFECT_API_REQUEST_TIMEOUT", float, DEFAULT_TIMEOUT
-        ),
+        tls_insecure_skip_verify=_parse_bool(text, where, "PREFECT_API_TLS_INSECURE_SKIP_VERIFY"),
+        timeout=_parse_number(text, where, "PREFECT_API_REQUEST_TIMEOUT", float, DEFAULT_TIMEOUT),
         max_retries=_parse_number(
-            values, origin, "PREFECT_CLIENT_MAX_RETRIES", int, DEFAULT_MAX_RETRIES
+            text, where, "PREFECT_CLIENT_MAX_RETRIES", int, DEFAULT_MAX_RETRIES
         ),
         profile=profile_name,
-        source=source if url is not None else "none",
+        source=source,
     )
 
 
-def profiles_path(environ: Mapping[str, str]) -> Path:
-    explicit = environ.get("PREFECT_PROFILES_PATH")
+def resolve_sources(
+    environ: Mapping[str, str], *, profile: str | None = None, cwd: Path | None = None
+) -> tuple[str | None, dict[str, SettingValue]]:
+    """The active profile's name and each API setting's value with its source, before the
+    credential rules: what ``prefect config view --show-sources`` shows for them."""
+    folder = Path.cwd() if cwd is None else cwd
+    files = _read_settings_files(folder, environ)
+    profile_layer = _profile_layer(environ, profile, files, folder)
+    layers = [_environment_layer(environ), *files, profile_layer]
+    values: dict[str, SettingValue] = {}
+    for key in _KEYS:
+        found = next((layer.values[key] for layer in layers if key in layer.values), None)
+        if found is not None:
+            values[key] = found
+    return profile_layer.name, values
+
+
+def _check_credential_destination(values: Mapping[str, SettingValue]) -> None:
+    """A credential set on this machine goes only where, and how, this machine says: never
+    to a URL, a CA file or an unverified connection that a file of the working directory
+    chose, unless that same file holds the credential."""
+    for key in _CREDENTIAL_KEYS:
+        credential = values.get(key)
+        if credential is None or credential.text == "" or not credential.trusted:
+            continue
+        for steering in _STEERING_KEYS:
+            chosen = values.get(steering)
+            if chosen is None or chosen.trusted or chosen.text == "":
+                continue
+            raise ConfigError(
+                f"{steering} comes from {chosen.where}, a file of the working directory, but "
+                f"{key} comes from {credential.where}; a repository file never decides where "
+                "or how this machine's credentials are sent, so nothing was contacted",
+                hint=f"set {steering} where the credential is set (it then wins over the "
+                "file)"
+                + (", pass --api-url" if steering == "PREFECT_API_URL" else "")
+                + ", or keep the credential in the same file as it",
+            )
+
+
+def _read_settings_files(cwd: Path, environ: Mapping[str, str]) -> list[_Layer]:
+    """The settings Prefect reads from the working directory, highest precedence first:
+    ``.env``, ``prefect.toml``, then ``pyproject.toml``'s ``[tool.prefect]``."""
+    layers = [_dotenv_layer(cwd / ".env", environ)]
+    for name, header in (("prefect.toml", ()), ("pyproject.toml", ("tool", "prefect"))):
+        document = _read_toml(cwd / name)
+        for part in header:
+            table = document.get(part)
+            document = table if isinstance(table, dict) else {}
+        layers.append(_toml_layer(name, header, document))
+    return layers
+
+
+def _environment_layer(environ: Mapping[str, str]) -> _Layer:
+    # Prefect (pydantic-settings) matches variable names in any case.
+    folded = {key.upper(): (key, value) for key, value in environ.items()}
+    values: dict[str, SettingValue] = {}
+    for key in _KEYS:
+        if key in environ:
+            values[key] = SettingValue(environ[key], "environment", "the environment", trusted=True)
+        elif key in folded:
+            name, value = folded[key]
+            values[key] = SettingValue(
+                value, "environment", f"the environment ({name})", trusted=True
+            )
+    return _Layer(values)
+
+
+def _dotenv_layer(path: Path, environ: Mapping[str, str]) -> _Layer:
+    if not path.is_file():
+        return _Layer({})
+    try:
+        bindings = read_env_text(path.read_text(encoding="utf-8"), environ)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the Prefect settings in {path.name}: {exc}") from None
+    folded = {key.upper(): binding for key, binding in bindings.items()}
+    values: dict[str, SettingValue] = {}
+    for key in (*_KEYS, "PREFECT_PROFILES_PATH"):
+        binding = folded.get(key)
+        if binding is not None and binding.value is not None:
+            values[key] = SettingValue(binding.value, ".env", f".env:{binding.line}", trusted=False)
+    return _Layer(values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        document: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the Prefect settings in {path.name}: {exc}",
+            hint="Prefect itself refuses to start with this file; fix or remove it",
+        ) from None
+    return document
+
+
+def _toml_layer(name: str, header: tuple[str, ...], document: Mapping[str, Any]) -> _Layer:
+    _refuse_variable_names(name, header, document)
+    values: dict[str, SettingValue] = {}
+    for key, (table, field_name) in {
+        **_TOML_PATHS,
+        "PREFECT_PROFILES_PATH": ("", "profiles_path"),
+    }.items():
+        container = document.get(table) if table else document
+        raw = container.get(field_name) if isinstance(container, dict) else None
+        if raw is None or isinstance(raw, dict):
+            continue  # a table here is a nested settings group, not this value
+        place = ".".join(part for part in (*header, table) if part)
+        where = f"{name} [{place}] {field_name}" if place else f"{name} {field_name}"
+        if isinstance(raw, list):
+            raise ConfigError(f"{where} is a list; Prefect expects a single value")
+        values[key] = SettingValue(_toml_str(raw), name, where, trusted=False)
+    return _Layer(values)
+
+
+def _refuse_variable_names(name: str, header: tuple[str, ...], document: Mapping[str, Any]) -> None:
+    """`PREFECT_API_URL = ...` at the top of the table: `prefect config view` lists it, but
+    Prefect's clients (and so `prefect deploy`) ignore it. Either reading would disagree with
+    one of them, so the file has to say it the way both read it."""
+    for key in _KEYS:
+        if key in document:
+            table, field_name = _TOML_PATHS[key]
+            place = ".".join((*header, table))
+            raise ConfigError(
+                f"{name} sets {key} as a key: Prefect's clients ignore it there (only "
+                "`prefect config view` shows it), so it is not used",
+                hint=f"write it as `{field_name} = ...` under [{place}]",
+            )
+
+
+def profiles_path(
+    environ: Mapping[str, str], files: Sequence[_Layer] = (), cwd: Path | None = None
+) -> Path:
+    """The profiles file, chosen as Prefect chooses it: ``PREFECT_PROFILES_PATH`` in the
+    environment, then in the working directory's settings files, then
+    ``$PREFECT_HOME/profiles.toml``."""
+    return _profiles_location(environ, files, Path.cwd() if cwd is None else cwd)[0]
+
+
+def _profiles_location(
+    environ: Mapping[str, str], files: Sequence[_Layer], cwd: Path
+) -> tuple[Path, bool]:
+    """The profiles file and whether this machine (not a repository file) chose it. A relative
+    path is relative to the working directory, as for Prefect."""
     home = Path(environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    explicit = environ.get("PREFECT_PROFILES_PATH")
+    trusted = True
+    if not explicit:
+        chosen = next(
+            (
+                f.values["PREFECT_PROFILES_PATH"]
+                for f in files
+                if "PREFECT_PROFILES_PATH" in f.values
+            ),
+            None,
+        )
+        explicit, trusted = (chosen.text, False) if chosen is not None else (None, True)
     if explicit:
         # Prefect substitutes ${PREFECT_HOME} in this setting.
-        return Path(explicit.replace("${PREFECT_HOME}", str(home))).expanduser()
-    return home / "profiles.toml"
+        return cwd / Path(explicit.replace("${PREFECT_HOME}", str(home))).expanduser(), trusted
+    return home / "profiles.toml", True
+
+
+def _profile_layer(
+    environ: Mapping[str, str], requested: str | None, files: Sequence[_Layer], cwd: Path
+) -> _Layer:
+    path, trusted = _profiles_location(environ, files, cwd)
+    name, values = _active_profile(environ, requested, path)
+    if name is None:
+        return _Layer({})
+    source = f"profile {name}"
+    where = source if trusted else f"{source} of {path}, a profiles file a repository file chose"
+    return _Layer(
+        {
+            key: SettingValue(values[key], source, where, trusted=trusted)
+            for key in _KEYS
+            if key in values
+        },
+        name=name,
+    )
 
 
 def _active_profile(
-    environ: Mapping[str, str], requested: str | None
+    environ: Mapping[str, str], requested: str | None, path: Path
 ) -> tuple[str | None, dict[str, str]]:
-    path = profiles_path(environ)
     active: str | None = None
     profiles: dict[str, Any] = {}
     if path.is_file():
@@ -180,6 +407,23 @@ def _toml_str(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+_SOURCE_TEXT = {
+    "environment": "the environment (PREFECT_API_URL)",
+    ".env": "PREFECT_API_URL in .env of the working directory",
+    "prefect.toml": "[api] url in prefect.toml of the working directory",
+    "pyproject.toml": "[tool.prefect.api] url in pyproject.toml of the working directory",
+    "--api-url": "--api-url",
+    "embedded": "the embedded server: no PREFECT_API_URL in the environment, .env, "
+    "prefect.toml, pyproject.toml or a profile",
+}
+
+
+def describe_api(settings: Settings) -> str:
+    """One line naming the API and where its URL came from (the plan header)."""
+    origin = _SOURCE_TEXT.get(settings.source, settings.source)
+    return f"Prefect API: {redact_url(settings.api_url or '')} (from {origin})"
 
 
 def is_cloud_url(url: str) -> bool:
@@ -256,6 +500,7 @@ def check_api_url(url: str, source: str) -> str:
 
 
 def _parse_bool(values: Mapping[str, str], origin: Mapping[str, str], key: str) -> bool:
+    """Prefect's (pydantic's) booleans; an empty value is false."""
     raw = values.get(key)
     if raw is None:
         return False

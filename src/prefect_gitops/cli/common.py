@@ -28,22 +28,25 @@ def api_options(command: F) -> F:
         "--api-url",
         metavar="URL",
         default=None,
-        help="Prefect API URL, e.g. http://127.0.0.1:4200/api (default: PREFECT_API_URL, then the "
-        "profile, then the embedded local server).",
+        help="Prefect API URL, e.g. http://127.0.0.1:4200/api (default: PREFECT_API_URL from the "
+        "environment, .env, prefect.toml, pyproject.toml or the profile, as Prefect reads it; "
+        "then the embedded local server).",
     )(command)
     return command
 
 
 def resolve_settings(api_url: str | None, profile: str | None) -> Settings:
-    """Settings from the environment and options; starts the embedded server if none is configured."""
+    """Settings as Prefect resolves them (environment, the working directory's .env,
+    prefect.toml and pyproject.toml, the profile), plus the options; starts the embedded server
+    if none is configured."""
     settings = load_settings(os.environ, api_url=api_url, profile=profile)
     if settings.api_url is not None:
         return settings
     folder = server.state_dir(os.environ)
     if not server.status(environ=os.environ).running:
         click.echo(
-            f"No Prefect API configured (PREFECT_API_URL, profile or --api-url): starting the "
-            f"embedded Prefect server (state: {folder}); the first start takes about 15 s...",
+            "No Prefect API configured (PREFECT_API_URL in the environment, .env, prefect.toml "
+            f"or pyproject.toml, a profile, or --api-url): starting the embedded Prefect server (state: {folder}); the first start takes about 15 s...",
             err=True,
         )
     url = server.ensure_running(environ=os.environ)

@@ -22,6 +22,7 @@ from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
 from ..render.plan import PLAN_RENDERERS
 from ..render.plan_json import plan_document
 from ..savedplan import plan_key, render_saved, saved_document, write_private
+from ..settings import describe_api
 from ..state import State
 from ..validate import ValidateOptions, validate_project
 from . import EXIT_OK, EXIT_PROBLEM, cli
@@ -90,6 +91,7 @@ def plan_command(
                 f"internal error: plan sent {client.write_count} write request(s)"
             )
 
+    click.echo(describe_api(client.settings), err=True)  # where the URL came from
     secrets = client.settings.secrets()
     if out_path is not None:
         save_plan(out_path, plan, project, secrets, environ)
