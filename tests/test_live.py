@@ -50,10 +50,13 @@ class FakeServer:
         self.calls: list[tuple[str, str, Any]] = []
         self.deployments = [api_deployment(i) for i in range(deployments)]
         self.pools = [
-            {"name": f"pool-{i}", "type": "process", "base_job_template": {}} for i in range(10)
+            {"id": f"pool-id-{i}", "name": f"pool-{i}", "type": "process", "base_job_template": {}}
+            for i in range(10)
         ]
         inventory = Inventory("proj", {"variable.v": "abc"}, "t", "d")
-        self.variables = [{"name": n, "value": v} for n, v in encode_inventory(inventory)]
+        self.variables = [
+            {"id": f"inv-{n}", "name": n, "value": v} for n, v in encode_inventory(inventory)
+        ]
         self.variables.append({"name": "v", "value": {"a": 1}, "tags": ["z"], "id": "var-1"})
 
     def handler(self, request: httpx.Request) -> httpx.Response:
