@@ -98,8 +98,16 @@ def cron_problem(cron: str) -> str | None:
     """Why the server's `validate_cron_string` refuses `cron`, or None."""
     if not croniter.is_valid(cron):
         return f"'{cron}' is not a valid cron expression"
-    if any(part.casefold() in ("r", "h") for part in cron.split()):
+    fields = cron.split()
+    if any(part.casefold() in ("r", "h") for part in fields):
         return f"'{cron}': random (R) and hashed (H) cron fields are not supported by Prefect"
+    if len(fields) >= 3 and "w" in fields[2].casefold():
+        # The server validates with the croniter vendored in Prefect 3.9.1, which predates
+        # the nearest-weekday `W` day-of-month form that newer croniter releases accept.
+        return (
+            f"'{cron}': the nearest-weekday form (`W` in the day-of-month field) is refused "
+            "by the Prefect server's cron validation"
+        )
     return None
 
 
@@ -130,11 +138,36 @@ def parse_anchor(value: Any) -> datetime.datetime | None:
     return parsed
 
 
+# What dateutil raises for rules it cannot represent: a field beyond a C long (`BYHOUR=1e20`
+# written out), a date past year 9999. The server only catches ValueError: it answers 500.
+_RRULE_ERRORS = (ValueError, TypeError, OverflowError)
+
+
+def anchor_problem(anchor: Any) -> str | None:
+    """Why the server cannot take this `anchor_date`, or None."""
+    parsed = parse_anchor(anchor)
+    if parsed is None:
+        return f"anchor_date {anchor!r} is not an ISO 8601 date or datetime"
+    try:
+        parsed.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        return f"anchor_date {anchor!r} is out of range (beyond year 1 to 9999 in UTC)"
+    return None
+
+
 def rrule_problem(rrule: str) -> str | None:
     try:
-        dateutil.rrule.rrulestr(rrule, cache=True)
-    except (ValueError, TypeError) as exc:
+        parsed = dateutil.rrule.rrulestr(rrule, cache=True)
+    except _RRULE_ERRORS as exc:
         return f"'{rrule}' is not a valid RRule: {exc}"
+    rules = (
+        [*getattr(parsed, "_rrule", []), *getattr(parsed, "_exrule", [])]
+        if isinstance(parsed, dateutil.rrule.rruleset)
+        else [parsed]
+    )
+    if any(getattr(rule, "_interval", 1) < 1 for rule in rules):
+        # dateutil takes INTERVAL=0, but the server divides by it when it stores the rule.
+        return f"'{rrule}' is not a valid RRule: INTERVAL must be 1 or more"
     if len(rrule) > MAX_RRULE_LENGTH:
         return f"the RRule is {len(rrule)} characters long; Prefect's limit is {MAX_RRULE_LENGTH}"
     return None
@@ -250,8 +283,8 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
                 "anchor_date only applies to interval schedules; it is ignored here",
                 "warning",
             )
-        if parse_anchor(anchor) is None:
-            err("anchor_date", f"anchor_date {anchor!r} is not an ISO 8601 date or datetime")
+        if (why := anchor_problem(anchor)) is not None:
+            err("anchor_date", why)
         elif not isinstance(anchor, str) and set(item) - {"interval", "anchor_date", "timezone"}:
             err(
                 "anchor_date",
@@ -315,6 +348,13 @@ def _iso(dt: datetime.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _utc_iso(dt: datetime.datetime) -> str:
+    try:
+        return _iso(dt.astimezone(datetime.timezone.utc))
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        return _iso(dt)
+
+
 def _seconds(delta: datetime.timedelta) -> float:
     return delta.total_seconds()
 
@@ -325,7 +365,7 @@ def normalize_rrule(rrule: str, timezone: str | None, now: datetime.datetime) ->
         return rrule
     try:
         parsed = dateutil.rrule.rrulestr(rrule, dtstart=DEFAULT_RRULE_ANCHOR, cache=False)
-    except (ValueError, TypeError):
+    except _RRULE_ERRORS:
         return rrule
     if not isinstance(parsed, dateutil.rrule.rrule):
         return _prepend_dtstart(rrule, DEFAULT_RRULE_ANCHOR)
@@ -340,13 +380,17 @@ def normalize_rrule(rrule: str, timezone: str | None, now: datetime.datetime) ->
     if delta <= 0:
         return _prepend_dtstart(rrule, DEFAULT_RRULE_ANCHOR)
     k = int(delta // period)
-    return _prepend_dtstart(rrule, DEFAULT_RRULE_ANCHOR + datetime.timedelta(seconds=k * period))
+    try:
+        start = DEFAULT_RRULE_ANCHOR + datetime.timedelta(seconds=k * period)
+    except OverflowError:
+        return _prepend_dtstart(rrule, DEFAULT_RRULE_ANCHOR)
+    return _prepend_dtstart(rrule, start)
 
 
 def _high_frequency_period(parsed: dateutil.rrule.rrule) -> int | None:
     freq = getattr(parsed, "_freq", None)
     interval = getattr(parsed, "_interval", None)
-    if freq not in (dateutil.rrule.SECONDLY, dateutil.rrule.MINUTELY) or interval is None:
+    if freq not in (dateutil.rrule.SECONDLY, dateutil.rrule.MINUTELY) or not interval:
         return None
     if getattr(parsed, "_count", None) is not None:
         return None
@@ -453,7 +497,7 @@ def normalize_server_schedule(
         parsed = parse_anchor(anchor) if anchor and not ignore_anchor else None
         canon = {
             "interval": _seconds(delta) if delta is not None else interval,
-            "anchor_date": _iso(parsed.astimezone(datetime.timezone.utc)) if parsed else None,
+            "anchor_date": _utc_iso(parsed) if parsed else None,
             "timezone": schedule.get("timezone") or "UTC",
         }
     elif schedule.get("rrule") is not None:
@@ -481,14 +525,17 @@ def _canonical_rrule(rrule: str, timezone: str) -> str:
         return text
     try:
         parsed = dateutil.rrule.rrulestr(text, cache=False)
-    except (ValueError, TypeError):
+    except _RRULE_ERRORS:
         return text
     if not isinstance(parsed, dateutil.rrule.rrule):
         return text
     period = _high_frequency_period(parsed)
     if period is None or getattr(parsed, "_until", None) is not None:
         return text
-    start = datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
-    offset = (start - DEFAULT_RRULE_ANCHOR).total_seconds() % period
-    phase = DEFAULT_RRULE_ANCHOR + datetime.timedelta(seconds=offset)
+    try:
+        start = datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
+        offset = (start - DEFAULT_RRULE_ANCHOR).total_seconds() % period
+        phase = DEFAULT_RRULE_ANCHOR + datetime.timedelta(seconds=offset)
+    except _RRULE_ERRORS:
+        return text
     return _DTSTART_LINE.sub(f"DTSTART:{phase.strftime('%Y%m%dT%H%M%S')}", text, count=1)
