@@ -7,6 +7,8 @@ allow extra keys so that the structural rules can warn about them instead of dro
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -67,6 +69,36 @@ class PoolFile(BaseModel):
     _name = field_validator("name")(_check_name)
 
 
+# The server's `check_variable_value` serializes values with orjson: integers outside
+# [-2**63, 2**64 - 1] are refused (422), as are values longer than this once serialized.
+_MIN_INT, _MAX_INT = -(2**63), 2**64 - 1
+MAX_VARIABLE_VALUE_CHARS = 5000
+
+
+def variable_value_problem(value: Any) -> str | None:
+    """Why the server refuses this variable value, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        if isinstance(item, int) and not _MIN_INT <= item <= _MAX_INT:
+            return f"the integer {item} does not fit in 64 bits (the server refuses it)"
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{item} is not a JSON number"
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+    if size > MAX_VARIABLE_VALUE_CHARS:
+        return (
+            f"the value is {size} bytes as JSON; the server's limit is "
+            f"{MAX_VARIABLE_VALUE_CHARS}"
+        )
+    return None
+
+
 class VariableSpec(BaseModel):
     """A Prefect variable managed by the project."""
 
@@ -75,6 +107,14 @@ class VariableSpec(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9_]+$", max_length=255)
     value: Any = None
     tags: list[str] = Field(default_factory=list)
+
+    @field_validator("value")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        problem = variable_value_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class ConcurrencyLimitSpec(BaseModel):

@@ -1,0 +1,63 @@
+"""Model-level checks that mirror what the Prefect server refuses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from prefect_gitops.models import VariableSpec, variable_value_problem
+from tests.prefect_server import RunningServer
+
+BOUNDARY_VALUES: list[Any] = [
+    2**63 - 1,
+    2**63,
+    2**64 - 1,
+    2**64,
+    -(2**63),
+    -(2**63) - 1,
+    {"a": [1, 2**70]},
+    [-(2**80)],
+    "x" * 4998,
+    "x" * 4999,
+    "é" * 2498,
+    "é" * 2499,
+    1e308,
+]
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, {"a": [1, 2**70]}, float("nan"), "x" * 5000])
+def test_values_the_server_refuses_are_model_errors(value: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        VariableSpec(name="v", value=value)
+    assert variable_value_problem(value) in str(info.value)
+
+
+@pytest.mark.parametrize("value", [2**64 - 1, -(2**63), True, None, {"k": [1.5, "s"]}, "x" * 4998])
+def test_values_the_server_takes_pass(value: Any) -> None:
+    assert VariableSpec(name="v", value=value).value == value
+
+
+def test_the_cli_locates_a_big_integer(tmp_path: Any) -> None:
+    from tests.run_cli import run_cli
+
+    (tmp_path / "prefect.yaml").write_text("deployments: []\n")
+    (tmp_path / "prefect-gitops.yaml").write_text(
+        "project: p\nvariables:\n  - name: big\n    value: 18446744073709551616\n"
+    )
+    result = run_cli("validate", str(tmp_path), "--format", "json")
+    assert result.exit_code == 1
+    found = [d for d in result.json()["diagnostics"] if "64 bits" in d["message"]]
+    assert [(d["file"], d["line"]) for d in found] == [("prefect-gitops.yaml", 4)]
+
+
+@pytest.mark.server
+def test_our_verdict_matches_the_server(prefect_server: RunningServer) -> None:
+    with httpx.Client(base_url=prefect_server.url + "/", timeout=30) as client:
+        for value in BOUNDARY_VALUES:
+            name = f"models-{uuid.uuid4().hex[:10]}"
+            status = client.post("variables/", json={"name": name, "value": value}).status_code
+            assert (status == 201) == (variable_value_problem(value) is None), (value, status)
