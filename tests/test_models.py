@@ -61,3 +61,26 @@ def test_our_verdict_matches_the_server(prefect_server: RunningServer) -> None:
             name = f"models-{uuid.uuid4().hex[:10]}"
             status = client.post("variables/", json={"name": name, "value": value}).status_code
             assert (status == 201) == (variable_value_problem(value) is None), (value, status)
+
+
+@pytest.mark.parametrize("target", ["", "  ", "a/b"])
+def test_an_environment_cannot_map_a_pool_to_an_unusable_name(target: str) -> None:
+    from prefect_gitops.models import EnvironmentSpec
+
+    with pytest.raises(ValidationError) as info:
+        EnvironmentSpec(work_pools={"local": target})
+    assert info.value.errors()[0]["loc"] == ("work_pools", "local")
+
+
+def test_the_cli_locates_a_pool_mapped_to_nothing(tmp_path: Any) -> None:
+    from tests.run_cli import run_cli
+
+    (tmp_path / "prefect.yaml").write_text("deployments: []\n")
+    (tmp_path / "prefect-gitops.yaml").write_text(
+        "project: p\nenvironments:\n  dev:\n    work_pools:\n      local: ''\n"
+    )
+    for extra in ([], ["--env", "dev"]):
+        result = run_cli("validate", str(tmp_path), "--format", "json", *extra)
+        assert result.exit_code == 1, result.stderr
+        found = [d for d in result.json()["diagnostics"] if d["path"].endswith("work_pools.local")]
+        assert [(d["file"], d["line"]) for d in found] == [("prefect-gitops.yaml", 5)]

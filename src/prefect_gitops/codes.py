@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "S012": "A prefect.yaml declares no deployments.",
     "S013": "A name contains characters the Prefect server rejects (/ % & > <).",
     "S014": "A deployment has both `schedule` and `schedules` (Prefect refuses it).",
+    "S015": "Two triggers of one deployment share a name (`plan` addresses automations by name).",
     # -- entrypoints and parameters (read statically, never imported) ----------------------
     "E001": "An entrypoint is neither `path/file.py:function` nor `module.function`.",
     "E002": "The entrypoint's file does not exist.",

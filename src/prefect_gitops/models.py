@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 # -- our formats -----------------------------------------------------------------------------
 
@@ -157,7 +157,7 @@ class EnvironmentSpec(BaseModel):
 
     api_url: str | None = Field(default=None, description="Prefect API URL of this environment.")
     profile: str | None = Field(default=None, description="Prefect profile of this environment.")
-    work_pools: dict[str, str] = Field(
+    work_pools: dict[str, Annotated[str, AfterValidator(_check_name)]] = Field(
         default_factory=dict, description="Pool names as the repo writes them -> names here."
     )
     job_variables: dict[str, Any] = Field(
