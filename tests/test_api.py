@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import http.server
 import json
 import random
 import socket
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -582,3 +584,131 @@ def test_a_trickling_answer_is_cut_off_at_the_deadline(monkeypatch: pytest.Monke
     assert elapsed < 8
     assert info.value.status is None
     assert "did not arrive in full within 3s" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'[{"id": "v", "name": "n", "value": NaN}]',
+        b'[{"id": "v", "name": "n", "value": -Infinity}]',
+        b'[{"id": "v", "name": "n", "value": 1e999}]',
+        b"[" * 100_000,
+        b"<html>not json</html>",
+    ],
+)
+def test_answers_that_are_not_json_are_shape_errors(raw: bytes) -> None:
+    rec = Recorder(httpx.Response(200, content=raw))
+    with pytest.raises(ApiError, match=r"HTTP 200: unexpected answer \(str\)"):
+        rec.client().post("/variables/filter", json={})
+
+
+def test_a_pool_template_of_the_wrong_shape_is_refused_at_the_boundary() -> None:
+    pool = {"id": "p", "name": "p", "base_job_template": {"variables": True}}
+    rec = Recorder(answer(200, [pool]))
+    with pytest.raises(ApiError, match=r"0.base_job_template.variables"):
+        rec.client().paginate("/work_pools/filter")
+
+
+# -- the commands against a hostile server on 127.0.0.1 ---------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+Route = Callable[[str, str], tuple[int, Any]]
+
+
+def _serve(route: Route) -> tuple[http.server.ThreadingHTTPServer, str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            path = self.path.split("?", 1)[0].removeprefix("/api")
+            status, body = route(self.command, path)
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/api"
+
+
+def _reads(odd: Any) -> Route:
+    def route(method: str, path: str) -> tuple[int, Any]:
+        if path.endswith("/count"):
+            return 200, 0
+        if path == "/health":
+            return 200, True
+        if (method == "POST" and path.endswith("/filter")) or method == "GET":
+            return 200, odd
+        return 404, {"detail": "not found"}
+
+    return route
+
+
+@pytest.mark.parametrize("odd", [[None], [{"id": "x"}], {"x": 1}, [{"id": "d", "name": 5}], "[]"])
+@pytest.mark.parametrize("command", ["plan", "export", "doctor"])
+def test_odd_shapes_are_one_error_naming_the_endpoint_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str, odd: Any
+) -> None:
+    from tests.run_cli import run_cli
+
+    monkeypatch.undo()  # these tests talk only to their own server on 127.0.0.1
+    server, url = _serve(_reads(odd))
+    try:
+        args = {
+            "plan": ["plan", str(EXAMPLES / "quickstart")],
+            "export": ["export", str(tmp_path / "out")],
+            "doctor": ["doctor", str(EXAMPLES / "quickstart")],
+        }[command]
+        result = run_cli(*args, env={"PREFECT_API_URL": url, "PREFECT_CLIENT_MAX_RETRIES": "0"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert "crashed" not in output and "Traceback" not in output
+    assert f"{url}/" in output and "HTTP 200: unexpected answer" in output
+
+
+def test_a_create_answering_200_empty_is_an_error_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.run_cli import run_cli
+
+    monkeypatch.undo()
+
+    def route(method: str, path: str) -> tuple[int, Any]:
+        if path.endswith("/count"):
+            return 200, 0
+        if method == "POST" and path.endswith("/filter"):
+            return 200, []
+        if method == "POST" and path == "/variables/":  # the apply lock
+            return 201, {"id": "lock", "name": "lock", "value": "x"}
+        if method == "POST":
+            return 200, {}
+        if method == "GET":
+            return 404, {"detail": "not found"}
+        return 204, None
+
+    server, url = _serve(route)
+    try:
+        result = run_cli(
+            "apply",
+            str(EXAMPLES / "quickstart"),
+            "--auto-approve",
+            env={"PREFECT_API_URL": url, "PREFECT_CLIENT_MAX_RETRIES": "0"},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert "crashed" not in output
+    assert f"POST {url}/work_pools/ HTTP 200: unexpected answer (dict): id: Field required" in output

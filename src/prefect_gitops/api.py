@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import json
 import logging
 import math
 import random
@@ -529,12 +530,25 @@ def _one_line(text: str) -> str:
 
 
 def _parse_body(response: httpx.Response) -> Any:
+    """The JSON body; the text when it is not JSON. `NaN`, `Infinity` and numbers beyond a
+    float (`1e999`) are not JSON either: Python's decoder would let them through."""
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
-    except ValueError:
+        return json.loads(response.content, parse_constant=_not_json, parse_float=_finite_float)
+    except (ValueError, RecursionError):
         return response.text
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _parse_body_quietly(response: httpx.Response) -> Any:

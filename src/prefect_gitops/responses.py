@@ -34,10 +34,16 @@ class Created(BaseModel):
     id: str = Field(min_length=1)
 
 
+class JobTemplate(BaseModel):
+    model_config = _Strict
+    job_configuration: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = None
+
+
 class WorkPool(_Named):
     type: str | None = None
     description: str | None = None
-    base_job_template: dict[str, Any] | None = None
+    base_job_template: JobTemplate | None = None
     is_paused: bool | None = None
     concurrency_limit: _Limit = None
     default_queue_id: str | None = None
