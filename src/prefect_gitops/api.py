@@ -30,13 +30,14 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from . import __version__
@@ -159,6 +160,8 @@ class ApiClient:
             # HTTP_PROXY and friends must not capture a loopback server (the embedded one).
             trust_env=not _is_loopback(self.base_url),
         )
+        if transport is None:
+            _install_deadlines(self._client)
 
     # -- public surface --------------------------------------------------------------------
 
@@ -347,17 +350,27 @@ class ApiClient:
         request = self._client.build_request(
             method, relative, json=json, params=params, timeout=httpx.Timeout(remaining)
         )
-        response = self._client.send(request, stream=True)
-        if response.is_stream_consumed:  # a transport that answers with a response read before
-            return response
-        raw = bytearray()
+        # Every socket operation of this thread now waits at most until the deadline, so a
+        # status line or headers trickling in are cut off too (`_DeadlineStream`).
+        _DEADLINE.at = time.monotonic() + remaining
         try:
-            for chunk in response.iter_raw():
-                raw += chunk
-                if self._clock() > deadline:
-                    raise _TotalTimeout(self.settings.timeout, request)
+            response = self._client.send(request, stream=True)
+            if response.is_stream_consumed:  # a transport that answered with a read response
+                return response
+            raw = bytearray()
+            try:
+                for chunk in response.iter_raw():
+                    raw += chunk
+                    if self._clock() > deadline:
+                        raise _TotalTimeout(self.settings.timeout, request)
+            finally:
+                response.close()
+        except httpx.TimeoutException:
+            if self._clock() >= deadline or time.monotonic() >= _DEADLINE.at:
+                raise _TotalTimeout(self.settings.timeout, request) from None
+            raise
         finally:
-            response.close()
+            _DEADLINE.at = None
         return httpx.Response(
             response.status_code,
             headers=response.headers,
@@ -455,6 +468,94 @@ class ApiClient:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+# The deadline (time.monotonic) of the request this thread is sending, read by the streams.
+_DEADLINE = threading.local()
+
+
+def _remaining(timeout: float | None) -> float | None:
+    """`timeout`, shortened to what is left of this thread's request deadline."""
+    deadline: float | None = getattr(_DEADLINE, "at", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write ends by the current request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _remaining(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _remaining(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _remaining(timeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _remaining(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, _remaining(timeout), socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _install_deadlines(client: httpx.Client) -> None:
+    """Put `_DeadlineBackend` under the connection pools httpx built (direct and proxies).
+    httpx has no option for a network backend, so this reaches into its pools; a layout it
+    does not recognise is left alone (the body is still cut off by `_attempt`)."""
+    transports = [getattr(client, "_transport", None)]
+    transports += list(getattr(client, "_mounts", {}).values())
+    for transport in transports:
+        pool: Any = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(
+            backend, _DeadlineBackend
+        ):
+            pool._network_backend = _DeadlineBackend(backend)
 
 
 class _Budget:
