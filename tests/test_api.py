@@ -697,3 +697,13 @@ def test_a_create_answering_200_empty_is_an_error_not_a_crash(
     assert result.exit_code == 1, output
     assert "crashed" not in output
     assert f"POST {url}/work_pools/ HTTP 200: unexpected answer (dict): id: Field required" in output
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "0"])
+def test_an_unusable_timeout_from_the_environment_is_exit_1(timeout: str) -> None:
+    from tests.run_cli import run_cli
+
+    env = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_API_REQUEST_TIMEOUT": timeout}
+    result = run_cli("plan", str(EXAMPLES / "quickstart"), env=env)
+    assert result.exit_code == 1, result.stderr
+    assert "PREFECT_API_REQUEST_TIMEOUT" in result.stderr and "crashed" not in result.stderr

@@ -96,3 +96,17 @@ def test_validate_now_stops_what_plan_would_refuse(tmp_path: Path) -> None:
     plan = run_cli("plan", str(tmp_path), env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
     assert plan.exit_code == 1
     assert "S009" in plan.stderr and "nothing was planned" in plan.stderr
+
+
+@pytest.mark.parametrize("key", ["name", "entrypoint"])
+def test_a_templated_name_or_entrypoint_resolving_to_nothing(tmp_path: Path, key: str) -> None:
+    yaml = HEAD.replace("flows.py:f", "'{{ $EP }}'") if key == "entrypoint" else HEAD
+    if key == "name":
+        yaml = yaml.replace("name: d", "name: '{{ $NAME }}'")
+    yaml += "    work_pool: {name: p}\n"
+    line = 2 if key == "name" else 3
+    assert summary(check(tmp_path, yaml, {"NAME": "", "EP": " "})) == [
+        ("S009", line, f"deployments[0].{key}")
+    ]
+    assert check(tmp_path, yaml, {"NAME": "n", "EP": "flows.py:f"}) == []
+    assert check(tmp_path, yaml, {}) == []  # unresolved: `prefect deploy` keeps the text

@@ -1,5 +1,6 @@
 """What stops `plan` before it reaches the server: a deployment without a work pool, a
-trigger Prefect's models refuse, two triggers of one deployment with one name.
+templated name or entrypoint that resolves to nothing, a trigger Prefect's models refuse,
+two triggers of one deployment with one name.
 
 `prefect deploy --no-prompt` refuses a deployment without `work_pool.name` ("A work pool is
 required to deploy this flow"), and `plan` cannot place it either. Triggers are read as
@@ -27,10 +28,44 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
         raw = entry.raw
         if not isinstance(raw, dict):
             continue
+        for key in ("name", "entrypoint"):
+            yield from _templated_empty(entry, raw, key, variables, options.environ)
         yield from _work_pool(entry, raw, variables, options.environ)
         triggers = raw.get("triggers")
         if isinstance(triggers, list):
             yield from _triggers(entry, raw, triggers, options.environ)
+
+
+def _resolved(value: Any, variables: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    """`value` as `desired` reads it: root-config variables, then the environment."""
+    if not (isinstance(value, str) and find_placeholders(value)):
+        return value
+    resolved = resolve_variables(value, variables, on_missing=lambda p: p.full_match)
+    return resolve_env(resolved, environ)
+
+
+def _templated_empty(
+    entry: DeploymentEntry,
+    raw: Mapping[Any, Any],
+    key: str,
+    variables: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> Iterator[Diagnostic]:
+    """A templated `name` or `entrypoint` that resolves to nothing (a missing one is the
+    structure rules' S009)."""
+    value = raw.get(key)
+    if not (isinstance(value, str) and find_placeholders(value)):
+        return
+    resolved = _resolved(value, variables, environ)
+    if isinstance(resolved, str) and resolved.strip():
+        return
+    yield _diag(
+        entry,
+        "S009",
+        f"{entry.label}: `{key}` {value!r} resolves to {resolved!r}; `prefect deploy` and "
+        "`plan` need a value",
+        (key,),
+    )
 
 
 def _work_pool(
@@ -41,9 +76,7 @@ def _work_pool(
 ) -> Iterator[Diagnostic]:
     work_pool = raw.get("work_pool")
     name = work_pool.get("name") if isinstance(work_pool, dict) else None
-    if isinstance(name, str) and find_placeholders(name):
-        resolved = resolve_variables(name, variables, on_missing=lambda p: p.full_match)
-        name = resolve_env(resolved, environ)
+    name = _resolved(name, variables, environ)
     if isinstance(name, str) and name.strip():
         return
     if name is not None and not isinstance(name, str):
