@@ -84,3 +84,38 @@ def test_the_cli_locates_a_pool_mapped_to_nothing(tmp_path: Any) -> None:
         assert result.exit_code == 1, result.stderr
         found = [d for d in result.json()["diagnostics"] if d["path"].endswith("work_pools.local")]
         assert [(d["file"], d["line"]) for d in found] == [("prefect-gitops.yaml", 5)]
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("PoolFile", "concurrency_limit"),
+        ("QueueSpec", "concurrency_limit"),
+        ("QueueSpec", "priority"),
+        ("ConcurrencyLimitSpec", "limit"),
+    ],
+)
+def test_limits_and_priorities_fit_the_servers_64_bit_columns(model: str, field: str) -> None:
+    import prefect_gitops.models as models
+
+    cls = getattr(models, model)
+    base: dict[str, Any] = {"name": "n"}
+    if model == "PoolFile":
+        base["type"] = "process"
+    assert getattr(cls(**base, **{field: models.DB_INT_MAX}), field) == models.DB_INT_MAX
+    with pytest.raises(ValidationError, match="less than or equal to 9223372036854775807"):
+        cls(**base, **{field: models.DB_INT_MAX + 1})
+
+
+@pytest.mark.server
+def test_the_server_fails_on_limits_beyond_64_bits(prefect_server: RunningServer) -> None:
+    from prefect_gitops.models import DB_INT_MAX
+
+    # One connection per request: the server drops the connection after its 500.
+    for limit, ok in ((DB_INT_MAX, True), (DB_INT_MAX + 1, False)):
+        name = f"models-{uuid.uuid4().hex[:10]}"
+        pool = {"name": name, "type": "process", "concurrency_limit": limit}
+        gcl = {"name": name, "limit": limit}
+        for path, body in (("work_pools/", pool), ("v2/concurrency_limits/", gcl)):
+            answer = httpx.post(f"{prefect_server.url}/{path}", json=body, timeout=30)
+            assert answer.is_success is ok, (path, limit, answer.status_code)

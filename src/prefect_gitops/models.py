@@ -17,6 +17,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 # -- our formats -----------------------------------------------------------------------------
 
 _FORBID = ConfigDict(extra="forbid", populate_by_name=True)
+# The server keeps limits and priorities in 64-bit integer columns: a larger value is a 500.
+DB_INT_MAX = 2**63 - 1
 _BANNED_NAME_CHARS = "/%&><"
 
 
@@ -36,10 +38,16 @@ class QueueSpec(BaseModel):
 
     name: str = Field(description="Queue name, unique within the pool.")
     priority: int | None = Field(
-        default=None, ge=1, description="1 is the highest priority; unique within the pool."
+        default=None,
+        ge=1,
+        le=DB_INT_MAX,
+        description="1 is the highest priority; unique within the pool.",
     )
     concurrency_limit: int | None = Field(
-        default=None, ge=0, description="Maximum PENDING+RUNNING runs from this queue."
+        default=None,
+        ge=0,
+        le=DB_INT_MAX,
+        description="Maximum PENDING+RUNNING runs from this queue.",
     )
     description: str | None = None
     paused: bool = False
@@ -55,7 +63,7 @@ class PoolFile(BaseModel):
     name: str = Field(description="Pool name. Names starting with 'prefect' are reserved.")
     type: str = Field(description="Worker type: process, docker, kubernetes, ecs, ...")
     description: str | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     paused: bool = False
     base_job_template: dict[str, Any] | str | None = Field(
         default=None,
@@ -123,7 +131,7 @@ class ConcurrencyLimitSpec(BaseModel):
     model_config = _FORBID
 
     name: str
-    limit: int = Field(ge=0)
+    limit: int = Field(ge=0, le=DB_INT_MAX)
     active: bool = True
     slot_decay_per_second: float = Field(default=0.0, ge=0)
 
