@@ -8,6 +8,7 @@ import json
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from prefect.cli.deploy._models import PrefectYamlModel
 from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
@@ -230,9 +231,9 @@ def test_server_stores_what_we_send(prefect_server: RunningServer) -> None:
         "FREQ=DAILY;BYSECOND=99999999999999999999",
         "DTSTART:99991231T235959\nRRULE:FREQ=DAILY;BYHOUR=99999999999999999999",
         "FREQ=MINUTELY;INTERVAL=0",
-        "FREQ=DAILY;INTERVAL=-1",
+        "FREQ=SECONDLY;INTERVAL=-1",
         "DTSTART:20200101T000000\nRRULE:FREQ=SECONDLY;INTERVAL=0",
-        "DTSTART:20200101T000000\nRRULE:FREQ=DAILY\nEXRULE:FREQ=HOURLY;INTERVAL=0",
+        "DTSTART:20200101T000000\nRRULE:FREQ=DAILY\nEXRULE:FREQ=MINUTELY;INTERVAL=0",
     ],
 )
 def test_rrules_dateutil_cannot_represent_are_errors_not_crashes(rrule: str) -> None:
@@ -263,9 +264,51 @@ def test_rrules_near_the_calendar_limits_normalize(rrule: str) -> None:
 
 
 @pytest.mark.parametrize("anchor", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
-def test_an_anchor_outside_the_utc_calendar_is_an_error(anchor: str) -> None:
+def test_an_anchor_outside_the_utc_calendar_is_a_warning(anchor: str) -> None:
+    # prefect deploy and the server take it (parity), but no run time follows from it.
     item = {"interval": 60, "anchor_date": anchor}
-    assert [(p.key, p.severity) for p in check_schedule(item)] == [("anchor_date", "error")]
-    assert "out of range" in check_schedule(item)[0].message
+    assert [(p.key, p.severity) for p in check_schedule(item)] == [("anchor_date", "warning")]
+    assert "outside years 1 to 9999" in check_schedule(item)[0].message
+    assert to_server_schedule(item, now=NOW) == prefect_deploy_body(item)
     normalized = normalize_server_schedule({"schedule": item})
     assert normalized["schedule"]["anchor_date"] is not None
+
+
+@pytest.mark.parametrize("rrule", ["FREQ=DAILY;INTERVAL=0", "FREQ=WEEKLY;INTERVAL=-1"])
+def test_a_low_frequency_interval_below_1_is_a_warning(rrule: str) -> None:
+    item = {"rrule": rrule}
+    assert [(p.key, p.severity) for p in check_schedule(item)] == [("rrule", "warning")]
+    assert to_server_schedule(item, now=NOW) == prefect_deploy_body(item)
+
+
+SERVER_VERDICTS: list[dict[str, Any]] = [
+    {"cron": "0 0 1W * *"},
+    {"cron": "0 0 15W * MON"},
+    {"cron": "0 0 L * *"},
+    {"rrule": "FREQ=DAILY;BYHOUR=99999999999999999999"},
+    {"rrule": "FREQ=MINUTELY;INTERVAL=0"},
+    {"rrule": "FREQ=DAILY;COUNT=99999999999999999999"},
+    {"rrule": "FREQ=DAILY;UNTIL=99991231T235959Z"},
+    {"interval": 86400000000000},
+    {"interval": 86399999999999},
+    {"interval": 1e-7},
+    {"interval": 60, "anchor_date": "9999-12-31T23:59:59-14:00"},
+]
+
+
+@pytest.mark.server
+def test_our_errors_are_what_the_server_refuses(prefect_server: RunningServer) -> None:
+    settings = load_settings({}, api_url=prefect_server.url)
+    flow = f"verdicts-{uuid.uuid4().hex[:8]}"
+    with ApiClient(settings) as client:
+        flow_id = client.post("/flows/", json={"name": flow})["id"]
+        deployment = client.post("/deployments/", json={"name": "d", "flow_id": flow_id})
+    for item in SERVER_VERDICTS:
+        ours = any(p.severity == "error" for p in check_schedule(item))
+        # one connection per request: the server drops it after a 500
+        answer = httpx.post(
+            f"{prefect_server.url}/deployments/{deployment['id']}/schedules",
+            json=[{"schedule": item, "active": False}],
+            timeout=30,
+        )
+        assert ours is not answer.is_success, (item, answer.status_code)

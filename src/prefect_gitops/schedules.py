@@ -148,10 +148,17 @@ def anchor_problem(anchor: Any) -> str | None:
     parsed = parse_anchor(anchor)
     if parsed is None:
         return f"anchor_date {anchor!r} is not an ISO 8601 date or datetime"
+    return None
+
+
+def anchor_warning(anchor: Any) -> str | None:
+    """An anchor Prefect stores but cannot compute run times from, or None."""
+    parsed = parse_anchor(anchor)
     try:
-        parsed.astimezone(datetime.timezone.utc)
+        if parsed is not None:
+            parsed.astimezone(datetime.timezone.utc)
     except OverflowError:
-        return f"anchor_date {anchor!r} is out of range (beyond year 1 to 9999 in UTC)"
+        return f"anchor_date {anchor!r} is outside years 1 to 9999 once in UTC; no run is scheduled"
     return None
 
 
@@ -160,17 +167,36 @@ def rrule_problem(rrule: str) -> str | None:
         parsed = dateutil.rrule.rrulestr(rrule, cache=True)
     except _RRULE_ERRORS as exc:
         return f"'{rrule}' is not a valid RRule: {exc}"
-    rules = (
-        [*getattr(parsed, "_rrule", []), *getattr(parsed, "_exrule", [])]
-        if isinstance(parsed, dateutil.rrule.rruleset)
-        else [parsed]
-    )
-    if any(getattr(rule, "_interval", 1) < 1 for rule in rules):
-        # dateutil takes INTERVAL=0, but the server divides by it when it stores the rule.
-        return f"'{rrule}' is not a valid RRule: INTERVAL must be 1 or more"
+    if any(
+        getattr(rule, "_interval", 1) < 1 and _high_frequency(rule) for rule in _rules(parsed)
+    ):
+        # dateutil takes INTERVAL=0; for SECONDLY/MINUTELY rules `prefect deploy` and the
+        # server divide by it when they add a DTSTART (the server answers 500).
+        return f"'{rrule}' is not a valid RRule: a SECONDLY or MINUTELY INTERVAL must be 1 or more"
     if len(rrule) > MAX_RRULE_LENGTH:
         return f"the RRule is {len(rrule)} characters long; Prefect's limit is {MAX_RRULE_LENGTH}"
     return None
+
+
+def rrule_warning(rrule: str) -> str | None:
+    """What Prefect accepts in an rrule but cannot schedule from, or None."""
+    try:
+        parsed = dateutil.rrule.rrulestr(rrule, cache=True)
+    except _RRULE_ERRORS:
+        return None
+    if any(getattr(rule, "_interval", 1) < 1 for rule in _rules(parsed)):
+        return f"'{rrule}': an INTERVAL below 1 never advances; no run is ever scheduled"
+    return None
+
+
+def _rules(parsed: Any) -> list[Any]:
+    if isinstance(parsed, dateutil.rrule.rruleset):
+        return [*getattr(parsed, "_rrule", []), *getattr(parsed, "_exrule", [])]
+    return [parsed]
+
+
+def _high_frequency(rule: Any) -> bool:
+    return getattr(rule, "_freq", None) in (dateutil.rrule.SECONDLY, dateutil.rrule.MINUTELY)
 
 
 def _rrule_json(value: str) -> Any:
@@ -274,6 +300,8 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
                 problems.extend(_check_rrule_json(decoded))
             elif (why := rrule_problem(rrule)) is not None:
                 err("rrule", why)
+            elif (why := rrule_warning(rrule)) is not None:
+                err("rrule", why, "warning", kind="rrule")
 
     anchor = item.get("anchor_date")
     if anchor is not None and not is_templated(anchor):
@@ -291,6 +319,8 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
                 "an unquoted anchor_date is read as a YAML timestamp, which prefect "
                 "deploy refuses next to other schedule keys; quote it",
             )
+        elif (why := anchor_warning(anchor)) is not None:
+            err("anchor_date", why, "warning", kind="anchor_date")
 
     day_or = item.get("day_or")
     if day_or is not None and not is_templated(day_or):
