@@ -477,6 +477,22 @@ def schema_problems(variables: Any, prefix: Path = ("variables",)) -> list[Probl
     )
 
 
+def _variables_problems(variables: Any) -> list[Problem]:
+    problems = _meta_problems(variables)
+    if not problems and not isinstance(variables, dict):
+        # `true` is a valid JSON Schema, but the server reads `variables` as a mapping.
+        problems.append(
+            Problem(
+                ProblemKind.BROKEN_SCHEMA,
+                ("variables",),
+                "the pool's variables schema must be a mapping (a JSON Schema object), "
+                f"not {json.dumps(variables)}",
+                "type",
+            )
+        )
+    return problems
+
+
 def _meta_problems(variables: Any) -> list[Problem]:
     meta = jsonschema.Draft202012Validator(
         jsonschema.Draft202012Validator.META_SCHEMA, format_checker=_FORMATS
@@ -513,7 +529,7 @@ class _Compiled:
 
     def __init__(self, variables: Any) -> None:
         self.variables = variables
-        self.schema_problems = _meta_problems(variables)
+        self.schema_problems = _variables_problems(variables)
         self.defaults: dict[str, Any] = {}
         self.deploy_validator: Any = None
         self.load_problems: list[Problem] = []
@@ -521,17 +537,6 @@ class _Compiled:
         # `validate`); then the problems of one value are remembered per property.
         self.by_property: dict[Any, Any] | None = None
         self.memo: dict[tuple[Any, Hashable], list[Problem]] = {}
-        if not self.schema_problems and not isinstance(variables, dict):
-            # `true` is a valid JSON Schema, but the server reads `variables` as a mapping.
-            self.schema_problems = [
-                Problem(
-                    ProblemKind.BROKEN_SCHEMA,
-                    ("variables",),
-                    "the pool's variables schema must be a mapping (a JSON Schema object), "
-                    f"not {json.dumps(variables)}",
-                    "type",
-                )
-            ]
         if self.schema_problems:
             return
         registry: referencing.Registry[Any] = referencing.Registry()

@@ -305,22 +305,7 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
 
     anchor = item.get("anchor_date")
     if anchor is not None and not is_templated(anchor):
-        if given and given[0] != "interval":
-            err(
-                "anchor_date",
-                "anchor_date only applies to interval schedules; it is ignored here",
-                "warning",
-            )
-        if (why := anchor_problem(anchor)) is not None:
-            err("anchor_date", why)
-        elif not isinstance(anchor, str) and set(item) - {"interval", "anchor_date", "timezone"}:
-            err(
-                "anchor_date",
-                "an unquoted anchor_date is read as a YAML timestamp, which prefect "
-                "deploy refuses next to other schedule keys; quote it",
-            )
-        elif (why := anchor_warning(anchor)) is not None:
-            err("anchor_date", why, "warning", kind="anchor_date")
+        problems.extend(_anchor_problems(item, anchor, given))
 
     day_or = item.get("day_or")
     if day_or is not None and not is_templated(day_or):
@@ -340,6 +325,36 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
         if value is not None and not isinstance(value, str):
             err(key, f"{key} must be a string, not {value!r}")
     return problems
+
+
+def _anchor_problems(
+    item: Mapping[str, Any], anchor: Any, given: list[str]
+) -> list[ScheduleProblem]:
+    out: list[ScheduleProblem] = []
+    if given and given[0] != "interval":
+        out.append(
+            ScheduleProblem(
+                "anchor_date",
+                "anchor_date only applies to interval schedules; it is ignored here",
+                "warning",
+                "ignored",
+            )
+        )
+    if (why := anchor_problem(anchor)) is not None:
+        out.append(ScheduleProblem("anchor_date", why, "error", "anchor_date"))
+    elif not isinstance(anchor, str) and set(item) - {"interval", "anchor_date", "timezone"}:
+        out.append(
+            ScheduleProblem(
+                "anchor_date",
+                "an unquoted anchor_date is read as a YAML timestamp, which prefect "
+                "deploy refuses next to other schedule keys; quote it",
+                "error",
+                "anchor_date",
+            )
+        )
+    elif (why := anchor_warning(anchor)) is not None:
+        out.append(ScheduleProblem("anchor_date", why, "warning", "anchor_date"))
+    return out
 
 
 def _check_rrule_json(decoded: Any) -> list[ScheduleProblem]:
