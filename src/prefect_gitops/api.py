@@ -51,8 +51,8 @@ MAX_PAGE_SIZE = 200  # the server's PREFECT_SERVER_API_DEFAULT_LIMIT: larger lim
 MAX_PAGES = 10_000  # bounds every pagination loop (2 million objects)
 BACKOFF_BASE = 0.5  # seconds; attempt n waits uniform(0, min(BACKOFF_CAP, BASE * 2**n))
 BACKOFF_CAP = 10.0
-RETRY_AFTER_CAP = 15.0  # seconds; a longer Retry-After is shortened to this
-RETRY_WAIT_BUDGET = 30.0  # seconds of waiting between the attempts of one request, in all
+RETRY_AFTER_CAP = 10.0  # seconds; a longer Retry-After is shortened to this
+RETRY_WAIT_BUDGET = 20.0  # seconds of waiting between the attempts of one request, in all
 WAIT_NOTICE_AFTER = 1.0  # seconds; shorter waits are not worth a log line
 DETAIL_MAX_CHARS = 400
 
