@@ -339,7 +339,8 @@ class FaultyProxy:
                     headers = {
                         k: v
                         for k, v in self.headers.items()
-                        if k.lower() not in ("host", "connection")
+                        # accept-encoding: this proxy drops Content-Encoding on the way back
+                        if k.lower() not in ("host", "connection", "accept-encoding")
                     }
                     conn.request(self.command, self.path, body=body or None, headers=headers)
                     resp = conn.getresponse()
