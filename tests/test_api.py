@@ -707,3 +707,14 @@ def test_an_unusable_timeout_from_the_environment_is_exit_1(timeout: str) -> Non
     result = run_cli("plan", str(EXAMPLES / "quickstart"), env=env)
     assert result.exit_code == 1, result.stderr
     assert "PREFECT_API_REQUEST_TIMEOUT" in result.stderr and "crashed" not in result.stderr
+
+
+def test_proxied_connections_get_the_deadline_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect_gitops.api import _DeadlineBackend
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    client = ApiClient(Settings(api_url=BASE))
+    transports = [client._client._transport, *client._client._mounts.values()]
+    pools = [getattr(t, "_pool", None) for t in transports if t is not None]
+    assert len(pools) >= 2  # the direct one and the proxy's
+    assert all(isinstance(p._network_backend, _DeadlineBackend) for p in pools)
