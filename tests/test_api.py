@@ -147,7 +147,7 @@ def test_retry_after_60_on_every_answer_is_capped_reported_and_given_up(
     assert sum(rec.sleeps) <= RETRY_WAIT_BUDGET
     assert info.value.status == 429
     assert "asked to retry after 60s" in str(info.value)
-    assert f"gave up after {sum(rec.sleeps):g}s of waiting" in str(info.value)
+    assert f"gave up after {sum(rec.sleeps):.0f}s of waiting" in str(info.value)
     notices = [r for r in caplog.records if r.name == "prefect_gitops.api"]
     assert len(notices) == len(rec.sleeps)
     assert all(r.levelname == "WARNING" and "waiting 10s" in r.getMessage() for r in notices)
@@ -718,3 +718,24 @@ def test_proxied_connections_get_the_deadline_too(monkeypatch: pytest.MonkeyPatc
     pools = [getattr(t, "_pool", None) for t in transports if t is not None]
     assert len(pools) >= 2  # the direct one and the proxy's
     assert all(isinstance(p._network_backend, _DeadlineBackend) for p in pools)
+
+
+@pytest.mark.parametrize(
+    ("command", "form"),
+    [("plan", ["--format", "json"]), ("plan", ["--format=json"]), ("apply", ["--format", "json"])],
+)
+def test_an_api_error_keeps_the_json_contract(
+    monkeypatch: pytest.MonkeyPatch, command: str, form: list[str]
+) -> None:
+    from tests.run_cli import run_cli
+
+    monkeypatch.undo()  # a closed port on 127.0.0.1 refuses: no other network is involved
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    extra = ["--auto-approve"] if command == "apply" else []
+    env = {"PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "PREFECT_CLIENT_MAX_RETRIES": "0"}
+    result = run_cli(command, str(EXAMPLES / "quickstart"), *extra, *form, env=env)
+    assert result.exit_code == 1
+    (diagnostic,) = result.json()["diagnostics"]
+    assert diagnostic["severity"] == "error" and "cannot connect" in diagnostic["message"]
+    assert "Error: " in result.stderr  # the text stays on stderr

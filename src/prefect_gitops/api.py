@@ -397,7 +397,7 @@ class ApiClient:
                 error.method,
                 error.url,
                 error.status,
-                f"{error.detail} ({why}gave up after {budget.waited:g}s of waiting between attempts)",
+                f"{error.detail} ({why}gave up after {budget.waited:.0f}s of waiting between attempts)",
                 body=error.body,
                 hint=error.hint,
             ) from None

@@ -201,3 +201,19 @@ def test_github_verbose_info_is_a_notice() -> None:
 
 def test_registry() -> None:
     assert {"text": render_text, "json": render_json, "github": render_github} == RENDERERS
+
+
+def test_error_document_is_the_diagnostics_shape() -> None:
+    import json
+
+    from prefect_gitops.render.diagnostics import render_error_json
+
+    document = json.loads(render_error_json("it broke", "try again"))
+    assert document["format_version"] == "1"
+    assert document["summary"]["errors"] == 1
+    (diagnostic,) = document["diagnostics"]
+    assert (diagnostic["severity"], diagnostic["message"], diagnostic["hint"]) == (
+        "error",
+        "it broke",
+        "try again",
+    )
