@@ -1,17 +1,31 @@
 from __future__ import annotations
 
+import http.server
 import json
 import random
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from prefect_gitops.api import MAX_PAGE_SIZE, ApiClient, ApiError, is_write, summarize_error_body
+from prefect_gitops.api import (
+    MAX_PAGE_SIZE,
+    RETRY_AFTER_CAP,
+    RETRY_WAIT_BUDGET,
+    ApiClient,
+    ApiError,
+    is_write,
+    summarize_error_body,
+)
+from prefect_gitops.errors import ConfigError
 from prefect_gitops.settings import Settings
 from tests.prefect_server import RunningServer
 
@@ -72,9 +86,10 @@ def assert_one_line_without_secrets(err: ApiError) -> None:
 
 
 def test_503_then_200_is_retried() -> None:
-    rec = Recorder(answer(503, {"exception_message": "Service Unavailable"}), answer(200, [1]))
+    pool = {"id": "7c1d", "name": "p"}
+    rec = Recorder(answer(503, {"exception_message": "Service Unavailable"}), answer(200, pool))
     with rec.client() as client:
-        assert client.post("/work_pools/", json={"name": "p"}) == [1]
+        assert client.post("/work_pools/", json={"name": "p"}) == pool
         assert client.request_count == 2
         assert client.write_count == 2
     assert len(rec.sleeps) == 1
@@ -106,18 +121,61 @@ def test_persistent_503_gives_up_after_max_retries_with_growing_backoff() -> Non
         assert 0 <= delay <= 0.5 * 2**attempt
 
 
-def test_429_honours_retry_after_seconds_and_dates() -> None:
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+def test_429_honours_retry_after_seconds_and_dates_up_to_a_cap(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=10), usegmt=True)
     rec = Recorder(
         answer(429, {"detail": "slow down"}, {"Retry-After": "7"}),
         answer(429, {"detail": "slow down"}, {"Retry-After": later}),
-        answer(429, {"detail": "slow down"}, {"Retry-After": "86400"}),
-        answer(200, {"ok": True}),
+        answer(200, {"id": "f", "name": "x"}),
     )
-    assert rec.client().get("/flows/x") == {"ok": True}
+    assert rec.client().get("/flows/x") == {"id": "f", "name": "x"}
     assert rec.sleeps[0] == 7
-    assert 20 < rec.sleeps[1] <= 30
-    assert rec.sleeps[2] == 60  # capped
+    assert 5 < rec.sleeps[1] <= 10
+    waits = [r.getMessage() for r in caplog.records if r.name == "prefect_gitops.api"]
+    assert len(waits) == 2 and "HTTP 429; waiting 7s before retrying" in waits[0]
+
+
+def test_retry_after_60_on_every_answer_is_capped_reported_and_given_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rec = Recorder(answer(429, {"detail": "slow down"}, {"Retry-After": "60"}))
+    with pytest.raises(ApiError) as info:
+        rec.client(max_retries=50).post("/work_pools/filter", json={})
+    assert rec.sleeps == [RETRY_AFTER_CAP] * int(RETRY_WAIT_BUDGET // RETRY_AFTER_CAP)
+    assert sum(rec.sleeps) <= RETRY_WAIT_BUDGET
+    assert info.value.status == 429
+    assert "asked to retry after 60s" in str(info.value)
+    assert f"gave up after {sum(rec.sleeps):.0f}s of waiting" in str(info.value)
+    notices = [r for r in caplog.records if r.name == "prefect_gitops.api"]
+    assert len(notices) == len(rec.sleeps)
+    assert all(r.levelname == "WARNING" and "waiting 10s" in r.getMessage() for r in notices)
+
+
+def test_retry_waits_never_exceed_the_wall_clock_deadline() -> None:
+    # The clock advances by the sleeps: waits stop before the request's deadline passes.
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        now[0] += 9.0  # each attempt takes 9 s of the 10 s timeout
+        return answer(503, {"detail": "busy"}, {"Retry-After": "5"})
+
+    client = ApiClient(
+        Settings(api_url=BASE, timeout=10.0, max_retries=100),
+        transport=httpx.MockTransport(slow),
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    with pytest.raises(ApiError, match="HTTP 503"):
+        client.get("/work_pools/p")
+    assert now[0] <= 10.0 + RETRY_WAIT_BUDGET + 9.0
+    assert sum(sleeps) <= RETRY_WAIT_BUDGET
 
 
 def test_502_and_504_are_retried_only_when_safe_to_repeat() -> None:
@@ -143,8 +201,8 @@ def test_connection_errors_are_retried_then_explained() -> None:
     assert "running" in err.hint
     assert_one_line_without_secrets(err)
 
-    rec = Recorder(httpx.ConnectError("refused"), answer(200, True))
-    assert rec.client().post("/work_pools/", json={}) is True
+    rec = Recorder(httpx.ConnectError("refused"), answer(200, {"id": "7c1d", "name": "p"}))
+    assert rec.client().post("/work_pools/", json={}) == {"id": "7c1d", "name": "p"}
 
 
 def test_read_errors_after_sending_a_create_are_not_retried() -> None:
@@ -258,16 +316,23 @@ def test_non_json_error_body_and_empty_success() -> None:
 
 
 def test_allow_returns_none_and_sets_last_status() -> None:
-    rec = Recorder(answer(404, {"detail": "nope"}), answer(200, {"id": 1}))
+    rec = Recorder(answer(404, {"detail": "nope"}), answer(200, {"id": "1", "name": "p"}))
     client = rec.client()
     assert client.get("/work_pools/p", allow=(404,)) is None
     assert client.last_status == 404
-    assert client.get("/work_pools/p", allow=(404,)) == {"id": 1}
+    assert client.get("/work_pools/p", allow=(404,)) == {"id": "1", "name": "p"}
     assert client.last_status == 200
 
 
 def test_write_counter_ignores_read_only_posts() -> None:
-    rec = Recorder(answer(200, []))
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/count"):
+            return answer(200, 0)
+        if request.url.path.endswith("/work_pools/"):
+            return answer(200, {"id": "1", "name": "p"})
+        return answer(200, [])
+
+    rec = Recorder(handler)
     client = rec.client()
     client.post("/work_pools/filter", json={})
     client.post("/deployments/count", json={})
@@ -283,7 +348,7 @@ def test_write_counter_ignores_read_only_posts() -> None:
 
 
 def paging_server(total: int) -> Recorder:
-    items = [{"n": i} for i in range(total)]
+    items = [{"id": str(i), "name": f"v{i}"} for i in range(total)]
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -301,7 +366,7 @@ def test_paginate(total: int, requests: int) -> None:
     rec = paging_server(total)
     client = rec.client()
     items = client.paginate("/variables/filter", {"variables": {"name": {"like_": "x"}}})
-    assert items == [{"n": i} for i in range(total)]
+    assert items == [{"id": str(i), "name": f"v{i}"} for i in range(total)]
     assert len(rec.requests) == requests
 
 
@@ -312,8 +377,11 @@ def test_paginate_rejects_pages_larger_than_the_server_allows() -> None:
 
 def test_paginate_rejects_a_non_list_answer() -> None:
     rec = Recorder(answer(200, {"not": "a list"}))
-    with pytest.raises(ApiError, match="expected a JSON list"):
+    with pytest.raises(ApiError, match="Input should be a valid list"):
         rec.client().paginate("/variables/filter")
+    rec = Recorder(answer(200, {"not": "a list"}))
+    with pytest.raises(ApiError, match="expected a JSON list"):
+        rec.client().paginate("/some/other/filter")
 
 
 # -- against a real Prefect server ---------------------------------------------------------
@@ -411,3 +479,263 @@ def test_embedded_server_connection_hint() -> None:
         rec.client(source="embedded", max_retries=0).get("/health")
     assert info.value.hint is not None
     assert "prefect-gitops server status" in info.value.hint
+
+
+# -- a hostile or broken server --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        ("POST", "/work_pools/filter", [None], "0: Input should be a valid dictionary"),
+        ("POST", "/deployments/filter", [{"id": "d", "name": 5, "flow_id": "f"}], "0.name"),
+        ("POST", "/deployments/filter", [{"id": "d", "name": "n"}], "0.flow_id: Field required"),
+        ("POST", "/deployments/", {}, "id: Field required"),
+        ("POST", "/variables/", {"name": "v"}, "id: Field required"),
+        ("POST", "/deployments/count", "12", "Input should be a valid integer"),
+        ("POST", "/deployments/count", -1, "greater than or equal to 0"),
+        ("GET", "/work_pools/p", {"id": "p", "name": "p", "base_job_template": []}, "base_job"),
+        ("POST", "/flows/filter", {"id": "f", "name": "x"}, "valid list"),
+        ("POST", "/deployments/", None, "unexpected answer (nothing)"),
+        (
+            "POST",
+            "/deployments/filter",
+            [{"id": "d", "name": "n", "flow_id": "f", "schedules": [{"id": "s"}]}],
+            "0.schedules.0.schedule: Field required",
+        ),
+        ("POST", "/work_pools/p/workers/filter", [{"status": "ONLINE"}], "0.name"),
+    ],
+)
+def test_odd_answer_shapes_are_one_error_naming_the_endpoint(
+    method: str, path: str, body: Any, expected: str
+) -> None:
+    rec = Recorder(answer(200, body) if body is not None else httpx.Response(200))
+    with pytest.raises(ApiError) as info:
+        rec.client().request(method, path, json={})
+    err = info.value
+    assert str(err).startswith(f"{method} {BASE}{path} HTTP 200: unexpected answer")
+    assert expected in str(err)
+    assert err.hint is not None and "Prefect 3 API" in err.hint
+    assert_one_line_without_secrets(err)
+
+
+def test_answers_of_the_right_shape_pass_unchanged() -> None:
+    deployment = {"id": "d", "name": "n", "flow_id": "f", "tags": ["a"], "extra": {"x": 1}}
+    rec = Recorder(answer(200, [deployment]))
+    assert rec.client().post("/deployments/filter", json={}) == [deployment]
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 0.0, -1.0])
+def test_an_unusable_timeout_is_a_config_error(timeout: float) -> None:
+    with pytest.raises(ConfigError, match="PREFECT_API_REQUEST_TIMEOUT"):
+        ApiClient(Settings(api_url=BASE, timeout=timeout))
+
+
+class TricklingServer:
+    """A 127.0.0.1 HTTP server sending one byte every `interval` seconds (bounded): only the
+    body (`whole=False`), or the whole answer from its status line on (`whole=True`)."""
+
+    def __init__(self, *, whole: bool, interval: float = 2.0, max_bytes: int = 30) -> None:
+        self.whole = whole
+        self.interval = interval
+        self.max_bytes = max_bytes
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        self.listener.settimeout(10)
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {self.max_bytes}\r\n\r\n".encode()
+        )
+        with conn:
+            conn.recv(65536)
+            if not self.whole:
+                conn.sendall(head)
+            trickled = (head if self.whole else b"") + b" " * self.max_bytes
+            for byte in trickled[: self.max_bytes]:
+                if self.stop.wait(self.interval):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def __enter__(self) -> TricklingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.listener.close()
+        self.thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["body", "status-line-and-headers"])
+def test_a_trickling_answer_is_cut_off_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    monkeypatch.undo()  # this test talks only to its own server on 127.0.0.1
+    with TricklingServer(whole=whole) as server:
+        settings = Settings(api_url=server.url, timeout=3.0, max_retries=0)
+        started = time.monotonic()
+        with ApiClient(settings) as client, pytest.raises(ApiError) as info:
+            client.post("/work_pools/filter", json={})
+        elapsed = time.monotonic() - started
+    # httpx's per-read timeout (3 s) never fires: a byte arrives every 2 s.
+    assert elapsed < 6
+    assert info.value.status is None
+    assert "did not arrive in full within 3s" in str(info.value)
+
+
+# -- the commands against a hostile server on 127.0.0.1 ---------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+Route = Callable[[str, str], tuple[int, Any]]
+
+
+def _serve(route: Route) -> tuple[http.server.ThreadingHTTPServer, str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            path = self.path.split("?", 1)[0].removeprefix("/api")
+            status, body = route(self.command, path)
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/api"
+
+
+def _reads(odd: Any) -> Route:
+    def route(method: str, path: str) -> tuple[int, Any]:
+        if path.endswith("/count"):
+            return 200, 0
+        if path == "/health":
+            return 200, True
+        if (method == "POST" and path.endswith("/filter")) or method == "GET":
+            return 200, odd
+        return 404, {"detail": "not found"}
+
+    return route
+
+
+@pytest.mark.parametrize("odd", [[None], [{"id": "x"}], {"x": 1}, [{"id": "d", "name": 5}], "[]"])
+@pytest.mark.parametrize("command", ["plan", "export", "doctor"])
+def test_odd_shapes_are_one_error_naming_the_endpoint_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str, odd: Any
+) -> None:
+    from tests.run_cli import run_cli
+
+    monkeypatch.undo()  # these tests talk only to their own server on 127.0.0.1
+    server, url = _serve(_reads(odd))
+    try:
+        args = {
+            "plan": ["plan", str(EXAMPLES / "quickstart")],
+            "export": ["export", str(tmp_path / "out")],
+            "doctor": ["doctor", str(EXAMPLES / "quickstart")],
+        }[command]
+        result = run_cli(*args, env={"PREFECT_API_URL": url, "PREFECT_CLIENT_MAX_RETRIES": "0"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert "crashed" not in output and "Traceback" not in output
+    assert f"{url}/" in output and "HTTP 200: unexpected answer" in output
+
+
+def test_a_create_answering_200_empty_is_an_error_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.run_cli import run_cli
+
+    monkeypatch.undo()
+
+    def route(method: str, path: str) -> tuple[int, Any]:
+        if path.endswith("/count"):
+            return 200, 0
+        if method == "POST" and path.endswith("/filter"):
+            return 200, []
+        if method == "POST" and path == "/variables/":  # the apply lock
+            return 201, {"id": "lock", "name": "lock", "value": "x"}
+        if method == "POST":
+            return 200, {}
+        if method == "GET":
+            return 404, {"detail": "not found"}
+        return 204, None
+
+    server, url = _serve(route)
+    try:
+        result = run_cli(
+            "apply",
+            str(EXAMPLES / "quickstart"),
+            "--auto-approve",
+            env={"PREFECT_API_URL": url, "PREFECT_CLIENT_MAX_RETRIES": "0"},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    output = result.stdout + result.stderr
+    assert result.exit_code == 1, output
+    assert "crashed" not in output
+    assert f"POST {url}/work_pools/ HTTP 200: unexpected answer (dict): id: Field required" in output
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "0"])
+def test_an_unusable_timeout_from_the_environment_is_exit_1(timeout: str) -> None:
+    from tests.run_cli import run_cli
+
+    env = {"PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_API_REQUEST_TIMEOUT": timeout}
+    result = run_cli("plan", str(EXAMPLES / "quickstart"), env=env)
+    assert result.exit_code == 1, result.stderr
+    assert "PREFECT_API_REQUEST_TIMEOUT" in result.stderr and "crashed" not in result.stderr
+
+
+def test_proxied_connections_get_the_deadline_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect_gitops.api import _DeadlineBackend
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    client = ApiClient(Settings(api_url=BASE))
+    transports = [client._client._transport, *client._client._mounts.values()]
+    pools = [getattr(t, "_pool", None) for t in transports if t is not None]
+    assert len(pools) >= 2  # the direct one and the proxy's
+    assert all(isinstance(p._network_backend, _DeadlineBackend) for p in pools)
+
+
+@pytest.mark.parametrize(
+    ("command", "form"),
+    [("plan", ["--format", "json"]), ("plan", ["--format=json"]), ("apply", ["--format", "json"])],
+)
+def test_an_api_error_keeps_the_json_contract(
+    monkeypatch: pytest.MonkeyPatch, command: str, form: list[str]
+) -> None:
+    from tests.run_cli import run_cli
+
+    monkeypatch.undo()  # a closed port on 127.0.0.1 refuses: no other network is involved
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    extra = ["--auto-approve"] if command == "apply" else []
+    env = {"PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "PREFECT_CLIENT_MAX_RETRIES": "0"}
+    result = run_cli(command, str(EXAMPLES / "quickstart"), *extra, *form, env=env)
+    assert result.exit_code == 1
+    (diagnostic,) = result.json()["diagnostics"]
+    assert diagnostic["severity"] == "error" and "cannot connect" in diagnostic["message"]
+    assert "Error: " in result.stderr  # the text stays on stderr

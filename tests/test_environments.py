@@ -308,3 +308,30 @@ def test_an_override_naming_nothing_is_a_located_error(
     assert (diag.message, diag.hint) == (message, hint)
     result = run_cli("validate", str(root), "--format", "json", env=NO_PROFILE)
     assert result.exit_code == 1 and result.codes() == ["S001"]
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+@pytest.mark.parametrize("via", ["option", "variable"])
+def test_unknown_environment_keeps_the_json_contract(command: str, via: str) -> None:
+    args = ["--env", "nope"] if via == "option" else []
+    env = {**NO_PROFILE, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    if via == "variable":
+        env["PREFECT_GITOPS_ENV"] = "nope"
+    extra = ["--auto-approve"] if command == "apply" else []
+    result = run_cli(command, str(EXAMPLE), *args, *extra, "--format", "json", env=env)
+    assert result.exit_code == 1
+    document = result.json()  # stdout is one valid JSON document
+    found = [d for d in document["diagnostics"] if d["code"] == "R005"]
+    assert [(d["file"], d["line"]) for d in found] == [("prefect-gitops.yaml", 6)]
+    assert "unknown environment 'nope'" in found[0]["message"]
+    assert document["summary"]["errors"] >= 1
+
+
+def test_unknown_environment_is_located_in_text_too(tmp_path: Path) -> None:
+    result = run_cli("validate", str(EXAMPLE), "--env", "deev", env=NO_PROFILE)
+    assert result.exit_code == 1
+    assert "prefect-gitops.yaml:6:1: error[R005] unknown environment 'deev'" in result.stdout
+    (tmp_path / "prefect.yaml").write_text("deployments: []\n")
+    result = run_cli("validate", str(tmp_path), "--env", "dev", "--format", "json")
+    assert result.exit_code == 1
+    assert "R005" in result.codes()

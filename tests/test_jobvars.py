@@ -242,3 +242,27 @@ def test_block_default_is_offline_at_pool_level() -> None:
 def test_every_shipped_default_template_is_accepted() -> None:
     for pool_type in templates.known_types():
         assert jobvars.check_pool_template(templates.default_template(pool_type)) == [], pool_type
+
+
+@pytest.mark.parametrize("variables", [True, 1, "schema", [{"type": "object"}]])
+def test_a_variables_schema_that_is_not_a_mapping_is_broken_not_a_crash(variables: Any) -> None:
+    template = {"job_configuration": {"command": "{{ command }}"}, "variables": variables}
+    report = jobvars.check_job_variables({"command": "x"}, template, resolve=False)
+    assert report.problems
+    assert {p.kind for p in report.problems} == {ProblemKind.BROKEN_SCHEMA}
+    assert all(p.path[:1] == ("variables",) for p in report.problems)
+    assert jobvars.strict_problems({"command": "x"}, template) == []
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"type": "object", "required": [["x"]], "properties": {"x": {"type": "string"}}},
+        {"type": "object", "required": [{"x": 1}], "properties": {"x": {}}},
+        {"type": "object", "required": [1], "properties": {1: {"type": "string"}}},
+    ],
+)
+def test_strict_checks_survive_unhashable_or_non_string_names(variables: Any) -> None:
+    template = {"job_configuration": {"command": "{{ x }}"}, "variables": variables}
+    problems = jobvars.strict_problems({"y": 1}, template)
+    assert [p.kind for p in problems] == [ProblemKind.UNKNOWN_KEY]

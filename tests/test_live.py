@@ -50,10 +50,13 @@ class FakeServer:
         self.calls: list[tuple[str, str, Any]] = []
         self.deployments = [api_deployment(i) for i in range(deployments)]
         self.pools = [
-            {"name": f"pool-{i}", "type": "process", "base_job_template": {}} for i in range(10)
+            {"id": f"pool-id-{i}", "name": f"pool-{i}", "type": "process", "base_job_template": {}}
+            for i in range(10)
         ]
         inventory = Inventory("proj", {"variable.v": "abc"}, "t", "d")
-        self.variables = [{"name": n, "value": v} for n, v in encode_inventory(inventory)]
+        self.variables = [
+            {"id": f"inv-{n}", "name": n, "value": v} for n, v in encode_inventory(inventory)
+        ]
         self.variables.append({"name": "v", "value": {"a": 1}, "tags": ["z"], "id": "var-1"})
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -169,3 +172,19 @@ def test_pages_shifted_by_a_concurrent_delete_are_read_again() -> None:
     with client:
         live = read_live(client, desired_for(450), project="proj")
     assert len(live.state.of_type("deployment")) == 449
+
+
+def test_an_absurd_count_is_not_believed() -> None:
+    server = FakeServer(3)
+    real = server.handler
+
+    def lying(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/deployments/count"):
+            return httpx.Response(200, json=10**15)
+        return real(request)
+
+    client = ApiClient(Settings(api_url="http://test/api"), transport=httpx.MockTransport(lying))
+    with client:
+        live = read_live(client, desired_for(3), project="proj")
+        assert client.request_count < 20
+    assert len(live.state.of_type("deployment")) == 3

@@ -8,6 +8,7 @@ import json
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from prefect.cli.deploy._models import PrefectYamlModel
 from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
@@ -129,7 +130,9 @@ def test_high_frequency_rrule_gets_prefects_recent_anchor() -> None:
     "cron",
     ["* * * * *", "0 0 L * *", "0 0 * * 5#2", "0 0 * * MON-FRI", "@hourly", "@reboot",
      "0 0 29 2 *", "0 0 31 2 *", "*/0 * * * *", "0 0 * * * *", "0 0 * * * * *",
-     "H/5 * * * *", "0 12 ? * *", "0 0 1 JAN-MAR *", "60 * * * *", "0 0 * * 8"],
+     "H/5 * * * *", "0 12 ? * *", "0 0 1 JAN-MAR *", "60 * * * *", "0 0 * * 8",
+     "0 0 1W * *", "0 0 15w * *", "0 0 LW * *", "0 0 W * *", "0 0 1W * MON", "0 0 1,15W * *",
+     "0 0 * * 1L", "0 0 L,15 * *", "0 0 1,L * *"],
 )  # fmt: skip
 def test_cron_verdict_matches_the_servers_validator(cron: str) -> None:
     try:
@@ -219,3 +222,93 @@ def test_server_stores_what_we_send(prefect_server: RunningServer) -> None:
             assert normalize_server_schedule(live, ignore_anchor=no_anchor) == (
                 normalize_server_schedule(body, ignore_anchor=no_anchor)
             ), (item, body, live)
+
+
+@pytest.mark.parametrize(
+    "rrule",
+    [
+        "FREQ=DAILY;BYHOUR=99999999999999999999",
+        "FREQ=DAILY;BYSECOND=99999999999999999999",
+        "DTSTART:99991231T235959\nRRULE:FREQ=DAILY;BYHOUR=99999999999999999999",
+        "FREQ=MINUTELY;INTERVAL=0",
+        "FREQ=SECONDLY;INTERVAL=-1",
+        "DTSTART:20200101T000000\nRRULE:FREQ=SECONDLY;INTERVAL=0",
+        "DTSTART:20200101T000000\nRRULE:FREQ=DAILY\nEXRULE:FREQ=MINUTELY;INTERVAL=0",
+    ],
+)
+def test_rrules_dateutil_cannot_represent_are_errors_not_crashes(rrule: str) -> None:
+    item = {"rrule": rrule, "timezone": "Pacific/Kiritimati"}
+    assert [p.kind for p in check_schedule(item)] == ["rrule"]
+    with pytest.raises(ScheduleError, match="not a valid RRule"):
+        to_server_schedule(item, now=NOW)
+    # what the server may hold is normalized without crashing
+    assert normalize_server_schedule({"schedule": item})["schedule"]["timezone"] == item["timezone"]
+
+
+@pytest.mark.parametrize(
+    "rrule",
+    [
+        "FREQ=DAILY;UNTIL=99991231T235959Z",
+        "FREQ=MINUTELY;UNTIL=99991231T235959Z",
+        "FREQ=DAILY;COUNT=99999999999999999999",
+        "FREQ=SECONDLY;INTERVAL=99999999999999999999",
+        "DTSTART:00010101T000000\nRRULE:FREQ=MINUTELY;INTERVAL=999999999999",
+        "DTSTART:99991231T235959\nRRULE:FREQ=MINUTELY",
+    ],
+)
+def test_rrules_near_the_calendar_limits_normalize(rrule: str) -> None:
+    item = {"rrule": rrule, "timezone": "America/Adak"}
+    assert check_schedule(item) == []
+    body = to_server_schedule(item, now=NOW)
+    assert normalize_server_schedule(body)["schedule"]["rrule"].endswith(rrule.split("\n")[-1])
+
+
+@pytest.mark.parametrize("anchor", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_an_anchor_outside_the_utc_calendar_is_a_warning(anchor: str) -> None:
+    # prefect deploy and the server take it (parity), but no run time follows from it.
+    item = {"interval": 60, "anchor_date": anchor}
+    assert [(p.key, p.severity) for p in check_schedule(item)] == [("anchor_date", "warning")]
+    assert "outside years 1 to 9999" in check_schedule(item)[0].message
+    assert to_server_schedule(item, now=NOW) == prefect_deploy_body(item)
+    normalized = normalize_server_schedule({"schedule": item})
+    assert normalized["schedule"]["anchor_date"] is not None
+
+
+@pytest.mark.parametrize("rrule", ["FREQ=DAILY;INTERVAL=0", "FREQ=WEEKLY;INTERVAL=-1"])
+def test_a_low_frequency_interval_below_1_is_a_warning(rrule: str) -> None:
+    item = {"rrule": rrule}
+    assert [(p.key, p.severity) for p in check_schedule(item)] == [("rrule", "warning")]
+    assert to_server_schedule(item, now=NOW) == prefect_deploy_body(item)
+
+
+SERVER_VERDICTS: list[dict[str, Any]] = [
+    {"cron": "0 0 1W * *"},
+    {"cron": "0 0 15W * MON"},
+    {"cron": "0 0 L * *"},
+    {"rrule": "FREQ=DAILY;BYHOUR=99999999999999999999"},
+    {"rrule": "FREQ=MINUTELY;INTERVAL=0"},
+    {"rrule": "FREQ=DAILY;COUNT=99999999999999999999"},
+    {"rrule": "FREQ=DAILY;UNTIL=99991231T235959Z"},
+    {"interval": 86400000000000},
+    {"interval": 86399999999999},
+    {"interval": 1e-7},
+    {"interval": 60, "anchor_date": "9999-12-31T23:59:59-14:00"},
+]
+
+
+@pytest.mark.server
+def test_our_errors_are_what_the_server_refuses(prefect_server: RunningServer) -> None:
+    settings = load_settings({}, api_url=prefect_server.url)
+    flow = f"verdicts-{uuid.uuid4().hex[:8]}"
+    with ApiClient(settings) as client:
+        flow_id = client.post("/flows/", json={"name": flow})["id"]
+        deployment = client.post("/deployments/", json={"name": "d", "flow_id": flow_id})
+    for item in SERVER_VERDICTS:
+        ours = any(p.severity == "error" for p in check_schedule(item))
+        # one connection per request: the server drops it after a 500
+        answer = httpx.post(
+            f"{prefect_server.url}/deployments/{deployment['id']}/schedules",
+            json=[{"schedule": item, "active": False}],
+            timeout=30,
+        )
+        assert ours is not answer.is_success, (item, answer.status_code)

@@ -11,34 +11,49 @@ Retries (exponential backoff with full jitter, ``Retry-After`` honoured):
   on requests that are safe to repeat (GET, PATCH, PUT, DELETE and read-only POSTs such as
   ``*/filter``), so that a create is never sent twice;
 - failures to connect at all, on every request.
+
+Every request has a wall-clock budget: one attempt may take at most ``settings.timeout``
+seconds in all (httpx's own timeout is per read, so a server sending one byte every few
+seconds would otherwise never end), and the waits between attempts add up to at most
+``RETRY_WAIT_BUDGET`` seconds. Each wait is logged (a warning, so the user sees why nothing
+happens). Every successful answer we read is checked against its shape (``responses``).
 """
 
 from __future__ import annotations
 
 import base64
 import email.utils
+import json
+import logging
+import math
 import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from . import __version__
 from .errors import ConfigError, ReconcilerError
+from .responses import ShapeError, check_shape
 from .settings import Settings, redact_url
+
+logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 200  # the server's PREFECT_SERVER_API_DEFAULT_LIMIT: larger limits give 422
 MAX_PAGES = 10_000  # bounds every pagination loop (2 million objects)
 BACKOFF_BASE = 0.5  # seconds; attempt n waits uniform(0, min(BACKOFF_CAP, BASE * 2**n))
 BACKOFF_CAP = 10.0
-RETRY_AFTER_CAP = 60.0
+RETRY_AFTER_CAP = 10.0  # seconds; a longer Retry-After is shortened to this
+RETRY_WAIT_BUDGET = 20.0  # seconds of waiting between the attempts of one request, in all
+WAIT_NOTICE_AFTER = 1.0  # seconds; shorter waits are not worth a log line
 DETAIL_MAX_CHARS = 400
 
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -107,15 +122,22 @@ class ApiClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not settings.api_url:
             raise ConfigError("no Prefect API URL configured", hint="set PREFECT_API_URL")
+        if not (math.isfinite(settings.timeout) and settings.timeout > 0):
+            raise ConfigError(
+                f"PREFECT_API_REQUEST_TIMEOUT={settings.timeout!r} is not a usable timeout",
+                hint="give a positive, finite number of seconds, e.g. PREFECT_API_REQUEST_TIMEOUT=30",
+            )
         self.settings = settings
         self.base_url = settings.api_url.rstrip("/")
         self.shown_base_url = redact_url(self.base_url)
         self.request_count = 0
         self.write_count = 0
         self._sleep = sleep
+        self._clock = clock
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -138,6 +160,8 @@ class ApiClient:
             # HTTP_PROXY and friends must not capture a loopback server (the embedded one).
             trust_env=not _is_loopback(self.base_url),
         )
+        if transport is None:
+            _install_deadlines(self._client)
 
     # -- public surface --------------------------------------------------------------------
 
@@ -180,7 +204,20 @@ class ApiClient:
         self._local.status = response.status_code
         self._local.date = response.headers.get("Date")
         if response.is_success:
-            return _parse_body(response)
+            body = _parse_body(response)
+            try:
+                check_shape(method, relative, body)
+            except ShapeError as exc:
+                raise ApiError(
+                    method,
+                    url,
+                    response.status_code,
+                    self._scrub(str(exc)),
+                    body=body,
+                    hint=f"{self.shown_base_url} does not answer like a Prefect 3 API "
+                    "(check PREFECT_API_URL, or a proxy in between)",
+                ) from None
+            return body
         if response.status_code in allow:
             return None
         raise self._error_from_response(method, url, response)
@@ -284,6 +321,7 @@ class ApiClient:
         idempotent = _is_idempotent(method, relative)
         write = is_write(method, relative)
         attempts = self.settings.max_retries + 1
+        budget = _Budget(self._clock() + self.settings.timeout + RETRY_WAIT_BUDGET)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             with self._lock:
@@ -292,11 +330,11 @@ class ApiClient:
                     self.write_count += 1
             try:
                 with self._translate(method, url):
-                    response = self._client.request(method, relative, json=json, params=params)
+                    response = self._attempt(method, relative, json, params, budget.deadline)
             except _Retryable as exc:
                 if last or not (exc.before_sending or idempotent):
                     raise exc.error from None
-                self._sleep(self._backoff(attempt))
+                self._wait(budget, self._backoff(attempt), exc.error, method, url)
                 continue
             status = response.status_code
             retryable = status in _ALWAYS_RETRY_STATUSES or (
@@ -304,9 +342,86 @@ class ApiClient:
             )
             if not retryable or last:
                 return response
-            delay = _retry_after(response.headers.get("Retry-After"))
-            self._sleep(delay if delay is not None else self._backoff(attempt))
+            asked = _retry_after(response.headers.get("Retry-After"))
+            delay = min(asked, RETRY_AFTER_CAP) if asked is not None else self._backoff(attempt)
+            error = self._error_from_response(method, url, response)
+            self._wait(budget, delay, error, method, url, asked=asked)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        method: str,
+        relative: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        overall: float,
+    ) -> httpx.Response:
+        """One request whose whole answer must arrive by its deadline (read as a stream, so
+        that a body trickling in byte by byte is cut off)."""
+        deadline = min(self._clock() + self.settings.timeout, overall)
+        remaining = max(deadline - self._clock(), 0.001)
+        request = self._client.build_request(
+            method, relative, json=json, params=params, timeout=httpx.Timeout(remaining)
+        )
+        # Every socket operation of this thread now waits at most until the deadline, so a
+        # status line or headers trickling in are cut off too (`_DeadlineStream`).
+        _DEADLINE.at = time.monotonic() + remaining
+        try:
+            response = self._client.send(request, stream=True)
+            if response.is_stream_consumed:  # a transport that answered with a read response
+                return response
+            raw = bytearray()
+            try:
+                for chunk in response.iter_raw():
+                    raw += chunk
+                    if self._clock() > deadline:
+                        raise _TotalTimeout(self.settings.timeout, request)
+            finally:
+                response.close()
+        except httpx.TimeoutException:
+            if self._clock() >= deadline or time.monotonic() >= _DEADLINE.at:
+                raise _TotalTimeout(self.settings.timeout, request) from None
+            raise
+        finally:
+            _DEADLINE.at = None
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=bytes(raw),
+            request=request,
+            extensions=response.extensions,
+        )
+
+    def _wait(
+        self,
+        budget: _Budget,
+        delay: float,
+        error: ApiError,
+        method: str,
+        url: str,
+        *,
+        asked: float | None = None,
+    ) -> None:
+        """Sleep before the next attempt, or give up with `error` when the budget is spent."""
+        spent = budget.waited + delay > RETRY_WAIT_BUDGET
+        if spent or self._clock() + delay >= budget.deadline:
+            why = f"the server asked to retry after {asked:g}s; " if asked is not None else ""
+            raise ApiError(
+                error.method,
+                error.url,
+                error.status,
+                f"{error.detail} ({why}gave up after {budget.waited:.0f}s of waiting between attempts)",
+                body=error.body,
+                hint=error.hint,
+            ) from None
+        budget.waited += delay
+        if delay >= WAIT_NOTICE_AFTER:
+            reason = f"HTTP {error.status}" if error.status is not None else error.detail
+            logger.warning(
+                "%s %s: %s; waiting %.0fs before retrying (%.0fs of %.0fs spent waiting)",
+                method, url, reason, delay, budget.waited, RETRY_WAIT_BUDGET,
+            )  # fmt: skip
+        self._sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
         return self._rng.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
@@ -332,6 +447,7 @@ class ApiClient:
             httpx.ConnectError: "cannot connect",
             httpx.ConnectTimeout: "timed out connecting",
             httpx.ReadTimeout: f"no answer within {self.settings.timeout:g}s",
+            _TotalTimeout: f"the answer did not arrive in full within {self.settings.timeout:g}s",
             httpx.WriteTimeout: "timed out sending",
             httpx.PoolTimeout: "timed out waiting for a connection",
         }
@@ -365,6 +481,109 @@ class ApiClient:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+# The deadline (time.monotonic) of the request this thread is sending, read by the streams.
+_DEADLINE = threading.local()
+
+
+def _remaining(timeout: float | None) -> float | None:
+    """`timeout`, shortened to what is left of this thread's request deadline."""
+    deadline: float | None = getattr(_DEADLINE, "at", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write ends by the current request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _remaining(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _remaining(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _remaining(timeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _remaining(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, _remaining(timeout), socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _install_deadlines(client: httpx.Client) -> None:
+    """Put `_DeadlineBackend` under the connection pools httpx built (direct and proxies).
+    httpx has no option for a network backend, so this reaches into its pools; a layout it
+    does not recognise is left alone (the body is still cut off by `_attempt`)."""
+    transports = [getattr(client, "_transport", None)]
+    transports += list(getattr(client, "_mounts", {}).values())
+    for transport in transports:
+        pool: Any = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(
+            backend, _DeadlineBackend
+        ):
+            pool._network_backend = _DeadlineBackend(backend)
+
+
+class _Budget:
+    """The wall-clock deadline of one request, and the time spent waiting between attempts."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.waited = 0.0
+
+
+class _TotalTimeout(httpx.ReadTimeout):
+    """The answer was still arriving when the request's deadline passed."""
+
+    def __init__(self, seconds: float, request: httpx.Request) -> None:
+        super().__init__(f"the answer did not arrive in full within {seconds:g}s", request=request)
 
 
 class _Retryable(Exception):
@@ -425,12 +644,25 @@ def _one_line(text: str) -> str:
 
 
 def _parse_body(response: httpx.Response) -> Any:
+    """The JSON body; the text when it is not JSON. `NaN`, `Infinity` and numbers beyond a
+    float (`1e999`) are not JSON either: Python's decoder would let them through."""
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
-    except ValueError:
+        return json.loads(response.content, parse_constant=_not_json, parse_float=_finite_float)
+    except (ValueError, RecursionError):
         return response.text
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _parse_body_quietly(response: httpx.Response) -> Any:
@@ -441,7 +673,7 @@ def _parse_body_quietly(response: httpx.Response) -> Any:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date), capped."""
+    """Seconds the server asks us to wait (``Retry-After``: seconds or an HTTP date)."""
     if not value:
         return None
     value = value.strip()
@@ -455,7 +687,9 @@ def _retry_after(value: str | None) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return max(0.0, min(seconds, RETRY_AFTER_CAP))
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)
 
 
 def _is_loopback(url: str) -> bool:

@@ -46,7 +46,12 @@ _CONFIG = ConfigDict(extra="ignore", ser_json_timedelta="float")
 
 
 class TriggerError(ValueError):
-    """A trigger Prefect would reject; the message is one line."""
+    """A trigger Prefect would reject; the message is one line, `key` the trigger's key at
+    fault when one is."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _non_negative(value: timedelta) -> timedelta:
@@ -218,10 +223,12 @@ def build_automation(spec: Any, *, deployment: str, default: str) -> dict[str, A
         fields = _DeploymentFields.model_validate(data)
         trigger = _TOP.validate_python(data)
     except ValidationError as exc:
-        raise TriggerError(_one_line(exc)) from None
+        raise TriggerError(_one_line(exc), key=_first_key(exc, data)) from None
     if not fields.name:
         # `as_automation` would name it after the deployment's id, which changes per server.
-        raise TriggerError("`name` is empty: give the trigger a name or leave `name` out")
+        raise TriggerError(
+            "`name` is empty: give the trigger a name or leave `name` out", key="name"
+        )
     dumped = fields.model_dump(mode="json")
     return {
         "name": fields.name,
@@ -310,6 +317,14 @@ def request_body(spec: Mapping[str, Any], deployment_id: str, *, owner: bool) ->
     if owner:
         body["owner_resource"] = OWNER_PREFIX + deployment_id
     return body
+
+
+def _first_key(exc: ValidationError, data: Mapping[str, Any]) -> str | None:
+    for error in exc.errors(include_url=False):
+        for part in error.get("loc", ()):
+            if isinstance(part, str) and part in data:
+                return part
+    return None
 
 
 def _one_line(exc: ValidationError) -> str:

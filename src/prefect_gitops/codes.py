@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "S012": "A prefect.yaml declares no deployments.",
     "S013": "A name contains characters the Prefect server rejects (/ % & > <).",
     "S014": "A deployment has both `schedule` and `schedules` (Prefect refuses it).",
+    "S015": "Two triggers of one deployment share a name (`plan` addresses automations by name).",
     # -- entrypoints and parameters (read statically, never imported) ----------------------
     "E001": "An entrypoint is neither `path/file.py:function` nor `module.function`.",
     "E002": "The entrypoint's file does not exist.",
@@ -60,6 +61,7 @@ CODES: dict[str, str] = {
     "R002": "`concurrency_limit.collision_strategy` is not ENQUEUE or CANCEL_NEW.",
     "R003": "`concurrency_limit.grace_period_seconds` is outside 60-86400.",
     "R004": "A deployment concurrency limit that is not greater than 0.",
+    "R005": "`--env` (or PREFECT_GITOPS_ENV) names an environment the root config does not declare.",
     # -- work pools -------------------------------------------------------------------------
     "P001": "A pool's `variables` schema is not a valid JSON Schema (Draft 2020-12).",
     "P002": "A variable's `default` is invalid against its own schema (the server refuses the pool).",

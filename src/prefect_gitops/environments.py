@@ -29,7 +29,7 @@ from typing import Any
 
 from .diagnostics import Diagnostic, Diagnostics
 from .errors import ConfigError, ReconcilerError
-from .loader import Project, validate_model
+from .loader import CONFIG_NAMES, Project, validate_model
 from .models import DeploymentConfig, EnvironmentSpec
 from .settings import (
     Settings,
@@ -39,7 +39,7 @@ from .settings import (
     redact_url,
     same_api_url,
 )
-from .source import format_path
+from .source import Span, format_path
 from .suggest import did_you_mean
 
 
@@ -54,6 +54,29 @@ def select(project: Project, name: str) -> EnvironmentSpec:
         + (", ".join(f"'{n}'" for n in known) if known else "no `environments:`"),
         hint=did_you_mean(name, known),
     )
+
+
+def load_for_environment(
+    path: Path, config_path: Path | None, environ: Mapping[str, str], environment: str | None
+) -> tuple[Project, Diagnostics]:
+    """`load_project`, with an unknown `environment` reported as a located error (R005) on
+    the repository as written, so that every output format can carry it."""
+    from .loader import load_project
+
+    try:
+        return load_project(path, config_path=config_path, environ=environ, environment=environment)
+    except ReconcilerError as exc:
+        if environment is None:
+            raise
+        project, diags = load_project(path, config_path=config_path, environ=environ)
+        config = project.config_file
+        span = (
+            config.span(("environments",), key=True)
+            if config is not None
+            else Span(CONFIG_NAMES[0], 1, 1)
+        )
+        diags.error("R005", exc.message, span, hint=exc.hint, path="environments")
+        return project, diags
 
 
 def merge(base: Any, override: Any) -> Any:

@@ -477,6 +477,22 @@ def schema_problems(variables: Any, prefix: Path = ("variables",)) -> list[Probl
     )
 
 
+def _variables_problems(variables: Any) -> list[Problem]:
+    problems = _meta_problems(variables)
+    if not problems and not isinstance(variables, dict):
+        # `true` is a valid JSON Schema, but the server reads `variables` as a mapping.
+        problems.append(
+            Problem(
+                ProblemKind.BROKEN_SCHEMA,
+                ("variables",),
+                "the pool's variables schema must be a mapping (a JSON Schema object), "
+                f"not {json.dumps(variables)}",
+                "type",
+            )
+        )
+    return problems
+
+
 def _meta_problems(variables: Any) -> list[Problem]:
     meta = jsonschema.Draft202012Validator(
         jsonschema.Draft202012Validator.META_SCHEMA, format_checker=_FORMATS
@@ -513,7 +529,7 @@ class _Compiled:
 
     def __init__(self, variables: Any) -> None:
         self.variables = variables
-        self.schema_problems = _meta_problems(variables)
+        self.schema_problems = _variables_problems(variables)
         self.defaults: dict[str, Any] = {}
         self.deploy_validator: Any = None
         self.load_problems: list[Problem] = []
@@ -521,7 +537,7 @@ class _Compiled:
         # `validate`); then the problems of one value are remembered per property.
         self.by_property: dict[Any, Any] | None = None
         self.memo: dict[tuple[Any, Hashable], list[Problem]] = {}
-        if self.schema_problems or not isinstance(variables, dict):
+        if self.schema_problems:
             return
         registry: referencing.Registry[Any] = referencing.Registry()
         required_free = frozenset({"required"})
@@ -957,7 +973,7 @@ def strict_problems(
     for key in job_variables:
         base = str(key).split(".", 1)[0]  # "env.FOO" is expanded into env at run time
         if key not in properties and base not in properties:
-            hint = did_you_mean(str(key), properties)
+            hint = did_you_mean(str(key), [str(p) for p in properties])
             problems.append(
                 Problem(
                     ProblemKind.UNKNOWN_KEY,
@@ -980,9 +996,11 @@ def strict_problems(
     if isinstance(required, list):
         set_keys = {str(k).split(".", 1)[0] for k in job_variables}
         for name in required:
+            if not isinstance(name, str):
+                continue  # a broken schema, reported as such (J002)
             attrs = properties.get(name)
             has_default = isinstance(attrs, dict) and "default" in attrs
-            if isinstance(name, str) and name not in set_keys and not has_default:
+            if name not in set_keys and not has_default:
                 problems.append(
                     Problem(
                         ProblemKind.MISSING_REQUIRED,

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .api import MAX_PAGE_SIZE, ApiClient
+from .api import MAX_PAGE_SIZE, MAX_PAGES, ApiClient
 from .automations import live_spec, owning_deployment_id
 from .desired import normalize_schedule_item
 from .ownership import LABEL, Inventory, decode_inventory, inventory_search
@@ -207,7 +207,8 @@ def _read_all(client: ApiClient, kind: str, body: Mapping[str, Any]) -> list[Any
     """`POST /<kind>/filter`, every page: one count, then the pages concurrently (the client
     is thread-safe). Same number of requests as paging until a short page, less waiting."""
     total = client.post(f"/{kind}/count", json=body)
-    if not isinstance(total, int):
+    if not isinstance(total, int) or total > MAX_PAGES * PAGE_SIZE:
+        # A count beyond what paging may read is not believed: page until a short page.
         return client.paginate(f"/{kind}/filter", body)
     pages = [
         {**body, "limit": PAGE_SIZE, "offset": offset} for offset in range(0, total, PAGE_SIZE)

@@ -7,14 +7,18 @@ allow extra keys so that the structural rules can warn about them instead of dro
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 # -- our formats -----------------------------------------------------------------------------
 
 _FORBID = ConfigDict(extra="forbid", populate_by_name=True)
+# The server keeps limits and priorities in 64-bit integer columns: a larger value is a 500.
+DB_INT_MAX = 2**63 - 1
 _BANNED_NAME_CHARS = "/%&><"
 
 
@@ -34,10 +38,16 @@ class QueueSpec(BaseModel):
 
     name: str = Field(description="Queue name, unique within the pool.")
     priority: int | None = Field(
-        default=None, ge=1, description="1 is the highest priority; unique within the pool."
+        default=None,
+        ge=1,
+        le=DB_INT_MAX,
+        description="1 is the highest priority; unique within the pool.",
     )
     concurrency_limit: int | None = Field(
-        default=None, ge=0, description="Maximum PENDING+RUNNING runs from this queue."
+        default=None,
+        ge=0,
+        le=DB_INT_MAX,
+        description="Maximum PENDING+RUNNING runs from this queue.",
     )
     description: str | None = None
     paused: bool = False
@@ -53,7 +63,7 @@ class PoolFile(BaseModel):
     name: str = Field(description="Pool name. Names starting with 'prefect' are reserved.")
     type: str = Field(description="Worker type: process, docker, kubernetes, ecs, ...")
     description: str | None = None
-    concurrency_limit: int | None = Field(default=None, ge=0)
+    concurrency_limit: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     paused: bool = False
     base_job_template: dict[str, Any] | str | None = Field(
         default=None,
@@ -67,6 +77,36 @@ class PoolFile(BaseModel):
     _name = field_validator("name")(_check_name)
 
 
+# The server's `check_variable_value` serializes values with orjson: integers outside
+# [-2**63, 2**64 - 1] are refused (422), as are values longer than this once serialized.
+_MIN_INT, _MAX_INT = -(2**63), 2**64 - 1
+MAX_VARIABLE_VALUE_CHARS = 5000
+
+
+def variable_value_problem(value: Any) -> str | None:
+    """Why the server refuses this variable value, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        if isinstance(item, int) and not _MIN_INT <= item <= _MAX_INT:
+            return f"the integer {item} does not fit in 64 bits (the server refuses it)"
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{item} is not a JSON number"
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+    if size > MAX_VARIABLE_VALUE_CHARS:
+        return (
+            f"the value is {size} bytes as JSON; the server's limit is "
+            f"{MAX_VARIABLE_VALUE_CHARS}"
+        )
+    return None
+
+
 class VariableSpec(BaseModel):
     """A Prefect variable managed by the project."""
 
@@ -76,6 +116,14 @@ class VariableSpec(BaseModel):
     value: Any = None
     tags: list[str] = Field(default_factory=list)
 
+    @field_validator("value")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        problem = variable_value_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
 
 class ConcurrencyLimitSpec(BaseModel):
     """A global concurrency limit managed by the project."""
@@ -83,7 +131,7 @@ class ConcurrencyLimitSpec(BaseModel):
     model_config = _FORBID
 
     name: str
-    limit: int = Field(ge=0)
+    limit: int = Field(ge=0, le=DB_INT_MAX)
     active: bool = True
     slot_decay_per_second: float = Field(default=0.0, ge=0)
 
@@ -117,7 +165,7 @@ class EnvironmentSpec(BaseModel):
 
     api_url: str | None = Field(default=None, description="Prefect API URL of this environment.")
     profile: str | None = Field(default=None, description="Prefect profile of this environment.")
-    work_pools: dict[str, str] = Field(
+    work_pools: dict[str, Annotated[str, AfterValidator(_check_name)]] = Field(
         default_factory=dict, description="Pool names as the repo writes them -> names here."
     )
     job_variables: dict[str, Any] = Field(

@@ -98,8 +98,16 @@ def cron_problem(cron: str) -> str | None:
     """Why the server's `validate_cron_string` refuses `cron`, or None."""
     if not croniter.is_valid(cron):
         return f"'{cron}' is not a valid cron expression"
-    if any(part.casefold() in ("r", "h") for part in cron.split()):
+    fields = cron.split()
+    if any(part.casefold() in ("r", "h") for part in fields):
         return f"'{cron}': random (R) and hashed (H) cron fields are not supported by Prefect"
+    if len(fields) >= 3 and "w" in fields[2].casefold():
+        # The server validates with the croniter vendored in Prefect 3.9.1, which predates
+        # the nearest-weekday `W` day-of-month form that newer croniter releases accept.
+        return (
+            f"'{cron}': the nearest-weekday form (`W` in the day-of-month field) is refused "
+            "by the Prefect server's cron validation"
+        )
     return None
 
 
@@ -130,14 +138,65 @@ def parse_anchor(value: Any) -> datetime.datetime | None:
     return parsed
 
 
+# What dateutil raises for rules it cannot represent: a field beyond a C long (`BYHOUR=1e20`
+# written out), a date past year 9999. The server only catches ValueError: it answers 500.
+_RRULE_ERRORS = (ValueError, TypeError, OverflowError)
+
+
+def anchor_problem(anchor: Any) -> str | None:
+    """Why the server cannot take this `anchor_date`, or None."""
+    parsed = parse_anchor(anchor)
+    if parsed is None:
+        return f"anchor_date {anchor!r} is not an ISO 8601 date or datetime"
+    return None
+
+
+def anchor_warning(anchor: Any) -> str | None:
+    """An anchor Prefect stores but cannot compute run times from, or None."""
+    parsed = parse_anchor(anchor)
+    try:
+        if parsed is not None:
+            parsed.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        return f"anchor_date {anchor!r} is outside years 1 to 9999 once in UTC; no run is scheduled"
+    return None
+
+
 def rrule_problem(rrule: str) -> str | None:
     try:
-        dateutil.rrule.rrulestr(rrule, cache=True)
-    except (ValueError, TypeError) as exc:
+        parsed = dateutil.rrule.rrulestr(rrule, cache=True)
+    except _RRULE_ERRORS as exc:
         return f"'{rrule}' is not a valid RRule: {exc}"
+    if any(
+        getattr(rule, "_interval", 1) < 1 and _high_frequency(rule) for rule in _rules(parsed)
+    ):
+        # dateutil takes INTERVAL=0; for SECONDLY/MINUTELY rules `prefect deploy` and the
+        # server divide by it when they add a DTSTART (the server answers 500).
+        return f"'{rrule}' is not a valid RRule: a SECONDLY or MINUTELY INTERVAL must be 1 or more"
     if len(rrule) > MAX_RRULE_LENGTH:
         return f"the RRule is {len(rrule)} characters long; Prefect's limit is {MAX_RRULE_LENGTH}"
     return None
+
+
+def rrule_warning(rrule: str) -> str | None:
+    """What Prefect accepts in an rrule but cannot schedule from, or None."""
+    try:
+        parsed = dateutil.rrule.rrulestr(rrule, cache=True)
+    except _RRULE_ERRORS:
+        return None
+    if any(getattr(rule, "_interval", 1) < 1 for rule in _rules(parsed)):
+        return f"'{rrule}': an INTERVAL below 1 never advances; no run is ever scheduled"
+    return None
+
+
+def _rules(parsed: Any) -> list[Any]:
+    if isinstance(parsed, dateutil.rrule.rruleset):
+        return [*getattr(parsed, "_rrule", []), *getattr(parsed, "_exrule", [])]
+    return [parsed]
+
+
+def _high_frequency(rule: Any) -> bool:
+    return getattr(rule, "_freq", None) in (dateutil.rrule.SECONDLY, dateutil.rrule.MINUTELY)
 
 
 def _rrule_json(value: str) -> Any:
@@ -241,23 +300,12 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
                 problems.extend(_check_rrule_json(decoded))
             elif (why := rrule_problem(rrule)) is not None:
                 err("rrule", why)
+            elif (why := rrule_warning(rrule)) is not None:
+                err("rrule", why, "warning", kind="rrule")
 
     anchor = item.get("anchor_date")
     if anchor is not None and not is_templated(anchor):
-        if given and given[0] != "interval":
-            err(
-                "anchor_date",
-                "anchor_date only applies to interval schedules; it is ignored here",
-                "warning",
-            )
-        if parse_anchor(anchor) is None:
-            err("anchor_date", f"anchor_date {anchor!r} is not an ISO 8601 date or datetime")
-        elif not isinstance(anchor, str) and set(item) - {"interval", "anchor_date", "timezone"}:
-            err(
-                "anchor_date",
-                "an unquoted anchor_date is read as a YAML timestamp, which prefect "
-                "deploy refuses next to other schedule keys; quote it",
-            )
+        problems.extend(_anchor_problems(item, anchor, given))
 
     day_or = item.get("day_or")
     if day_or is not None and not is_templated(day_or):
@@ -277,6 +325,36 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
         if value is not None and not isinstance(value, str):
             err(key, f"{key} must be a string, not {value!r}")
     return problems
+
+
+def _anchor_problems(
+    item: Mapping[str, Any], anchor: Any, given: list[str]
+) -> list[ScheduleProblem]:
+    out: list[ScheduleProblem] = []
+    if given and given[0] != "interval":
+        out.append(
+            ScheduleProblem(
+                "anchor_date",
+                "anchor_date only applies to interval schedules; it is ignored here",
+                "warning",
+                "ignored",
+            )
+        )
+    if (why := anchor_problem(anchor)) is not None:
+        out.append(ScheduleProblem("anchor_date", why, "error", "anchor_date"))
+    elif not isinstance(anchor, str) and set(item) - {"interval", "anchor_date", "timezone"}:
+        out.append(
+            ScheduleProblem(
+                "anchor_date",
+                "an unquoted anchor_date is read as a YAML timestamp, which prefect "
+                "deploy refuses next to other schedule keys; quote it",
+                "error",
+                "anchor_date",
+            )
+        )
+    elif (why := anchor_warning(anchor)) is not None:
+        out.append(ScheduleProblem("anchor_date", why, "warning", "anchor_date"))
+    return out
 
 
 def _check_rrule_json(decoded: Any) -> list[ScheduleProblem]:
@@ -315,6 +393,13 @@ def _iso(dt: datetime.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _utc_iso(dt: datetime.datetime) -> str:
+    try:
+        return _iso(dt.astimezone(datetime.timezone.utc))
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        return _iso(dt)
+
+
 def _seconds(delta: datetime.timedelta) -> float:
     return delta.total_seconds()
 
@@ -325,7 +410,7 @@ def normalize_rrule(rrule: str, timezone: str | None, now: datetime.datetime) ->
         return rrule
     try:
         parsed = dateutil.rrule.rrulestr(rrule, dtstart=DEFAULT_RRULE_ANCHOR, cache=False)
-    except (ValueError, TypeError):
+    except _RRULE_ERRORS:
         return rrule
     if not isinstance(parsed, dateutil.rrule.rrule):
         return _prepend_dtstart(rrule, DEFAULT_RRULE_ANCHOR)
@@ -340,13 +425,17 @@ def normalize_rrule(rrule: str, timezone: str | None, now: datetime.datetime) ->
     if delta <= 0:
         return _prepend_dtstart(rrule, DEFAULT_RRULE_ANCHOR)
     k = int(delta // period)
-    return _prepend_dtstart(rrule, DEFAULT_RRULE_ANCHOR + datetime.timedelta(seconds=k * period))
+    try:
+        start = DEFAULT_RRULE_ANCHOR + datetime.timedelta(seconds=k * period)
+    except OverflowError:
+        return _prepend_dtstart(rrule, DEFAULT_RRULE_ANCHOR)
+    return _prepend_dtstart(rrule, start)
 
 
 def _high_frequency_period(parsed: dateutil.rrule.rrule) -> int | None:
     freq = getattr(parsed, "_freq", None)
     interval = getattr(parsed, "_interval", None)
-    if freq not in (dateutil.rrule.SECONDLY, dateutil.rrule.MINUTELY) or interval is None:
+    if freq not in (dateutil.rrule.SECONDLY, dateutil.rrule.MINUTELY) or not interval:
         return None
     if getattr(parsed, "_count", None) is not None:
         return None
@@ -453,7 +542,7 @@ def normalize_server_schedule(
         parsed = parse_anchor(anchor) if anchor and not ignore_anchor else None
         canon = {
             "interval": _seconds(delta) if delta is not None else interval,
-            "anchor_date": _iso(parsed.astimezone(datetime.timezone.utc)) if parsed else None,
+            "anchor_date": _utc_iso(parsed) if parsed else None,
             "timezone": schedule.get("timezone") or "UTC",
         }
     elif schedule.get("rrule") is not None:
@@ -481,14 +570,17 @@ def _canonical_rrule(rrule: str, timezone: str) -> str:
         return text
     try:
         parsed = dateutil.rrule.rrulestr(text, cache=False)
-    except (ValueError, TypeError):
+    except _RRULE_ERRORS:
         return text
     if not isinstance(parsed, dateutil.rrule.rrule):
         return text
     period = _high_frequency_period(parsed)
     if period is None or getattr(parsed, "_until", None) is not None:
         return text
-    start = datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
-    offset = (start - DEFAULT_RRULE_ANCHOR).total_seconds() % period
-    phase = DEFAULT_RRULE_ANCHOR + datetime.timedelta(seconds=offset)
+    try:
+        start = datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
+        offset = (start - DEFAULT_RRULE_ANCHOR).total_seconds() % period
+        phase = DEFAULT_RRULE_ANCHOR + datetime.timedelta(seconds=offset)
+    except _RRULE_ERRORS:
+        return text
     return _DTSTART_LINE.sub(f"DTSTART:{phase.strftime('%Y%m%dT%H%M%S')}", text, count=1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, Diagnostics
 from .loader import Project
-from .rules import entrypoints, job_variables, pools, references, schedules, structure
+from .rules import deployments, entrypoints, job_variables, pools, references, schedules, structure
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ def rules() -> list[Rule]:
     """The rules, in the order they run. Each is independent and only adds diagnostics."""
     return [
         structure.check,
+        deployments.check,
         entrypoints.check,
         schedules.check,
         references.check,

@@ -77,3 +77,37 @@ def test_run_unknown_deployment_is_a_clear_error(prefect_server: RunningServer) 
     result = _run(prefect_server, "nope/missing", "--watch", "--timeout", "5")
     assert result.returncode == 1
     assert "deployment 'nope/missing' not found" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--params", '{"x": 1e999}'),
+        ("--params", '{"x": [-1e400]}'),
+        ("--params", '{"x": NaN}'),
+        ("--param", "x=Infinity"),
+        ("--param", "x=1e999"),
+        ("--job-variable", 'env={"A": -Infinity}'),
+    ],
+)
+def test_numbers_json_cannot_carry_are_one_error_exit_1(args: tuple[str, str]) -> None:
+    from tests.run_cli import run_cli
+
+    result = run_cli("run", "hello/hello", *args, env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith(f"Error: {args[0]}")
+    assert "crashed" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf"])
+def test_a_watch_timeout_must_be_finite(timeout: str) -> None:
+    from tests.run_cli import run_cli
+
+    result = run_cli("run", "hello/hello", "--watch", "--timeout", timeout)
+    assert result.exit_code == 2
+    assert "not a finite number of seconds" in result.stderr
+
+
+def test_finite_json_numbers_still_parse() -> None:
+    assert parse_params_json('{"x": 1e308, "y": -0.5}') == {"x": 1e308, "y": -0.5}
+    assert parse_assignments(("x=1e3", "s=NaNa"), "--param") == {"x": 1000.0, "s": "NaNa"}

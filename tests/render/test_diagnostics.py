@@ -223,3 +223,19 @@ def test_github_makes_other_control_characters_visible() -> None:
     diag = Diagnostic(Severity.ERROR, "S001", "a\x1b[2Jb\u2028c", Span("p.yaml", 1, 1))
     first = render_github([diag], use_color=False, summary=SUMMARY).splitlines()[0]
     assert first == "::error file=p.yaml,line=1,col=1,title=S001::a\\x1b[2Jb\\u2028c"
+
+
+def test_error_document_is_the_diagnostics_shape() -> None:
+    import json
+
+    from prefect_gitops.render.diagnostics import render_error_json
+
+    document = json.loads(render_error_json("it broke", "try again"))
+    assert document["format_version"] == "1"
+    assert document["summary"]["errors"] == 1
+    (diagnostic,) = document["diagnostics"]
+    assert (diagnostic["severity"], diagnostic["message"], diagnostic["hint"]) == (
+        "error",
+        "it broke",
+        "try again",
+    )

@@ -130,3 +130,22 @@ def test_step_outputs_with_build_steps(tmp_path: Path) -> None:
     )
     diags = check(tmp_path, text)
     assert [(d.severity.value, d.code) for d in diags] == [("info", "J003")]
+
+
+def test_broken_pool_schemas_are_located_errors_also_with_strict(tmp_path: Path) -> None:
+    from tests.run_cli import run_cli
+
+    (tmp_path / "work-pools").mkdir()
+    prefect_yaml = deployment("        x: 1\n", pool="broken")
+    (tmp_path / "prefect.yaml").write_text(prefect_yaml)
+    for variables in ("true", "1", "{type: object, required: [[x]], properties: {x: {}}}"):
+        (tmp_path / "work-pools" / "broken.yaml").write_text(
+            "name: broken\ntype: process\nbase_job_template:\n"
+            f"  job_configuration: {{command: '{{{{ x }}}}'}}\n  variables: {variables}\n"
+        )
+        for strict in ([], ["--strict"]):
+            result = run_cli("validate", str(tmp_path), "--format", "json", *strict)
+            assert result.exit_code == 1, (variables, strict, result.stderr)
+            assert "J002" in result.codes()
+            j002 = next(d for d in result.json()["diagnostics"] if d["code"] == "J002")
+            assert j002["file"] == "prefect.yaml" and j002["line"] == 5

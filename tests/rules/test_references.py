@@ -97,3 +97,21 @@ deployments:
         ("error", "R004", 15, "deployments[6].concurrency_limit.limit"),
     ]
     assert diags[0].hint == "did you mean 'ENQUEUE'?"
+
+
+def test_concurrency_limits_beyond_the_servers_64_bit_column(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: largest
+    concurrency_limit: 9223372036854775807
+  - name: too-large
+    concurrency_limit: 9223372036854775808
+  - name: too-large-limit
+    concurrency_limit: {limit: 99999999999999999999999, collision_strategy: ENQUEUE}
+"""
+    diags = check(tmp_path, text, config=None)
+    assert summary(diags) == [
+        ("error", "R004", 5, "deployments[1].concurrency_limit"),
+        ("error", "R004", 7, "deployments[2].concurrency_limit.limit"),
+    ]
+    assert "64-bit integer" in diags[0].message

@@ -76,8 +76,9 @@ def _register() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        result = cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
@@ -88,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"Error: {visible(exc.message)}", err=True)
         if exc.hint:
             click.echo(f"  hint: {visible(exc.hint)}", err=True)
+        if _json_requested(args):  # stdout stays one JSON document, even on an error
+            from ..render.diagnostics import render_error_json
+
+            click.echo(render_error_json(exc.message, exc.hint))
         return EXIT_PROBLEM
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -105,6 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(result, int):
         return result
     return EXIT_OK
+
+
+def _json_requested(args: Sequence[str]) -> bool:
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return False
+        if arg == "--format=json" or (arg == "--format" and args[index + 1 : index + 2] == ["json"]):
+            return True
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -157,6 +157,7 @@ def apply_command(
         environ,
         action="applied",
         environment=environment,
+        output_format=output_format,
     )
     if project is None:
         return EXIT_PROBLEM

@@ -12,10 +12,10 @@ import click
 from ..api import ApiClient
 from ..desired import analyze_flows, build_desired, project_name
 from ..diagnostics import Diagnostics, Summary
-from ..environments import api_target
+from ..environments import api_target, load_for_environment
 from ..errors import ReconcilerError
 from ..live import LiveState, read_live
-from ..loader import Project, load_project
+from ..loader import Project
 from ..ownership import owner_key
 from ..plan import Plan, build_plan
 from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
@@ -77,7 +77,12 @@ def plan_command(
     """
     environ = os.environ
     project = load_valid_project(
-        path, config_path, environ, action="planned", environment=environment
+        path,
+        config_path,
+        environ,
+        action="planned",
+        environment=environment,
+        output_format=output_format,
     )
     if project is None:
         return EXIT_PROBLEM
@@ -132,12 +137,11 @@ def load_valid_project(
     *,
     action: str,
     environment: str | None = None,
+    output_format: str = "text",
 ) -> Project | None:
     """Load and validate the whole repository (as `environment` sees it); on errors print
-    them and return None."""
-    project, load_diags = load_project(
-        path, config_path=config_path, environ=environ, environment=environment
-    )
+    them (also as the JSON document on stdout with `--format json`) and return None."""
+    project, load_diags = load_for_environment(path, config_path, environ, environment)
     diags = Diagnostics(load_diags)
     diags.extend(
         validate_project(
@@ -164,6 +168,8 @@ def load_valid_project(
         err=True,
     )
     click.echo(f"Error: the repository has errors; nothing was {action}.", err=True)
+    if output_format == "json":
+        click.echo(DIAGNOSTIC_RENDERERS["json"](diags, use_color=False, summary=summary))
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from typing import Any
@@ -17,6 +18,32 @@ from . import cli
 from .common import api_options, resolve_settings
 
 
+class _NotFinite(ValueError):
+    """A JSON number with no JSON value (`1e999`, `NaN`, `Infinity`): the request cannot carry it."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"{text} is out of range for a JSON number")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotFinite(f"{name} is not a JSON number")
+
+
+def _loads(text: str) -> Any:
+    """JSON without the numbers a request cannot carry; ValueError when not JSON at all."""
+    try:
+        return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    except _NotFinite:
+        json.loads(text)  # the hooks run while scanning: `NaNa` is simply not JSON
+        raise
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def parse_assignments(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
     """``key=value`` pairs; a value that parses as JSON is used as such (like `prefect deployment run`)."""
     result: dict[str, Any] = {}
@@ -25,7 +52,9 @@ def parse_assignments(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
         if not sep or not key:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=what)
         try:
-            result[key] = json.loads(raw)
+            result[key] = _loads(raw)
+        except _NotFinite as exc:
+            raise ReconcilerError(f"{what} {pair!r}: {exc}", hint=_FINITE_HINT) from None
         except ValueError:
             result[key] = raw
     return result
@@ -35,11 +64,23 @@ def parse_params_json(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        value = json.loads(text)
+        value = _loads(text)
+    except _NotFinite as exc:
+        raise ReconcilerError(f"--params: {exc}", hint=_FINITE_HINT) from None
     except ValueError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--params") from None
     if not isinstance(value, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--params")
+    return value
+
+
+_FINITE_HINT = "use a finite number, or quote it to pass a string"
+
+
+def _finite_seconds(value: float) -> float:
+    # FloatRange lets nan and inf through, and watching would then never end.
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number of seconds")
     return value
 
 
@@ -120,6 +161,7 @@ def watch(client: ApiClient, flow_run_id: str, timeout: float, interval: float =
     type=click.FloatRange(min=1),
     default=3600.0,
     show_default=True,
+    callback=lambda ctx, param, value: _finite_seconds(value),
     help="Give up watching after this many seconds.",
 )
 @api_options

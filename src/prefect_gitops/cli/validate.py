@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 
 from ..diagnostics import Diagnostics, Summary
-from ..environments import environment_diagnostics
-from ..loader import load_project
+from ..environments import environment_diagnostics, load_for_environment
 from ..render.diagnostics import RENDERERS
 from ..validate import ValidateOptions, validate_project
 from . import EXIT_OK, EXIT_PROBLEM, cli
@@ -78,9 +77,7 @@ def _validate(
     verbose: bool,
     environment: str | None,
 ) -> int:
-    project, load_diags = load_project(
-        path, config_path=config_path, environ=os.environ, environment=environment
-    )
+    project, load_diags = load_for_environment(path, config_path, os.environ, environment)
     options = ValidateOptions(
         strict=strict or project.config.strict,
         pool_types=dict(project.config.pool_types),

@@ -111,6 +111,25 @@ def render_json(
     return json.dumps(to_json_dict(diags, summary=summary, verbose=verbose), indent=2)
 
 
+def render_error_json(message: str, hint: str | None) -> str:
+    """A command that stopped with an error, as the JSON document `--format json` promises:
+    one error diagnostic without a location."""
+    diagnostic = {
+        "severity": Severity.ERROR.value,
+        "code": None,
+        "message": message,
+        "hint": hint,
+        "file": None,
+        "line": None,
+        "column": None,
+        "path": None,
+        "resource": None,
+    }
+    summary = {"errors": 1, "warnings": 0, "files": 0, "deployments": 0, "work_pools": 0}
+    document = {"format_version": FORMAT_VERSION, "diagnostics": [diagnostic], "summary": summary}
+    return json.dumps(document, indent=2)
+
+
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 

@@ -134,7 +134,7 @@ def _check(
                 yield _broken(entry, problem, target)
             continue
         yield _problem(entry, problem, target)
-    if strict and isinstance(report.sent, dict):
+    if strict and isinstance(report.sent, dict) and not broken_reported:
         for problem in jobvars.strict_problems(job_variables, target.template):
             yield _problem(entry, problem, target)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostic, Severity
 from ..loader import DeploymentEntry, Project, SourceFile
+from ..models import DB_INT_MAX
 from ..source import JsonPath, format_path
 from ..suggest import did_you_mean
 from ..templating import PLACEHOLDER_PATTERN, VARIABLE_PREFIX
@@ -123,13 +124,13 @@ def _limit_value(entry: DeploymentEntry, value: Any, sub: tuple[str, ...]) -> It
     if value is None or _templated(value) or isinstance(value, dict):
         return
     number = _integer(value)
-    if number is not None and number <= 0:  # other types are the loader's (S002)
+    if number is not None and not 0 < number <= DB_INT_MAX:  # other types: the loader's S002
         yield _diag(
             entry,
             sub,
             "R004",
             f"{entry.label}: `{'.'.join(sub)}` is {value!r}; the server accepts only a whole "
-            "number greater than 0",
+            f"number from 1 to {DB_INT_MAX} (a 64-bit integer)",
             hint="remove it to run without a limit",
         )
 
