@@ -35,7 +35,7 @@ from tests.prefect_server import RunningServer, running_server
 from tests.repo_factory import write_repo
 from tests.run_cli import CliResult, run_cli
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.both_backends]
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = ("quickstart", "docker", "kubernetes")
@@ -43,8 +43,8 @@ RUN_WAIT = 180.0  # the scheduler loops every 60 s
 
 
 @pytest.fixture(scope="module")
-def ours() -> Iterator[RunningServer]:
-    with running_server() as server:
+def ours(backend: str) -> Iterator[RunningServer]:
+    with running_server(backend) as server:
         yield server
 
 
@@ -162,13 +162,13 @@ def native_deploy(url: str, example: Path, home: Path) -> None:
 
 
 def test_examples_from_empty_plan_no_changes_and_equal_native_deploy(
-    applied_examples: RunningServer, tmp_path: Path
+    applied_examples: RunningServer, tmp_path: Path, backend: str
 ) -> None:
     for example in EXAMPLES:
         result = plan_text(EXAMPLES_DIR / example, applied_examples.url)
         assert result.exit_code == 0, result.stdout
         assert "No changes" in result.stdout
-    with running_server() as native:
+    with running_server(backend) as native:
         for example in EXAMPLES:
             native_deploy(native.url, EXAMPLES_DIR / example, tmp_path / "home")
         theirs = comparable_deployments(native.url)

@@ -26,7 +26,7 @@ from tests.prefect_server import RunningServer, running_server
 from tests.run_cli import CliResult, run_cli
 from tests.test_plan_server import EXAMPLE_NAMES, EXAMPLES, prefect_deploy, seed_infrastructure
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.both_backends]
 
 SECRET = "hunter2-clear-text"
 EXTRA_DEPLOYMENTS = f"""
@@ -92,8 +92,8 @@ def _cli(*args: str) -> CliResult:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running_server() as running:
+def server(backend: str) -> Iterator[RunningServer]:
+    with running_server(backend) as running:
         yield running
 
 

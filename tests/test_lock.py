@@ -35,6 +35,8 @@ from tests.prefect_server import RunningServer
 from tests.repo_factory import write_repo
 from tests.run_cli import run_cli
 
+# The tests that take the `prefect_server` fixture run on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_backends
 
 @pytest.fixture
 def client(prefect_server: RunningServer) -> Iterator[ApiClient]:

@@ -28,7 +28,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "prefect.yaml").is_file())
 DEPLOY_TIMEOUT = 300
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.both_backends]
 
 
 def seed_infrastructure(client: ApiClient, root: Path) -> None:
@@ -66,8 +66,8 @@ def prefect_deploy(server: RunningServer, root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with running_server() as running:
+def server(backend: str) -> Iterator[RunningServer]:
+    with running_server(backend) as running:
         yield running
 
 
