@@ -17,6 +17,7 @@ from ..automations import TriggerError, build_automation, default_name
 from ..diagnostics import Diagnostic, Severity
 from ..loader import DeploymentEntry, Project
 from ..templating import apply_values, find_placeholders, resolve_env, resolve_variables
+from .job_variables import has_steps
 
 if TYPE_CHECKING:
     from ..validate import ValidateOptions
@@ -106,12 +107,12 @@ def _triggers(
     name = raw.get("name")
     if not isinstance(name, str):
         return
-    has_steps = bool(raw.get("build")) or bool(raw.get("push"))
+    steps = has_steps(entry)
     first_of: dict[str, int] = {}
     for index, item in enumerate(triggers):
         try:
             spec = build_automation(
-                _templated(item, has_steps, environ),
+                _templated(item, steps, environ),
                 deployment=entry.label,
                 default=default_name(name, index + 1),
             )
@@ -131,13 +132,13 @@ def _triggers(
             )
 
 
-def _templated(item: Any, has_steps: bool, environ: Mapping[str, str]) -> Any:
+def _templated(item: Any, steps: bool, environ: Mapping[str, str]) -> Any:
     """As `desired`: templated like `prefect deploy`, except `parameters` (run-time events)."""
     if not isinstance(item, dict):
         return item
     item = dict(item)
     parameters = item.pop("parameters", None)
-    item = apply_values(item, {}, remove_notset=not has_steps, environ=environ)
+    item = apply_values(item, {}, remove_notset=not steps, environ=environ)
     if parameters is not None:
         item["parameters"] = parameters
     return item

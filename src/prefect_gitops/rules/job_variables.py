@@ -124,7 +124,7 @@ def _check(
         target.template,
         environ=environ,
         variables=declared_variables,
-        has_steps=_has_steps(entry),
+        has_steps=has_steps(entry),
     )
     broken_reported = False
     for problem in report.problems:
@@ -212,7 +212,7 @@ def _default_template(pool_type: str) -> dict[str, Any] | None:
     return templates.default_template(pool_type)
 
 
-def _has_steps(entry: DeploymentEntry) -> bool:
+def has_steps(entry: DeploymentEntry) -> bool:
     """Whether `prefect deploy` runs build or push steps (whose outputs fill placeholders)."""
     raw = entry.raw
     top = entry.file.data if isinstance(entry.file.data, dict) else {}
