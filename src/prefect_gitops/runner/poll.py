@@ -28,6 +28,7 @@ from typing import Any
 from ..api import ApiClient, ApiError
 from ..errors import ConfigError, ReconcilerError
 from ..settings import Settings
+from .blocks import ServerBlocks, redact
 from .config import (
     DEFAULT_PROCESS_TEMPLATE,
     JobConfigError,
@@ -83,6 +84,7 @@ class ActiveRun:
     cancel_reason: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     final_state: str | None = None
+    secrets: frozenset[str] = frozenset()  # read from blocks; redacted from what we print
 
     @property
     def id(self) -> str:
@@ -374,12 +376,16 @@ class Runner:
             deployment.get("job_variables"), flow_run.get("job_variables")
         )
         prefect_variables: dict[str, Any] = {}
-        for name in variable_names(template):
+        for name in sorted(variable_names(template, variables)):
             found = self.client.get(f"/variables/name/{name}", allow=(404,))
             if isinstance(found, dict):
                 prefect_variables[name] = found.get("value")
         config = render_job_configuration(
-            template, variables, prefect_variables=prefect_variables, environ=self.environ
+            template,
+            variables,
+            prefect_variables=prefect_variables,
+            blocks=ServerBlocks(self.client),
+            environ=self.environ,
         )
         env = self._base_env()
         attribution = {
@@ -427,15 +433,17 @@ class Runner:
             try:
                 config, env = self.job_configuration(run.flow_run)
             except (ReconcilerError, JobConfigError) as exc:
-                self._crash(run, f"Failed to submit flow run to infrastructure: {exc}")
+                hint = f" ({exc.hint})" if exc.hint else ""
+                self._crash(run, f"Failed to submit flow run to infrastructure: {exc}{hint}")
                 return
+            run.secrets = config.secrets
             if config.working_dir is None:
                 temp_dir = tempfile.mkdtemp(suffix="prefect")
                 cwd = Path(temp_dir)
             else:
                 cwd = config.working_dir
                 cwd.mkdir(parents=True, exist_ok=True)
-            label = config.name or str(run.flow_run.get("name") or run.id)
+            label = redact(config.name or str(run.flow_run.get("name") or run.id), run.secrets)
             if config.stream_output:
                 pump = OutputPump(label, self._emit)
                 output_fd = pump.write_fd
@@ -463,7 +471,11 @@ class Runner:
                     log_fd = None
             self._watch(run, run.child, pump, label)
         except Exception as exc:
-            self._log(f"flow run {run.id}: unexpected error: {type(exc).__name__}: {exc}")
+            self._log(
+                redact(
+                    f"flow run {run.id}: unexpected error: {type(exc).__name__}: {exc}", run.secrets
+                )
+            )
             with contextlib.suppress(Exception):
                 self._crash(run, f"The prefect-gitops runner failed: {type(exc).__name__}: {exc}")
         finally:
@@ -521,6 +533,7 @@ class Runner:
         self._log(f"flow run {label!r} ({run.id}) finished: exit code {code}, state {current}")
 
     def _crash(self, run: ActiveRun, message: str) -> None:
+        message = redact(message, run.secrets)
         self._log(f"flow run {run.id}: {message}")
         propose_state(self.client, run.id, "CRASHED", message=message)
         run.final_state = "CRASHED"
