@@ -43,11 +43,11 @@ def writes_env(name: str, path: str) -> None:
 
 @flow
 def marks(marker_dir: str) -> None:
-    # One file per flow run, opened exclusively: a second execution of the same run fails.
+    # One file per flow run, one line per execution of it (appends are atomic).
     from prefect.runtime import flow_run
 
-    with open(os.path.join(marker_dir, str(flow_run.id)), "x") as out:
-        out.write(str(os.getpid()))
+    with open(os.path.join(marker_dir, str(flow_run.id)), "a") as out:
+        out.write(f"{os.getpid()}\\n")
 
 
 @flow
