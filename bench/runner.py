@@ -3,14 +3,15 @@
 One real Prefect server, one pool per tool, the same trivial flow, the same poll interval.
 Memory is measured the same way for both tools: every process the tool keeps, whatever its
 session (its descendants by parent PID, plus every process carrying the tool's marker in its
-environment, and their descendants), summed RSS and PSS; once idle before any run, and once
-idle after the runs (when our fork server has stopped after ``--fork-idle`` seconds; Prefect's
-worker is given the same wait). Also PENDING->RUNNING of single runs and of the runs of a
-burst (server timestamps), and the burst from the first create to all Completed.
+environment, and their descendants), summed RSS and PSS: idle before any run, ``--idle``
+seconds after the runs (our fork server still up), and idle after the runs (once our fork
+server stopped after ``--fork-idle`` seconds, the runner's default; Prefect's worker gets the
+same waits). Also PENDING->RUNNING of single runs and of the runs of a burst (server
+timestamps), and the burst from the first create to all Completed.
 Usage (from the repo root):
 
     .venv/bin/python bench/runner.py [--query-seconds 1] [--lat-runs 5] [--burst 20]
-        [--fork-idle 10] [--backend sqlite|postgres] [--out results.json]
+        [--fork-idle 60] [--backend sqlite|postgres] [--out results.json]
 """
 
 from __future__ import annotations
@@ -216,7 +217,10 @@ def bench_tool(
             f"{result['burst_states']}, PENDING->RUNNING median "
             f"{statistics.median(result['burst_pending_to_running_s']):.2f}s"
         )
-        time.sleep(args.fork_idle + args.idle)
+        time.sleep(args.idle)
+        result["just_after_runs"] = memory(process.pid, marker)
+        say(f"{tool}: {args.idle:g}s after the runs {result['just_after_runs']}")
+        time.sleep(args.fork_idle)
         result["idle_after_runs"] = memory(process.pid, marker)
         say(f"{tool}: idle after the runs {result['idle_after_runs']}")
     finally:
@@ -235,6 +239,8 @@ def table(ours: dict[str, Any], theirs: dict[str, Any], args: argparse.Namespace
         ("idle RSS, main process (MiB)", *pick("idle", "rss_mib")),
         ("idle RSS, all kept (MiB)", *pick("idle", "tree_rss_mib")),
         ("idle PSS, all kept (MiB)", *pick("idle", "tree_pss_mib")),
+        (f"{args.idle:g}s after runs, RSS all (MiB)", *pick("just_after_runs", "tree_rss_mib")),
+        (f"{args.idle:g}s after runs, PSS all (MiB)", *pick("just_after_runs", "tree_pss_mib")),
         ("idle after runs, RSS all (MiB)", *pick("idle_after_runs", "tree_rss_mib")),
         ("idle after runs, PSS all (MiB)", *pick("idle_after_runs", "tree_pss_mib")),
         ("PENDING->RUNNING median (s)", *median("pending_to_running_s")),
@@ -259,7 +265,7 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=15.0)
     parser.add_argument("--lat-runs", type=int, default=5)
     parser.add_argument("--burst", type=int, default=20)
-    parser.add_argument("--fork-idle", type=float, default=10.0)
+    parser.add_argument("--fork-idle", type=float, default=60.0)
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

@@ -71,7 +71,7 @@ class RunnerOptions:
     kill_grace_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     fork_server: bool = True
-    fork_server_idle_seconds: float = 300.0
+    fork_server_idle_seconds: float = 60.0
     log_dir: Path | None = None
     python: str = sys.executable
 
