@@ -19,7 +19,7 @@ from tests.runner.helpers import (
     write_flows,
 )
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.server, pytest.mark.timeout(720)]
 
 RUNS = 100
 RUNNERS = 3
@@ -46,7 +46,7 @@ def test_a_hundred_runs_across_three_runners_each_run_exactly_once(
         runner_process(prefect_server, pool, "--name", "r1", "--limit", "4", log=logs[1]),
         runner_process(prefect_server, pool, "--name", "r2", "--limit", "4", log=logs[2]),
     ):
-        states = wait_final(client, run_ids, 420)
+        states = wait_final(client, run_ids, 540)
     tail = "\n".join(log.read_text()[-2000:] for log in logs)
     assert sorted(states) == sorted(run_ids)
     assert set(states.values()) == {"COMPLETED"}, tail

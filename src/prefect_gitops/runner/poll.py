@@ -124,7 +124,6 @@ class Runner:
         self._heartbeat_thread: threading.Thread | None = None
         self.last_poll = time.monotonic()
         self._next_cancel_check = time.monotonic()
-        self.started_runs: list[str] = []
         self.polls = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -333,7 +332,6 @@ class Runner:
         run = ActiveRun(flow_run)
         with self._lock:
             self._active[run_id] = run
-        self.started_runs.append(run_id)
         return run
 
     # -- executing one run -------------------------------------------------------------------
