@@ -165,3 +165,68 @@ def test_variables_referenced_by_job_variables_are_fetched_too() -> None:
         DEFAULT_PROCESS_TEMPLATE, variables, prefect_variables={"from_deployment": "v"}
     )
     assert config.env == {"X": "v"}
+
+
+class _PrefectClientStandIn:
+    """What Prefect's resolver reads through its client, served from the same documents."""
+
+    def __init__(self, blocks: FakeBlocks) -> None:
+        self.blocks = blocks
+
+    async def read_block_document_by_name(self, name: str, block_type_slug: str) -> Any:
+        from types import SimpleNamespace
+
+        import prefect.exceptions
+
+        data = self.blocks.by_name(block_type_slug, name)
+        if data is None:
+            raise prefect.exceptions.ObjectNotFound(http_exc=Exception("404"))
+        return SimpleNamespace(data=dict(data))
+
+    async def read_block_document(self, document_id: Any) -> Any:
+        from types import SimpleNamespace
+
+        import prefect.exceptions
+
+        data = self.blocks.by_id(str(document_id))
+        if data is None:
+            raise prefect.exceptions.ObjectNotFound(http_exc=Exception("404"))
+        return SimpleNamespace(data=dict(data))
+
+
+PARITY_CASES: list[Any] = [
+    "{{ prefect.blocks.secret.my-secret }}",
+    "{{ prefect.blocks.secret.my-secret.value }}",
+    "x {{ prefect.blocks.secret.my-secret }} y {{ prefect.blocks.json.cfg.host }}",
+    "{{ prefect.blocks.json.cfg }}",
+    "{{ prefect.blocks.json.cfg.ports[0] }}",
+    "{{ prefect.blocks.json.cfg.value.ports }}",
+    "{{ prefect.blocks.aws-credentials.prod }}",
+    "{{ prefect.blocks.aws-credentials.prod.aws_access_key_id }}",
+    "{{ prefect.blocks.aws-credentials.prod.nope }}",
+    "pre-{{ prefect.blocks.json.cfg }}",
+    "{{ prefect.blocks.secret.gone }}",
+    {"env": {"A": "{{ prefect.blocks.secret.my-secret }}", "B": ["{{ x }}", 1, None, True]}},
+    {"$ref": {"block_document_id": "id-cfg"}},
+    {"$ref": {"block_document_id": "missing"}},
+    [{"k": "{{ prefect.blocks.json.cfg.host }}:{{ $PORT }}"}],
+]
+
+
+@pytest.mark.parametrize("template", PARITY_CASES)
+def test_resolution_matches_prefects_own_resolver(template: Any) -> None:
+    import asyncio
+
+    from prefect.utilities.templating import resolve_block_document_references
+
+    try:
+        expected: Any = asyncio.run(
+            resolve_block_document_references(template, client=_PrefectClientStandIn(BLOCKS))  # type: ignore[arg-type]
+        )
+    except Exception:
+        expected = "error"
+    try:
+        actual: Any = resolve_blocks(template, BLOCKS)[0]
+    except BlockError:
+        actual = "error"
+    assert actual == expected
