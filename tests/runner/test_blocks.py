@@ -230,3 +230,11 @@ def test_resolution_matches_prefects_own_resolver(template: Any) -> None:
     except BlockError:
         actual = "error"
     assert actual == expected
+
+
+def test_a_short_secret_block_value_is_still_redacted() -> None:
+    blocks = FakeBlocks({("secret", "pin"): {"value": "42"}, ("string", "n"): {"value": "42"}})
+    _, secrets = resolve_blocks({"a": "{{ prefect.blocks.secret.pin }}"}, blocks)
+    assert secrets == {"42"}
+    _, secrets = resolve_blocks({"a": "{{ prefect.blocks.string.n }}"}, blocks)
+    assert secrets == frozenset()  # too short to hide anything, would redact ordinary text

@@ -27,8 +27,10 @@ from ..templating import (
 )
 
 REDACTED = "***"
-# Shorter values (true, 1, ...) would redact ordinary words from messages and hide nothing.
+# Shorter values (true, 1, ...) would redact ordinary words from messages and hide nothing;
+# a Secret block's value is redacted whatever its length.
 MIN_REDACTED_CHARS = 4
+SECRET_TYPE_SLUG = "secret"
 
 
 class BlockError(ReconcilerError):
@@ -91,10 +93,10 @@ class _Resolver:
         if not blocks:
             return text
         if len(placeholders) == 1 and blocks[0].full_match == text:
-            return self._remember(self._value(blocks[0]))
+            return self._value(blocks[0])
         result = text
         for placeholder in blocks:
-            value = self._remember(self._value(placeholder))
+            value = self._value(placeholder)
             if isinstance(value, (dict, list)):
                 raise BlockError(
                     f"block placeholder {placeholder.full_match} resolves to a "
@@ -133,7 +135,7 @@ class _Resolver:
                     f"block placeholder {placeholder.full_match}: the block '{name}' of type "
                     f"'{type_slug}' has no field '{keypath[0]}'"
                 )
-        return copy.deepcopy(data)
+        return self._remember(copy.deepcopy(data), always=type_slug == SECRET_TYPE_SLUG)
 
     def _by_id(self, document_id: Any) -> Mapping[str, Any]:
         found = self.source.by_id(str(document_id))
@@ -145,16 +147,16 @@ class _Resolver:
             )
         return found
 
-    def _remember(self, value: Any) -> Any:
+    def _remember(self, value: Any, *, always: bool = False) -> Any:
         if isinstance(value, dict):
             for item in value.values():
-                self._remember(item)
+                self._remember(item, always=always)
         elif isinstance(value, list):
             for item in value:
-                self._remember(item)
+                self._remember(item, always=always)
         elif value is not None and not isinstance(value, bool):
             text = str(value)
-            if len(text) >= MIN_REDACTED_CHARS:
+            if len(text) >= MIN_REDACTED_CHARS or (always and text):
                 self.secrets.add(text)
         return value
 
