@@ -284,9 +284,7 @@ class _Builder:
     ) -> None:
         if type(value) is _MergeKey and not self._is_key_position():
             # yaml.safe_load has no constructor for a `<<` anywhere but as a mapping key
-            raise YamlLoadError(
-                "'<<' is a merge key; as a value it must be quoted ('<<')", *mark
-            )
+            raise YamlLoadError("'<<' is a merge key; as a value it must be quoted ('<<')", *mark)
         if anchor is not None:
             self.anchors[anchor] = _Anchor(value, origin, size)
         if not self.stack:

@@ -41,6 +41,7 @@ def _run(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.server
+@pytest.mark.both_backends
 @pytest.mark.timeout(300)
 def test_run_local_completes_and_a_failing_flow_exits_1(
     prefect_server: RunningServer, tmp_path: Path

@@ -35,6 +35,22 @@ def hello(name: str = "world", sleep: float = 0.0) -> str:
 
 
 @flow
+def writes_env(name: str, path: str) -> None:
+    value = os.environ.get(name)
+    with open(path, "w") as out:
+        out.write("" if value is None else value)
+
+
+@flow
+def marks(marker_dir: str) -> None:
+    # One file per flow run, one line per execution of it (appends are atomic).
+    from prefect.runtime import flow_run
+
+    with open(os.path.join(marker_dir, str(flow_run.id)), "a") as out:
+        out.write(f"{os.getpid()}\\n")
+
+
+@flow
 def fails() -> None:
     raise ValueError("this flow fails on purpose")
 
@@ -157,6 +173,25 @@ def create_deployment(
 def create_run(client: ApiClient, deployment_id: str, **body: Any) -> dict[str, Any]:
     run: dict[str, Any] = client.post(f"/deployments/{deployment_id}/create_flow_run", json=body)
     return run
+
+
+def create_secret_block(client: ApiClient, name: str, value: str) -> dict[str, Any]:
+    """A document of Prefect's system `secret` block type (registered by the server)."""
+    block_type = client.get("/block_types/slug/secret")
+    schemas = client.post(
+        "/block_schemas/filter",
+        json={"block_schemas": {"block_type_id": {"any_": [block_type["id"]]}}},
+    )
+    document: dict[str, Any] = client.post(
+        "/block_documents/",
+        json={
+            "name": name,
+            "block_type_id": block_type["id"],
+            "block_schema_id": schemas[0]["id"],
+            "data": {"value": value},
+        },
+    )
+    return document
 
 
 def read_run(client: ApiClient, run_id: str) -> dict[str, Any]:

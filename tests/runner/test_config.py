@@ -114,7 +114,7 @@ def test_prefect_variables_are_resolved_from_the_given_values() -> None:
     assert config.command == "echo hi" and config.name == "n"
 
 
-def test_block_references_are_refused_with_a_clear_error() -> None:
+def test_block_references_are_refused_without_a_block_source() -> None:
     template = {"job_configuration": {"command": "{{ prefect.blocks.secret.x }}"}, "variables": {}}
     with pytest.raises(JobConfigError, match="block"):
         render_job_configuration(template, {})

@@ -19,6 +19,7 @@ from tests.runner.helpers import (
     create_deployment,
     create_pool,
     create_run,
+    create_secret_block,
     descendants_with_env,
     history,
     is_alive,
@@ -31,7 +32,7 @@ from tests.runner.helpers import (
     write_flows,
 )
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.server, pytest.mark.both_backends, pytest.mark.timeout(300)]
 
 
 def _ts(value: str) -> datetime:
@@ -420,3 +421,84 @@ def test_the_fork_server_starts_with_the_first_run_and_stops_when_idle(
             assert wait_final(client, [run_id], 120)[run_id] == "COMPLETED", log.read_text()
             assert "fork server unavailable" not in log.read_text()
             assert wait_until(lambda: descendants_with_env(marker) == [process.pid], 30)
+
+
+@pytest.mark.parametrize("launcher", ["--fork-server", "--no-fork-server"])
+def test_a_secret_block_in_env_is_resolved_at_run_time_and_never_shown(
+    prefect_server: RunningServer, tmp_path: Path, launcher: str
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("blocks")
+    create_pool(client, pool)
+    secret_name = unique("my-secret")
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    create_secret_block(client, secret_name, secret)
+    flows = write_flows(tmp_path / "flows")
+    deployment = create_deployment(
+        client,
+        pool=pool,
+        flows_dir=flows,
+        flow="writes_env",
+        job_variables={
+            "env": {"MY_SECRET": f"{{{{ prefect.blocks.secret.{secret_name} }}}}"},
+            "name": "run-{{ prefect.blocks.secret." + secret_name + " }}",
+        },
+    )
+    seen = tmp_path / "seen"
+    run_id = create_run(
+        client, deployment["id"], parameters={"name": "MY_SECRET", "path": str(seen)}
+    )["id"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prefect_gitops",
+            "runner",
+            "start",
+            "--pool",
+            pool,
+            "--run-once",
+            launcher,
+        ],
+        env=runner_env(prefect_server),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert state_of(client, run_id) == "COMPLETED", result.stderr[-3000:]
+    assert seen.read_text() == secret
+    assert secret not in result.stdout + result.stderr
+    assert "run-***" in result.stdout + result.stderr  # the label is redacted, not dropped
+    # The server still holds the reference, not the value.
+    stored = client.get(f"/deployments/{deployment['id']}")["job_variables"]
+    assert secret not in str(stored)
+    assert secret not in str(client.get(f"/flow_runs/{run_id}"))
+
+
+def test_a_missing_block_crashes_the_run_with_a_message_naming_it(
+    prefect_server: RunningServer, tmp_path: Path
+) -> None:
+    client = client_for(prefect_server)
+    pool = unique("noblock")
+    create_pool(client, pool)
+    flows = write_flows(tmp_path / "flows")
+    deployment = create_deployment(
+        client,
+        pool=pool,
+        flows_dir=flows,
+        job_variables={"env": {"X": "{{ prefect.blocks.secret.was-deleted }}"}},
+    )
+    run_id = create_run(client, deployment["id"])["id"]
+    result = subprocess.run(
+        [sys.executable, "-m", "prefect_gitops", "runner", "start", "--pool", pool, "--run-once"],
+        env=runner_env(prefect_server),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    final = client.get(f"/flow_runs/{run_id}")["state"]
+    assert final["type"] == "CRASHED"
+    assert "block 'was-deleted' of type 'secret'" in final["message"]
+    assert "Traceback" not in result.stderr

@@ -110,7 +110,7 @@ def runner_group() -> None:
 @click.option(
     "--fork-server-idle-seconds",
     type=click.FloatRange(min=0),
-    default=300.0,
+    default=60.0,
     show_default=True,
     help="Stop the fork server (and free its memory) after this long without runs; "
     "it starts again with the next run.",

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
 from ..templates import default_template
 from ..templating import (
-    BLOCK_PREFIX,
     VARIABLE_PREFIX,
     NotSet,
     PlaceholderKind,
@@ -25,6 +24,7 @@ from ..templating import (
     find_placeholders,
     resolve_variables,
 )
+from .blocks import BlockError, BlockSource, has_block_references, redact, resolve_blocks
 
 # The process type's default template, as shipped in schemas/work-pool-types/process.json;
 # used when a run has no pool (e.g. `run --local` of a pool-less deployment).
@@ -39,12 +39,15 @@ class JobConfigError(ReconcilerError):
 class JobConfiguration:
     """What the process worker's ``ProcessJobConfiguration`` holds, after rendering."""
 
-    command: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    # Either may hold values read from blocks: kept out of the repr.
+    command: str | None = field(default=None, repr=False)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
     labels: dict[str, str] = field(default_factory=dict)
     name: str | None = None
     stream_output: bool = True
     working_dir: Path | None = None
+    # What was read from blocks: never printed (see ``blocks.redact``).
+    secrets: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 def merge_job_variables(
@@ -59,11 +62,14 @@ def merge_job_variables(
     return merged
 
 
-def variable_names(template: Mapping[str, Any]) -> set[str]:
-    """The ``prefect.variables.*`` names a job configuration refers to (to fetch them first)."""
+def variable_names(template: Mapping[str, Any], *job_variables: Any) -> set[str]:
+    """The ``prefect.variables.*`` names a job configuration may refer to (to fetch them
+    first): in the template, its variable defaults, and the job variables laid over them."""
+    trees = [template.get("job_configuration", {}), template.get("variables", {}), *job_variables]
     return {
         p.name[len(VARIABLE_PREFIX) :]
-        for p in find_placeholders(template.get("job_configuration", {}))
+        for tree in trees
+        for p in find_placeholders(tree)
         if p.kind is PlaceholderKind.VARIABLE
     }
 
@@ -73,9 +79,14 @@ def render_job_configuration(
     variables: Mapping[str, Any],
     *,
     prefect_variables: Mapping[str, Any] | None = None,
+    blocks: BlockSource | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> JobConfiguration:
-    """``from_template_and_values`` for the process worker, then its pydantic coercion."""
+    """``from_template_and_values`` for the process worker, then its pydantic coercion.
+
+    Block references are read from ``blocks`` (refused when there is none); what they hold is
+    redacted from every error message raised here.
+    """
     config: dict[str, Any] = copy.deepcopy(dict(base_job_template.get("job_configuration") or {}))
     properties = (base_job_template.get("variables") or {}).get("properties") or {}
     values: dict[str, Any] = {
@@ -107,15 +118,22 @@ def render_job_configuration(
     rendered = apply_values(config, values, environ=environ)
     if rendered is NotSet or not isinstance(rendered, dict):
         rendered = {}
-    if any(p.kind is PlaceholderKind.BLOCK for p in find_placeholders(rendered)):
-        raise JobConfigError(
-            "the job configuration refers to a block ({{ "
-            + BLOCK_PREFIX
-            + "... }}); the prefect-gitops runner does not resolve blocks",
-            hint="pass the value as a job variable or a Prefect variable instead",
-        )
+    secrets: frozenset[str] = frozenset()
+    if has_block_references(rendered):
+        if blocks is None:
+            raise JobConfigError(
+                "the job configuration refers to a block and no Prefect API is available "
+                "to read it from"
+            )
+        try:
+            rendered, secrets = resolve_blocks(rendered, blocks)
+        except BlockError as exc:
+            raise JobConfigError(exc.message, hint=exc.hint) from None
     rendered = resolve_variables(rendered, prefect_variables or {})
-    return _coerce(rendered)
+    try:
+        return replace(_coerce(rendered), secrets=secrets)
+    except JobConfigError as exc:
+        raise JobConfigError(redact(exc.message, secrets), hint=exc.hint) from None
 
 
 def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from ..api import ApiClient, ApiError
 from ..errors import ConfigError, ReconcilerError
 from ..settings import Settings
+from .blocks import ServerBlocks, redact
 from .config import (
     DEFAULT_PROCESS_TEMPLATE,
     JobConfigError,
@@ -70,7 +71,7 @@ class RunnerOptions:
     kill_grace_seconds: float = 30.0
     shutdown_grace_seconds: float = 30.0
     fork_server: bool = True
-    fork_server_idle_seconds: float = 300.0
+    fork_server_idle_seconds: float = 60.0
     log_dir: Path | None = None
     python: str = sys.executable
 
@@ -83,6 +84,7 @@ class ActiveRun:
     cancel_reason: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     final_state: str | None = None
+    secrets: frozenset[str] = frozenset()  # read from blocks; redacted from what we print
 
     @property
     def id(self) -> str:
@@ -122,7 +124,6 @@ class Runner:
         self._heartbeat_thread: threading.Thread | None = None
         self.last_poll = time.monotonic()
         self._next_cancel_check = time.monotonic()
-        self.started_runs: list[str] = []
         self.polls = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -331,7 +332,6 @@ class Runner:
         run = ActiveRun(flow_run)
         with self._lock:
             self._active[run_id] = run
-        self.started_runs.append(run_id)
         return run
 
     # -- executing one run -------------------------------------------------------------------
@@ -374,12 +374,16 @@ class Runner:
             deployment.get("job_variables"), flow_run.get("job_variables")
         )
         prefect_variables: dict[str, Any] = {}
-        for name in variable_names(template):
+        for name in sorted(variable_names(template, variables)):
             found = self.client.get(f"/variables/name/{name}", allow=(404,))
             if isinstance(found, dict):
                 prefect_variables[name] = found.get("value")
         config = render_job_configuration(
-            template, variables, prefect_variables=prefect_variables, environ=self.environ
+            template,
+            variables,
+            prefect_variables=prefect_variables,
+            blocks=ServerBlocks(self.client),
+            environ=self.environ,
         )
         env = self._base_env()
         attribution = {
@@ -427,15 +431,17 @@ class Runner:
             try:
                 config, env = self.job_configuration(run.flow_run)
             except (ReconcilerError, JobConfigError) as exc:
-                self._crash(run, f"Failed to submit flow run to infrastructure: {exc}")
+                hint = f" ({exc.hint})" if exc.hint else ""
+                self._crash(run, f"Failed to submit flow run to infrastructure: {exc}{hint}")
                 return
+            run.secrets = config.secrets
             if config.working_dir is None:
                 temp_dir = tempfile.mkdtemp(suffix="prefect")
                 cwd = Path(temp_dir)
             else:
                 cwd = config.working_dir
                 cwd.mkdir(parents=True, exist_ok=True)
-            label = config.name or str(run.flow_run.get("name") or run.id)
+            label = redact(config.name or str(run.flow_run.get("name") or run.id), run.secrets)
             if config.stream_output:
                 pump = OutputPump(label, self._emit)
                 output_fd = pump.write_fd
@@ -463,7 +469,11 @@ class Runner:
                     log_fd = None
             self._watch(run, run.child, pump, label)
         except Exception as exc:
-            self._log(f"flow run {run.id}: unexpected error: {type(exc).__name__}: {exc}")
+            self._log(
+                redact(
+                    f"flow run {run.id}: unexpected error: {type(exc).__name__}: {exc}", run.secrets
+                )
+            )
             with contextlib.suppress(Exception):
                 self._crash(run, f"The prefect-gitops runner failed: {type(exc).__name__}: {exc}")
         finally:
@@ -521,6 +531,7 @@ class Runner:
         self._log(f"flow run {label!r} ({run.id}) finished: exit code {code}, state {current}")
 
     def _crash(self, run: ActiveRun, message: str) -> None:
+        message = redact(message, run.secrets)
         self._log(f"flow run {run.id}: {message}")
         propose_state(self.client, run.id, "CRASHED", message=message)
         run.final_state = "CRASHED"
