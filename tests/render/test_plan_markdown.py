@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from prefect_gitops.plan import Action, Reason
+from prefect_gitops.plan import Action, Reason, ResourceChange
 from prefect_gitops.render.plan_json import plan_document
 from prefect_gitops.render.plan_markdown import (
+    COMMENT_BUDGET,
     MARKER,
     render_document_markdown,
     render_plan_markdown,
@@ -32,11 +33,7 @@ def test_no_changes() -> None:
 
 **No changes. Live state matches the repository.**
 
-<details><summary>1 unchanged resource</summary>
-
-- <code>flow.etl</code>
-
-</details>
+1 unchanged resource.
 
 <sub>prefect-gitops 0.1.0</sub>
 """
@@ -80,11 +77,7 @@ Environment: <code>prod</code>
 
 </details>
 
-<details><summary>1 unchanged resource</summary>
-
-- <code>flow.etl</code>
-
-</details>
+1 unchanged resource.
 
 <sub>prefect-gitops 0.1.0</sub>
 """
@@ -167,12 +160,84 @@ def test_html_in_names_is_escaped_and_backticks_get_a_longer_fence() -> None:
     assert '\n!     description = "use ```code```" -> "plain"\n  }\n````\n' in text
 
 
-def test_diffs_beyond_the_size_budget_are_left_out() -> None:
-    doc = plan_document(make_plan(pool_update(), queue_drift()))
-    text = render_document_markdown(doc, diff_budget=300)
-    assert "variables.properties.image.default" in text
-    assert "priority = 3 -> 1" not in text
-    assert "_Diff left out to keep this comment within GitHub's size limit" in text
+def _deployments(count: int, action: Action = Action.CREATE) -> list[ResourceChange]:
+    """`count` deployments shaped like a real repository's, each with a full diff."""
+    changes = []
+    for i in range(count):
+        state = {
+            "name": f"nightly-{i:04d}",
+            "flow_name": f"ingest_source_{i:04d}",
+            "entrypoint": f"flows/ingest/source_{i:04d}.py:ingest_source_{i:04d}",
+            "description": f"Loads source {i} into the warehouse every night.",
+            "tags": ["ingest", "prod", f"team-{i % 7}"],
+            "parameters": {"source": f"s3://landing/source-{i:04d}/", "full_refresh": False},
+            "job_variables": {"env": {"LOG_LEVEL": "INFO"}, "image": "repo/ingest:2.4.1"},
+            "work_pool_name": "k8s-analytics",
+            "schedules": [
+                {"slug": "nightly", "active": True, "schedule": {"cron": f"{i % 60} 2 * * *"}}
+            ],
+        }
+        address = f"deployment.ingest_source_{i:04d}/nightly-{i:04d}"
+        if action is Action.CREATE:
+            changes.append(change(address, action, after=state, reason=Reason.NEW))
+        else:
+            changes.append(change(address, action, before=state, reason=Reason.NOT_IN_CONFIG))
+    return changes
+
+
+def test_a_thousand_deployments_fit_in_one_comment_with_every_address() -> None:
+    changes = _deployments(1000)
+    assert len(render_document_markdown(plan_document(make_plan(*changes)), budget=10**9)) > (
+        200_000
+    )  # without a budget this plan would never post
+    text = render_plan_markdown(make_plan(*changes, *(flow_noop() for _ in range(3))))
+    assert len(text) <= COMMENT_BUDGET < 65_536
+    for rc in changes:
+        assert f"<code>{rc.address}</code>" in text
+    shown = text.count("```diff")
+    assert 0 < shown < 1000
+    assert (
+        f"**The details of {1000 - shown} changes are left out to keep this comment within "
+        "GitHub's size limit.** The full plan is in this run's job summary and in its "
+        "`prefect-gitops-plan-*` artifact." in text
+    )
+    assert f"- will be created ({1000 - shown}): <code>" in text
+    assert "\n3 unchanged resources.\n" in text and "flow.etl" not in text
+
+
+def test_the_budget_is_a_renderer_argument_and_left_out_changes_are_grouped() -> None:
+    changes = [pool_update(), *_deployments(3), *_deployments(2, Action.DELETE)]
+    doc = plan_document(make_plan(*changes))
+    full = render_document_markdown(doc, budget=10**9)
+    assert "left out" not in full and full.count("```diff") == 6
+    for budget in (200, 900, 2_000, 4_000, len(full) - 1):
+        text = render_document_markdown(doc, budget=budget)
+        assert len(text) <= max(budget, len(render_document_markdown(doc, budget=0)))
+        for rc in changes:
+            assert f"<code>{rc.address}</code>" in text
+        assert "The details of" in text
+    tight = render_document_markdown(doc, budget=0)
+    assert "```diff" not in tight
+    assert "- will be updated in-place (1): <code>work_pool.above-ground</code>\n" in tight
+    assert "- will be destroyed (2): <code>deployment.ingest_source_0000/nightly-0000</code>, " in (
+        tight
+    )
+
+
+def test_a_diff_too_big_for_the_budget_does_not_hide_the_smaller_ones_after_it() -> None:
+    big = change(
+        "deployment.etl/big",
+        Action.UPDATE,
+        before={},
+        after={},
+        fields=tuple((f"parameters.p{i}", "x" * 50, "y" * 50, "changed") for i in range(100)),
+        reason=Reason.CHANGED,
+    )
+    doc = plan_document(make_plan(big, queue_drift()))
+    text = render_document_markdown(doc, budget=3_000)
+    assert "priority = 3 -> 1" in text
+    assert "- will be updated in-place (1): <code>deployment.etl/big</code>" in text
+    assert "The details of 1 change are left out" in text
 
 
 def test_marker_is_the_first_line() -> None:

@@ -2,7 +2,13 @@
 
 The comment starts with a hidden marker so a CI job can find and update its own comment
 (the "sticky comment"), then a summary line, then one collapsed section per changed resource
-holding a ```diff block, and a collapsed count of unchanged resources.
+holding a ```diff block, then a count of unchanged resources (never a list: a repository of
+thousands would not fit).
+
+GitHub refuses a comment over 65,536 characters, and a refused comment is no comment at all,
+so the comment has a size budget: the summary and every changed address always appear, diff
+sections are added while they fit, and the changes whose diff did not fit are listed by address
+under a line saying where the full plan is.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from .plan_json import plan_document
 from .plan_text import VERBS, Line, action_of, changed_resources, resource_lines, summary_line
 
 MARKER = "<!-- prefect-gitops-plan -->"
-# GitHub rejects comments over 65,536 characters; diffs beyond this budget are left out.
-DIFF_BUDGET = 50_000
+# GitHub rejects comments over 65,536 characters; the margin leaves room for the marker the
+# workflow puts in front and for its own wording around the plan.
+COMMENT_BUDGET = 60_000
 
 # In a ```diff block GitHub colours lines by their first character: + green, - red, ! orange.
 _DIFF_MARKS = {"+": "+", "-": "-", "~": "!", "-/+": "!", "#": "#"}
@@ -57,24 +64,32 @@ def _fence(body: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def render_document_markdown(doc: dict[str, Any], *, diff_budget: int = DIFF_BUDGET) -> str:
-    resources: list[dict[str, Any]] = []
-    used = 0
-    for rc in changed_resources(doc):
-        diff: str | None = resource_diff(rc)
-        used += len(diff or "")
-        if used > diff_budget:
-            diff = None
-        resources.append(
-            {
-                "address": rc["address"],
-                "verb": VERBS[action_of(rc)],
-                "drifted": bool(rc.get("drifted")),
-                "diff": diff,
-                "fence": _fence(diff or ""),
-            }
+def _section(rc: dict[str, Any]) -> str:
+    diff = resource_diff(rc)
+    return (
+        _environment()
+        .get_template("resource.md.j2")
+        .render(
+            address=rc["address"],
+            verb=VERBS[action_of(rc)],
+            drifted=bool(rc.get("drifted")),
+            diff=diff,
+            fence=_fence(diff),
         )
-    noop = [rc["address"] for rc in doc.get("resource_changes", ()) if action_of(rc) == "no-op"]
+        .rstrip("\n")
+    )
+
+
+def _left_out_groups(changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The addresses without a diff section, grouped by what happens to them."""
+    groups: dict[str, list[str]] = {}
+    for rc in changed:
+        groups.setdefault(VERBS[action_of(rc)], []).append(str(rc["address"]))
+    return [{"verb": verb, "addresses": addresses} for verb, addresses in groups.items()]
+
+
+def _render(doc: dict[str, Any], sections: list[str], left_out: list[dict[str, Any]]) -> str:
+    noop = sum(1 for rc in doc.get("resource_changes", ()) if action_of(rc) == "no-op")
     return (
         _environment()
         .get_template("plan.md.j2")
@@ -82,11 +97,33 @@ def render_document_markdown(doc: dict[str, Any], *, diff_budget: int = DIFF_BUD
             marker=MARKER,
             environment=doc.get("environment"),
             summary=summary_line(doc),
-            resources=resources,
+            sections=sections,
+            left_out=_left_out_groups(left_out),
+            left_out_count=len(left_out),
             noop=noop,
             tool_version=doc.get("tool_version", ""),
         )
     )
+
+
+def render_document_markdown(doc: dict[str, Any], *, budget: int = COMMENT_BUDGET) -> str:
+    """The comment, at most `budget` characters unless the changed addresses alone exceed it
+    (they are never dropped: a reviewer must see everything that changes)."""
+    changed = changed_resources(doc)
+    # Sized with every change listed by address only; a section that replaces a listed
+    # address only shortens the list, so the sum below never underestimates.
+    room = budget - len(_render(doc, [], changed))
+    sections: list[str] = []
+    left_out: list[dict[str, Any]] = []
+    for rc in changed:
+        section = _section(rc)
+        cost = len(section) + 2  # the blank line before it
+        if cost <= room:
+            sections.append(section)
+            room -= cost
+        else:
+            left_out.append(rc)
+    return _render(doc, sections, left_out)
 
 
 def render_plan_markdown(
@@ -95,6 +132,7 @@ def render_plan_markdown(
     use_color: bool = False,
     mask_keys: Collection[str] = (),
     mask_values: Collection[str] = (),
+    budget: int = COMMENT_BUDGET,
 ) -> str:
     doc = plan_document(plan, mask_keys=mask_keys, mask_values=mask_values)
-    return render_document_markdown(doc)
+    return render_document_markdown(doc, budget=budget)
