@@ -23,6 +23,7 @@ from .options import (
     path_argument,
     use_color,
     verbose_option,
+    with_repository_paths,
 )
 
 
@@ -100,10 +101,15 @@ def _validate(
         deployments=len(project.deployments),
         work_pools=len(project.pools),
     )
+    shown = (
+        with_repository_paths(diags, project.root, os.environ)
+        if output_format == "github"
+        else diags
+    )
     renderer = RENDERERS[output_format]
     color = use_color()
     # `color=` stops click from stripping the codes again when it guesses differently.
-    click.echo(renderer(diags, use_color=color, summary=summary, verbose=verbose), color=color)
+    click.echo(renderer(shown, use_color=color, summary=summary, verbose=verbose), color=color)
     if diags.has_errors or (warnings_as_errors and diags.warnings):
         return EXIT_PROBLEM
     return EXIT_OK
