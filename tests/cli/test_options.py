@@ -40,9 +40,9 @@ def test_resource_sources_name_files_from_the_repository_top(tmp_path: Path) -> 
 def test_repository_top_prefers_github_workspace_then_git(tmp_path: Path) -> None:
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
-    assert repository_top(sub, {"GITHUB_WORKSPACE": str(tmp_path / "a")}) == (
-        tmp_path / "a"
-    ).resolve()
+    assert (
+        repository_top(sub, {"GITHUB_WORKSPACE": str(tmp_path / "a")}) == (tmp_path / "a").resolve()
+    )
     environ = {k: v for k, v in os.environ.items() if k != "GITHUB_WORKSPACE"}
     assert repository_top(sub, environ) is None
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
