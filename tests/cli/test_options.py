@@ -1,13 +1,23 @@
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 from pathlib import Path
 
-from prefect_gitops.cli.options import repository_path, repository_top, resource_sources
+import click
+
+from prefect_gitops.cli import cli
+from prefect_gitops.cli.options import (
+    repository_path,
+    repository_top,
+    resource_sources,
+    use_color,
+)
 from prefect_gitops.desired import analyze_flows, build_desired
 from prefect_gitops.loader import load_project
 from tests.cli.test_validate import FLOW, write
+from tests.run_cli import run_cli
 
 PROJECT = {
     "prefect.yaml": (
@@ -54,3 +64,42 @@ def test_repository_path_keeps_files_outside_the_top_as_they_are(tmp_path: Path)
     assert repository_path("x/p.yaml", root, tmp_path / "repo") == "sub/x/p.yaml"
     assert repository_path("../../other/p.yaml", root, tmp_path / "repo") == "../../other/p.yaml"
     assert repository_path("p.yaml", root, None) == "p.yaml"
+
+
+class _Tty:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_follows_no_color_force_color_and_term_dumb() -> None:
+    tty = _Tty()
+    assert use_color(tty, {}) is True  # type: ignore[arg-type]
+    assert use_color(tty, {"TERM": "dumb"}) is False  # type: ignore[arg-type]
+    assert use_color(tty, {"NO_COLOR": "1", "FORCE_COLOR": "1"}) is False  # type: ignore[arg-type]
+    assert use_color(io.StringIO(), {"FORCE_COLOR": "1", "TERM": "dumb"}) is True
+    assert use_color(io.StringIO(), {"FORCE_COLOR": "0"}) is False
+    assert use_color(io.StringIO(), {}) is False
+
+
+def test_force_color_colours_a_pipe_and_no_color_wins_before_or_after_the_command(
+    tmp_path: Path,
+) -> None:
+    repo = write(tmp_path, {**PROJECT, "prefect.yaml": PROJECT["prefect.yaml"] + "    tags: 5\n"})
+    forced = {"FORCE_COLOR": "1", "NO_COLOR": None, "TERM": "xterm"}
+    assert "\x1b[" in run_cli("validate", str(repo), env=forced).stdout
+    for args in (["validate", str(repo), "--no-color"], ["--no-color", "validate", str(repo)]):
+        result = run_cli(*args, env=forced)
+        assert result.exit_code == 1
+        assert "\x1b[" not in result.stdout and "error[S002]" in result.stdout
+    assert "\x1b[" not in run_cli("validate", str(repo), env={**forced, "FORCE_COLOR": None}).stdout
+
+
+def test_every_command_takes_no_color() -> None:
+    names = cli.list_commands(click.Context(cli))
+    for name in names:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        commands = [command, *getattr(command, "commands", {}).values()]
+        for each in commands:
+            assert any(p.name == "no_color" for p in each.params), f"{name} {each.name}"
+    assert "--no-color" in run_cli("plan", "--help").stdout

@@ -18,6 +18,7 @@ import click
 from .. import __version__
 from ..errors import ReconcilerError
 from ..render.escaping import visible
+from .options import color_setting, no_color_option
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -49,17 +50,36 @@ class _LazyGroup(click.Group):
                 _register()
             else:
                 importlib.import_module(f".{module}", __name__)
-        return super().get_command(ctx, cmd_name)
+        return _with_no_color(super().get_command(ctx, cmd_name))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         _register()
         return super().list_commands(ctx)
 
 
+def _with_no_color(command: click.Command | None) -> click.Command | None:
+    """Every command (and sub-command) takes `--no-color`, whichever module defines it."""
+    if command is None or any(p.name == "no_color" for p in command.params):
+        return command
+    command.params.append(no_color_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_no_color(sub)
+    return command
+
+
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="prefect-gitops")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Declarative GitOps for Prefect 3: validate, plan and apply prefect.yaml and work pools."""
+    # click.echo strips colour codes when stdout is not a terminal unless ctx.color says so.
+    setting = color_setting(os.environ)
+    if setting is not None and ctx.color is None:
+        ctx.color = setting
+
+
+cli.params.append(no_color_option())
 
 
 def _register() -> None:
