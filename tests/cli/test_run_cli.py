@@ -77,3 +77,20 @@ def test_run_unknown_deployment_is_a_clear_error(prefect_server: RunningServer) 
     result = _run(prefect_server, "nope/missing", "--watch", "--timeout", "5")
     assert result.returncode == 1
     assert "deployment 'nope/missing' not found" in result.stderr
+
+
+def test_run_env_sends_the_run_to_the_environments_server(tmp_path: Path) -> None:
+    from tests.cli.test_doctor import _bare_env, _env_repo
+
+    repo = _env_repo(tmp_path / "repo", "http://127.0.0.1:9/api")
+    command = [sys.executable, "-m", "prefect_gitops", "run", "etl/etl", "--env"]
+    env = _bare_env(tmp_path / "home")
+    result = subprocess.run(
+        [*command, "prod"], cwd=repo, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 1
+    assert "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
+    unknown = subprocess.run(
+        [*command, "staging"], cwd=repo, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert unknown.returncode == 1 and "staging" in unknown.stderr

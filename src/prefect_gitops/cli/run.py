@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,7 +15,8 @@ from ..errors import ReconcilerError
 from ..runner.flowruns import FINAL_TYPES, read_flow_run, state_type
 from ..runner.poll import Runner, RunnerOptions
 from . import cli
-from .common import api_options, resolve_settings
+from .common import api_options, environment_api, environment_project, resolve_settings
+from .options import env_option
 
 
 def parse_assignments(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -122,6 +124,7 @@ def watch(client: ApiClient, flow_run_id: str, timeout: float, interval: float =
     show_default=True,
     help="Give up watching after this many seconds.",
 )
+@env_option
 @api_options
 def run_command(
     deployment: str,
@@ -131,13 +134,21 @@ def run_command(
     watch_run: bool,
     local: bool,
     timeout: float,
+    environment: str | None,
     api_url: str | None,
     profile: str | None,
 ) -> int:
-    """Create a flow run of a deployment (a CI smoke test with --local)."""
+    """Create a flow run of a deployment (a CI smoke test with --local).
+
+    FLOW/DEPLOYMENT is the deployment's name on the server. --env NAME runs it on that
+    environment's server (the root config of the current folder names it).
+    Exit status: 0 created (with --watch or --local: the run Completed), 1 the run did not
+    complete or bad input, 2 a usage error, 3 an internal crash (a bug).
+    """
     parameters = {**parse_params_json(params_json), **parse_assignments(param_pairs, "--param")}
     job_variables = parse_assignments(job_variable_pairs, "--job-variable")
-    settings = resolve_settings(api_url, profile)
+    project = environment_project(Path("."), environment) if environment else None
+    settings = resolve_settings(*environment_api(project, api_url, profile))
     with ApiClient(settings) as client:
         found = find_deployment(client, deployment)
         body: dict[str, Any] = {"parameters": parameters}
