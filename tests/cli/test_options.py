@@ -103,3 +103,28 @@ def test_every_command_takes_no_color() -> None:
         for each in commands:
             assert any(p.name == "no_color" for p in each.params), f"{name} {each.name}"
     assert "--no-color" in run_cli("plan", "--help").stdout
+
+
+def _all_commands() -> list[click.Command]:
+    found: list[click.Command] = []
+    for name in cli.list_commands(click.Context(cli)):
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        found += [command, *getattr(command, "commands", {}).values()]
+    return found
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    missing = [
+        f"{command.name} {param.opts[0]}"
+        for command in _all_commands()
+        for param in command.params
+        if isinstance(param, click.Option) and not param.help
+    ]
+    assert missing == []
+
+
+def test_validate_help_names_every_exit_code() -> None:
+    text = " ".join(run_cli("validate", "--help").stdout.split())
+    for code in ("0 no errors", "1 errors", "2 a usage error", "3 an internal crash"):
+        assert code in text

@@ -63,7 +63,9 @@ def runner_group() -> None:
 )
 @click.option("--run-once", is_flag=True, help="Poll once, wait for the runs started, then exit.")
 @click.option(
-    "--with-healthcheck", is_flag=True, help="Serve GET /health (503 once polling stalls)."
+    "--with-healthcheck",
+    is_flag=True,
+    help="Serve GET /health: 200 while polling, 503 once no poll succeeded for 30 poll intervals.",
 )
 @click.option(
     "--healthcheck-host",
@@ -71,6 +73,7 @@ def runner_group() -> None:
     show_default=True,
     envvar="PREFECT_WORKER_WEBSERVER_HOST",
     show_envvar=True,
+    help="Address the health check listens on (with --with-healthcheck).",
 )
 @click.option(
     "--healthcheck-port",
@@ -79,6 +82,7 @@ def runner_group() -> None:
     show_default=True,
     envvar="PREFECT_WORKER_WEBSERVER_PORT",
     show_envvar=True,
+    help="Port of the health check (with --with-healthcheck; 0: a free port, printed at start).",
 )
 @click.option(
     "--cancel-check-seconds",
