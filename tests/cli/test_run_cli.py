@@ -94,3 +94,13 @@ def test_run_env_sends_the_run_to_the_environments_server(tmp_path: Path) -> Non
         [*command, "staging"], cwd=repo, capture_output=True, text=True, timeout=120, env=env
     )
     assert unknown.returncode == 1 and "staging" in unknown.stderr
+
+
+def test_run_without_flow_slash_deployment_is_a_usage_error_before_any_request() -> None:
+    from tests.run_cli import run_cli
+
+    for name in ("local", "etl/", "/daily"):
+        result = run_cli("run", name, "--api-url", "http://127.0.0.1:9/api")
+        assert result.exit_code == 2
+        assert "is not FLOW_NAME/DEPLOYMENT_NAME" in result.stderr
+        assert "127.0.0.1:9" not in result.stderr

@@ -45,12 +45,18 @@ def parse_params_json(text: str | None) -> dict[str, Any]:
     return value
 
 
-def find_deployment(client: ApiClient, name: str) -> dict[str, Any]:
-    flow_name, sep, deployment_name = name.partition("/")
+def _flow_slash_deployment(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    # A usage error before anything is contacted: `run local` names no deployment.
+    flow_name, sep, deployment_name = value.partition("/")
     if not sep or not flow_name or not deployment_name:
-        raise ReconcilerError(
-            f"{name!r} is not FLOW_NAME/DEPLOYMENT_NAME", hint="e.g. prefect-gitops run hello/daily"
+        raise click.BadParameter(
+            f"{value!r} is not FLOW_NAME/DEPLOYMENT_NAME (e.g. prefect-gitops run hello/daily)"
         )
+    return value
+
+
+def find_deployment(client: ApiClient, name: str) -> dict[str, Any]:
+    flow_name, _, deployment_name = name.partition("/")
     found = client.get(f"/deployments/name/{flow_name}/{deployment_name}", allow=(404,))
     if not isinstance(found, dict):
         raise ReconcilerError(
@@ -88,7 +94,7 @@ def watch(client: ApiClient, flow_run_id: str, timeout: float, interval: float =
 
 
 @cli.command("run")
-@click.argument("deployment", metavar="FLOW/DEPLOYMENT")
+@click.argument("deployment", metavar="FLOW/DEPLOYMENT", callback=_flow_slash_deployment)
 @click.option(
     "--param",
     "param_pairs",
