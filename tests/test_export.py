@@ -22,7 +22,9 @@ from prefect_gitops.export import (
     Selection,
     ServerObjects,
     build_export,
+    read_inventories,
     read_server,
+    recorded_owners,
     write_files,
 )
 from prefect_gitops.live import (
@@ -33,6 +35,7 @@ from prefect_gitops.live import (
     variable_resource,
 )
 from prefect_gitops.loader import load_project
+from prefect_gitops.ownership import LABEL, Inventory, encode_inventory
 from prefect_gitops.settings import Settings
 from prefect_gitops.state import Address, State
 
@@ -354,3 +357,37 @@ def test_read_server_reads_in_a_few_requests_and_skips_bookkeeping() -> None:
         "q/default"
     ]
     assert subset.variables == () and subset.limits == ()
+
+
+def _inventory_variables(*inventories: Inventory) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "value": value}
+        for inventory in inventories
+        for name, value in encode_inventory(inventory)
+    ]
+
+
+def test_the_owner_recorded_on_the_server_names_the_exported_project() -> None:
+    objects = ServerObjects(
+        pools=(pool_resource({"name": "etl", "type": "process"}),),
+        deployments=(
+            deployment_resource(api_deployment("a", labels={LABEL: "platform"}), "etl"),
+            deployment_resource(api_deployment("b", labels={LABEL: "analytics"}), "etl"),
+            deployment_resource(api_deployment("c"), "etl"),
+        ),
+    )
+    variables = _inventory_variables(
+        Inventory("platform", {"work_pool.etl": "d1"}, applied_at="t1"),
+        Inventory("unrelated", {"work_pool.other": "d2"}, applied_at="t2"),
+    )
+    fake = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, json=variables if json.loads(request.content).get("offset", 0) == 0 else []
+        )
+    )
+    with ApiClient(Settings(api_url="http://x/api"), transport=fake) as client:
+        inventories = read_inventories(client)
+        assert client.write_count == 0
+    assert sorted(i.project for i in inventories) == ["platform", "unrelated"]
+    assert recorded_owners(objects, inventories) == {"platform": 2, "analytics": 1}
+    assert recorded_owners(ServerObjects(deployments=objects.deployments[2:]), inventories) == {}

@@ -55,6 +55,7 @@ from .live import (
 )
 from .ownership import (
     INVENTORY_PREFIX,
+    LABEL,
     Inventory,
     decode_inventory,
     digest,
@@ -205,6 +206,35 @@ def read_server(client: ApiClient, selection: Selection = Selection()) -> Server
         variables=tuple(variables),
         limits=tuple(limits),
     )
+
+
+def read_inventories(client: ApiClient) -> list[Inventory]:
+    """Every project's ownership inventory on the server (one request per 200 variables)."""
+    found = client.paginate(
+        "/variables/filter", {"variables": {"name": {"like_": INVENTORY_PREFIX}}}
+    )
+    projects = {
+        str(value["project"])
+        for value in (v.get("value") for v in found)
+        if isinstance(value, Mapping) and isinstance(value.get("project"), str)
+    }
+    inventories = (decode_inventory(project, found) for project in sorted(projects))
+    return [inventory for inventory in inventories if inventory is not None]
+
+
+def recorded_owners(objects: ServerObjects, inventories: Iterable[Inventory]) -> dict[str, int]:
+    """How many of `objects` each project owns as the server records it (a deployment's
+    label, else the inventories), most first: the name an export should keep, so that the
+    exported repository still owns what it declares."""
+    inventories = list(inventories)
+    counts: dict[str, int] = {}
+    every = (*objects.pools, *objects.queues, *objects.deployments, *objects.variables)
+    for res in (*every, *objects.limits):
+        label = res.meta.get("labels", {}).get(LABEL) if res.type == "deployment" else None
+        owners = [str(label)] if label else [i.project for i in inventories if i.owns(res.address)]
+        for owner in owners:
+            counts[owner] = counts.get(owner, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 # -- 2. building the documents ---------------------------------------------------------------

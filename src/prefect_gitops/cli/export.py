@@ -12,7 +12,16 @@ import yaml
 from ..desired import analyze_flows, build_desired, project_name
 from ..environments import api_target
 from ..errors import ReconcilerError
-from ..export import CONFIG_FILE, Selection, adopt, build_export, read_server, write_files
+from ..export import (
+    CONFIG_FILE,
+    Selection,
+    adopt,
+    build_export,
+    read_inventories,
+    read_server,
+    recorded_owners,
+    write_files,
+)
 from ..loader import Project, load_project
 from ..models import RootConfig
 from . import EXIT_OK, cli
@@ -49,7 +58,8 @@ from .options import env_option
     "project",
     metavar="NAME",
     default=None,
-    help="Project name (default: the folder's name).",
+    help="Project name (default: the project the server records as owner of the exported "
+    "objects, else the `project` of an existing prefect-gitops.yaml, else the folder's name).",
 )
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option(
@@ -81,7 +91,6 @@ def export_command(
     """
     target = directory.absolute()
     existing = _existing_config(target)
-    name = project or str(existing.get("project") or "") or target.name
     if environment is not None:
         # The environment's server; the files written are the repository's (base) files.
         current, _ = load_project(target, environ=os.environ, environment=environment)
@@ -90,6 +99,8 @@ def export_command(
     lookup = analyze_flows(Project(root=target, config=RootConfig(), config_file=None))
     with open_client(api_url, profile) as client:
         objects = read_server(client, selection)
+        owners = recorded_owners(objects, read_inventories(client))
+        name = _project_name(project, owners, str(existing.get("project") or ""), target)
         result = build_export(
             objects,
             target=target,
@@ -122,6 +133,30 @@ def export_command(
             )
     click.echo(f"Next: prefect-gitops validate {directory} && prefect-gitops plan {directory}")
     return EXIT_OK
+
+
+def _project_name(chosen: str | None, owners: dict[str, int], existing: str, target: Path) -> str:
+    """--project, else the owner the server records (apply and prune then treat the exported
+    objects as the repository's own), else the existing config's name, else the folder's."""
+    listed = ", ".join(f"'{owner}' ({count})" for owner, count in owners.items())
+    if chosen is not None:
+        if owners and chosen not in owners:
+            click.echo(
+                f"warning: the exported objects are owned by {listed} on the server, not by "
+                f"'{chosen}': plan will show them as not yet owned by this project",
+                err=True,
+            )
+        return chosen
+    if not owners:
+        return existing or target.name
+    name = next(iter(owners))
+    if len(owners) > 1 or (existing and existing != name):
+        click.echo(
+            f"warning: the exported objects are owned by {listed} on the server; the project "
+            f"is named '{name}' (choose another with --project)",
+            err=True,
+        )
+    return name
 
 
 def _existing_config(target: Path) -> dict[str, Any]:
