@@ -37,6 +37,7 @@ _COMMAND_MODULES = {
     "plan": "plan",
     "run": "run",
     "runner": "runner",
+    "schema": "schema",
     "server": "server",
     "validate": "validate",
 }
@@ -91,6 +92,7 @@ def _register() -> None:
     from . import plan  # noqa: F401
     from . import run  # noqa: F401
     from . import runner  # noqa: F401
+    from . import schema  # noqa: F401
     from . import server  # noqa: F401
     from . import validate  # noqa: F401
 
