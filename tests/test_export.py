@@ -22,6 +22,7 @@ from prefect_gitops.export import (
     Selection,
     ServerObjects,
     build_export,
+    local_schema_dir,
     read_inventories,
     read_server,
     recorded_owners,
@@ -36,6 +37,7 @@ from prefect_gitops.live import (
 )
 from prefect_gitops.loader import load_project
 from prefect_gitops.ownership import LABEL, Inventory, encode_inventory
+from prefect_gitops.schemas import MODELINE, SCHEMA_BASE_URL, schema_texts
 from prefect_gitops.settings import Settings
 from prefect_gitops.state import Address, State
 
@@ -391,3 +393,34 @@ def test_the_owner_recorded_on_the_server_names_the_exported_project() -> None:
     assert sorted(i.project for i in inventories) == ["platform", "unrelated"]
     assert recorded_owners(objects, inventories) == {"platform": 2, "analytics": 1}
     assert recorded_owners(ServerObjects(deployments=objects.deployments[2:]), inventories) == {}
+
+
+def test_every_exported_yaml_file_names_its_schema_on_the_first_line(tmp_path: Path) -> None:
+    published = export_into(tmp_path / "plain")
+    first_lines = {
+        f.path: f.text.splitlines()[0] for f in published.files if f.path.endswith(".yaml")
+    }
+    assert first_lines == {
+        "prefect-gitops.yaml": f"{MODELINE}{SCHEMA_BASE_URL}prefect-gitops.schema.json",
+        "prefect.yaml": f"{MODELINE}{SCHEMA_BASE_URL}prefect.yaml.schema.json",
+        "work-pools/proc.yaml": f"{MODELINE}{SCHEMA_BASE_URL}work-pool.schema.json",
+        "work-pools/custom-pool.yaml": f"{MODELINE}{SCHEMA_BASE_URL}work-pool.schema.json",
+    }
+    # With the repository's own copy (`prefect-gitops schema --write schemas`), relative paths.
+    own = tmp_path / "own"
+    (own / "schemas").mkdir(parents=True)
+    for name, text in schema_texts().items():
+        (own / "schemas" / name).write_text(text, encoding="utf-8")
+    assert local_schema_dir(own) == "schemas" and local_schema_dir(tmp_path / "plain") is None
+    result = build_export(
+        server_objects(),
+        target=own,
+        project="proj",
+        source="http://x/api",
+        flow_lookup=facts,
+        local_schemas=local_schema_dir(own),
+    )
+    lines = {f.path: f.text.splitlines()[0] for f in result.files if f.path.endswith(".yaml")}
+    assert lines["prefect.yaml"] == f"{MODELINE}schemas/prefect.yaml.schema.json"
+    assert lines["work-pools/proc.yaml"] == f"{MODELINE}../schemas/work-pool.schema.json"
+    assert lines["prefect-gitops.yaml"] == f"{MODELINE}schemas/prefect-gitops.schema.json"

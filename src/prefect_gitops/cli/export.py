@@ -17,6 +17,7 @@ from ..export import (
     Selection,
     adopt,
     build_export,
+    local_schema_dir,
     read_inventories,
     read_server,
     recorded_owners,
@@ -108,6 +109,7 @@ def export_command(
             source=client.shown_base_url,
             flow_lookup=lookup,
             config=existing,
+            local_schemas=local_schema_dir(target),
         )
         written = write_files(target, result.files, force=force)
         for path in written:
