@@ -99,3 +99,13 @@ def test_a_resource_with_a_known_source_gets_its_notice_on_that_line() -> None:
     )
     # A deleted resource is in no file: its notice stays a plain one.
     assert lines[3].startswith("::notice title=deployment.etl/old::")
+
+
+def test_every_plan_renderer_takes_sources_and_only_github_shows_them() -> None:
+    from prefect_gitops.render.plan import PLAN_RENDERERS
+
+    plan = make_plan(deployment_create())
+    sources = {"deployment.etl/daily": ("deploy/prod/prefect.yaml", 12)}
+    for name, renderer in PLAN_RENDERERS.items():
+        out = renderer(plan, sources=sources)
+        assert out == renderer(plan) if name != "github" else "file=deploy/prod/" in out
