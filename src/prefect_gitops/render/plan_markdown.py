@@ -81,15 +81,34 @@ def _section(rc: dict[str, Any]) -> str:
 
 
 def _left_out_groups(changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The addresses without a diff section, grouped by what happens to them."""
+    """The addresses without a diff section, grouped by what happens to them, one per line
+    in a fenced block (the most compact form that shows any name as it is)."""
     groups: dict[str, list[str]] = {}
     for rc in changed:
-        groups.setdefault(VERBS[action_of(rc)], []).append(str(rc["address"]))
-    return [{"verb": verb, "addresses": addresses} for verb, addresses in groups.items()]
+        groups.setdefault(VERBS[action_of(rc)], []).append(visible(str(rc["address"])))
+    out = []
+    for verb, addresses in groups.items():
+        text = "\n".join(addresses)
+        out.append(
+            {
+                "verb": verb[0].upper() + verb[1:],
+                "count": len(addresses),
+                "addresses": text,
+                "fence": _fence(text),
+            }
+        )
+    return out
 
 
-def _render(doc: dict[str, Any], sections: list[str], left_out: list[dict[str, Any]]) -> str:
+def _render(
+    doc: dict[str, Any],
+    sections: list[str],
+    left_out: list[dict[str, Any]],
+    listed: int | None = None,
+) -> str:
+    """The comment; of `left_out`, only the first `listed` addresses (default: all)."""
     noop = sum(1 for rc in doc.get("resource_changes", ()) if action_of(rc) == "no-op")
+    shown = left_out if listed is None else left_out[:listed]
     return (
         _environment()
         .get_template("plan.md.j2")
@@ -98,18 +117,38 @@ def _render(doc: dict[str, Any], sections: list[str], left_out: list[dict[str, A
             environment=doc.get("environment"),
             summary=summary_line(doc),
             sections=sections,
-            left_out=_left_out_groups(left_out),
+            left_out=_left_out_groups(shown),
             left_out_count=len(left_out),
+            unlisted=len(left_out) - len(shown),
             noop=noop,
             tool_version=doc.get("tool_version", ""),
         )
     )
 
 
+def _listed_within(doc: dict[str, Any], changed: list[dict[str, Any]], budget: int) -> int:
+    """How many changed addresses fit in `budget` without any diff: all of them unless there
+    are so many that the comment would not post at all."""
+    if len(_render(doc, [], changed)) <= budget:
+        return len(changed)
+    low, high = 0, len(changed)  # the most that fit is in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if len(_render(doc, [], changed, middle)) <= budget:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
 def render_document_markdown(doc: dict[str, Any], *, budget: int = COMMENT_BUDGET) -> str:
-    """The comment, at most `budget` characters unless the changed addresses alone exceed it
-    (they are never dropped: a reviewer must see everything that changes)."""
+    """The comment, at most `budget` characters: the summary and every changed address (as
+    many as `budget` holds without any diff, which is thousands), then diff sections while
+    they fit."""
     changed = changed_resources(doc)
+    listed = _listed_within(doc, changed, budget)
+    if listed < len(changed):
+        return _render(doc, [], changed, listed)
     # Sized with every change listed by address only; a section that replaces a listed
     # address only shortens the list, so the sum below never underestimates.
     room = budget - len(_render(doc, [], changed))
