@@ -35,7 +35,9 @@ def doctor(
     """Diagnose "pending forever": one verdict per work pool, with a fix for each problem.
 
     PATH is the repository (default: the current folder); with --env its environment's server
-    and pool names are checked. Exit status: 0 every check passed, 1 a check failed or bad
+    and pool names are checked.
+
+    Exit status: 0 every check passed, 1 a check failed or bad
     input, 2 a usage error, 3 an internal crash (a bug).
     """
     project = environment_project(path, environment)

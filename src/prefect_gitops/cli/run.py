@@ -148,6 +148,7 @@ def run_command(
 
     FLOW/DEPLOYMENT is the deployment's name on the server. --env NAME runs it on that
     environment's server (the root config of the current folder names it).
+
     Exit status: 0 created (with --watch or --local: the run Completed), 1 the run did not
     complete or bad input, 2 a usage error, 3 an internal crash (a bug).
     """

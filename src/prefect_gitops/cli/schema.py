@@ -44,6 +44,7 @@ def schema_command(name: str | None, write_dir: Path | None) -> int:
     `# yaml-language-server: $schema=../schemas/work-pool.schema.json` (the path is relative
     to the file), or maps them in its editor settings; `prefect-gitops export` writes such
     lines. Each schema's `$id` is its stable published URL.
+
     Exit status: 0 done, 1 DIR could not be written, 2 a usage error, 3 an internal crash.
     """
     texts = schema_texts()

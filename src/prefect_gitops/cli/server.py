@@ -25,8 +25,10 @@ def server_group() -> None:
 def start(port: int | None) -> int:
     """Start the embedded server in the background (or reuse the running one).
 
-    It listens on 127.0.0.1 only. Exit status: 0 running, 1 it could not start (or runs on
-    another port than --port), 2 a usage error, 3 an internal crash (a bug).
+    It listens on 127.0.0.1 only.
+
+    Exit status: 0 running, 1 it could not start (or runs on another port than --port),
+    2 a usage error, 3 an internal crash (a bug).
     """
     before = embedded.status(environ=os.environ)
     url = embedded.ensure_running(environ=os.environ, port=port)

@@ -49,6 +49,7 @@ def validate_command(
     PATH is a repository directory (default: the current one) or a single prefect.yaml.
     With `environments:` in the root config, every environment is checked too (only the
     one named with --env, when given).
+
     Exit status: 0 no errors, 1 errors (or warnings with --warnings-as-errors),
     2 a usage error (an unknown option, a PATH that does not exist), 3 an internal crash
     (always a bug in prefect-gitops; PREFECT_GITOPS_TRACEBACK=1 shows the traceback).
