@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -128,3 +129,20 @@ def test_validate_help_names_every_exit_code() -> None:
     text = " ".join(run_cli("validate", "--help").stdout.split())
     for code in ("0 no errors", "1 errors", "2 a usage error", "3 an internal crash"):
         assert code in text
+
+
+def test_no_color_survives_the_runners_lean_re_exec(tmp_path: Path) -> None:
+    # `runner start` replaces the process with a leaner CLI (cli/runner.py): it must know the
+    # option too.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path), PREFECT_CLIENT_MAX_RETRIES="0")
+    command = ["runner", "start", "--pool", "x", "--no-color", "--run-once"]
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect_gitops", *command, "--api-url", "http://127.0.0.1:9/api"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert "No such option" not in done.stderr
+    assert done.returncode == 1 and "127.0.0.1:9" in done.stderr

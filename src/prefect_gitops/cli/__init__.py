@@ -18,7 +18,7 @@ import click
 from .. import __version__
 from ..errors import ReconcilerError
 from ..render.escaping import visible
-from .options import color_setting, no_color_option
+from .options import color_setting, no_color_option, with_no_color
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -51,22 +51,11 @@ class _LazyGroup(click.Group):
                 _register()
             else:
                 importlib.import_module(f".{module}", __name__)
-        return _with_no_color(super().get_command(ctx, cmd_name))
+        return with_no_color(super().get_command(ctx, cmd_name))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         _register()
         return super().list_commands(ctx)
-
-
-def _with_no_color(command: click.Command | None) -> click.Command | None:
-    """Every command (and sub-command) takes `--no-color`, whichever module defines it."""
-    if command is None or any(p.name == "no_color" for p in command.params):
-        return command
-    command.params.append(no_color_option())
-    if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            _with_no_color(sub)
-    return command
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

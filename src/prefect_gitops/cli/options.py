@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # cli/__init__.py imports this module: it stays light at run 
     from ..state import State
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound="click.Command | None")
 
 
 def path_argument(func: F) -> F:
@@ -93,6 +94,17 @@ def no_color_option() -> click.Option:
         callback=_set_no_color,
         help="Never colour the output (also NO_COLOR=1 or TERM=dumb; FORCE_COLOR=1 forces it).",
     )
+
+
+def with_no_color(command: C) -> C:
+    """`command` (and its sub-commands) taking `--no-color`, whichever module defines it."""
+    if command is None or any(p.name == "no_color" for p in command.params):
+        return command
+    command.params.append(no_color_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_no_color(sub)
+    return command
 
 
 def color_setting(environ: Mapping[str, str]) -> bool | None:

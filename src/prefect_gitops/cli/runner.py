@@ -14,6 +14,7 @@ from ..runner.health import HealthServer
 from ..runner.poll import Runner, RunnerOptions
 from . import cli
 from .common import api_options, resolve_settings
+from .options import with_no_color
 
 
 @cli.group("runner")
@@ -204,7 +205,7 @@ def _exec_lean() -> None:
 def _lean_main(argv: list[str]) -> int:
     # The error boundary of `cli.main`, without importing the other commands.
     try:
-        result = runner_group.main(
+        result = with_no_color(runner_group).main(
             args=argv, prog_name="prefect-gitops runner", standalone_mode=False
         )
     except click.exceptions.Abort:
