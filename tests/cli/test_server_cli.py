@@ -115,3 +115,20 @@ def test_server_start_port_must_be_a_port() -> None:
 
     result = run_cli("server", "start", "--port", "70000")
     assert result.exit_code == 2 and "--port" in result.stderr
+
+
+@pytest.mark.server
+def test_server_start_on_a_port_in_use_is_a_clear_error(gitops_home: Path) -> None:
+    import socket
+
+    from tests.run_cli import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("server", "start", "--port", str(port))
+    assert result.exit_code == 1, result.stderr
+    assert f"port {port} of 127.0.0.1 is already in use" in result.stderr
+    assert "choose another --port" in result.stderr
+    assert run("server", "status").startswith("not running")
