@@ -164,6 +164,35 @@ def language_server(tmp_path: Path) -> Iterator[LanguageServer]:
         process.wait(timeout=30)
 
 
+def _open_and_diagnose(server: LanguageServer, path: Path, text: str) -> list[dict[str, Any]]:
+    """Open `path` in the editor; its first non-empty diagnostics."""
+    uri = path.as_uri()
+    server.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}},
+    )
+    published = server.wait(
+        lambda m: (
+            m.get("method") == "textDocument/publishDiagnostics"
+            and m["params"]["uri"] == uri
+            and m["params"]["diagnostics"]
+        )
+    )
+    diagnostics: list[dict[str, Any]] = published["params"]["diagnostics"]
+    return diagnostics
+
+
+# Line 3 holds the one mistake; `interval: 300` (line 6), which Prefect accepts, is not one.
+PREFECT_FILE = (
+    "# yaml-language-server: $schema=schemas/prefect.yaml.schema.json\n"
+    "deployments:\n"
+    "  - name: nightly\n"
+    "    paused: not-a-boolean\n"
+    "    entrypoint: flows.py:etl\n"
+    "    schedule:\n"
+    "      interval: 300\n"
+)
+
 # The last line ends in "type: " (the trailing space is where completion is asked).
 POOL_FILE = (
     "# yaml-language-server: $schema=../schemas/work-pool.schema.json\n"
@@ -199,18 +228,7 @@ def test_an_editor_outside_the_checkout_gets_diagnostics_and_type_completion(
     )
     server.notify("initialized", {})
     server.notify("workspace/didChangeConfiguration", {"settings": server.settings})
-    server.notify(
-        "textDocument/didOpen",
-        {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": POOL_FILE}},
-    )
-    published = server.wait(
-        lambda m: (
-            m.get("method") == "textDocument/publishDiagnostics"
-            and m["params"]["uri"] == uri
-            and m["params"]["diagnostics"]
-        )
-    )
-    diagnostics = published["params"]["diagnostics"]
+    diagnostics = _open_and_diagnose(server, pool, POOL_FILE)
     assert any(
         d["range"]["start"]["line"] == 2 and "concurency_limit" in d["message"] for d in diagnostics
     ), diagnostics
@@ -222,3 +240,8 @@ def test_an_editor_outside_the_checkout_gets_diagnostics_and_type_completion(
     items = completion["items"] if isinstance(completion, dict) else completion
     offered = {item["label"] for item in items}
     assert {"process", "docker", "kubernetes", "ecs"} <= offered, offered
+
+    prefect_yaml = repo / "prefect.yaml"
+    prefect_yaml.write_text(PREFECT_FILE, encoding="utf-8")
+    found = _open_and_diagnose(server, prefect_yaml, PREFECT_FILE)
+    assert {d["range"]["start"]["line"] for d in found} == {3}, found
