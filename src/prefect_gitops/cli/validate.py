@@ -16,6 +16,7 @@ from ..loader import load_project
 from ..render.diagnostics import RENDERERS
 from ..validate import ValidateOptions, validate_project
 from . import EXIT_OK, EXIT_PROBLEM, cli
+from .annotations import with_repository_paths
 from .options import (
     config_option,
     env_option,
@@ -23,7 +24,6 @@ from .options import (
     path_argument,
     use_color,
     verbose_option,
-    with_repository_paths,
 )
 
 

@@ -1,6 +1,6 @@
 """The plan renderers by name: `plan --format NAME` picks one, the CLI prints what it returns.
 
-`sources` (address -> (file from the repository's top, line); `cli.options.resource_sources`)
+`sources` (address -> (file from the repository's top, line); `cli.annotations.resource_sources`)
 lets `github` annotate the line that declares each resource; the others ignore it.
 """
 
