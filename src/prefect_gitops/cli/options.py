@@ -1,4 +1,5 @@
-"""Click options shared by the commands, and the colour conventions (`--no-color`, NO_COLOR, FORCE_COLOR, TERM=dumb)."""
+"""Click options shared by the commands, and the colour conventions (`--no-color`,
+NO_COLOR, FORCE_COLOR, TERM=dumb)."""
 
 from __future__ import annotations
 
