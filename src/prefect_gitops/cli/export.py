@@ -9,6 +9,7 @@ from typing import Any
 import click
 import yaml
 
+from ..api import ApiClient
 from ..desired import analyze_flows, build_desired, project_name
 from ..environments import api_target
 from ..errors import ReconcilerError
@@ -25,6 +26,7 @@ from ..export import (
 )
 from ..loader import Project, load_project
 from ..models import RootConfig
+from ..state import Address
 from . import EXIT_OK, cli
 from .common import api_options, open_client
 from .options import env_option
@@ -118,23 +120,30 @@ def export_command(
             click.echo(f"warning: {warning}", err=True)
         click.echo(f"Exported {result.summary()}.")
         if adopt_objects:
-            loaded, diags = load_project(target, environ=os.environ)
-            if diags.has_errors:
-                raise ReconcilerError(
-                    "the files were written, but they have errors; nothing was adopted",
-                    hint=f"run `prefect-gitops validate {directory}`, fix them, then "
-                    "`prefect-gitops export --force --adopt` again",
-                )
-            desired = build_desired(loaded, environ=os.environ, flow_lookup=analyze_flows(loaded))
-            owner = project_name(loaded)
-            inventory = adopt(client, owner, result.addresses, desired)
-            count = sum(1 for a in result.addresses if inventory.owns(a))
-            click.echo(
-                f"Adopted {count} object(s) into project '{owner}': `plan --prune` may "
-                "now delete them when they leave the repository."
-            )
+            _adopt(client, target, directory, result.addresses)
     click.echo(f"Next: prefect-gitops validate {directory} && prefect-gitops plan {directory}")
     return EXIT_OK
+
+
+def _adopt(
+    client: ApiClient, target: Path, directory: Path, addresses: tuple[Address, ...]
+) -> None:
+    """`--adopt`: record what was exported as owned by the project the written files name."""
+    loaded, diags = load_project(target, environ=os.environ)
+    if diags.has_errors:
+        raise ReconcilerError(
+            "the files were written, but they have errors; nothing was adopted",
+            hint=f"run `prefect-gitops validate {directory}`, fix them, then "
+            "`prefect-gitops export --force --adopt` again",
+        )
+    desired = build_desired(loaded, environ=os.environ, flow_lookup=analyze_flows(loaded))
+    owner = project_name(loaded)
+    inventory = adopt(client, owner, addresses, desired)
+    count = sum(1 for a in addresses if inventory.owns(a))
+    click.echo(
+        f"Adopted {count} object(s) into project '{owner}': `plan --prune` may "
+        "now delete them when they leave the repository."
+    )
 
 
 def _project_name(chosen: str | None, owners: dict[str, int], existing: str, target: Path) -> str:
