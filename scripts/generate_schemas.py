@@ -1,56 +1,30 @@
-"""Write the JSON Schemas of our own file formats from the pydantic models.
+"""Write the JSON Schemas of the files a repository holds (see prefect_gitops/schemas.py).
 
-usage: python scripts/generate_schemas.py [--check]
+usage: python scripts/generate_schemas.py [--check] [--out DIR]
 
-`schemas/work-pool.schema.json` (work-pool files) and `schemas/prefect-gitops.schema.json`
-(the root config). Editors pick them up through a first line such as
-`# yaml-language-server: $schema=../schemas/work-pool.schema.json`; check-jsonschema reads
-them too. With `--check`, nothing is written and the exit code says whether they are stale.
+`schemas/work-pool.schema.json` (work-pool files), `schemas/prefect-gitops.schema.json` (the
+root config) and `schemas/prefect.yaml.schema.json` (prefect.yaml), each with its stable `$id`
+under `prefect_gitops.schemas.SCHEMA_BASE_URL`. `prefect-gitops schema --write DIR` writes the
+same files into a user's repository. With `--check`, nothing is written and the exit code says
+whether they are stale.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel
-
-from prefect_gitops.models import PoolFile, RootConfig
+from prefect_gitops.schemas import SCHEMAS, schema_texts
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
-DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-# name of the file -> (model, stable $id, title)
-SCHEMAS: dict[str, tuple[type[BaseModel], str, str]] = {
-    "work-pool.schema.json": (
-        PoolFile,
-        "urn:prefect-gitops:schema:work-pool:v1",
-        "prefect-gitops work-pool file",
-    ),
-    "prefect-gitops.schema.json": (
-        RootConfig,
-        "urn:prefect-gitops:schema:prefect-gitops:v1",
-        "prefect-gitops root config (prefect-gitops.yaml)",
-    ),
-}
-
-
-def build(model: type[BaseModel], schema_id: str, title: str) -> dict[str, Any]:
-    body = model.model_json_schema(mode="validation")
-    body.pop("title", None)
-    return {"$schema": DRAFT, "$id": schema_id, "title": title, **body}
-
-
-def render(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+__all__ = ["SCHEMAS", "SCHEMAS_DIR", "expected", "main"]
 
 
 def expected() -> dict[str, str]:
     """File name -> the exact text the schema file must hold."""
-    return {name: render(build(*spec)) for name, spec in SCHEMAS.items()}
+    return schema_texts()
 
 
 def main(argv: list[str] | None = None) -> int:

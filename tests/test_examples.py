@@ -248,3 +248,45 @@ def test_prefect_deploy_all_accepts_the_good_examples(
             assert got["parameters"] == config.parameters
             assert got["job_variables"] == config.work_pool.job_variables
             assert len(got["schedules"]) == len(config.schedules or [])
+
+
+def _parse_command_line(args: list[str]) -> None:
+    """Parse `prefect-gitops ARGS` as the CLI would, without running it (usage errors raise)."""
+    import click
+
+    from prefect_gitops.cli import cli
+
+    ctx = cli.make_context("prefect-gitops", list(args))
+    command: click.Command = cli
+    rest = [*ctx._protected_args, *ctx.args]
+    while isinstance(command, click.Group) and rest:
+        name, found, rest = command.resolve_command(ctx, rest)
+        assert found is not None and name is not None
+        ctx = found.make_context(name, rest, parent=ctx)
+        command, rest = found, [*ctx._protected_args, *ctx.args]
+
+
+def test_commands_quoted_in_the_examples_exist_and_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+
+    monkeypatch.chdir(REPO)
+    quoted = [
+        (path, match.group(1))
+        for path in sorted(EXAMPLES.rglob("*"))
+        if path.is_file() and path.suffix in (".yaml", ".yml", ".py", ".json")
+        for match in re.finditer(r"`prefect-gitops ([^`]*)`", path.read_text("utf-8", "replace"))
+    ]
+    assert quoted
+    for path, line in quoted:
+        try:
+            _parse_command_line(line.split())
+        except click.UsageError as exc:  # e.g. `run local`: no such deployment name
+            pytest.fail(f"{path.relative_to(REPO)}: `prefect-gitops {line}`: {exc}")
+
+
+def test_a_command_line_that_names_no_command_or_deployment_does_not_parse() -> None:
+    import click
+
+    for line in ("run local", "runner begin --pool local", "plan --no-such-option"):
+        with pytest.raises(click.UsageError):
+            _parse_command_line(line.split())

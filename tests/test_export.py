@@ -22,7 +22,10 @@ from prefect_gitops.export import (
     Selection,
     ServerObjects,
     build_export,
+    local_schema_dir,
+    read_inventories,
     read_server,
+    recorded_owners,
     write_files,
 )
 from prefect_gitops.live import (
@@ -33,6 +36,8 @@ from prefect_gitops.live import (
     variable_resource,
 )
 from prefect_gitops.loader import load_project
+from prefect_gitops.ownership import LABEL, Inventory, encode_inventory
+from prefect_gitops.schemas import MODELINE, SCHEMA_BASE_URL, schema_texts
 from prefect_gitops.settings import Settings
 from prefect_gitops.state import Address, State
 
@@ -354,3 +359,86 @@ def test_read_server_reads_in_a_few_requests_and_skips_bookkeeping() -> None:
         "q/default"
     ]
     assert subset.variables == () and subset.limits == ()
+
+
+def _inventory_variables(*inventories: Inventory) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "value": value}
+        for inventory in inventories
+        for name, value in encode_inventory(inventory)
+    ]
+
+
+def test_the_owner_recorded_on_the_server_names_the_exported_project() -> None:
+    objects = ServerObjects(
+        pools=(pool_resource({"name": "etl", "type": "process"}),),
+        deployments=(
+            deployment_resource(api_deployment("a", labels={LABEL: "platform"}), "etl"),
+            deployment_resource(api_deployment("b", labels={LABEL: "analytics"}), "etl"),
+            deployment_resource(api_deployment("c"), "etl"),
+        ),
+    )
+    variables = _inventory_variables(
+        Inventory("platform", {"work_pool.etl": "d1"}, applied_at="t1"),
+        Inventory("unrelated", {"work_pool.other": "d2"}, applied_at="t2"),
+    )
+    fake = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, json=variables if json.loads(request.content).get("offset", 0) == 0 else []
+        )
+    )
+    with ApiClient(Settings(api_url="http://x/api"), transport=fake) as client:
+        inventories = read_inventories(client)
+        assert client.write_count == 0
+    assert sorted(i.project for i in inventories) == ["platform", "unrelated"]
+    assert recorded_owners(objects, inventories) == {"platform": 2, "analytics": 1}
+    assert recorded_owners(ServerObjects(deployments=objects.deployments[2:]), inventories) == {}
+
+
+def test_every_exported_yaml_file_names_its_schema_on_the_first_line(tmp_path: Path) -> None:
+    published = export_into(tmp_path / "plain")
+    first_lines = {
+        f.path: f.text.splitlines()[0] for f in published.files if f.path.endswith(".yaml")
+    }
+    assert first_lines == {
+        "prefect-gitops.yaml": f"{MODELINE}{SCHEMA_BASE_URL}prefect-gitops.schema.json",
+        "prefect.yaml": f"{MODELINE}{SCHEMA_BASE_URL}prefect.yaml.schema.json",
+        "work-pools/proc.yaml": f"{MODELINE}{SCHEMA_BASE_URL}work-pool.schema.json",
+        "work-pools/custom-pool.yaml": f"{MODELINE}{SCHEMA_BASE_URL}work-pool.schema.json",
+    }
+    # With the repository's own copy (`prefect-gitops schema --write schemas`), relative paths.
+    own = tmp_path / "own"
+    (own / "schemas").mkdir(parents=True)
+    for name, text in schema_texts().items():
+        (own / "schemas" / name).write_text(text, encoding="utf-8")
+    assert local_schema_dir(own) == "schemas" and local_schema_dir(tmp_path / "plain") is None
+    result = build_export(
+        server_objects(),
+        target=own,
+        project="proj",
+        source="http://x/api",
+        flow_lookup=facts,
+        local_schemas=local_schema_dir(own),
+    )
+    lines = {f.path: f.text.splitlines()[0] for f in result.files if f.path.endswith(".yaml")}
+    assert lines["prefect.yaml"] == f"{MODELINE}schemas/prefect.yaml.schema.json"
+    assert lines["work-pools/proc.yaml"] == f"{MODELINE}../schemas/work-pool.schema.json"
+    assert lines["prefect-gitops.yaml"] == f"{MODELINE}schemas/prefect-gitops.schema.json"
+
+
+def test_the_project_name_prefers_the_option_then_the_recorded_owner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prefect_gitops.cli.export import _project_name
+
+    folder = tmp_path / "checkout-name"
+    assert _project_name(None, {}, "", folder) == "checkout-name"
+    assert _project_name(None, {}, "from-config", folder) == "from-config"
+    assert _project_name(None, {"platform": 3}, "", folder) == "platform"
+    assert capsys.readouterr().err == ""
+    assert _project_name(None, {"platform": 3, "analytics": 1}, "", folder) == "platform"
+    assert "owned by 'platform' (3), 'analytics' (1)" in capsys.readouterr().err
+    assert _project_name(None, {"platform": 3}, "from-config", folder) == "platform"
+    assert "the project is named 'platform'" in capsys.readouterr().err
+    assert _project_name("mine", {"platform": 3}, "", folder) == "mine"
+    assert "not by 'mine'" in capsys.readouterr().err

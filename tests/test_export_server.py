@@ -267,3 +267,8 @@ def test_adopt_records_ownership(server: RunningServer, populated: Path, tmp_pat
     assert _cli("export", str(again), "--api-url", server.url).exit_code == 0
     config = yaml.safe_load((again / "prefect-gitops.yaml").read_text())
     assert all(not v["name"].startswith("prefect_gitops") for v in config["variables"])
+    # Named for the owner the server records, not for the folder: the objects stay owned.
+    assert config["project"] == "adopters"
+    replan = _cli("plan", str(again), "--format", "json", "--api-url", server.url)
+    notes = [n for rc in replan.json()["resource_changes"] for n in rc["notes"]]
+    assert not [n for n in notes if "not yet recorded as owned" in n]

@@ -13,6 +13,9 @@ import pytest
 import yaml
 from scripts import generate_schemas
 
+from prefect_gitops.schemas import PREFECT_YAML_SCHEMA, SCHEMA_BASE_URL
+from prefect_gitops.templates import known_types
+
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"
 EXAMPLES = REPO / "examples"
@@ -58,9 +61,11 @@ def test_check_mode_reports_stale_schemas(tmp_path: Path) -> None:
 def test_schema_is_valid_draft_2020_12_with_stable_identity(name: str) -> None:
     schema = _schema(name)
     jsonschema.Draft202012Validator.check_schema(schema)
-    model, schema_id, title = generate_schemas.SCHEMAS[name]
-    assert schema["$id"] == schema_id and schema["title"] == title
-    assert schema["additionalProperties"] is False
+    model, title = generate_schemas.SCHEMAS[name]
+    assert schema["$id"] == f"{SCHEMA_BASE_URL}{name}" and schema["title"] == title
+    assert schema["$id"].startswith("https://")
+    # Our own formats are closed; prefect.yaml is Prefect's, whose keys we only warn about.
+    assert schema["additionalProperties"] is (name == PREFECT_YAML_SCHEMA)
     assert set(schema["properties"]) == {f.alias or n for n, f in model.model_fields.items()}
 
 
@@ -118,3 +123,77 @@ def test_schema_and_model_agree_on_examples(path: Path) -> None:
         else "work-pool.schema.json"
     ][0]
     model.model_validate(data)
+
+
+def _prefect_files() -> list[Path]:
+    return sorted(
+        p for p in EXAMPLES.rglob("prefect.yaml") if "invalid" not in p.relative_to(EXAMPLES).parts
+    )
+
+
+@pytest.mark.parametrize("path", _prefect_files(), ids=lambda p: p.relative_to(EXAMPLES).as_posix())
+def test_example_prefect_yaml_files_pass_our_prefect_yaml_schema(path: Path) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(_schema(PREFECT_YAML_SCHEMA)).validate(data)
+
+
+PREFECT_ACCEPTS = """\
+prefect-version: 3.1.0
+name: forms
+pull:
+  - prefect.deployments.steps.set_working_directory:
+      directory: /opt/flows
+deployments:
+  - name: seconds
+    entrypoint: flows.py:etl
+    parameters: null
+    tags: one-tag
+    concurrency_limit: 2
+    schedule:
+      interval: 300
+    work_pool:
+      name: local
+      job_variables: null
+  - name: forms
+    entrypoint: flows.py:etl
+    version: "1.2"
+    concurrency_limit: {limit: 1, collision_strategy: CANCEL_NEW}
+    schedules:
+      - interval: 90.5
+        anchor_date: "2025-01-01T00:00:00Z"
+        timezone: UTC
+      - interval: "PT5M"
+      - interval: "0:05:00"
+      - cron: "0 9 * * *"
+        day_or: false
+        active: "{{ $ACTIVE }}"
+      - rrule: "FREQ=DAILY"
+        parameters: {day: 1}
+        slug: daily
+    triggers:
+      - enabled: true
+        match: {prefect.resource.id: x}
+        expect: [prefect.flow-run.Completed]
+    work_pool:
+      name: local
+      work_queue_name: default
+      job_variables: {env: {A: "1"}}
+"""
+
+
+def test_our_prefect_yaml_schema_accepts_the_forms_prefect_accepts() -> None:
+    """SchemaStore's prefect.yaml schema flags `interval: 300`, which `prefect deploy` accepts."""
+    validator = jsonschema.Draft202012Validator(_schema(PREFECT_YAML_SCHEMA))
+    assert list(validator.iter_errors(yaml.safe_load(PREFECT_ACCEPTS))) == []
+    for bad in ("deployments: [{schedules: 5}]", "deployments: {name: x}", "pull: 3"):
+        assert not validator.is_valid(yaml.safe_load(bad)), bad
+
+
+def test_pool_type_offers_the_known_worker_types_and_accepts_custom_ones() -> None:
+    schema = _schema("work-pool.schema.json")
+    prop = schema["properties"]["type"]
+    assert prop["examples"] == known_types() and {"enum": known_types()} in prop["anyOf"]
+    assert {"process", "docker", "kubernetes", "ecs"} <= set(known_types())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"name": "p", "type": "my-custom-worker"})
+    assert not validator.is_valid({"name": "p", "type": 3})

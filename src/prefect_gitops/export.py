@@ -55,6 +55,7 @@ from .live import (
 )
 from .ownership import (
     INVENTORY_PREFIX,
+    LABEL,
     Inventory,
     decode_inventory,
     digest,
@@ -62,6 +63,7 @@ from .ownership import (
 )
 from .render.masking import Masker
 from .schedules import normalize_server_schedule
+from .schemas import CONFIG_SCHEMA, POOL_SCHEMA, PREFECT_YAML_SCHEMA, SCHEMAS, modeline
 from .state import Address, Resource, State
 from .templating import find_placeholders
 from .yaml_writer import dump_yaml
@@ -69,6 +71,7 @@ from .yaml_writer import dump_yaml
 CONFIG_FILE = "prefect-gitops.yaml"
 PREFECT_FILE = "prefect.yaml"
 POOLS_DIR = "work-pools"
+LOCAL_SCHEMA_DIR = "schemas"  # where `prefect-gitops schema --write` is documented to write
 # Names of our own bookkeeping on the server (the ownership inventory, apply's lock).
 _OWN_PREFIXES = (INVENTORY_PREFIX, "prefect-gitops")
 _VARIABLE_NAME = re.compile(r"^[a-z0-9_]+$")
@@ -207,6 +210,35 @@ def read_server(client: ApiClient, selection: Selection = Selection()) -> Server
     )
 
 
+def read_inventories(client: ApiClient) -> list[Inventory]:
+    """Every project's ownership inventory on the server (one request per 200 variables)."""
+    found = client.paginate(
+        "/variables/filter", {"variables": {"name": {"like_": INVENTORY_PREFIX}}}
+    )
+    projects = {
+        str(value["project"])
+        for value in (v.get("value") for v in found)
+        if isinstance(value, Mapping) and isinstance(value.get("project"), str)
+    }
+    inventories = (decode_inventory(project, found) for project in sorted(projects))
+    return [inventory for inventory in inventories if inventory is not None]
+
+
+def recorded_owners(objects: ServerObjects, inventories: Iterable[Inventory]) -> dict[str, int]:
+    """How many of `objects` each project owns as the server records it (a deployment's
+    label, else the inventories), most first: the name an export should keep, so that the
+    exported repository still owns what it declares."""
+    inventories = list(inventories)
+    counts: dict[str, int] = {}
+    every = (*objects.pools, *objects.queues, *objects.deployments, *objects.variables)
+    for res in (*every, *objects.limits):
+        label = res.meta.get("labels", {}).get(LABEL) if res.type == "deployment" else None
+        owners = [str(label)] if label else [i.project for i in inventories if i.owns(res.address)]
+        for owner in owners:
+            counts[owner] = counts.get(owner, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 # -- 2. building the documents ---------------------------------------------------------------
 
 
@@ -273,10 +305,13 @@ def build_export(
     source: str,
     flow_lookup: FlowLookup,
     config: Mapping[str, Any] | None = None,
+    local_schemas: str | None = None,
 ) -> Export:
     """The files for `objects`, to be written into `target` (whose flow code `flow_lookup`
     reads to leave out what `prefect deploy` would fill in itself). `config` is the root
-    config already there: its other settings (environments, ignore rules...) are kept."""
+    config already there: its other settings (environments, ignore rules...) are kept.
+    Each YAML file starts with a modeline naming its schema: the copy in `local_schemas`
+    (a folder of `target`, see `local_schema_dir`), else the published URL."""
     secrets = _Secrets()
     warnings: list[str] = []
     header = (
@@ -294,7 +329,10 @@ def build_export(
         stem = pool_names[pool.name]
         queues = [q for q in objects.queues if q.spec["pool"] == pool.name]
         doc, template = _pool_document(pool, queues, stem, secrets)
-        files.append(ExportedFile(f"{POOLS_DIR}/{stem}.yaml", dump_yaml(doc, header=header)))
+        pool_path = f"{POOLS_DIR}/{stem}.yaml"
+        files.append(
+            _yaml_file(pool_path, POOL_SCHEMA, local_schemas, dump_yaml(doc, header=header))
+        )
         if template is not None:
             files.append(
                 ExportedFile(
@@ -325,7 +363,8 @@ def build_export(
     document, anchors = _factor(entries)
     prefect_doc: dict[str, Any] = {"name": project}
     prefect_doc.update(document)
-    files.append(ExportedFile(PREFECT_FILE, dump_yaml(prefect_doc, anchors=anchors, header=header)))
+    prefect_text = dump_yaml(prefect_doc, anchors=anchors, header=header)
+    files.append(_yaml_file(PREFECT_FILE, PREFECT_YAML_SCHEMA, local_schemas, prefect_text))
 
     root: dict[str, Any] = {"project": project}
     root.update({k: v for k, v in (config or {}).items() if k not in _EXPORTED_CONFIG_KEYS})
@@ -365,8 +404,22 @@ def build_export(
         root["variables"] = variables
     if limits:
         root["concurrency_limits"] = limits
-    files.insert(0, ExportedFile(CONFIG_FILE, dump_yaml(root, header=header)))
+    files.insert(
+        0, _yaml_file(CONFIG_FILE, CONFIG_SCHEMA, local_schemas, dump_yaml(root, header=header))
+    )
     return Export(tuple(files), tuple(addresses), tuple(warnings + secrets.replaced))
+
+
+def _yaml_file(path: str, schema: str, local_schemas: str | None, text: str) -> ExportedFile:
+    """The file with a first line telling editors its schema: the repository's own copy in
+    `local_schemas` when it has one, else the published one."""
+    return ExportedFile(path, f"{modeline(schema, path, local_schemas)}\n{text}")
+
+
+def local_schema_dir(target: Path) -> str | None:
+    """`schemas`, when `prefect-gitops schema --write schemas` put a copy in `target`."""
+    found = all((target / LOCAL_SCHEMA_DIR / name).is_file() for name in SCHEMAS)
+    return LOCAL_SCHEMA_DIR if found else None
 
 
 def _file_names(names: Sequence[str]) -> dict[str, str]:

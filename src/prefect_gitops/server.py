@@ -76,8 +76,10 @@ def ensure_running(
     environ: Mapping[str, str] = os.environ,
     *,
     timeout: float = STARTUP_TIMEOUT,
+    port: int | None = None,
 ) -> str:
-    """The API URL of the running embedded server, starting one if none runs."""
+    """The API URL of the running embedded server, starting one if none runs (on `port` of
+    127.0.0.1 when given, else on a free one)."""
     folder = _resolve(state_dir, environ)
     if os.name == "nt":  # pragma: no cover - detaching and signalling below are POSIX-only
         raise ServerUnavailableError(
@@ -88,6 +90,11 @@ def ensure_running(
     with _locked(folder, timeout=timeout + 30.0):
         record = _read_record(folder)
         if record is not None and _pid_alive(record.pid) and _is_our_server(record.pid):
+            if port is not None and record.port != port:
+                raise ServerUnavailableError(
+                    f"the embedded Prefect server already runs at {record.url}, not on port {port}",
+                    hint="stop it first: prefect-gitops server stop",
+                )
             if _healthy(record.url) or _wait_healthy(record.url, record.pid, timeout=timeout):
                 return record.url
             raise ServerUnavailableError(
@@ -96,7 +103,7 @@ def ensure_running(
                 hint="restart it with: prefect-gitops server stop && prefect-gitops server start",
             )
         _check_installed()
-        return _start(folder, environ, timeout=timeout)
+        return _start(folder, environ, timeout=timeout, port=port)
 
 
 def status(state_dir: Path | None = None, environ: Mapping[str, str] = os.environ) -> ServerStatus:
@@ -176,11 +183,14 @@ def server_environment(folder: Path, environ: Mapping[str, str]) -> dict[str, st
     return env
 
 
-def _start(folder: Path, environ: Mapping[str, str], *, timeout: float) -> str:
+def _start(
+    folder: Path, environ: Mapping[str, str], *, timeout: float, port: int | None = None
+) -> str:
     log = folder / "server.log"
     env = server_environment(folder, environ)
+    chosen = port
     for _attempt in range(3):  # another program may grab the free port before uvicorn binds it
-        port = _free_port()
+        port = chosen or _free_port()
         url = f"http://127.0.0.1:{port}/api"
         with open(log, "wb") as out:
             out.write(f"# prefect-gitops: starting {url} at {_now()}\n".encode())
@@ -206,6 +216,12 @@ def _start(folder: Path, environ: Mapping[str, str], *, timeout: float) -> str:
             (folder / "server.json").unlink()
         tail = _tail(log)
         if exited and "address already in use" in tail.lower():
+            if chosen is not None:
+                raise ServerUnavailableError(
+                    f"port {chosen} of 127.0.0.1 is already in use; the embedded Prefect server "
+                    "did not start",
+                    hint="choose another --port, or leave it out to use a free one",
+                )
             continue
         if exited:
             raise ServerUnavailableError(

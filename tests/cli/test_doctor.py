@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -94,3 +95,75 @@ def test_doctor_reports_an_unreachable_api() -> None:
     )
     assert result.returncode == 1
     assert "unreachable" in result.stdout
+
+
+def _env_repo(root: Path, api_url: str) -> Path:
+    files = {
+        "prefect-gitops.yaml": (
+            "environments:\n"
+            "  prod:\n"
+            f"    api_url: {api_url}\n"
+            "    work_pools:\n"
+            "      local: local-prod\n"
+        ),
+        "prefect.yaml": (
+            "deployments:\n"
+            "  - name: etl\n"
+            "    entrypoint: flows.py:etl\n"
+            "    work_pool:\n"
+            "      name: local\n"
+        ),
+        "flows.py": "from prefect import flow\n\n\n@flow\ndef etl() -> None:\n    pass\n",
+        "work-pools/local.yaml": "name: local\ntype: process\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def _bare_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_CLIENT_MAX_RETRIES="0")
+    return env
+
+
+def test_doctor_env_checks_the_environments_server(tmp_path: Path) -> None:
+    repo = _env_repo(tmp_path / "repo", "http://127.0.0.1:9/api")
+    result = subprocess.run(
+        [sys.executable, "-m", "prefect_gitops", "doctor", str(repo), "--env", "prod"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_bare_env(tmp_path / "home"),
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith("FAIL API http://127.0.0.1:9/api: unreachable")
+    unknown = subprocess.run(
+        [sys.executable, "-m", "prefect_gitops", "doctor", str(repo), "--env", "staging"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_bare_env(tmp_path / "home"),
+    )
+    assert unknown.returncode == 1
+    assert "staging" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_doctor_env_checks_the_pools_under_their_environment_names(
+    prefect_server: RunningServer, tmp_path: Path
+) -> None:
+    client = client_for(prefect_server)
+    create_pool(client, "local-prod")
+    repo = _env_repo(tmp_path / "repo", prefect_server.url)
+    env = prefect_server.env()
+    del env["PREFECT_API_URL"]
+    result = subprocess.run(
+        [sys.executable, "-m", "prefect_gitops", "doctor", str(repo), "--env", "prod"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.stdout.startswith(f"OK   API {prefect_server.url}"), result.stderr
+    assert "'local-prod'" in result.stdout and "'local'" not in result.stdout

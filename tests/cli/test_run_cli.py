@@ -112,3 +112,30 @@ def test_a_watch_timeout_must_be_finite(timeout: str) -> None:
 def test_finite_json_numbers_still_parse() -> None:
     assert parse_params_json('{"x": 1e308, "y": -0.5}') == {"x": 1e308, "y": -0.5}
     assert parse_assignments(("x=1e3", "s=NaNa"), "--param") == {"x": 1000.0, "s": "NaNa"}
+
+
+def test_run_env_sends_the_run_to_the_environments_server(tmp_path: Path) -> None:
+    from tests.cli.test_doctor import _bare_env, _env_repo
+
+    repo = _env_repo(tmp_path / "repo", "http://127.0.0.1:9/api")
+    command = [sys.executable, "-m", "prefect_gitops", "run", "etl/etl", "--env"]
+    env = _bare_env(tmp_path / "home")
+    result = subprocess.run(
+        [*command, "prod"], cwd=repo, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 1
+    assert "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
+    unknown = subprocess.run(
+        [*command, "staging"], cwd=repo, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert unknown.returncode == 1 and "staging" in unknown.stderr
+
+
+def test_run_without_flow_slash_deployment_is_a_usage_error_before_any_request() -> None:
+    from tests.run_cli import run_cli
+
+    for name in ("local", "etl/", "/daily"):
+        result = run_cli("run", name, "--api-url", "http://127.0.0.1:9/api")
+        assert result.exit_code == 2
+        assert "is not FLOW_NAME/DEPLOYMENT_NAME" in result.stderr
+        assert "127.0.0.1:9" not in result.stderr

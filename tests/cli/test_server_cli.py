@@ -92,3 +92,43 @@ def test_api_options_adds_flags() -> None:
     result = CliRunner().invoke(probe, ["--api-url", "http://x/api", "--profile", "p"])
     assert result.output == "http://x/api|p\n"
     assert "--api-url" in CliRunner().invoke(probe, ["--help"]).output
+
+
+@pytest.mark.server
+def test_server_start_port_listens_there_and_refuses_another_port(gitops_home: Path) -> None:
+    from tests.run_cli import run_cli
+
+    port = server._free_port()
+    started = run("server", "start", "--port", str(port))
+    assert started.startswith(
+        f"Started: the embedded Prefect server at http://127.0.0.1:{port}/api"
+    )
+    assert run("server", "start", "--port", str(port)).startswith("Already running")
+    other = run_cli("server", "start", "--port", str(server._free_port()))
+    assert other.exit_code == 1
+    assert f"already runs at http://127.0.0.1:{port}/api" in other.stderr
+    assert "prefect-gitops server stop" in other.stderr
+
+
+def test_server_start_port_must_be_a_port() -> None:
+    from tests.run_cli import run_cli
+
+    result = run_cli("server", "start", "--port", "70000")
+    assert result.exit_code == 2 and "--port" in result.stderr
+
+
+@pytest.mark.server
+def test_server_start_on_a_port_in_use_is_a_clear_error(gitops_home: Path) -> None:
+    import socket
+
+    from tests.run_cli import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("server", "start", "--port", str(port))
+    assert result.exit_code == 1, result.stderr
+    assert f"port {port} of 127.0.0.1 is already in use" in result.stderr
+    assert "choose another --port" in result.stderr
+    assert run("server", "status").startswith("not running")

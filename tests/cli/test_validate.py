@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,65 @@ def test_github_format(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[0].startswith(
         "::error file=prefect.yaml,line=6,col=11,title=S002::deployment 'etl'"
     )
+
+
+def _sub_folder_repo(top: Path) -> Path:
+    project = with_prefect_yaml(top / "deploy" / "prod", "    tags: 5\n")
+    write(project, {"work-pools/bad.yaml": "name: bad\ntype: process\nconcurrency_limit: x\n"})
+    return project
+
+
+def _annotated_files(stdout: str) -> set[str]:
+    return {
+        line.split("file=", 1)[1].split(",", 1)[0]
+        for line in stdout.splitlines()
+        if line.startswith("::error ")
+    }
+
+
+def test_github_format_from_a_sub_folder_names_files_from_github_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _sub_folder_repo(tmp_path)
+    monkeypatch.chdir(project)
+    result = run_cli("validate", "--format", "github", env={"GITHUB_WORKSPACE": str(tmp_path)})
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].startswith(
+        "::error file=deploy/prod/prefect.yaml,line=6,col=11,title=S002::deployment 'etl'"
+    )
+    assert _annotated_files(result.stdout) == {
+        "deploy/prod/prefect.yaml",
+        "deploy/prod/work-pools/bad.yaml",
+    }
+    # Other formats keep naming files from the checked folder.
+    text = run_cli("validate", "--format", "text", env={"GITHUB_WORKSPACE": str(tmp_path)})
+    assert text.stdout.startswith("prefect.yaml:6:11: error[S002]")
+
+
+def test_github_format_from_a_sub_folder_uses_the_git_top_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _sub_folder_repo(tmp_path)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.chdir(project / "work-pools")
+    result = run_cli("validate", "..", "--format", "github", env={"GITHUB_WORKSPACE": None})
+    assert result.exit_code == 1
+    assert _annotated_files(result.stdout) == {
+        "deploy/prod/prefect.yaml",
+        "deploy/prod/work-pools/bad.yaml",
+    }
+
+
+def test_github_format_outside_the_workspace_and_any_git_repo_keeps_project_paths(
+    tmp_path: Path,
+) -> None:
+    project = _sub_folder_repo(tmp_path / "checkout")
+    workspace = tmp_path / "elsewhere"
+    workspace.mkdir()
+    result = run_cli(
+        "validate", str(project), "--format", "github", env={"GITHUB_WORKSPACE": str(workspace)}
+    )
+    assert _annotated_files(result.stdout) == {"prefect.yaml", "work-pools/bad.yaml"}
 
 
 def test_single_prefect_yaml_as_path(tmp_path: Path) -> None:

@@ -81,3 +81,31 @@ def test_user_text_is_escaped_in_workflow_commands() -> None:
         f"::notice title=deployment.etl/daily{prop}::deployment.etl/daily{escaped} "
         f"will be updated in-place (note{escaped}): job_variables"
     )
+
+
+def test_a_resource_with_a_known_source_gets_its_notice_on_that_line() -> None:
+    plan = make_plan(pool_update(), deployment_create(), deployment_delete())
+    sources = {
+        "work_pool.above-ground": ("deploy/prod/work-pools/above,ground.yaml", 1),
+        "deployment.etl/daily": ("deploy/prod/prefect.yaml", 12),
+    }
+    lines = render_plan_github(plan, sources=sources).splitlines()
+    assert lines[1].startswith(
+        "::notice file=deploy/prod/work-pools/above%2Cground.yaml,line=1,"
+        "title=work_pool.above-ground::"
+    )
+    assert lines[2].startswith(
+        "::notice file=deploy/prod/prefect.yaml,line=12,title=deployment.etl/daily::"
+    )
+    # A deleted resource is in no file: its notice stays a plain one.
+    assert lines[3].startswith("::notice title=deployment.etl/old::")
+
+
+def test_every_plan_renderer_takes_sources_and_only_github_shows_them() -> None:
+    from prefect_gitops.render.plan import PLAN_RENDERERS
+
+    plan = make_plan(deployment_create())
+    sources = {"deployment.etl/daily": ("deploy/prod/prefect.yaml", 12)}
+    for name, renderer in PLAN_RENDERERS.items():
+        out = renderer(plan, sources=sources)
+        assert out == renderer(plan) if name != "github" else "file=deploy/prod/" in out

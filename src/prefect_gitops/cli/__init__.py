@@ -18,6 +18,7 @@ import click
 from .. import __version__
 from ..errors import ReconcilerError
 from ..render.escaping import visible
+from .options import color_setting, no_color_option, with_no_color
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -36,6 +37,7 @@ _COMMAND_MODULES = {
     "plan": "plan",
     "run": "run",
     "runner": "runner",
+    "schema": "schema",
     "server": "server",
     "validate": "validate",
 }
@@ -49,7 +51,7 @@ class _LazyGroup(click.Group):
                 _register()
             else:
                 importlib.import_module(f".{module}", __name__)
-        return super().get_command(ctx, cmd_name)
+        return with_no_color(super().get_command(ctx, cmd_name))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         _register()
@@ -58,8 +60,16 @@ class _LazyGroup(click.Group):
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="prefect-gitops")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Declarative GitOps for Prefect 3: validate, plan and apply prefect.yaml and work pools."""
+    # click.echo strips colour codes when stdout is not a terminal unless ctx.color says so.
+    setting = color_setting(os.environ)
+    if setting is not None and ctx.color is None:
+        ctx.color = setting
+
+
+cli.params.append(no_color_option())
 
 
 def _register() -> None:
@@ -71,6 +81,7 @@ def _register() -> None:
     from . import plan  # noqa: F401
     from . import run  # noqa: F401
     from . import runner  # noqa: F401
+    from . import schema  # noqa: F401
     from . import server  # noqa: F401
     from . import validate  # noqa: F401
 

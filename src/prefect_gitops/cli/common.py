@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from .. import server
 from ..api import ApiClient
+from ..environments import api_target
+from ..loader import Project, load_project
 from ..settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,3 +60,21 @@ def resolve_settings(api_url: str | None, profile: str | None) -> Settings:
 def open_client(api_url: str | None, profile: str | None) -> ApiClient:
     """An ``ApiClient`` for the configured API, or for the embedded server when none is."""
     return ApiClient(resolve_settings(api_url, profile))
+
+
+def environment_project(path: Path, environment: str | None) -> Project | None:
+    """The project at `path` as `--env` sees it (an unknown environment is a ReconcilerError),
+    or None when no environment is named and `path` does not exist."""
+    if environment is None and not path.exists():
+        return None
+    project, _diags = load_project(path, environ=os.environ, environment=environment)
+    return project
+
+
+def environment_api(
+    project: Project | None, api_url: str | None, profile: str | None
+) -> tuple[str | None, str | None]:
+    """`--api-url`/`--profile`, else the selected environment's server (environments.py)."""
+    if project is None:
+        return api_url, profile
+    return api_target(project, api_url, profile)

@@ -8,17 +8,10 @@ from pathlib import Path
 import click
 
 from ..api import ApiClient, ApiError
-from ..loader import load_project
 from ..runner.doctor import diagnose_pool
 from . import cli
-from .common import api_options, resolve_settings
-
-
-def _declared_pools(path: Path) -> list[str]:
-    if not path.exists():
-        return []
-    project, _diags = load_project(path)
-    return [entry.name for entry in project.pools if entry.name]
+from .common import api_options, environment_api, environment_project, resolve_settings
+from .options import env_option
 
 
 @cli.command("doctor")
@@ -30,10 +23,25 @@ def _declared_pools(path: Path) -> list[str]:
     multiple=True,
     help="Check these pools (default: the pools PATH declares, else every pool).",
 )
+@env_option
 @api_options
-def doctor(path: Path, pools: tuple[str, ...], api_url: str | None, profile: str | None) -> int:
-    """Diagnose "pending forever": one verdict per work pool, with a fix for each problem."""
-    settings = resolve_settings(api_url, profile)
+def doctor(
+    path: Path,
+    pools: tuple[str, ...],
+    environment: str | None,
+    api_url: str | None,
+    profile: str | None,
+) -> int:
+    """Diagnose "pending forever": one verdict per work pool, with a fix for each problem.
+
+    PATH is the repository (default: the current folder); with --env its environment's server
+    and pool names are checked.
+
+    Exit status: 0 every check passed, 1 a check failed or bad
+    input, 2 a usage error, 3 an internal crash (a bug).
+    """
+    project = environment_project(path, environment)
+    settings = resolve_settings(*environment_api(project, api_url, profile))
     with ApiClient(settings) as client:
         try:
             client.get("/health")
@@ -43,7 +51,8 @@ def doctor(path: Path, pools: tuple[str, ...], api_url: str | None, profile: str
                 click.echo(f"  fix: {exc.hint}")
             return 1
         click.echo(f"OK   API {client.shown_base_url} is reachable (source: {settings.source})")
-        names = list(pools) or _declared_pools(path)
+        declared = [e.name for e in project.pools if e.name] if project is not None else []
+        names = list(pools) or declared
         if not names:
             found = client.paginate("/work_pools/filter")
             names = [

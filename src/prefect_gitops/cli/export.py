@@ -9,12 +9,24 @@ from typing import Any
 import click
 import yaml
 
+from ..api import ApiClient
 from ..desired import analyze_flows, build_desired, project_name
 from ..environments import api_target
 from ..errors import ReconcilerError
-from ..export import CONFIG_FILE, Selection, adopt, build_export, read_server, write_files
+from ..export import (
+    CONFIG_FILE,
+    Selection,
+    adopt,
+    build_export,
+    local_schema_dir,
+    read_inventories,
+    read_server,
+    recorded_owners,
+    write_files,
+)
 from ..loader import Project, load_project
 from ..models import RootConfig
+from ..state import Address
 from . import EXIT_OK, cli
 from .common import api_options, open_client
 from .options import env_option
@@ -49,7 +61,8 @@ from .options import env_option
     "project",
     metavar="NAME",
     default=None,
-    help="Project name (default: the folder's name).",
+    help="Project name (default: the project the server records as owner of the exported "
+    "objects, else the `project` of an existing prefect-gitops.yaml, else the folder's name).",
 )
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option(
@@ -81,7 +94,6 @@ def export_command(
     """
     target = directory.absolute()
     existing = _existing_config(target)
-    name = project or str(existing.get("project") or "") or target.name
     if environment is not None:
         # The environment's server; the files written are the repository's (base) files.
         current, _ = load_project(target, environ=os.environ, environment=environment)
@@ -90,6 +102,8 @@ def export_command(
     lookup = analyze_flows(Project(root=target, config=RootConfig(), config_file=None))
     with open_client(api_url, profile) as client:
         objects = read_server(client, selection)
+        owners = recorded_owners(objects, read_inventories(client))
+        name = _project_name(project, owners, str(existing.get("project") or ""), target)
         result = build_export(
             objects,
             target=target,
@@ -97,6 +111,7 @@ def export_command(
             source=client.shown_base_url,
             flow_lookup=lookup,
             config=existing,
+            local_schemas=local_schema_dir(target),
         )
         written = write_files(target, result.files, force=force)
         for path in written:
@@ -105,23 +120,54 @@ def export_command(
             click.echo(f"warning: {warning}", err=True)
         click.echo(f"Exported {result.summary()}.")
         if adopt_objects:
-            loaded, diags = load_project(target, environ=os.environ)
-            if diags.has_errors:
-                raise ReconcilerError(
-                    "the files were written, but they have errors; nothing was adopted",
-                    hint=f"run `prefect-gitops validate {directory}`, fix them, then "
-                    "`prefect-gitops export --force --adopt` again",
-                )
-            desired = build_desired(loaded, environ=os.environ, flow_lookup=analyze_flows(loaded))
-            owner = project_name(loaded)
-            inventory = adopt(client, owner, result.addresses, desired)
-            count = sum(1 for a in result.addresses if inventory.owns(a))
-            click.echo(
-                f"Adopted {count} object(s) into project '{owner}': `plan --prune` may "
-                "now delete them when they leave the repository."
-            )
+            _adopt(client, target, directory, result.addresses)
     click.echo(f"Next: prefect-gitops validate {directory} && prefect-gitops plan {directory}")
     return EXIT_OK
+
+
+def _adopt(
+    client: ApiClient, target: Path, directory: Path, addresses: tuple[Address, ...]
+) -> None:
+    """`--adopt`: record what was exported as owned by the project the written files name."""
+    loaded, diags = load_project(target, environ=os.environ)
+    if diags.has_errors:
+        raise ReconcilerError(
+            "the files were written, but they have errors; nothing was adopted",
+            hint=f"run `prefect-gitops validate {directory}`, fix them, then "
+            "`prefect-gitops export --force --adopt` again",
+        )
+    desired = build_desired(loaded, environ=os.environ, flow_lookup=analyze_flows(loaded))
+    owner = project_name(loaded)
+    inventory = adopt(client, owner, addresses, desired)
+    count = sum(1 for a in addresses if inventory.owns(a))
+    click.echo(
+        f"Adopted {count} object(s) into project '{owner}': `plan --prune` may "
+        "now delete them when they leave the repository."
+    )
+
+
+def _project_name(chosen: str | None, owners: dict[str, int], existing: str, target: Path) -> str:
+    """--project, else the owner the server records (apply and prune then treat the exported
+    objects as the repository's own), else the existing config's name, else the folder's."""
+    listed = ", ".join(f"'{owner}' ({count})" for owner, count in owners.items())
+    if chosen is not None:
+        if owners and chosen not in owners:
+            click.echo(
+                f"warning: the exported objects are owned by {listed} on the server, not by "
+                f"'{chosen}': plan will show them as not yet owned by this project",
+                err=True,
+            )
+        return chosen
+    if not owners:
+        return existing or target.name
+    name = next(iter(owners))
+    if len(owners) > 1 or (existing and existing != name):
+        click.echo(
+            f"warning: the exported objects are owned by {listed} on the server; the project "
+            f"is named '{name}' (choose another with --project)",
+            err=True,
+        )
+    return name
 
 
 def _existing_config(target: Path) -> dict[str, Any]:

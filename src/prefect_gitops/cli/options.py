@@ -1,4 +1,5 @@
-"""Click options shared by the commands (`validate`, `plan`, `apply`)."""
+"""Click options shared by the commands, and the colour conventions (`--no-color`,
+NO_COLOR, FORCE_COLOR, TERM=dumb)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, TextIO, TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound="click.Command | None")
 
 
 def path_argument(func: F) -> F:
@@ -65,11 +67,61 @@ def verbose_option(func: F) -> F:
     )
 
 
-def use_color(stream: TextIO | None = None, environ: Mapping[str, str] | None = None) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    environ = os.environ if environ is None else environ
+# ctx.meta key set by `--no-color`; ctx.meta is shared by a command and its group.
+_NO_COLOR = "prefect_gitops.no_color"
+
+
+def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_NO_COLOR] = True
+        ctx.color = False
+
+
+def no_color_option() -> click.Option:
+    """`--no-color`: added to the group and to every command (cli/__init__.py), so it works
+    before or after the command name."""
+    return click.Option(
+        ["--no-color"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_no_color,
+        help="Never colour the output (also NO_COLOR=1 or TERM=dumb; FORCE_COLOR=1 forces it).",
+    )
+
+
+def with_no_color(command: C) -> C:
+    """`command` (and its sub-commands) taking `--no-color`, whichever module defines it."""
+    if command is None or any(p.name == "no_color" for p in command.params):
+        return command
+    command.params.append(no_color_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_no_color(sub)
+    return command
+
+
+def color_setting(environ: Mapping[str, str]) -> bool | None:
+    """What the environment says about colour, None when it leaves it to the terminal.
+    The order is CPython's: NO_COLOR, then FORCE_COLOR, then TERM=dumb."""
     if environ.get("NO_COLOR"):
         return False
+    if environ.get("FORCE_COLOR", "").lower() not in ("", "0", "false"):
+        return True
+    if environ.get("TERM") == "dumb":
+        return False
+    return None
+
+
+def use_color(stream: TextIO | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Colour on a terminal unless `--no-color`, NO_COLOR (https://no-color.org) or TERM=dumb
+    says otherwise; FORCE_COLOR colours even a pipe (CI logs)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get(_NO_COLOR):
+        return False
+    setting = color_setting(os.environ if environ is None else environ)
+    if setting is not None:
+        return setting
     stream = sys.stdout if stream is None else stream
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())

@@ -14,6 +14,7 @@ from ..runner.health import HealthServer
 from ..runner.poll import Runner, RunnerOptions
 from . import cli
 from .common import api_options, resolve_settings
+from .options import with_no_color
 
 
 @cli.group("runner")
@@ -63,7 +64,9 @@ def runner_group() -> None:
 )
 @click.option("--run-once", is_flag=True, help="Poll once, wait for the runs started, then exit.")
 @click.option(
-    "--with-healthcheck", is_flag=True, help="Serve GET /health (503 once polling stalls)."
+    "--with-healthcheck",
+    is_flag=True,
+    help="Serve GET /health: 200 while polling, 503 once no poll succeeded for 30 poll intervals.",
 )
 @click.option(
     "--healthcheck-host",
@@ -71,6 +74,7 @@ def runner_group() -> None:
     show_default=True,
     envvar="PREFECT_WORKER_WEBSERVER_HOST",
     show_envvar=True,
+    help="Address the health check listens on (with --with-healthcheck).",
 )
 @click.option(
     "--healthcheck-port",
@@ -79,6 +83,7 @@ def runner_group() -> None:
     show_default=True,
     envvar="PREFECT_WORKER_WEBSERVER_PORT",
     show_envvar=True,
+    help="Port of the health check (with --with-healthcheck; 0: a free port, printed at start).",
 )
 @click.option(
     "--cancel-check-seconds",
@@ -210,7 +215,7 @@ def _exec_lean() -> None:
 def _lean_main(argv: list[str]) -> int:
     # The error boundary of `cli.main`, without importing the other commands.
     try:
-        result = runner_group.main(
+        result = with_no_color(runner_group).main(
             args=argv, prog_name="prefect-gitops runner", standalone_mode=False
         )
     except click.exceptions.Abort:

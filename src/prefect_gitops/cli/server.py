@@ -16,10 +16,22 @@ def server_group() -> None:
 
 
 @server_group.command("start")
-def start() -> int:
-    """Start the embedded server in the background (or reuse the running one)."""
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Listen on this port of 127.0.0.1 (default: a free port).",
+)
+def start(port: int | None) -> int:
+    """Start the embedded server in the background (or reuse the running one).
+
+    It listens on 127.0.0.1 only.
+
+    Exit status: 0 running, 1 it could not start (or runs on another port than --port),
+    2 a usage error, 3 an internal crash (a bug).
+    """
     before = embedded.status(environ=os.environ)
-    url = embedded.ensure_running(environ=os.environ)
+    url = embedded.ensure_running(environ=os.environ, port=port)
     verb = "Already running" if before.running and before.url == url else "Started"
     click.echo(f"{verb}: the embedded Prefect server at {url} (state: {before.state_dir})")
     return 0

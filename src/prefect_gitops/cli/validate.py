@@ -15,6 +15,7 @@ from ..environments import environment_diagnostics, load_for_environment
 from ..render.diagnostics import RENDERERS
 from ..validate import ValidateOptions, validate_project
 from . import EXIT_OK, EXIT_PROBLEM, cli
+from .annotations import with_repository_paths
 from .options import (
     config_option,
     env_option,
@@ -47,7 +48,10 @@ def validate_command(
     PATH is a repository directory (default: the current one) or a single prefect.yaml.
     With `environments:` in the root config, every environment is checked too (only the
     one named with --env, when given).
-    Exit status: 0 no errors, 1 errors (or warnings with --warnings-as-errors).
+
+    Exit status: 0 no errors, 1 errors (or warnings with --warnings-as-errors),
+    2 a usage error (an unknown option, a PATH that does not exist), 3 an internal crash
+    (always a bug in prefect-gitops; PREFECT_GITOPS_TRACEBACK=1 shows the traceback).
     """
     with _gc_paused():
         return _validate(
@@ -97,10 +101,15 @@ def _validate(
         deployments=len(project.deployments),
         work_pools=len(project.pools),
     )
+    shown = (
+        with_repository_paths(diags, project.root, os.environ)
+        if output_format == "github"
+        else diags
+    )
     renderer = RENDERERS[output_format]
     color = use_color()
     # `color=` stops click from stripping the codes again when it guesses differently.
-    click.echo(renderer(diags, use_color=color, summary=summary, verbose=verbose), color=color)
+    click.echo(renderer(shown, use_color=color, summary=summary, verbose=verbose), color=color)
     if diags.has_errors or (warnings_as_errors and diags.warnings):
         return EXIT_PROBLEM
     return EXIT_OK

@@ -1,8 +1,12 @@
-"""The plan renderers by name: `plan --format NAME` picks one, the CLI prints what it returns."""
+"""The plan renderers by name: `plan --format NAME` picks one, the CLI prints what it returns.
+
+`sources` (address -> (file from the repository's top, line); `cli.annotations.resource_sources`)
+lets `github` annotate the line that declares each resource; the others ignore it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Protocol
 
 from ..plan import Plan
@@ -20,6 +24,7 @@ class PlanRenderer(Protocol):
         use_color: bool = False,
         mask_keys: Collection[str] = (),
         mask_values: Collection[str] = (),
+        sources: Mapping[str, tuple[str, int]] | None = None,
     ) -> str: ...
 
 

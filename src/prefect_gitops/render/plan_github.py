@@ -1,11 +1,13 @@
 """The plan as GitHub Actions workflow commands: a summary notice, then one per changed resource.
 
-GitHub shows only the first few annotations of a step, so the summary comes first.
+GitHub shows only the first few annotations of a step, so the summary comes first. A resource
+whose source is known (`sources`: address -> (file from the repository's top, line)) gets its
+notice on that line, so it shows in the pull request's diff.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..plan import Plan
@@ -19,8 +21,11 @@ __all__ = ["escape_data", "escape_property", "render_document_github", "render_p
 MAX_FIELDS = 10
 
 
-def notice(title: str, message: str) -> str:
-    return f"::notice title={escape_property(title)}::{escape_data(message)}"
+def notice(title: str, message: str, source: tuple[str, int] | None = None) -> str:
+    where = ""
+    if source is not None:
+        where = f"file={escape_property(source[0])},line={source[1]},"
+    return f"::notice {where}title={escape_property(title)}::{escape_data(message)}"
 
 
 def _message(rc: dict[str, Any]) -> str:
@@ -39,12 +44,18 @@ def _message(rc: dict[str, Any]) -> str:
     return text
 
 
-def render_document_github(doc: dict[str, Any]) -> str:
+def render_document_github(
+    doc: dict[str, Any], *, sources: Mapping[str, tuple[str, int]] | None = None
+) -> str:
     title = "prefect-gitops plan"
     if doc.get("environment"):
         title += f" ({doc['environment']})"
     lines = [notice(title, summary_line(doc))]
-    lines += [notice(str(rc["address"]), _message(rc)) for rc in changed_resources(doc)]
+    sources = sources or {}
+    lines += [
+        notice(str(rc["address"]), _message(rc), sources.get(str(rc["address"])))
+        for rc in changed_resources(doc)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -54,6 +65,7 @@ def render_plan_github(
     use_color: bool = False,
     mask_keys: Collection[str] = (),
     mask_values: Collection[str] = (),
+    sources: Mapping[str, tuple[str, int]] | None = None,
 ) -> str:
     doc = plan_document(plan, mask_keys=mask_keys, mask_values=mask_values)
-    return render_document_github(doc)
+    return render_document_github(doc, sources=sources)
