@@ -294,7 +294,7 @@ def test_workflow_commands_against_a_real_server(
     assert "to add" in plan_md
     assert plan_md in (temp / "step-summary.md").read_text()
     assert json.loads((out / "plan.json").read_text())["summary"]["add"] > 0
-    assert "::notice" in done.stdout  # the `--format github` annotations
+    assert "::notice file=prefect.yaml,line=" in done.stdout  # annotations on the lines
 
     (create,) = runner.comment(existing=[{"id": 1, "body": "LGTM", "user": HUMAN}])
     assert create[0] == "create" and create[1]["issue_number"] == 7

@@ -21,11 +21,13 @@ from ..plan import Plan, build_plan
 from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
 from ..render.plan import PLAN_RENDERERS
 from ..render.plan_json import plan_document
+from ..render.plan_markdown import COMMENT_BUDGET, render_plan_markdown
 from ..savedplan import plan_key, render_saved, saved_document, write_private
 from ..settings import describe_api
 from ..state import State
 from ..validate import ValidateOptions, validate_project
 from . import EXIT_OK, EXIT_PROBLEM, cli
+from .annotations import resource_sources
 from .common import api_options, open_client
 from .options import config_option, env_option, format_option, path_argument, use_color
 
@@ -55,6 +57,14 @@ EXIT_CHANGES = 2
     default=None,
     help="Also plan to delete what this project owns but no longer declares (or `prune: true`).",
 )
+@click.option(
+    "--markdown-budget",
+    type=click.IntRange(min=0),
+    default=COMMENT_BUDGET,
+    show_default=True,
+    help="With --format markdown: at most this many characters (a GitHub comment holds 65,536; "
+    "the job summary 1 MiB); 0 for no limit. Every changed address is always listed.",
+)
 @env_option
 @api_options
 def plan_command(
@@ -64,6 +74,7 @@ def plan_command(
     out_path: Path | None,
     detailed_exitcode: bool,
     prune: bool | None,
+    markdown_budget: int,
     environment: str | None,
     api_url: str | None,
     profile: str | None,
@@ -72,8 +83,9 @@ def plan_command(
 
     PATH is a repository directory (default: the current one) or a single prefect.yaml.
     The repository is validated first; with errors nothing is contacted.
-    Exit status: 0 success (with --detailed-exitcode: no changes), 1 error,
-    2 changes present (only with --detailed-exitcode).
+    Exit status: 0 success (with --detailed-exitcode: no changes), 1 error (in the
+    repository or on the server), 2 changes present (only with --detailed-exitcode) or a
+    usage error (click's), 3 an internal crash (a bug).
     """
     environ = os.environ
     project = load_valid_project(
@@ -100,15 +112,33 @@ def plan_command(
     secrets = client.settings.secrets()
     if out_path is not None:
         save_plan(out_path, plan, project, secrets, environ)
-    renderer = PLAN_RENDERERS[output_format]
-    click.echo(
-        renderer(
-            plan, use_color=use_color(), mask_keys=project.config.mask_keys, mask_values=secrets
-        )
-    )
+        click.echo(f"Saved the plan to {out_path} (apply it: prefect-gitops apply {out_path})",
+                   err=True)  # fmt: skip
+    click.echo(_render(plan, project, desired, output_format, secrets, markdown_budget))
     if detailed_exitcode and plan.has_changes():
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _render(
+    plan: Plan,
+    project: Project,
+    desired: State,
+    output_format: str,
+    secrets: Collection[str],
+    markdown_budget: int,
+) -> str:
+    color, keys = use_color(), project.config.mask_keys
+    if output_format == "markdown":
+        return render_plan_markdown(
+            plan, use_color=color, mask_keys=keys, mask_values=secrets,
+            budget=markdown_budget or sys.maxsize,
+        )  # fmt: skip
+    # github: annotations on the line that declares each resource
+    sources = resource_sources(project, desired, os.environ) if output_format == "github" else None
+    return PLAN_RENDERERS[output_format](
+        plan, use_color=color, mask_keys=keys, mask_values=secrets, sources=sources
+    )
 
 
 def save_plan(
