@@ -14,16 +14,23 @@ unreadable, never guessed.
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
 import datetime
 import decimal
+import enum
 import functools
+import importlib.util
 import inspect
+import io
 import operator
 import os
 import pathlib
 import re
 import stat
+import sys
+import tokenize
+import types
 import typing
 import uuid
 from collections.abc import Mapping as AbcMapping
@@ -33,7 +40,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic.errors import PydanticInvalidForJsonSchema
+import pydantic.dataclasses
+import typing_extensions
+from pydantic.errors import (
+    PydanticInvalidForJsonSchema,
+    PydanticUndefinedAnnotation,
+    PydanticUserError,
+)
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
@@ -52,6 +65,8 @@ ProblemKind = Literal[
     "no_function",
     "not_a_flow",
     "not_analysable",  # defined in a way we cannot follow statically (assignment, import...)
+    "import_fails",  # importing it fails here, and Prefect's static fallback cannot load it
+    "schema_fails",  # pydantic refuses a parameter's type here (e.g. typing.TypedDict < 3.12)
 ]
 
 BANNED_NAME_CHARS = "/%&><"
@@ -96,6 +111,10 @@ class FlowInfo:
     definitions: dict[str, Any] = field(default_factory=dict)
     flow_run_name: str | None = None  # literal `flow_run_name=` of the decorator
     unreadable: tuple[str, ...] = ()  # everything we could not read, one sentence each
+    # Why importing the flow's module fails in this environment, so that `prefect deploy`
+    # loads it statically (then annotations it cannot evaluate are dropped, and the flow has
+    # no version); None when it would import it.
+    static_reason: str | None = None
 
     def parameter(self, name: str) -> FlowParameter | None:
         for param in self.parameters:
@@ -111,6 +130,7 @@ class FlowInfo:
 class _Target:
     path: Path
     object_path: str
+    is_script: bool  # `path/file.py:function`, which Prefect can load statically
 
 
 @dataclass
@@ -125,6 +145,8 @@ class FileMemo:
     # (file or module part, is a file, base dir, root) -> the file found for it
     located: dict[tuple[str, bool, Path, Path], Path] = field(default_factory=dict)
     modules: dict[Path, _Module | EntrypointProblem] = field(default_factory=dict)
+    # (file, class name, read as Prefect's static loading would) -> rebuilt class, or why not
+    classes: dict[tuple[Path, str, bool], Any] = field(default_factory=dict)
 
     def resolve(self, path: Path) -> Path:
         found = self.resolved.get(path)
@@ -174,7 +196,12 @@ def _module_file(module: str, base_dir: Path, memo: FileMemo) -> Path | None:
 def _locate(
     entrypoint: str, base_dir: Path, root: Path, memo: FileMemo
 ) -> _Target | EntrypointProblem:
-    entrypoint = entrypoint.strip()
+    if entrypoint != entrypoint.strip():
+        return EntrypointProblem(
+            "format",
+            f"entrypoint {entrypoint!r} has leading or trailing whitespace; prefect deploy "
+            "fails on it (it looks for a file or function whose name holds the spaces)",
+        )
     if "\0" in entrypoint:
         return EntrypointProblem("format", f"entrypoint {entrypoint!r} contains a NUL byte")
     if entrypoint.endswith(".py") and ":" not in entrypoint:
@@ -203,7 +230,7 @@ def _locate(
         if isinstance(located, EntrypointProblem):
             return located
         found = memo.located[key] = located
-    return _Target(found, object_path)
+    return _Target(found, object_path, is_script)
 
 
 def _locate_file(
@@ -249,33 +276,106 @@ def _locate_file(
 # -- reading a module ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _ImportStmt:
+    module: str  # `a.b` of `import a.b` / `from a.b import c`; '' for `from . import c`
+    level: int  # leading dots of a relative import
+    names: tuple[str, ...]  # `c` of `from a.b import c`; () for `import a.b`
+    guarded: bool  # inside a `try` whose handlers catch the ImportError
+    direct: bool  # a statement of the module body itself
+    line: int
+
+
 @dataclass
 class _Module:
     tree: ast.Module
     source: str
+    path: Path
+    utf8: bool  # Prefect's static fallback reads files as UTF-8, whatever their cookie says
     # local name -> qualified name, e.g. {"f": "prefect.flow", "t": "typing"}
-    imports: dict[str, str]
+    imports: dict[str, str] = field(default_factory=dict)
     # every module-level binding, for shadowing and "defined but not a def" checks
-    bindings: dict[str, ast.AST]
-    # top-level (and top-level `try`) def/class statements by name, the last one winning
-    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]
-    # (object path, repo-relative file) -> analysis; lives as long as the cached module
-    results: dict[tuple[str, str], FlowInfo | EntrypointProblem] = field(default_factory=dict)
+    bindings: dict[str, ast.AST] = field(default_factory=dict)
+    # top-level def/class statements by name (also those under a top-level `if`/`try`)
+    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = field(
+        default_factory=dict
+    )
+    # local name -> (level, module, attribute) of `from module import attribute`
+    sources: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    import_stmts: list[_ImportStmt] = field(default_factory=list)
+    # names bound by statements of the module body itself: all Prefect's static fallback runs
+    direct: set[str] = field(default_factory=set)
+    future: set[str] = field(default_factory=set)  # `from __future__ import ...` features
+    # (object path, repo-relative file, base dir, is script) -> (analysis, other modules read,
+    # their fingerprint); lives as long as the cached module
+    results: dict[tuple[str, str, Path, bool], _Result] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
 
 
+_Result = tuple["FlowInfo | EntrypointProblem", tuple[Path, ...], tuple[Any, ...]]
 _CACHE: dict[tuple[str, int, int], _Module | EntrypointProblem] = {}
 
 
-def _module_bodies(body: list[ast.stmt]) -> list[ast.stmt]:
-    """Top-level statements, including those inside top-level `try` (import fallbacks)."""
-    out: list[ast.stmt] = []
+@dataclass(frozen=True)
+class _Stmt:
+    node: ast.stmt
+    alternative: bool  # in an `except`/`else` branch: binds only what the main branch did not
+    direct: bool  # a statement of the module body itself
+    guarded: bool  # inside a `try` whose handlers catch ImportError
+
+
+_IMPORT_CATCHERS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _catches_import(handlers: list[ast.ExceptHandler]) -> bool:
+    for handler in handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        for kind in kinds:
+            if kind is None or (isinstance(kind, ast.Name) and kind.id in _IMPORT_CATCHERS):
+                return True
+    return False
+
+
+def _is_main_block(stmt: ast.If) -> bool:
+    test = stmt.test
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _module_bodies(
+    body: list[ast.stmt], alternative: bool = False, direct: bool = True, guarded: bool = False
+) -> list[_Stmt]:
+    """The statements importing the module runs at top level, including those inside
+    top-level `try` (import fallbacks) and `if` (version switches); never the
+    `if __name__ == "__main__":` block nor `if TYPE_CHECKING:`, which do not run on import."""
+    out: list[_Stmt] = []
     for stmt in body:
-        out.append(stmt)
+        out.append(_Stmt(stmt, alternative, direct, guarded))
         if isinstance(stmt, ast.Try):
-            for block in (stmt.body, stmt.orelse, stmt.finalbody):
-                out.extend(_module_bodies(block))
+            inner = guarded or _catches_import(stmt.handlers)
+            out.extend(_module_bodies(stmt.body, alternative, False, inner))
+            for block in (stmt.orelse, stmt.finalbody):
+                out.extend(_module_bodies(block, alternative, False, guarded))
             for handler in stmt.handlers:
-                out.extend(_module_bodies(handler.body))
+                out.extend(_module_bodies(handler.body, True, False, guarded))
+        elif isinstance(stmt, ast.If) and not _is_main_block(stmt):
+            if not _is_type_checking(stmt.test):
+                out.extend(_module_bodies(stmt.body, alternative, False, guarded))
+            out.extend(_module_bodies(stmt.orelse, True, False, guarded))
     return out
 
 
@@ -313,14 +413,37 @@ def _read_module_uncached(path: Path, root: Path, memo: FileMemo) -> _Module | E
     return result
 
 
+def _decode(data: bytes, rel: str) -> str | EntrypointProblem:
+    """The text Python reads: UTF-8 unless a PEP 263 coding cookie (or a BOM) says otherwise."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown or contradictory cookie, or invalid UTF-8 in it
+        line = exc.lineno or 1
+        return EntrypointProblem(
+            "unreadable_file", f"{rel}:{line}: Python cannot decode it: {exc.msg}", rel, line
+        )
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return EntrypointProblem(
+            "unreadable_file",
+            f"{rel}:{line}: not valid {encoding} text (byte {data[exc.start]:#04x}); Python "
+            "reads a file as UTF-8 unless a `# -*- coding: ... -*-` line says otherwise",
+            rel,
+            line,
+        )
+
+
 def _parse_module(path: Path, root: Path, rel: str) -> _Module | EntrypointProblem:
     try:
-        source = read_capped(path, root, cap=MAX_FLOW_BYTES, name=rel).decode("utf-8-sig")
+        data = read_capped(path, root, cap=MAX_FLOW_BYTES, name=rel)
+        source = _decode(data, rel)
+        if isinstance(source, EntrypointProblem):
+            return source
         tree = ast.parse(source, filename=rel)
     except FileProblem as problem:
         return EntrypointProblem(_FILE_PROBLEMS[problem.kind], problem.message, rel)
-    except UnicodeDecodeError:
-        return EntrypointProblem("unreadable_file", f"{rel} is not UTF-8 text", rel)
     except SyntaxError as exc:
         return EntrypointProblem(
             "syntax_error", f"{rel} has a Python syntax error: {exc.msg}", rel, exc.lineno
@@ -333,45 +456,91 @@ def _parse_module(path: Path, root: Path, rel: str) -> _Module | EntrypointProbl
         )
     except ValueError as exc:  # e.g. a NUL byte
         return EntrypointProblem("unreadable_file", f"cannot read {rel}: {exc}", rel)
-    return _index_module(tree, source)
+    return _index_module(_Module(tree, source, path, _is_utf8(data)))
 
 
-def _index_module(tree: ast.Module, source: str) -> _Module:
-    imports: dict[str, str] = {}
-    bindings: dict[str, ast.AST] = {}
-    defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = {}
-    for stmt in _module_bodies(tree.body):
-        if isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                if alias.asname:
-                    imports[alias.asname] = alias.name
-                    bindings[alias.asname] = stmt
-                else:
-                    top = alias.name.split(".")[0]
-                    imports[top] = top
-                    bindings[top] = stmt
-        elif isinstance(stmt, ast.ImportFrom):
-            for alias in stmt.names:
-                local = alias.asname or alias.name
-                if stmt.level == 0 and stmt.module:
-                    imports[local] = f"{stmt.module}.{alias.name}"
-                else:
-                    imports.pop(local, None)  # relative import: a user module
-                bindings[local] = stmt
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            imports.pop(stmt.name, None)
-            bindings[stmt.name] = stmt
-            defs[stmt.name] = stmt
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                # most targets are one name; walking each costs seconds in a big module
-                nodes = (target,) if isinstance(target, ast.Name) else ast.walk(target)
-                for node in nodes:
-                    if isinstance(node, ast.Name):
-                        imports.pop(node.id, None)
-                        bindings[node.id] = stmt
-    return _Module(tree, source, imports, bindings, defs)
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _bound_names(stmt: ast.stmt) -> list[tuple[str, str | None]]:
+    """(local name, qualified name if it is an absolute import) of what `stmt` binds."""
+    if isinstance(stmt, ast.Import):
+        return [
+            (alias.asname, alias.name) if alias.asname else ((top := alias.name.split(".")[0]), top)
+            for alias in stmt.names
+        ]
+    if isinstance(stmt, ast.ImportFrom):
+        absolute = stmt.level == 0 and stmt.module
+        return [
+            (alias.asname or alias.name, f"{stmt.module}.{alias.name}" if absolute else None)
+            for alias in stmt.names
+        ]
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [(stmt.name, None)]
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        out: list[tuple[str, str | None]] = []
+        for target in targets:
+            # most targets are one name; walking each costs seconds in a big module
+            nodes = (target,) if isinstance(target, ast.Name) else ast.walk(target)
+            out.extend((node.id, None) for node in nodes if isinstance(node, ast.Name))
+        return out
+    return []
+
+
+def _record_import(module: _Module, item: _Stmt) -> None:
+    stmt = item.node
+    if isinstance(stmt, ast.Import):
+        for alias in stmt.names:
+            module.import_stmts.append(
+                _ImportStmt(alias.name, 0, (), item.guarded, item.direct, stmt.lineno)
+            )
+    elif isinstance(stmt, ast.ImportFrom):
+        names = tuple(alias.name for alias in stmt.names)
+        module.import_stmts.append(
+            _ImportStmt(
+                stmt.module or "", stmt.level, names, item.guarded, item.direct, stmt.lineno
+            )
+        )
+
+
+def _index_module(module: _Module) -> _Module:
+    for item in _module_bodies(module.tree.body):
+        stmt = item.node
+        _record_import(module, item)
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+            module.future.update(alias.name for alias in stmt.names)
+        for local, qualified in _bound_names(stmt):
+            if item.direct and isinstance(stmt, (ast.Import, ast.ImportFrom, ast.ClassDef,
+                                                 ast.FunctionDef, ast.Assign)):  # fmt: skip
+                module.direct.add(local)
+            if item.alternative and local in module.bindings:
+                continue  # `except ImportError:` / `else:` stand-ins for what the main branch bound
+            module.bindings[local] = stmt
+            module.sources.pop(local, None)
+            if qualified is None:
+                module.imports.pop(local, None)
+            else:
+                module.imports[local] = qualified
+            if isinstance(stmt, ast.ImportFrom):
+                module.sources[local] = (stmt.level, stmt.module or "", _imported_name(stmt, local))
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                module.defs[local] = stmt
+            else:
+                module.defs.pop(local, None)
+    return module
+
+
+def _imported_name(stmt: ast.ImportFrom, local: str) -> str:
+    for alias in stmt.names:
+        if (alias.asname or alias.name) == local:
+            return alias.name
+    return local
 
 
 # -- the flow decorator ---------------------------------------------------------------------
@@ -427,24 +596,74 @@ _VALUE_CONSTRUCTORS = frozenset(
 )  # fmt: skip
 
 
-def _default(node: ast.expr, module: _Module) -> tuple[bool, Any]:
-    """A literal, or a call like `Path("x")` / `timedelta(hours=1)` with literal arguments."""
-    ok, value = _literal(node)
-    if ok or not isinstance(node, ast.Call):
-        return ok, value
-    name = _qualified(node.func, module)
-    if name not in _VALUE_CONSTRUCTORS:
-        return False, None
-    args = [_literal(a) for a in node.args]
-    kwargs = {k.arg: _literal(k.value) for k in node.keywords}
-    if any(not ok for ok, _ in args) or any(k is None or not v[0] for k, v in kwargs.items()):
-        return False, None
+class _Unreadable(Exception):
+    pass
+
+
+class _Absent(_Unreadable):
+    """The name is not there when Prefect loads the file statically: evaluating it fails, so
+    Prefect drops the annotation (or sets the default to None)."""
+
+
+def _default(node: ast.expr, module: _Module, an: _Analysis) -> tuple[bool, Any]:
+    """A literal, a call like `Path("x")` / `timedelta(hours=1)` with literal arguments, a
+    member of an enum or an instance of a model defined in the repository."""
     try:
-        return True, _KNOWN_TYPES[name](
-            *(v for _, v in args), **{k: v for k, (_, v) in kwargs.items() if k}
-        )
-    except (TypeError, ValueError, ArithmeticError, OverflowError):
+        return True, _value(node, module, an, 0)
+    except _Absent:
+        raise
+    except _Unreadable:
         return False, None
+
+
+def _value(node: ast.expr, module: _Module, an: _Analysis, depth: int) -> Any:
+    if depth > 20:
+        raise _Unreadable("the value is nested too deeply")
+    ok, value = _literal(node)
+    if ok:
+        return value
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        found = _lookup(node, module, an, depth + 1)
+        if isinstance(found, enum.Enum):
+            return found
+        raise _Unreadable(f"`{ast.unparse(node)}` is not a literal")
+    if not isinstance(node, ast.Call):
+        raise _Unreadable(f"`{ast.unparse(node)}` is not a literal")
+    func = _callable(node.func, module, an, depth + 1)
+    args = [_value(a, module, an, depth + 1) for a in node.args]
+    kwargs: dict[str, Any] = {}
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise _Unreadable(f"`{ast.unparse(node)}` unpacks `**` arguments")
+        if keyword.arg == "default_factory":
+            kwargs[keyword.arg] = _callable(keyword.value, module, an, depth + 1)
+        else:
+            kwargs[keyword.arg] = _value(keyword.value, module, an, depth + 1)
+    try:
+        return func(*args, **kwargs)
+    except Exception as exc:  # our rebuilt classes validate like the user's would
+        raise _Unreadable(f"`{ast.unparse(node)}` fails: {exc}") from None
+
+
+_CALLABLES: dict[str, Any] = {
+    **{name: None for name in _VALUE_CONSTRUCTORS},
+    "pydantic.Field": pydantic.Field,
+    "pydantic.fields.Field": pydantic.Field,
+    "pydantic.ConfigDict": pydantic.ConfigDict,
+    "dataclasses.field": dataclasses.field,
+    "enum.auto": enum.auto,
+    **{f"builtins.{t.__name__}": t for t in (list, dict, set, tuple, frozenset)},
+}
+
+
+def _callable(node: ast.expr, module: _Module, an: _Analysis, depth: int) -> Any:
+    name = _qualified(node, module)
+    if name in _CALLABLES:
+        return _CALLABLES[name] or _KNOWN_TYPES[name]
+    found = _lookup(node, module, an, depth)
+    if isinstance(found, type) and id(found) in _REBUILT:
+        return found
+    raise _Unreadable(f"`{ast.unparse(node)}` is not a call we can evaluate without importing it")
 
 
 # -- annotations -> typing objects ----------------------------------------------------------
@@ -454,7 +673,7 @@ _KNOWN_TYPES: dict[str, Any] = {
     "builtins.object": object,
     **{f"{m}.{n}": getattr(typing, n) for m in ("typing", "typing_extensions") for n in (
         "Any", "Optional", "Union", "List", "Dict", "Tuple", "Set", "FrozenSet", "Literal",
-        "Sequence", "Mapping", "MutableMapping", "MutableSequence", "Iterable",
+        "Sequence", "Mapping", "MutableMapping", "MutableSequence", "Iterable", "Annotated",
     )},
     "collections.abc.Sequence": AbcSequence,
     "collections.abc.Mapping": AbcMapping,
@@ -468,11 +687,7 @@ _KNOWN_TYPES: dict[str, Any] = {
 }  # fmt: skip
 
 
-class _Unreadable(Exception):
-    pass
-
-
-def _annotation(node: ast.expr, module: _Module, depth: int = 0) -> Any:
+def _annotation(node: ast.expr, module: _Module, an: _Analysis, depth: int = 0) -> Any:
     if depth > 20:
         raise _Unreadable("the annotation is nested too deeply")
     if isinstance(node, ast.Constant):
@@ -483,46 +698,358 @@ def _annotation(node: ast.expr, module: _Module, depth: int = 0) -> Any:
                 inner = ast.parse(node.value.strip(), mode="eval").body
             except SyntaxError:
                 raise _Unreadable(f"the annotation {node.value!r} is not valid Python") from None
-            return _annotation(inner, module, depth + 1)
+            return _annotation(inner, module, an, depth + 1)
         raise _Unreadable(f"the annotation {node.value!r} is not a type")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        left = _annotation(node.left, module, depth + 1)
-        right = _annotation(node.right, module, depth + 1)
+        left = _annotation(node.left, module, an, depth + 1)
+        right = _annotation(node.right, module, an, depth + 1)
         none = type(None)
         try:
             return operator.or_(none if left is None else left, none if right is None else right)
         except TypeError:
             raise _Unreadable("the `|` union cannot be evaluated") from None
     if isinstance(node, ast.Subscript):
-        base = _annotation(node.value, module, depth + 1)
-        elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if base is typing.Literal:
-            values = []
-            for element in elements:
-                ok, value = _literal(element)
-                if not ok:
-                    raise _Unreadable("a `Literal` holds something other than literals")
-                values.append(value)
-            return typing.Literal[tuple(values)]
-        args = tuple(
-            Ellipsis
-            if isinstance(e, ast.Constant) and e.value is Ellipsis
-            else _annotation(e, module, depth + 1)
-            for e in elements
-        )
-        try:
-            return base[args if len(args) > 1 else args[0]]
-        except TypeError as exc:
-            raise _Unreadable(f"`{ast.unparse(node)}` is not a valid type: {exc}") from None
+        return _subscript(node, module, an, depth)
     if isinstance(node, (ast.Name, ast.Attribute)):
-        name = _qualified(node, module)
-        if name is not None and name in _KNOWN_TYPES:
-            return _KNOWN_TYPES[name]
-        text = ast.unparse(node)
-        if name is None:
-            raise _Unreadable(f"`{text}` is defined in the flow's own code")
-        raise _Unreadable(f"`{text}` ({name}) is not a type we can read without importing it")
+        found = _lookup(node, module, an, 0)
+        if isinstance(found, (_Module, enum.Enum)):
+            raise _Unreadable(f"`{ast.unparse(node)}` is not a type")
+        return found
     raise _Unreadable(f"`{ast.unparse(node)}` is not a literal type annotation")
+
+
+def _subscript(node: ast.Subscript, module: _Module, an: _Analysis, depth: int) -> Any:
+    base = _annotation(node.value, module, an, depth + 1)
+    elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    if base is typing.Literal:
+        values = []
+        for element in elements:
+            ok, value = _literal(element)
+            if not ok:
+                raise _Unreadable("a `Literal` holds something other than literals")
+            values.append(value)
+        return typing.Literal[tuple(values)]
+    if base is typing.Annotated and len(elements) > 1:
+        inner = _annotation(elements[0], module, an, depth + 1)
+        extras = tuple(_value(e, module, an, depth + 1) for e in elements[1:])
+        parts = (inner, *extras)
+        return typing.Annotated[parts]
+    args = tuple(
+        Ellipsis
+        if isinstance(e, ast.Constant) and e.value is Ellipsis
+        else _annotation(e, module, an, depth + 1)
+        for e in elements
+    )
+    try:
+        return base[args if len(args) > 1 else args[0]]
+    except TypeError as exc:
+        raise _Unreadable(f"`{ast.unparse(node)}` is not a valid type: {exc}") from None
+
+
+# -- names defined in the repository ---------------------------------------------------------
+
+
+@dataclass
+class _Analysis:
+    """One flow's reading: where names are looked up, and how Prefect would load the file."""
+
+    root: Path
+    base_dir: Path
+    memo: FileMemo
+    # the flow's module when Prefect 3.9.1 would load it statically (`safe_load_namespace`):
+    # importing it fails here, so only its top-level imports that work and its top-level
+    # classes exist, and what they cannot evaluate is dropped
+    static: _Module | None = None
+    files: set[Path] = field(default_factory=set)  # the other modules read
+
+
+# Classes rebuilt from their source, by id: never the user's own code.
+_REBUILT: dict[int, type] = {}
+_ALWAYS_INSTALLED = frozenset({"prefect", "pydantic", "typing_extensions"})
+
+
+@functools.cache
+def _installed(top: str) -> bool:
+    """Whether `import top` can find the module in this environment (without importing it)."""
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        return True
+    if top in _ALWAYS_INSTALLED:  # `prefect deploy` itself needs them
+        return True
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _repo_module(
+    module: _Module, level: int, dotted: str, an: _Analysis
+) -> _Module | EntrypointProblem | None:
+    """The repository module an import in `module` names, None when it is not in the repo."""
+    here = module.path.parent
+    if level > 0:
+        for _ in range(level - 1):
+            here = here.parent
+        bases = [here]
+    else:
+        bases = [here, an.base_dir, here.parent]
+    for base in dict.fromkeys(bases):
+        if not _inside(base, an.root, an.memo):
+            continue
+        found = (
+            _module_file(dotted, base, an.memo)
+            if dotted
+            else (base / "__init__.py" if an.memo.file_exists(base / "__init__.py") else None)
+        )
+        if found is not None and _inside(found, an.root, an.memo):
+            an.files.add(found)
+            return _read_module(found, an.root, an.memo)
+    return None
+
+
+def _import_failure(module: _Module, an: _Analysis, seen: set[Path], depth: int = 0) -> str | None:
+    """Why importing `module` fails here, or None: an unguarded import that is neither
+    installed nor in the repository (or fails the same way in turn)."""
+    if module.path in seen or depth > 30:
+        return None
+    seen.add(module.path)
+    for stmt in module.import_stmts:
+        if stmt.guarded or stmt.module == "__future__":
+            continue
+        names = (
+            [stmt.module]
+            if not stmt.names
+            else [f"{stmt.module}.{n}" if stmt.module else n for n in stmt.names if n != "*"]
+            or [stmt.module]
+        )
+        for dotted in names:
+            reason = _unresolved(module, stmt, dotted, an, seen, depth)
+            if reason is None:
+                break  # `from pkg import name` needs only `pkg`, or `pkg.name` as a module
+        else:
+            return reason
+    return None
+
+
+def _unresolved(
+    module: _Module, stmt: _ImportStmt, dotted: str, an: _Analysis, seen: set[Path], depth: int
+) -> str | None:
+    where = f"{_rel(module.path, an.root, an.memo)}:{stmt.line}"
+    repo = _repo_module(module, stmt.level, dotted, an)
+    if repo is None and stmt.names and stmt.module:
+        repo = _repo_module(module, stmt.level, stmt.module, an)
+    if isinstance(repo, EntrypointProblem):
+        return f"{where} imports {repo.file}, which cannot be read"
+    if isinstance(repo, _Module):
+        return _import_failure(repo, an, seen, depth + 1)
+    if stmt.level == 0 and _installed(stmt.module.split(".")[0]):
+        return None
+    shown = "." * stmt.level + stmt.module
+    return f"{where} imports `{shown}`, which is neither installed here nor in the repository"
+
+
+def _is_absent(name: str, module: _Module, an: _Analysis) -> bool:
+    """Whether `name` is missing from the namespace Prefect's static loading builds."""
+    if module is not an.static:
+        return False
+    if name not in module.direct:
+        return not hasattr(builtins, name)
+    stmt = module.bindings.get(name)
+    if isinstance(stmt, ast.Import):
+        top = module.imports.get(name, name)
+        return _installed_or_repo(module, 0, top, an) is False
+    if isinstance(stmt, ast.ImportFrom):
+        level, source, _ = module.sources.get(name, (0, "", ""))
+        return _installed_or_repo(module, level, source, an) is False
+    return False
+
+
+def _installed_or_repo(module: _Module, level: int, dotted: str, an: _Analysis) -> bool:
+    repo = _repo_module(module, level, dotted, an)
+    if isinstance(repo, _Module):
+        return _import_failure(repo, an, set()) is None
+    return level == 0 and repo is None and _installed(dotted.split(".")[0])
+
+
+def _lookup(node: ast.expr, module: _Module, an: _Analysis, depth: int) -> Any:
+    """What a (dotted) name in `module` stands for: a known type, a class rebuilt from the
+    repository's source, an enum member, or a repository module."""
+    if depth > 20:
+        raise _Unreadable("names refer to each other too deeply")
+    name = _qualified(node, module)
+    if name in _KNOWN_TYPES:
+        return _KNOWN_TYPES[name]
+    root = node
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if isinstance(root, ast.Name) and _is_absent(root.id, module, an):
+        raise _Absent(f"`{ast.unparse(node)}` is not available when Prefect loads the file "
+                      "without importing it")  # fmt: skip
+    if isinstance(node, ast.Attribute):
+        try:
+            base = _lookup(node.value, module, an, depth + 1)
+        except _Absent:
+            raise
+        except _Unreadable:
+            base = None  # said below, naming the whole dotted name
+        if isinstance(base, _Module):
+            return _lookup(ast.Name(node.attr), base, an, depth + 1)
+        if isinstance(base, type) and id(base) in _REBUILT and isinstance(base, enum.EnumMeta):
+            member = base.__members__.get(node.attr)
+            if member is not None:
+                return member
+    elif isinstance(node, ast.Name):
+        found = _lookup_name(node.id, module, an, depth)
+        if found is not None:
+            return found
+    text = ast.unparse(node)
+    if name is None:
+        raise _Unreadable(f"`{text}` is defined in a way we cannot read without importing it")
+    raise _Unreadable(f"`{text}` ({name}) is not a type we can read without importing it")
+
+
+def _lookup_name(name: str, module: _Module, an: _Analysis, depth: int) -> Any:
+    node = module.defs.get(name)
+    if isinstance(node, ast.ClassDef):
+        return _rebuilt_class(node, module, an)
+    source = module.sources.get(name)
+    if source is not None:
+        level, dotted, attr = source
+        repo = _repo_module(module, level, dotted, an)
+        if isinstance(repo, _Module) and attr in repo.bindings:
+            return _lookup(ast.Name(attr), repo, an, depth + 1)
+        inner = _repo_module(module, level, f"{dotted}.{attr}" if dotted else attr, an)
+        return inner if isinstance(inner, _Module) else None
+    qualified = module.imports.get(name)
+    if qualified is not None and isinstance(module.bindings.get(name), ast.Import):
+        repo = _repo_module(module, 0, qualified, an)
+        return repo if isinstance(repo, _Module) else None
+    return None
+
+
+# -- classes rebuilt from the repository's source --------------------------------------------
+
+_MODEL_BASES: dict[str, Any] = {
+    "pydantic.BaseModel": pydantic.BaseModel,
+    "pydantic.main.BaseModel": pydantic.BaseModel,
+    "typing.TypedDict": typing.TypedDict,
+    "typing_extensions.TypedDict": typing_extensions.TypedDict,
+    **{f"enum.{n}": getattr(enum, n) for n in ("Enum", "IntEnum", "StrEnum", "Flag", "IntFlag")},
+    **{f"builtins.{t.__name__}": t for t in (str, int, float, object)},
+}
+_DATACLASS_DECORATORS: dict[str, Any] = {
+    "dataclasses.dataclass": dataclasses.dataclass,
+    "pydantic.dataclasses.dataclass": pydantic.dataclasses.dataclass,
+}
+# methods that change what a class validates, or how its schema is generated
+_SCHEMA_METHODS = frozenset(
+    {"__get_pydantic_json_schema__", "__get_pydantic_core_schema__", "model_json_schema",
+     "_missing_", "__new__", "__init_subclass__", "__class_getitem__", "_generate_next_value_"}
+)  # fmt: skip
+
+
+def _rebuilt_class(node: ast.ClassDef, module: _Module, an: _Analysis) -> type:
+    """An equivalent of the user's class, built from its definition (never by running the
+    user's code): same bases, field annotations, defaults, `Field(...)`s, members and
+    docstring, so pydantic derives the same schema from it."""
+    key = (module.path, node.name, an.static is module)
+    found = an.memo.classes.get(key)
+    if found is None:
+        an.memo.classes[key] = _Unreadable(f"class `{node.name}` refers to itself")
+        try:
+            found = _build_class(node, module, an)
+        except _Unreadable as exc:
+            found = exc
+        except (RecursionError, MemoryError):
+            raise
+        except Exception as exc:  # pydantic refusing the class, as it would refuse the user's
+            found = _Unreadable(f"class `{node.name}` cannot be rebuilt: {exc}")
+        an.memo.classes[key] = found
+    if isinstance(found, _Unreadable):
+        raise found
+    return typing.cast(type, found)
+
+
+def _build_class(node: ast.ClassDef, module: _Module, an: _Analysis) -> type:
+    where = f"class `{node.name}` ({_rel(module.path, an.root, an.memo)}:{node.lineno})"
+    bases = tuple(_base(b, module, an) for b in node.bases)
+    keywords: dict[str, Any] = {}
+    for keyword in node.keywords:
+        ok, value = _literal(keyword.value)
+        if keyword.arg != "total" or not ok:
+            raise _Unreadable(f"{where} has a class keyword we cannot read")
+        keywords[keyword.arg] = value
+    decorators = [_class_decorator(d, module, an, where) for d in node.decorator_list]
+    annotations, values = _class_body(node, module, an, where)
+
+    def fill(namespace: dict[str, Any]) -> None:
+        namespace["__module__"] = module.name
+        namespace["__qualname__"] = node.name
+        doc = ast.get_docstring(node, clean=False)
+        if doc is not None:
+            namespace["__doc__"] = doc
+        if annotations:
+            namespace["__annotations__"] = annotations
+        for name, value in values:
+            namespace[name] = value
+
+    built: type = types.new_class(node.name, bases, keywords, fill)
+    for decorator in reversed(decorators):
+        built = decorator(built)
+    _REBUILT[id(built)] = built
+    return built
+
+
+def _base(node: ast.expr, module: _Module, an: _Analysis) -> Any:
+    name = _qualified(node, module)
+    if name in _MODEL_BASES:
+        return _MODEL_BASES[name]
+    found = _lookup(node, module, an, 0)
+    if isinstance(found, type) and id(found) in _REBUILT:
+        return found
+    raise _Unreadable(f"the base class `{ast.unparse(node)}` cannot be read without importing it")
+
+
+def _class_decorator(node: ast.expr, module: _Module, an: _Analysis, where: str) -> Any:
+    target = node.func if isinstance(node, ast.Call) else node
+    name = _qualified(target, module)
+    if name not in _DATACLASS_DECORATORS:
+        raise _Unreadable(f"{where} has a decorator we cannot follow statically")
+    decorator = _DATACLASS_DECORATORS[name]
+    if not isinstance(node, ast.Call):
+        return decorator
+    if node.args:
+        raise _Unreadable(f"{where}: `{ast.unparse(node)}` has positional arguments")
+    options = {k.arg: _value(k.value, module, an, 0) for k in node.keywords if k.arg}
+    return functools.partial(decorator, **options)
+
+
+def _class_body(
+    node: ast.ClassDef, module: _Module, an: _Analysis, where: str
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    annotations: dict[str, Any] = {}
+    values: list[tuple[str, Any]] = []
+    for index, stmt in enumerate(node.body):
+        if isinstance(stmt, ast.Pass) or (
+            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+        ):
+            continue  # the docstring, `...`
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            annotations[stmt.target.id] = _annotation(stmt.annotation, module, an)
+            if stmt.value is not None:
+                values.append((stmt.target.id, _value(stmt.value, module, an, 0)))
+        elif (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
+            values.append((stmt.targets[0].id, _value(stmt.value, module, an, 0)))
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if stmt.name in _SCHEMA_METHODS:
+                raise _Unreadable(f"{where} defines `{stmt.name}`, which only its code can tell")
+        else:
+            line = getattr(stmt, "lineno", node.lineno + index)
+            raise _Unreadable(f"{where}: line {line} is not a field, member or method")
+    return annotations, values
 
 
 # -- the schema, exactly as prefect.utilities.callables.generate_parameter_schema ------------
@@ -536,11 +1063,22 @@ class _GenerateEmptySchemaForUserClasses(GenerateJsonSchema):
 def _model_schema(name: str, fields: dict[str, Any]) -> dict[str, Any]:
     config = pydantic.ConfigDict(arbitrary_types_allowed=True)
     model = pydantic.create_model(name, __config__=config, **fields)
-    schema = pydantic.TypeAdapter(model).json_schema(
-        by_alias=True,
-        ref_template="#/definitions/{model}",
-        schema_generator=_GenerateEmptySchemaForUserClasses,
-    )
+    # prefect._internal.pydantic.v2_schema.create_v2_schema turns these two into the
+    # TypeError that makes the parameter `Any`; other pydantic refusals fail `prefect deploy`
+    try:
+        adapter = pydantic.TypeAdapter(model)
+    except PydanticUndefinedAnnotation as exc:
+        raise TypeError(exc.message) from None
+    try:
+        schema = adapter.json_schema(
+            by_alias=True,
+            ref_template="#/definitions/{model}",
+            schema_generator=_GenerateEmptySchemaForUserClasses,
+        )
+    except PydanticUserError as exc:
+        if exc.code == "class-not-fully-defined":
+            raise TypeError(str(exc)) from None
+        raise
     if "$defs" in schema:
         schema["definitions"] = schema["$defs"]
     return schema
@@ -735,10 +1273,52 @@ def _find_function(
 
 
 def _signature(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, module: _Module
+    func: ast.FunctionDef | ast.AsyncFunctionDef, module: _Module, an: _Analysis, direct: bool
 ) -> tuple[inspect.Signature, dict[str, str]]:
-    """The signature with real types, and parameter name -> why it could not be read."""
-    args = func.args
+    """The signature with real types, and parameter name -> why it could not be read.
+
+    Under Prefect's static loading (`direct`: the def runs as it stands in the namespace),
+    what cannot be evaluated is dropped: the annotation, or the default (which becomes
+    None); and once anything is dropped, or the def is not a plain top-level one, the
+    rewritten def gives keyword-only parameters without a default the default None."""
+    params: list[inspect.Parameter] = []
+    unreadable: dict[str, str] = {}
+    dropped = False
+    for arg, kind, default_node in _arguments(func.args):
+        annotation: Any = inspect.Parameter.empty
+        if arg.annotation is not None:
+            try:
+                annotation = _annotation(arg.annotation, module, an)
+            except _Absent as exc:
+                dropped = True
+                if an.static is None:
+                    unreadable[arg.arg] = f"parameter '{arg.arg}': {exc}"
+            except _Unreadable as exc:
+                unreadable[arg.arg] = f"parameter '{arg.arg}': {exc}"
+        default: Any = inspect.Parameter.empty
+        if default_node is not None:
+            try:
+                ok, default = _default(default_node, module, an)
+            except _Absent:
+                ok, default, dropped = an.static is not None, None, True
+            if not ok:
+                default = None
+                unreadable.setdefault(
+                    arg.arg,
+                    f"parameter '{arg.arg}': the default `{ast.unparse(default_node)}` "
+                    "is not a literal",
+                )
+        params.append(inspect.Parameter(arg.arg, kind, default=default, annotation=annotation))
+    if an.static is not None and (dropped or not direct):
+        params = [
+            p.replace(default=None) if p.kind is p.KEYWORD_ONLY and p.default is p.empty else p
+            for p in params
+        ]
+    # Python orders *args before keyword-only parameters, as `inspect.signature` does.
+    return inspect.Signature(params), unreadable
+
+
+def _arguments(args: ast.arguments) -> list[tuple[ast.arg, Any, ast.expr | None]]:
     positional = [*args.posonlyargs, *args.args]
     defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
     defaults += list(args.defaults)
@@ -756,29 +1336,7 @@ def _signature(
         specs.append((arg, inspect.Parameter.KEYWORD_ONLY, kw_default))
     if args.kwarg:
         specs.append((args.kwarg, inspect.Parameter.VAR_KEYWORD, None))
-
-    params: list[inspect.Parameter] = []
-    unreadable: dict[str, str] = {}
-    for arg, kind, default_node in specs:
-        annotation: Any = inspect.Parameter.empty
-        if arg.annotation is not None:
-            try:
-                annotation = _annotation(arg.annotation, module)
-            except _Unreadable as exc:
-                unreadable[arg.arg] = f"parameter '{arg.arg}': {exc}"
-        default: Any = inspect.Parameter.empty
-        if default_node is not None:
-            ok, default = _default(default_node, module)
-            if not ok:
-                default = None
-                unreadable.setdefault(
-                    arg.arg,
-                    f"parameter '{arg.arg}': the default `{ast.unparse(default_node)}` "
-                    "is not a literal",
-                )
-        params.append(inspect.Parameter(arg.arg, kind, default=default, annotation=annotation))
-    # Python orders *args before keyword-only parameters, as `inspect.signature` does.
-    return inspect.Signature(params), unreadable
+    return specs
 
 
 def _per_parameter(
@@ -822,27 +1380,111 @@ def analyze_entrypoint(
     module = _read_module(target.path, root, memo)
     if isinstance(module, EntrypointProblem):
         return module
-    key = (target.object_path, rel)
+    key = (target.object_path, rel, base_dir, target.is_script)
     cached = module.results.get(key)
-    if cached is None:
+    if cached is None or _fingerprint(cached[1]) != cached[2]:
+        an = _Analysis(root, base_dir, memo)
         try:
-            cached = _analyze_function(entrypoint, target, rel, module)
+            result = _analyze_function(entrypoint, target, rel, module, an)
         except (RecursionError, MemoryError):
             # An annotation, default or decorator nested hundreds deep: our readers (and
             # `ast.unparse`, `ast.literal_eval`) recurse once per level.
-            cached = EntrypointProblem(
+            result = EntrypointProblem(
                 "too_complex",
                 f"{rel}: '{target.object_path}' nests an expression too deeply to read statically",
                 rel,
             )
-        module.results[key] = cached
-    if isinstance(cached, FlowInfo) and cached.entrypoint != entrypoint:
-        cached = dataclasses.replace(cached, entrypoint=entrypoint)
-    return cached
+        files = tuple(sorted(an.files))
+        cached = module.results[key] = (result, files, _fingerprint(files))
+    result = cached[0]
+    if isinstance(result, FlowInfo) and result.entrypoint != entrypoint:
+        result = dataclasses.replace(result, entrypoint=entrypoint)
+    return result
+
+
+def _fingerprint(files: tuple[Path, ...]) -> tuple[tuple[int, int] | None, ...]:
+    """The other modules a result was read from, as they are now: a change re-reads it."""
+    out: list[tuple[int, int] | None] = []
+    for path in files:
+        try:
+            info = os.stat(path)
+        except OSError:
+            out.append(None)
+        else:
+            out.append((info.st_mtime_ns, info.st_size))
+    return tuple(out)
+
+
+def _loading(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, target: _Target, module: _Module, an: _Analysis
+) -> str | None:
+    """Why importing the flow's module fails here (then Prefect loads script entrypoints
+    statically), or None when `prefect deploy` would import it."""
+    reason = _import_failure(module, an, set())
+    if reason is not None or "annotations" in module.future:
+        return reason
+    for arg, _, default in _arguments(func.args):
+        for expr in (arg.annotation, default):
+            for node in ast.walk(expr) if expr is not None else ():
+                if (
+                    isinstance(node, ast.Name)
+                    and node.id not in module.bindings
+                    and not hasattr(builtins, node.id)
+                ):
+                    return f"`{node.id}` (line {node.lineno}) is not defined: the def fails"
+    return None
+
+
+def _runs_directly(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, target: _Target, module: _Module
+) -> bool:
+    """Whether Prefect's static loading runs the def as it stands (a plain top-level def, or
+    a method of a top-level class) rather than a rewritten copy of it."""
+    first = target.object_path.split(".")[0]
+    top = module.bindings.get(first)
+    if first not in module.direct:
+        return False
+    if "." in target.object_path:
+        return isinstance(top, ast.ClassDef)
+    return top is func and isinstance(func, ast.FunctionDef)
+
+
+def _static_problem(
+    rel: str, func: ast.FunctionDef | ast.AsyncFunctionDef, decorator: ast.expr,
+    target: _Target, module: _Module, an: _Analysis, reason: str
+) -> EntrypointProblem | None:  # fmt: skip
+    """Why `prefect deploy` (in this environment) fails on a flow whose module it cannot
+    import, or None when its static fallback loads it."""
+    where = f"{rel}:{func.lineno}"
+    if not target.is_script:
+        return EntrypointProblem(
+            "import_fails",
+            f"{where}: importing module entrypoint '{target.object_path}' fails here ({reason}), "
+            "and prefect deploy has no static fallback for module entrypoints",
+            rel, func.lineno,
+        )  # fmt: skip
+    if not module.utf8:
+        return EntrypointProblem(
+            "import_fails",
+            f"{where}: importing the file fails here ({reason}), and prefect deploy's static "
+            "fallback reads it as UTF-8, which it is not",
+            rel, func.lineno,
+        )  # fmt: skip
+    root = decorator.func if isinstance(decorator, ast.Call) else decorator
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if isinstance(root, ast.Name) and _is_absent(root.id, module, an):
+        return EntrypointProblem(
+            "import_fails",
+            f"{where}: importing the file fails here ({reason}), and prefect deploy's static "
+            f"fallback, which runs only top-level imports, does not see `{root.id}`",
+            rel, func.lineno,
+        )  # fmt: skip
+    return None
 
 
 def _analyze_function(
-    entrypoint: str, target: _Target, rel: str, module: _Module
+    entrypoint: str, target: _Target, rel: str, module: _Module, an: _Analysis
 ) -> FlowInfo | EntrypointProblem:
     found = _find_function(module, target.object_path)
     if isinstance(found, str):
@@ -851,21 +1493,78 @@ def _analyze_function(
     func = found
     decorator, others = _flow_decorator(func, module)
     if decorator is None:
-        if others:
-            return EntrypointProblem(
-                "not_analysable",
-                f"{rel}:{func.lineno}: '{target.object_path}' has decorators we cannot follow "
-                "statically and no `@flow`; whether it is a flow is only known at import time",
-                rel,
-                func.lineno,
-            )
+        return _no_flow_problem(rel, func, target, others)
+    reason = _loading(func, target, module, an)
+    if reason is not None:
+        an.static = module
+        problem = _static_problem(rel, func, decorator, target, module, an, reason)
+        if problem is not None:
+            return problem
+    facts = _decorator_facts(func, decorator)
+    signature, unreadable = _signature(func, module, an, _runs_directly(func, target, module))
+    complete = not unreadable
+    try:
+        schema = generate_parameter_schema(signature, parameter_docstrings(facts.docstring))
+    except PydanticUserError as exc:  # `@flow` computes the same schema, and fails the same way
         return EntrypointProblem(
-            "not_a_flow",
-            f"{rel}:{func.lineno}: '{target.object_path}' is not decorated with `@flow` "
-            "(prefect deploy fails: 'is not a flow')",
+            "schema_fails",
+            f"{rel}:{func.lineno}: prefect deploy fails on '{target.object_path}': pydantic "
+            f"cannot build its parameter schema here: {str(exc).splitlines()[0]}",
             rel,
             func.lineno,
         )
+    return FlowInfo(
+        entrypoint=entrypoint,
+        file=rel,
+        function=target.object_path,
+        line=func.lineno,
+        is_async=isinstance(func, ast.AsyncFunctionDef),
+        name=facts.name,
+        docstring=facts.docstring,
+        description=facts.description,
+        parameters=_per_parameter(signature, schema, unreadable),
+        has_var_keyword=func.args.kwarg is not None,
+        schema_complete=complete,
+        parameter_schema=schema if complete else None,
+        definitions=dict(schema.get("definitions", {})),
+        flow_run_name=facts.flow_run_name,
+        unreadable=(*unreadable.values(), *facts.notes),
+        static_reason=reason,
+    )
+
+
+def _no_flow_problem(
+    rel: str, func: ast.FunctionDef | ast.AsyncFunctionDef, target: _Target, others: bool
+) -> EntrypointProblem:
+    if others:
+        return EntrypointProblem(
+            "not_analysable",
+            f"{rel}:{func.lineno}: '{target.object_path}' has decorators we cannot follow "
+            "statically and no `@flow`; whether it is a flow is only known at import time",
+            rel,
+            func.lineno,
+        )
+    return EntrypointProblem(
+        "not_a_flow",
+        f"{rel}:{func.lineno}: '{target.object_path}' is not decorated with `@flow` "
+        "(prefect deploy fails: 'is not a flow')",
+        rel,
+        func.lineno,
+    )
+
+
+@dataclass(frozen=True)
+class _DecoratorFacts:
+    name: str | None
+    docstring: str | None
+    description: str | None
+    flow_run_name: str | None
+    notes: tuple[str, ...]
+
+
+def _decorator_facts(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, decorator: ast.expr
+) -> _DecoratorFacts:
     notes: list[str] = []
     keywords = (
         {k.arg: k.value for k in decorator.keywords if k.arg}
@@ -880,9 +1579,7 @@ def _analyze_function(
         ok, value = _literal(keywords["name"])
         if ok and isinstance(value, str):
             name = value or name
-        elif ok and value is None:
-            pass
-        else:
+        elif not (ok and value is None):
             name = None
             notes.append(f"the flow name `{ast.unparse(keywords['name'])}` is not a literal")
 
@@ -901,28 +1598,7 @@ def _analyze_function(
         ok, value = _literal(keywords["flow_run_name"])
         if ok and isinstance(value, str):
             flow_run_name = value
-
-    signature, unreadable = _signature(func, module)
-    complete = not unreadable
-    docs = parameter_docstrings(docstring)
-    schema = generate_parameter_schema(signature, docs)
-    return FlowInfo(
-        entrypoint=entrypoint,
-        file=rel,
-        function=target.object_path,
-        line=func.lineno,
-        is_async=isinstance(func, ast.AsyncFunctionDef),
-        name=name,
-        docstring=docstring,
-        description=description,
-        parameters=_per_parameter(signature, schema, unreadable),
-        has_var_keyword=func.args.kwarg is not None,
-        schema_complete=complete,
-        parameter_schema=schema if complete else None,
-        definitions=dict(schema.get("definitions", {})),
-        flow_run_name=flow_run_name,
-        unreadable=(*unreadable.values(), *notes),
-    )
+    return _DecoratorFacts(name, docstring, description, flow_run_name, tuple(notes))
 
 
 def banned_name_chars(name: str) -> list[str]:
