@@ -309,3 +309,122 @@ def test_special_flow_files_are_refused_without_hanging(
     assert isinstance(result, EntrypointProblem), result
     assert result.kind == problem and message in result.message
     assert result.file == "x.py"
+
+
+# -- loading what Prefect loads ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entrypoint", [" x.py:f", "x.py:f ", "x.py:f\n", "\tx.f", "x.f  "])
+def test_whitespace_around_an_entrypoint_is_a_problem(tmp_path: Path, entrypoint: str) -> None:
+    # prefect deploy looks for a file (or function) whose name holds the spaces, and fails
+    (tmp_path / "x.py").write_text("from prefect import flow\n@flow\ndef f(): ...\n")
+    result = analyze_entrypoint(entrypoint, tmp_path, tmp_path)
+    assert isinstance(result, EntrypointProblem) and result.kind == "format"
+    assert "whitespace" in result.message and repr(entrypoint) in result.message
+
+
+@pytest.mark.parametrize(
+    "cookie", ["# -*- coding: latin-1 -*-", "# vim: set fileencoding=cp1252 :"]
+)
+def test_a_coding_cookie_is_honoured(tmp_path: Path, cookie: str) -> None:
+    source = f'{cookie}\nfrom prefect import flow\n@flow(name="café")\ndef f(v: str = "né"):\n    """Été."""\n'
+    (tmp_path / "x.py").write_bytes(source.encode("latin-1"))
+    info = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo), info
+    assert (info.name, info.description) == ("café", "Été.")
+    assert info.parameter_schema is not None
+    assert info.parameter_schema["properties"]["v"]["default"] == "né"
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "says"),
+    [
+        (b"from prefect import flow\n\n# caf\xe9\n@flow\ndef f(): ...\n", 3, "not valid utf-8"),
+        (b"# -*- coding: klingon -*-\nfrom prefect import flow\n", 1, "unknown encoding"),
+        (b"# coding: ascii\nx = 1\ny = '\xc3\xa9'\n", 3, "not valid ascii"),
+    ],
+)
+def test_undecodable_files_are_located_problems(
+    tmp_path: Path, data: bytes, line: int, says: str
+) -> None:
+    (tmp_path / "x.py").write_bytes(data)
+    result = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(result, EntrypointProblem) and result.kind == "unreadable_file"
+    assert (result.file, result.line) == ("x.py", line)
+    assert result.message.startswith(f"x.py:{line}:") and says in result.message.lower()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "try:\n    from prefect import flow\nexcept ImportError:\n    def flow(f):\n        return f\n"
+        "@flow\ndef f(n: int = 1): ...\n",
+        "try:\n    import prefect\nexcept ImportError:\n    prefect = None\n"
+        "@prefect.flow\ndef f(n: int = 1): ...\n",
+        "import sys\nif sys.version_info >= (3, 9):\n    from prefect import flow\nelse:\n"
+        "    flow = None\n@flow\ndef f(n: int = 1): ...\n",
+        "from prefect import flow\nif True:\n    @flow\n    def f(n: int = 1): ...\nelse:\n"
+        "    def f(n): ...\n",
+        "try:\n    from prefect import flow\n    @flow\n    def f(n: int = 1): ...\n"
+        "except Exception:\n    f = None\n",
+    ],
+    ids=["try-import", "try-module", "if-else-import", "def-in-if", "def-in-try"],
+)
+def test_guarded_imports_and_conditional_defs_are_followed(tmp_path: Path, source: str) -> None:
+    (tmp_path / "x.py").write_text(source)
+    info = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo), info
+    assert info.name == "f" and info.static_reason is None
+    assert info.parameter_schema == {
+        "title": "Parameters", "type": "object",
+        "properties": {"n": {"default": 1, "position": 0, "title": "n", "type": "integer"}},
+    }  # fmt: skip
+
+
+def test_imports_that_do_not_run_are_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "x.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from prefect import flow\n"
+        "@flow\ndef f(): ...\n"
+    )
+    result = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(result, EntrypointProblem) and result.kind == "not_analysable"
+
+
+def test_a_changed_models_module_is_read_again(tmp_path: Path) -> None:
+    (tmp_path / "models.py").write_text(
+        "from pydantic import BaseModel\nclass C(BaseModel):\n    a: int\n"
+    )
+    (tmp_path / "x.py").write_text(
+        "from prefect import flow\nfrom models import C\n@flow\ndef f(c: C): ...\n"
+    )
+    first = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    (tmp_path / "models.py").write_text(
+        "from pydantic import BaseModel\nclass C(BaseModel):\n    a: int\n    b: str = 'x'\n"
+    )
+    second = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(first, FlowInfo) and isinstance(second, FlowInfo)
+    assert list(first.definitions["C"]["properties"]) == ["a"]
+    assert list(second.definitions["C"]["properties"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("class C(BaseModel):\n    a: int\n    def __get_pydantic_json_schema__(cls, s, h): ...\n",
+         "__get_pydantic_json_schema__"),
+        ("class C(BaseModel):\n    a: int = os.environ['A']\n", "not a literal"),
+        ("class C(BaseModel):\n    class Config:\n        title = 'x'\n", "not a field"),
+        ("@functools.total_ordering\nclass C(BaseModel):\n    a: int\n", "decorator"),
+        ("class C(email.message.Message):\n    a: int\n", "`email.message.Message`"),
+        ("class C(BaseModel):\n    a: 'C | None' = None\n", "refers to itself"),
+    ],
+)  # fmt: skip
+def test_classes_we_cannot_rebuild_stay_unread(tmp_path: Path, body: str, says: str) -> None:
+    (tmp_path / "x.py").write_text(
+        "import email.message, functools, os\nfrom pydantic import BaseModel\n"
+        f"from prefect import flow\n{body}@flow\ndef f(c: C, n: int = 1): ...\n"
+    )
+    info = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo) and info.parameter_schema is None
+    assert info.parameters[0].schema is None and info.parameters[1].schema is not None
+    assert says in info.unreadable[0], info.unreadable
