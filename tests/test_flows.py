@@ -17,7 +17,13 @@ from prefect.utilities.callables import parameter_docstrings as prefect_docstrin
 from prefect.utilities.callables import parameter_schema
 
 from prefect_gitops.docstrings import parameter_docstrings
-from prefect_gitops.flows import MAX_FLOW_BYTES, EntrypointProblem, FlowInfo, analyze_entrypoint
+from prefect_gitops.flows import (
+    MAX_FLOW_BYTES,
+    EntrypointProblem,
+    FlowInfo,
+    analyze_entrypoint,
+    default_flow_name,
+)
 
 FLOWS = Path(__file__).parent / "data" / "flows"
 PACKAGE = FLOWS / "pkg_project"
@@ -428,3 +434,25 @@ def test_classes_we_cannot_rebuild_stay_unread(tmp_path: Path, body: str, says: 
     assert isinstance(info, FlowInfo) and info.parameter_schema is None
     assert info.parameters[0].schema is None and info.parameters[1].schema is not None
     assert says in info.unreadable[0], info.unreadable
+
+
+@pytest.mark.parametrize(
+    ("source", "entrypoint", "kind"),
+    [
+        ("import functools\n@functools.cache\ndef my_flow(): ...\n", "x.py:my_flow", "not_analysable"),
+        ("import polars_missing\nfrom prefect import flow\n@flow\ndef my_flow(): ...\n",
+         "x.my_flow", "import_fails"),
+        ("from typing import TypedDict\nfrom prefect import flow\nclass R(TypedDict):\n    a: int\n"
+         "@flow\ndef my_flow(r: R): ...\n", "x.py:my_flow", "schema_fails"),
+    ],
+)  # fmt: skip
+def test_problems_found_at_the_def_name_the_function(
+    tmp_path: Path, source: str, entrypoint: str, kind: str
+) -> None:
+    # a plan can still name the flow as Prefect's own fallback does
+    (tmp_path / "x.py").write_text(source)
+    result = analyze_entrypoint(entrypoint, tmp_path, tmp_path)
+    assert isinstance(result, EntrypointProblem) and result.kind == kind, result
+    assert result.function == "my_flow" and result.line is not None
+    assert default_flow_name(result.function) == "my-flow"
+    assert default_flow_name("Pipelines.run_all") == "run-all"

@@ -80,6 +80,9 @@ class EntrypointProblem:
     message: str
     file: str | None = None  # repo-relative path of the file involved, if any
     line: int | None = None
+    # the function's name when its def was found: what a plan can still know of the flow
+    # (`default_flow_name`) when the rest cannot be read
+    function: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1461,14 +1464,14 @@ def _static_problem(
             "import_fails",
             f"{where}: importing module entrypoint '{target.object_path}' fails here ({reason}), "
             "and prefect deploy has no static fallback for module entrypoints",
-            rel, func.lineno,
+            rel, func.lineno, func.name,
         )  # fmt: skip
     if not module.utf8:
         return EntrypointProblem(
             "import_fails",
             f"{where}: importing the file fails here ({reason}), and prefect deploy's static "
             "fallback reads it as UTF-8, which it is not",
-            rel, func.lineno,
+            rel, func.lineno, func.name,
         )  # fmt: skip
     root = decorator.func if isinstance(decorator, ast.Call) else decorator
     while isinstance(root, ast.Attribute):
@@ -1478,7 +1481,7 @@ def _static_problem(
             "import_fails",
             f"{where}: importing the file fails here ({reason}), and prefect deploy's static "
             f"fallback, which runs only top-level imports, does not see `{root.id}`",
-            rel, func.lineno,
+            rel, func.lineno, func.name,
         )  # fmt: skip
     return None
 
@@ -1505,13 +1508,16 @@ def _analyze_function(
     complete = not unreadable
     try:
         schema = generate_parameter_schema(signature, parameter_docstrings(facts.docstring))
-    except PydanticUserError as exc:  # `@flow` computes the same schema, and fails the same way
+    except (RecursionError, MemoryError):
+        raise
+    except Exception as exc:  # `@flow` computes the same schema, and fails the same way
         return EntrypointProblem(
             "schema_fails",
             f"{rel}:{func.lineno}: prefect deploy fails on '{target.object_path}': pydantic "
             f"cannot build its parameter schema here: {str(exc).splitlines()[0]}",
             rel,
             func.lineno,
+            func.name,
         )
     return FlowInfo(
         entrypoint=entrypoint,
@@ -1543,6 +1549,7 @@ def _no_flow_problem(
             "statically and no `@flow`; whether it is a flow is only known at import time",
             rel,
             func.lineno,
+            func.name,
         )
     return EntrypointProblem(
         "not_a_flow",
@@ -1599,6 +1606,12 @@ def _decorator_facts(
         if ok and isinstance(value, str):
             flow_run_name = value
     return _DecoratorFacts(name, docstring, description, flow_run_name, tuple(notes))
+
+
+def default_flow_name(function: str) -> str:
+    """The flow name Prefect gives a function whose `name=` it cannot read (its own fallback,
+    `load_flow_arguments_from_entrypoint`): the function's name with `_` -> `-`."""
+    return function.rsplit(".", 1)[-1].replace("_", "-")
 
 
 def banned_name_chars(name: str) -> list[str]:
