@@ -169,21 +169,35 @@ def test_user_types_schema_is_prefects(annotation: Any, default: Any) -> None:
 
 LAYOUTS = Path(__file__).parent / "data" / "flow_layouts"
 
+# One fork per entrypoint: a module one load imports stays in sys.modules and would make
+# the next entrypoint's import succeed (as it can within one `prefect deploy --all`).
 _PREFECT_SIDE = """
-import json, sys, warnings
+import json, os, sys, warnings
 warnings.simplefilter("ignore")
 from prefect.flows import load_flow_from_entrypoint
 from prefect.utilities.callables import parameter_schema
-out = {}
-for entrypoint in sys.argv[1:]:
+
+def load(entrypoint):
     try:
         flow = load_flow_from_entrypoint(entrypoint)
         schema = parameter_schema(flow).model_dump(exclude_unset=True)
     except Exception as exc:
-        out[entrypoint] = {"fails": type(exc).__name__}
-        continue
-    out[entrypoint] = {"name": flow.name, "description": flow.description, "schema": schema,
-                       "static": flow.version is None}
+        return {"fails": type(exc).__name__}
+    return {"name": flow.name, "description": flow.description, "schema": schema,
+            "static": flow.version is None}
+
+out = {}
+for entrypoint in sys.argv[1:]:
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.close(read)
+        with os.fdopen(write, "w") as pipe:
+            pipe.write(json.dumps(load(entrypoint)))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        out[entrypoint] = json.loads(pipe.read())
+    os.wait()
 print(json.dumps(out))
 """
 
@@ -257,6 +271,9 @@ REPOSITORIES: dict[str, list[str]] = {
     "missing_deps": ["etl.py:load", "etl.py:aload", "etl.py:Pipeline.run", "guarded.py:g"],
     # the flow's models module imports what is not installed
     "missing_deps_in_models": ["flows/main.py:main"],
+    # a src/ layout, not installed: importing fails (`shop` is not on sys.path), Prefect's
+    # static fallback finds it (it adds the script's parent folder to sys.path)
+    "src_layout": ["src/shop/orders.py:orders", "src/shop/pipelines/replay.py:replay"],
     # what `prefect deploy` fails on here: a module entrypoint it cannot import (no static
     # fallback), a latin-1 file it cannot import (its fallback reads UTF-8), typing.TypedDict
     # before Python 3.12, spaces around an entrypoint

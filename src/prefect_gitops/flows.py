@@ -764,6 +764,10 @@ class _Analysis:
     # classes exist, and what they cannot evaluate is dropped
     static: _Module | None = None
     files: set[Path] = field(default_factory=set)  # the other modules read
+    # where absolute imports of repository modules are found: what `sys.path` holds while
+    # Prefect loads the flow (importing a script: its folder and the working directory;
+    # a module: the working directory; statically: the script's folder and its parent)
+    roots: tuple[Path, ...] = ()
 
 
 # Classes rebuilt from their source, by id: never the user's own code.
@@ -794,7 +798,7 @@ def _repo_module(
             here = here.parent
         bases = [here]
     else:
-        bases = [here, an.base_dir, here.parent]
+        bases = list(an.roots)
     for base in dict.fromkeys(bases):
         if not _inside(base, an.root, an.memo):
             continue
@@ -926,6 +930,10 @@ def _lookup_name(name: str, module: _Module, an: _Analysis, depth: int) -> Any:
     if qualified is not None and isinstance(module.bindings.get(name), ast.Import):
         repo = _repo_module(module, 0, qualified, an)
         return repo if isinstance(repo, _Module) else None
+    if name not in module.bindings and module.path.name == "__init__.py":
+        # `import pkg.sub` then `pkg.sub.Model`: a submodule of the package
+        sub = _repo_module(module, 1, name, an)
+        return sub if isinstance(sub, _Module) else None
     return None
 
 
@@ -1386,7 +1394,9 @@ def analyze_entrypoint(
     key = (target.object_path, rel, base_dir, target.is_script)
     cached = module.results.get(key)
     if cached is None or _fingerprint(cached[1]) != cached[2]:
-        an = _Analysis(root, base_dir, memo)
+        folder = target.path.parent
+        roots = (folder, base_dir) if target.is_script else (base_dir,)
+        an = _Analysis(root, base_dir, memo, roots=roots)
         try:
             result = _analyze_function(entrypoint, target, rel, module, an)
         except (RecursionError, MemoryError):
@@ -1500,6 +1510,7 @@ def _analyze_function(
     reason = _loading(func, target, module, an)
     if reason is not None:
         an.static = module
+        an.roots = (module.path.parent, module.path.parent.parent)
         problem = _static_problem(rel, func, decorator, target, module, an, reason)
         if problem is not None:
             return problem
