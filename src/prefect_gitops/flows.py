@@ -1,14 +1,22 @@
 """Static analysis of flow entrypoints: never imports or runs user code.
 
 `prefect deploy` imports the entrypoint's module to find the flow, its name and its
-parameter schema. Users' CI usually lacks their flows' dependencies, so we read the
-file with `ast` instead and derive what Prefect 3.9.1 would: the flow name (`name=` when
-it is a literal, else the function name with `_` -> `-`) and the parameter schema that
-`prefect.utilities.callables.parameter_schema` produces. For the schema we rebuild the
-annotations as real typing objects from a whitelist (builtins, typing, datetime, uuid,
-pathlib, decimal) and hand them to pydantic exactly as Prefect does, so the result is
-identical by construction. Whatever is not literal enough to rebuild is reported as
-unreadable, never guessed.
+parameter schema; when that import fails (the flow's dependencies are not installed, common
+in CI) and the entrypoint is a script, it falls back to a static loading of its own
+(`safe_load_flow_from_entrypoint`): only the file's top-level imports that work and its
+top-level classes and defs are run, annotations it cannot evaluate are dropped and defaults
+become None. We read the file with `ast` and decide the same way: importing would succeed when
+every import the module runs (outside `try: ... except ImportError`) is the standard
+library, installed here, or a repository module that imports in turn. Then we derive what
+Prefect 3.9.1 would on that path: the flow name (`name=` when it is a literal, else the
+function name with `_` -> `-`) and the parameter schema of
+`prefect.utilities.callables.parameter_schema`. For the schema we rebuild the annotations as
+real typing objects: a whitelist (builtins, typing, datetime, uuid, pathlib, decimal) plus
+the pydantic models, dataclasses, TypedDicts and enums defined in the repository, rebuilt
+from their definitions (fields, annotations, literal defaults, `Field(...)`, members,
+docstrings), and hand them to pydantic exactly as Prefect does, so the result is identical by
+construction. Whatever is not literal enough to rebuild is reported as unreadable, never
+guessed.
 """
 
 from __future__ import annotations
