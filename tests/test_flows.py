@@ -198,18 +198,20 @@ def test_problems_in_the_file(tmp_path: Path, source: str, kind: str) -> None:
 def test_decorator_forms_and_names(tmp_path: Path) -> None:
     (tmp_path / "forms.py").write_text(
         "import prefect as p\nfrom prefect.flows import flow as fl\n"
-        "NAME = 'x'\n"
+        "import os\nNAME = 'x'\nFROM_ENV = os.environ.get('N', 'y')\n"
         "@p.flow\ndef a_b(): ...\n"
         "@fl(name='')\ndef c_d(): ...\n"
         "@p.flow(name=NAME, description=NAME)\ndef e(): ...\n"
         "@p.flow(flow_run_name='run-{x}')\ndef g(x: int): ...\n"
+        "@p.flow(name=FROM_ENV)\ndef h(): ...\n"
     )
     names = {}
-    for func in ("a_b", "c_d", "e", "g"):
+    for func in ("a_b", "c_d", "e", "g", "h"):
         info = analyze_entrypoint(f"forms.py:{func}", tmp_path, tmp_path)
         assert isinstance(info, FlowInfo)
         names[func] = info.name
-    assert names == {"a_b": "a-b", "c_d": "c-d", "e": None, "g": "g"}
+    # a module constant is what Prefect evaluates too; an environment lookup is not known
+    assert names == {"a_b": "a-b", "c_d": "c-d", "e": "x", "g": "g", "h": None}
     g = analyze_entrypoint("forms.py:g", tmp_path, tmp_path)
     assert isinstance(g, FlowInfo) and g.flow_run_name == "run-{x}"
 

@@ -274,6 +274,16 @@ REPOSITORIES: dict[str, list[str]] = {
     # a src/ layout, not installed: importing fails (`shop` is not on sys.path), Prefect's
     # static fallback finds it (it adds the script's parent folder to sys.path)
     "src_layout": ["src/shop/orders.py:orders", "src/shop/pipelines/replay.py:replay"],
+    # `name=` a module constant, sibling modules imported absolutely and as a module, two
+    # classes named Config, a relative import beyond the top-level package
+    "constants_and_packages": [
+        "flow1.py:f1",
+        "flow2.py:f2",
+        "pkg/flow4.py:f4",
+        "pkg.flow4.f4",
+    ],
+    # static loading: string annotations left to pydantic, classes under `if`, constants
+    "static_strings": ["flow3.py:f3", "flow5.py:f5", "flow6.py:f6"],
     # what `prefect deploy` fails on here: a module entrypoint it cannot import (no static
     # fallback), a latin-1 file it cannot import (its fallback reads UTF-8), typing.TypedDict
     # before Python 3.12, spaces around an entrypoint

@@ -594,6 +594,21 @@ def _flow_decorator(
     return found, others
 
 
+def _constant(node: ast.expr, module: _Module, an: _Analysis) -> tuple[bool, Any]:
+    """A literal, or a module-level name assigned a literal once (`NAME = "etl"`)."""
+    ok, value = _literal(node)
+    if ok or not isinstance(node, ast.Name) or _is_absent(node.id, module, an):
+        return ok, value
+    binding = module.bindings.get(node.id)
+    if (
+        isinstance(binding, ast.Assign)
+        and len(binding.targets) == 1
+        and isinstance(binding.targets[0], ast.Name)
+    ):
+        return _literal(binding.value)
+    return False, None
+
+
 def _literal(node: ast.expr) -> tuple[bool, Any]:
     try:
         return True, ast.literal_eval(node)
@@ -709,6 +724,8 @@ def _annotation(node: ast.expr, module: _Module, an: _Analysis, depth: int = 0) 
                 inner = ast.parse(node.value.strip(), mode="eval").body
             except SyntaxError:
                 raise _Unreadable(f"the annotation {node.value!r} is not valid Python") from None
+            if an.static is module and an.postponed:
+                return _pydantic_forward_ref(inner, node.value, an)
             return _annotation(inner, module, an, depth + 1)
         raise _Unreadable(f"the annotation {node.value!r} is not a type")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
@@ -727,6 +744,24 @@ def _annotation(node: ast.expr, module: _Module, an: _Analysis, depth: int = 0) 
             raise _Unreadable(f"`{ast.unparse(node)}` is not a type")
         return found
     raise _Unreadable(f"`{ast.unparse(node)}` is not a literal type annotation")
+
+
+# Prefect's static loading compiles the flow's def with postponed annotations, so a string
+# annotation stays a string once evaluated; pydantic then resolves it in the namespace of
+# `prefect._internal.pydantic.v2_schema`, which `create_model` is called from: builtins,
+# `typing` (also as `t`) and little else.
+_PYDANTIC_NAMESPACE = _Module(
+    ast.Module(body=[], type_ignores=[]), "", Path("<prefect._internal.pydantic.v2_schema>"), True,
+    imports={"typing": "typing", "t": "typing"},
+)  # fmt: skip
+
+
+def _pydantic_forward_ref(inner: ast.expr, text: str, an: _Analysis) -> Any:
+    try:
+        return _annotation(inner, _PYDANTIC_NAMESPACE, dataclasses.replace(an, postponed=False))
+    except _Unreadable:
+        raise _Absent(f"the string annotation {text!r} does not resolve where Prefect's "
+                      "static loading leaves it to pydantic") from None  # fmt: skip
 
 
 def _subscript(node: ast.Subscript, module: _Module, an: _Analysis, depth: int) -> Any:
@@ -776,6 +811,10 @@ class _Analysis:
     # Prefect loads the flow (importing a script: its folder and the working directory;
     # a module: the working directory; statically: the script's folder and its parent)
     roots: tuple[Path, ...] = ()
+    # reading the flow's own parameters under static loading (see `_pydantic_forward_ref`)
+    postponed: bool = False
+    # module file -> the package it is in, as Python names it for relative imports
+    packages: dict[Path, _Package] = field(default_factory=dict)
 
 
 # Classes rebuilt from their source, by id: never the user's own code.
@@ -796,18 +835,33 @@ def _installed(top: str) -> bool:
         return False
 
 
+_Package = tuple[tuple[str, ...], tuple[Path, ...]]  # package name parts, and their folders
+
+
+def _package_base(module: _Module, level: int, an: _Analysis) -> Path | None:
+    """The folder `from .{level dots} import` starts from, None when the import goes beyond
+    the top-level package (Python's ImportError). A script Prefect imports is a package of its
+    own (its folder); a module is in the packages it was imported through."""
+    parts, folders = an.packages.get(module.path, ((), ()))
+    if len(parts) < level:
+        return None
+    return folders[len(parts) - level]
+
+
 def _repo_module(
     module: _Module, level: int, dotted: str, an: _Analysis
 ) -> _Module | EntrypointProblem | None:
     """The repository module an import in `module` names, None when it is not in the repo."""
-    here = module.path.parent
     if level > 0:
-        for _ in range(level - 1):
-            here = here.parent
-        bases = [here]
+        base = _package_base(module, level, an)
+        if base is None:
+            return None
+        parts, folders = an.packages[module.path]
+        keep = len(parts) - level + 1
+        bases = [(base, (parts[:keep], folders[:keep]))]
     else:
-        bases = list(an.roots)
-    for base in dict.fromkeys(bases):
+        bases = [(root, ((), ())) for root in an.roots]
+    for base, (parts, folders) in bases:
         if not _inside(base, an.root, an.memo):
             continue
         found = (
@@ -817,6 +871,16 @@ def _repo_module(
         )
         if found is not None and _inside(found, an.root, an.memo):
             an.files.add(found)
+            names = tuple(dotted.split(".")) if dotted else ()
+            if found.name != "__init__.py":
+                names = names[:-1]
+            an.packages.setdefault(
+                found,
+                (
+                    parts + names,
+                    folders + tuple(base.joinpath(*names[: i + 1]) for i in range(len(names))),
+                ),
+            )
             return _read_module(found, an.root, an.memo)
     return None
 
@@ -858,6 +922,8 @@ def _unresolved(
         return _import_failure(repo, an, seen, depth + 1)
     if stmt.level == 0 and _installed(stmt.module.split(".")[0]):
         return None
+    if stmt.level > 0 and _package_base(module, stmt.level, an) is None:
+        return f"{where}: its relative import goes beyond the top-level package"
     shown = "." * stmt.level + stmt.module
     return f"{where} imports `{shown}`, which is neither installed here nor in the repository"
 
@@ -1303,11 +1369,12 @@ def _signature(
     params: list[inspect.Parameter] = []
     unreadable: dict[str, str] = {}
     dropped = False
+    flow_an = dataclasses.replace(an, postponed=True)
     for arg, kind, default_node in _arguments(func.args):
         annotation: Any = inspect.Parameter.empty
         if arg.annotation is not None:
             try:
-                annotation = _annotation(arg.annotation, module, an)
+                annotation = _annotation(arg.annotation, module, flow_an)
             except _Absent as exc:
                 dropped = True
                 if an.static is None:
@@ -1405,6 +1472,7 @@ def analyze_entrypoint(
         folder = target.path.parent
         roots = (folder, base_dir) if target.is_script else (base_dir,)
         an = _Analysis(root, base_dir, memo, roots=roots)
+        an.packages[target.path] = _entry_package(target, base_dir)
         try:
             result = _analyze_function(entrypoint, target, rel, module, an)
         except (RecursionError, MemoryError):
@@ -1421,6 +1489,16 @@ def analyze_entrypoint(
     if isinstance(result, FlowInfo) and result.entrypoint != entrypoint:
         result = dataclasses.replace(result, entrypoint=entrypoint)
     return result
+
+
+def _entry_package(target: _Target, base_dir: Path) -> _Package:
+    if target.is_script:  # load_script_as_module makes the script a package of its folder
+        return (target.path.stem,), (target.path.parent,)
+    relative = target.path.relative_to(base_dir) if target.path.is_relative_to(base_dir) else None
+    if relative is None:
+        return (), ()
+    names = relative.parent.parts
+    return names, tuple(base_dir.joinpath(*names[: i + 1]) for i in range(len(names)))
 
 
 def _fingerprint(files: tuple[Path, ...]) -> tuple[tuple[int, int] | None, ...]:
@@ -1519,10 +1597,12 @@ def _analyze_function(
     if reason is not None:
         an.static = module
         an.roots = (module.path.parent, module.path.parent.parent)
+        # safe_load_namespace imports relatively from the script's folder, as a package
+        an.packages = {module.path: ((module.path.parent.name,), (module.path.parent,))}
         problem = _static_problem(rel, func, decorator, target, module, an, reason)
         if problem is not None:
             return problem
-    facts = _decorator_facts(func, decorator)
+    facts = _decorator_facts(func, decorator, module, an)
     signature, unreadable = _signature(func, module, an, _runs_directly(func, target, module))
     complete = not unreadable
     try:
@@ -1589,7 +1669,10 @@ class _DecoratorFacts:
 
 
 def _decorator_facts(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, decorator: ast.expr
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+    decorator: ast.expr,
+    module: _Module,
+    an: _Analysis,
 ) -> _DecoratorFacts:
     notes: list[str] = []
     keywords = (
@@ -1602,7 +1685,7 @@ def _decorator_facts(
 
     name: str | None = func.name.replace("_", "-")
     if "name" in keywords:
-        ok, value = _literal(keywords["name"])
+        ok, value = _constant(keywords["name"], module, an)
         if ok and isinstance(value, str):
             name = value or name
         elif not (ok and value is None):
@@ -1612,7 +1695,7 @@ def _decorator_facts(
     docstring = ast.get_docstring(func, clean=True)
     description: str | None = docstring
     if "description" in keywords:
-        ok, value = _literal(keywords["description"])
+        ok, value = _constant(keywords["description"], module, an)
         if ok and (value is None or isinstance(value, str)):
             description = value or docstring
         else:
@@ -1621,7 +1704,7 @@ def _decorator_facts(
 
     flow_run_name: str | None = None
     if "flow_run_name" in keywords:
-        ok, value = _literal(keywords["flow_run_name"])
+        ok, value = _constant(keywords["flow_run_name"], module, an)
         if ok and isinstance(value, str):
             flow_run_name = value
     return _DecoratorFacts(name, docstring, description, flow_run_name, tuple(notes))
