@@ -438,23 +438,35 @@ def test_classes_we_cannot_rebuild_stay_unread(tmp_path: Path, body: str, says: 
     assert says in info.unreadable[0], info.unreadable
 
 
+def test_a_problem_found_at_the_def_names_the_function(tmp_path: Path) -> None:
+    # a plan can still name the flow as Prefect's own fallback does
+    (tmp_path / "x.py").write_text("import functools\n@functools.cache\ndef my_flow(): ...\n")
+    result = analyze_entrypoint("x.py:my_flow", tmp_path, tmp_path)
+    assert isinstance(result, EntrypointProblem) and result.kind == "not_analysable"
+    assert result.function == "my_flow" and result.line == 3  # the def, below its decorator
+    assert default_flow_name(result.function) == "my-flow"
+    assert default_flow_name("Pipelines.run_all") == "run-all"
+
+
 @pytest.mark.parametrize(
     ("source", "entrypoint", "kind"),
     [
-        ("import functools\n@functools.cache\ndef my_flow(): ...\n", "x.py:my_flow", "not_analysable"),
-        ("import polars_missing\nfrom prefect import flow\n@flow\ndef my_flow(): ...\n",
+        ("import polars_missing\nfrom prefect import flow\n@flow\ndef my_flow(n: int = 1): ...\n",
          "x.my_flow", "import_fails"),
+        ("import polars_missing\ntry:\n    from prefect import flow\nexcept ImportError:\n"
+         "    raise\n@flow\ndef my_flow(n: int = 1): ...\n", "x.py:my_flow", "import_fails"),
         ("from typing import TypedDict\nfrom prefect import flow\nclass R(TypedDict):\n    a: int\n"
-         "@flow\ndef my_flow(r: R): ...\n", "x.py:my_flow", "schema_fails"),
+         "@flow\ndef my_flow(r: R, n: int = 1): ...\n", "x.py:my_flow", "schema_fails"),
     ],
 )  # fmt: skip
-def test_problems_found_at_the_def_name_the_function(
+def test_what_prefect_deploy_fails_on_here_is_still_read(
     tmp_path: Path, source: str, entrypoint: str, kind: str
 ) -> None:
-    # a plan can still name the flow as Prefect's own fallback does
+    # the deploy's CI may have what is missing here: the flow is read as an import would
     (tmp_path / "x.py").write_text(source)
-    result = analyze_entrypoint(entrypoint, tmp_path, tmp_path)
-    assert isinstance(result, EntrypointProblem) and result.kind == kind, result
-    assert result.function == "my_flow" and result.line is not None
-    assert default_flow_name(result.function) == "my-flow"
-    assert default_flow_name("Pipelines.run_all") == "run-all"
+    info = analyze_entrypoint(entrypoint, tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo) and info.load_problem is not None, info
+    assert info.load_problem.kind == kind and info.load_problem.function == "my_flow"
+    assert info.load_problem.message.startswith(f"x.py:{info.line}: ")
+    assert info.name == "my-flow" and info.static_reason is None
+    assert [p.name for p in info.parameters][-1] == "n"

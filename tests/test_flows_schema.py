@@ -219,6 +219,8 @@ def _ours(repo: Path, entrypoint: str) -> dict[str, Any]:
     info = flows.analyze_entrypoint(entrypoint, repo, repo)
     if isinstance(info, flows.EntrypointProblem):
         return {"fails": info.kind, "message": info.message}
+    if info.load_problem is not None:
+        return {"fails": info.load_problem.kind, "message": info.load_problem.message}
     assert info.schema_complete, info.unreadable
     return {"name": info.name, "description": info.description,
             "schema": info.parameter_schema, "static": info.static_reason is not None}  # fmt: skip

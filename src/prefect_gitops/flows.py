@@ -73,6 +73,7 @@ ProblemKind = Literal[
     "no_function",
     "not_a_flow",
     "not_analysable",  # defined in a way we cannot follow statically (assignment, import...)
+    # only as FlowInfo.load_problem:
     "import_fails",  # importing it fails here, and Prefect's static fallback cannot load it
     "schema_fails",  # pydantic refuses a parameter's type here (e.g. typing.TypedDict < 3.12)
 ]
@@ -126,6 +127,10 @@ class FlowInfo:
     # loads it statically (then annotations it cannot evaluate are dropped, and the flow has
     # no version); None when it would import it.
     static_reason: str | None = None
+    # Why `prefect deploy` fails on this flow in this environment: importing it fails and its
+    # static fallback cannot load it ("import_fails"), or pydantic refuses a parameter type
+    # ("schema_fails"). The rest is read as when the import works (e.g. in the deploy's CI).
+    load_problem: EntrypointProblem | None = None
 
     def parameter(self, name: str) -> FlowParameter | None:
         for param in self.parameters:
@@ -1548,6 +1553,23 @@ def _runs_directly(
     return top is func and isinstance(func, ast.FunctionDef)
 
 
+def _go_static(
+    rel: str, func: ast.FunctionDef | ast.AsyncFunctionDef, decorator: ast.expr,
+    target: _Target, module: _Module, an: _Analysis, reason: str
+) -> EntrypointProblem | None:  # fmt: skip
+    """Read the module as Prefect's static fallback does; when that fallback cannot load the
+    flow either, say why and keep reading it as an import would."""
+    roots, packages = an.roots, an.packages
+    an.static = module
+    an.roots = (module.path.parent, module.path.parent.parent)
+    # safe_load_namespace imports relatively from the script's folder, as a package
+    an.packages = {module.path: ((module.path.parent.name,), (module.path.parent,))}
+    problem = _static_problem(rel, func, decorator, target, module, an, reason)
+    if problem is not None:
+        an.static, an.roots, an.packages = None, roots, packages
+    return problem
+
+
 def _static_problem(
     rel: str, func: ast.FunctionDef | ast.AsyncFunctionDef, decorator: ast.expr,
     target: _Target, module: _Module, an: _Analysis, reason: str
@@ -1594,30 +1616,27 @@ def _analyze_function(
     if decorator is None:
         return _no_flow_problem(rel, func, target, others)
     reason = _loading(func, target, module, an)
+    load_problem = None
     if reason is not None:
-        an.static = module
-        an.roots = (module.path.parent, module.path.parent.parent)
-        # safe_load_namespace imports relatively from the script's folder, as a package
-        an.packages = {module.path: ((module.path.parent.name,), (module.path.parent,))}
-        problem = _static_problem(rel, func, decorator, target, module, an, reason)
-        if problem is not None:
-            return problem
+        load_problem = _go_static(rel, func, decorator, target, module, an, reason)
+        if load_problem is not None:
+            reason = None  # read as Prefect does where the import works, e.g. the deploy CI
     facts = _decorator_facts(func, decorator, module, an)
     signature, unreadable = _signature(func, module, an, _runs_directly(func, target, module))
-    complete = not unreadable
     try:
         schema = generate_parameter_schema(signature, parameter_docstrings(facts.docstring))
     except (RecursionError, MemoryError):
         raise
     except Exception as exc:  # `@flow` computes the same schema, and fails the same way
-        return EntrypointProblem(
+        schema = {}
+        unreadable = {p: f"parameter '{p}': no schema" for p in signature.parameters}
+        load_problem = EntrypointProblem(
             "schema_fails",
-            f"{rel}:{func.lineno}: prefect deploy fails on '{target.object_path}': pydantic "
-            f"cannot build its parameter schema here: {str(exc).splitlines()[0]}",
-            rel,
-            func.lineno,
-            func.name,
-        )
+            f"{rel}:{func.lineno}: prefect deploy fails on '{target.object_path}' here: pydantic "
+            f"cannot build its parameter schema: {str(exc).splitlines()[0]}",
+            rel, func.lineno, func.name,
+        )  # fmt: skip
+    complete = not unreadable
     return FlowInfo(
         entrypoint=entrypoint,
         file=rel,
@@ -1635,6 +1654,7 @@ def _analyze_function(
         flow_run_name=facts.flow_run_name,
         unreadable=(*unreadable.values(), *facts.notes),
         static_reason=reason,
+        load_problem=load_problem,
     )
 
 
