@@ -25,7 +25,7 @@ import pytest
 import typing_extensions
 from prefect.utilities.callables import generate_parameter_schema as prefect_schema
 
-from prefect_gitops import flows
+from prefect_gitops import flows, flowschema
 
 P = inspect.Parameter
 EMPTY = P.empty
@@ -82,9 +82,9 @@ DOCS = {"x": "the x", "p3": "third", "json": "shadowing"}
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("signature", SIGNATURES, ids=str)
 def test_memoised_schema_is_prefects_byte_for_byte(signature: inspect.Signature) -> None:
-    slow = flows._pydantic_parameter_schema(signature, DOCS)
+    slow = flowschema.pydantic_parameter_schema(signature, DOCS)
     for _ in range(2):  # the second call is served from the cache
-        fast = flows.generate_parameter_schema(signature, DOCS)
+        fast = flowschema.generate_parameter_schema(signature, DOCS)
         assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
     expected = prefect_schema(signature, DOCS).model_dump(exclude_unset=True)
     assert fast == expected
@@ -92,11 +92,11 @@ def test_memoised_schema_is_prefects_byte_for_byte(signature: inspect.Signature)
 
 def test_callers_get_their_own_copy() -> None:
     signature = inspect.Signature([P("x", P.POSITIONAL_OR_KEYWORD, annotation=list[int])])
-    first = flows.generate_parameter_schema(signature, {})
+    first = flowschema.generate_parameter_schema(signature, {})
     first["properties"]["x"]["items"]["type"] = "mutated"
     first["required"].append("y")
-    second = flows.generate_parameter_schema(signature, {})
-    assert second == flows._pydantic_parameter_schema(signature, {})
+    second = flowschema.generate_parameter_schema(signature, {})
+    assert second == flowschema.pydantic_parameter_schema(signature, {})
 
 
 # -- types defined in the repository --------------------------------------------------------
@@ -156,7 +156,7 @@ def test_user_types_schema_is_prefects(annotation: Any, default: Any) -> None:
         ]
     )
     expected = prefect_schema(signature, DOCS).model_dump(exclude_unset=True)
-    assert flows.generate_parameter_schema(signature, DOCS) == expected
+    assert flowschema.generate_parameter_schema(signature, DOCS) == expected
     assert "definitions" in expected
 
 
