@@ -5,18 +5,13 @@ parameter schema; when that import fails (the flow's dependencies are not instal
 in CI) and the entrypoint is a script, it falls back to a static loading of its own
 (`safe_load_flow_from_entrypoint`): only the file's top-level imports that work and its
 top-level classes and defs are run, annotations it cannot evaluate are dropped and defaults
-become None. We read the file with `ast` and decide the same way: importing would succeed when
-every import the module runs (outside `try: ... except ImportError`) is the standard
-library, installed here, or a repository module that imports in turn. Then we derive what
-Prefect 3.9.1 would on that path: the flow name (`name=` when it is a literal, else the
-function name with `_` -> `-`) and the parameter schema of
-`prefect.utilities.callables.parameter_schema`. For the schema we rebuild the annotations as
-real typing objects: a whitelist (builtins, typing, datetime, uuid, pathlib, decimal) plus
-the pydantic models, dataclasses, TypedDicts and enums defined in the repository, rebuilt
-from their definitions (fields, annotations, literal defaults, `Field(...)`, members,
-docstrings), and hand them to pydantic exactly as Prefect does, so the result is identical by
-construction. Whatever is not literal enough to rebuild is reported as unreadable, never
-guessed.
+become None. We decide the same way (`flowtypes.import_failure`) and derive what Prefect
+3.9.1 would on that path: the flow name (`name=` when it is a literal or a module constant,
+else the function name with `_` -> `-`), and the parameter schema, by handing the annotations
+rebuilt as real objects (`flowtypes`) to Prefect's own algorithm (`flowschema`), so the
+result is identical by construction. Whatever is not literal enough to rebuild is reported as
+unreadable, never guessed; what `prefect deploy` would fail on in this environment is a
+`load_problem`, the flow still read as an import would.
 """
 
 from __future__ import annotations
