@@ -284,8 +284,11 @@ REPOSITORIES: dict[str, list[str]] = {
         "pkg/flow4.py:f4",
         "pkg.flow4.f4",
     ],
+    # defaults and names from module constants (here and in a settings module); a class
+    # used before its definition fails the import, and Prefect loads the file statically
+    "constants_and_order": ["f.py:f", "f.py:g"],
     # static loading: string annotations left to pydantic, classes under `if`, constants
-    "static_strings": ["flow3.py:f3", "flow5.py:f5", "flow6.py:f6"],
+    "static_strings": ["flow3.py:f3", "flow5.py:f5", "flow6.py:f6", "a.py:s1", "a.py:s2"],
     # what `prefect deploy` fails on here: a module entrypoint it cannot import (no static
     # fallback), a latin-1 file it cannot import (its fallback reads UTF-8), typing.TypedDict
     # before Python 3.12, spaces around an entrypoint

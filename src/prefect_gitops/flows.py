@@ -17,7 +17,6 @@ unreadable, never guessed; what `prefect deploy` would fail on in this environme
 from __future__ import annotations
 
 import ast
-import builtins
 import dataclasses
 import inspect
 import os
@@ -32,6 +31,7 @@ from .flowtypes import (
     Absent,
     Analysis,
     Package,
+    StringAbsent,
     Unreadable,
     import_failure,
     is_absent,
@@ -269,19 +269,40 @@ def _signature(
 ) -> tuple[inspect.Signature, dict[str, str]]:
     """The signature with real types, and parameter name -> why it could not be read.
 
-    Under Prefect's static loading (`direct`: the def runs as it stands in the namespace),
-    what cannot be evaluated is dropped: the annotation, or the default (which becomes
-    None); and once anything is dropped, or the def is not a plain top-level one, the
-    rewritten def gives keyword-only parameters without a default the default None."""
+    Under Prefect's static loading, the def runs as written when it is a plain top-level def
+    (`direct`) whose annotations and defaults all evaluate; otherwise Prefect rewrites it:
+    what cannot be evaluated is dropped (the annotation, or the default, which becomes None),
+    keyword-only parameters without a default get None, and string annotations resolve
+    elsewhere (see `flowtypes`)."""
+    params, unreadable, dropped = _parameters(func, module, an)
+    if an.static is not None and (dropped or not direct):
+        params, unreadable, _ = _parameters(func, module, dataclasses.replace(an, rewritten=True))
+        params = [
+            p.replace(default=None) if p.kind is p.KEYWORD_ONLY and p.default is p.empty else p
+            for p in params
+        ]
+    # Python orders *args before keyword-only parameters, as `inspect.signature` does.
+    return inspect.Signature(params), unreadable
+
+
+def _parameters(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, module: SourceModule, an: Analysis
+) -> tuple[list[inspect.Parameter], dict[str, str], bool]:
+    """The parameters, why some could not be read, and whether static loading cannot run the
+    def as written (an annotation or default it cannot evaluate, which it then drops)."""
     params: list[inspect.Parameter] = []
     unreadable: dict[str, str] = {}
     dropped = False
-    flow_an = dataclasses.replace(an, postponed=True)
     for arg, kind, default_node in _arguments(func.args):
         annotation: Any = inspect.Parameter.empty
         if arg.annotation is not None:
             try:
-                annotation = read_annotation(arg.annotation, module, flow_an)
+                annotation = read_annotation(arg.annotation, module, an)
+            except StringAbsent:
+                # pydantic cannot resolve the string: the parameter is `Any`, and `@flow`
+                # fails on the def as written (its validation needs the type), so Prefect
+                # rewrites it
+                dropped = True
             except Absent as exc:
                 dropped = True
                 if an.static is None:
@@ -302,13 +323,7 @@ def _signature(
                     "is not a literal",
                 )
         params.append(inspect.Parameter(arg.arg, kind, default=default, annotation=annotation))
-    if an.static is not None and (dropped or not direct):
-        params = [
-            p.replace(default=None) if p.kind is p.KEYWORD_ONLY and p.default is p.empty else p
-            for p in params
-        ]
-    # Python orders *args before keyword-only parameters, as `inspect.signature` does.
-    return inspect.Signature(params), unreadable
+    return params, unreadable, dropped
 
 
 def _arguments(args: ast.arguments) -> list[tuple[ast.arg, Any, ast.expr | None]]:
@@ -421,29 +436,6 @@ def _fingerprint(files: tuple[Path, ...]) -> tuple[tuple[int, int] | None, ...]:
     return tuple(out)
 
 
-def _loading(
-    func: ast.FunctionDef | ast.AsyncFunctionDef,
-    target: _Target,
-    module: SourceModule,
-    an: Analysis,
-) -> str | None:
-    """Why importing the flow's module fails here (then Prefect loads script entrypoints
-    statically), or None when `prefect deploy` would import it."""
-    reason = import_failure(module, an, set())
-    if reason is not None or "annotations" in module.future:
-        return reason
-    for arg, _, default in _arguments(func.args):
-        for expr in (arg.annotation, default):
-            for node in ast.walk(expr) if expr is not None else ():
-                if (
-                    isinstance(node, ast.Name)
-                    and node.id not in module.bindings
-                    and not hasattr(builtins, node.id)
-                ):
-                    return f"`{node.id}` (line {node.lineno}) is not defined: the def fails"
-    return None
-
-
 def _runs_directly(
     func: ast.FunctionDef | ast.AsyncFunctionDef, target: _Target, module: SourceModule
 ) -> bool:
@@ -520,7 +512,9 @@ def _analyze_function(
     decorator, others = _flow_decorator(func, module)
     if decorator is None:
         return _no_flow_problem(rel, func, target, others)
-    reason = _loading(func, target, module, an)
+    # Why importing the flow's module fails here: then Prefect loads script entrypoints
+    # statically; None when `prefect deploy` would import it.
+    reason = import_failure(module, an, set())
     load_problem = None
     if reason is not None:
         load_problem = _go_static(rel, func, decorator, target, module, an, reason)

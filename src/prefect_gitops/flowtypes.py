@@ -45,6 +45,7 @@ from .pysource import (
     inside_repo,
     literal_value,
     module_file,
+    name_error,
     qualified_name,
     read_module,
     repo_relative,
@@ -52,18 +53,11 @@ from .pysource import (
 
 
 def read_constant(node: ast.expr, module: SourceModule, an: Analysis) -> tuple[bool, Any]:
-    """A literal, or a module-level name assigned a literal once (`NAME = "etl"`)."""
-    ok, value = literal_value(node)
-    if ok or not isinstance(node, ast.Name) or is_absent(node.id, module, an):
-        return ok, value
-    binding = module.bindings.get(node.id)
-    if (
-        isinstance(binding, ast.Assign)
-        and len(binding.targets) == 1
-        and isinstance(binding.targets[0], ast.Name)
-    ):
-        return literal_value(binding.value)
-    return False, None
+    """A literal, or a module-level constant (`NAME = "etl"`, `from .settings import NAME`)."""
+    try:
+        return True, _value(node, module, an, 0)
+    except Unreadable:
+        return False, None
 
 
 _VALUE_CONSTRUCTORS = frozenset(
@@ -99,6 +93,9 @@ def _value(node: ast.expr, module: SourceModule, an: Analysis, depth: int) -> An
     if ok:
         return value
     if isinstance(node, (ast.Name, ast.Attribute)):
+        constant = _module_constant(node, module, an, depth + 1)
+        if constant is not None:
+            return _value(constant[1], constant[0], an, depth + 1)
         found = _lookup(node, module, an, depth + 1)
         if isinstance(found, enum.Enum):
             return found
@@ -119,6 +116,38 @@ def _value(node: ast.expr, module: SourceModule, an: Analysis, depth: int) -> An
         return func(*args, **kwargs)
     except Exception as exc:  # our rebuilt classes validate like the user's would
         raise Unreadable(f"`{ast.unparse(node)}` fails: {exc}") from None
+
+
+def _module_constant(
+    node: ast.expr, module: SourceModule, an: Analysis, depth: int
+) -> tuple[SourceModule, ast.expr] | None:
+    """The value expression of a module-level `NAME = ...` a name refers to (in this module
+    or a repository module it imports), with the module to read it in."""
+    if depth > 20:
+        return None
+    if isinstance(node, ast.Attribute):
+        try:
+            base = _lookup(node.value, module, an, depth + 1)
+        except Unreadable:
+            return None
+        if isinstance(base, SourceModule):
+            return _module_constant(ast.Name(node.attr), base, an, depth + 1)
+        return None
+    if not isinstance(node, ast.Name) or is_absent(node.id, module, an):
+        return None
+    binding = module.bindings.get(node.id)
+    if (
+        isinstance(binding, ast.Assign)
+        and len(binding.targets) == 1
+        and isinstance(binding.targets[0], ast.Name)
+    ):
+        return module, binding.value
+    source = module.sources.get(node.id)
+    if isinstance(binding, ast.ImportFrom) and source is not None:
+        repo = _repo_module(module, source[0], source[1], an)
+        if isinstance(repo, SourceModule):
+            return _module_constant(ast.Name(source[2]), repo, an, depth + 1)
+    return None
 
 
 _CALLABLES: dict[str, Any] = {
@@ -174,8 +203,8 @@ def read_annotation(node: ast.expr, module: SourceModule, an: Analysis, depth: i
                 inner = ast.parse(node.value.strip(), mode="eval").body
             except SyntaxError:
                 raise Unreadable(f"the annotation {node.value!r} is not valid Python") from None
-            if an.static is module and an.postponed:
-                return _pydantic_forward_ref(inner, node.value, an)
+            if an.static is module:
+                return _static_forward_ref(inner, node.value, module, an)
             return read_annotation(inner, module, an, depth + 1)
         raise Unreadable(f"the annotation {node.value!r} is not a type")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
@@ -197,21 +226,33 @@ def read_annotation(node: ast.expr, module: SourceModule, an: Analysis, depth: i
 
 
 # Prefect's static loading compiles the flow's def with postponed annotations, so a string
-# annotation stays a string once evaluated; pydantic then resolves it in the namespace of
-# `prefect._internal.pydantic.v2_schema`, which `create_model` is called from: builtins,
-# `typing` (also as `t`) and little else.
+# annotation stays a string once evaluated and pydantic resolves it: in the file's namespace
+# when the def ran as written, but in the namespace of `prefect._internal.pydantic.v2_schema`
+# (builtins, `typing` also as `t`, little else) when Prefect rewrote the def (observed with
+# 3.9.1). A string that does not resolve makes the parameter `Any`, without failing the def.
 _PYDANTIC_NAMESPACE = SourceModule(
     ast.Module(body=[], type_ignores=[]), "", Path("<prefect._internal.pydantic.v2_schema>"), True,
     imports={"typing": "typing", "t": "typing"},
 )  # fmt: skip
 
 
-def _pydantic_forward_ref(inner: ast.expr, text: str, an: Analysis) -> Any:
+class StringAbsent(Unreadable):
+    """A string annotation that does not resolve under static loading: the parameter is `Any`."""
+
+
+def _static_forward_ref(inner: ast.expr, text: str, module: SourceModule, an: Analysis) -> Any:
     try:
-        return read_annotation(inner, _PYDANTIC_NAMESPACE, dataclasses.replace(an, postponed=False))
+        if an.rewritten:
+            plain = dataclasses.replace(an, rewritten=False)
+            return read_annotation(inner, _PYDANTIC_NAMESPACE, plain)
+        return read_annotation(inner, module, an)
+    except (Absent, StringAbsent):
+        pass
     except Unreadable:
-        raise Absent(f"the string annotation {text!r} does not resolve where Prefect's "
-                      "static loading leaves it to pydantic") from None  # fmt: skip
+        if not an.rewritten:
+            raise
+    raise StringAbsent(f"the string annotation {text!r} does not resolve where Prefect's "
+                       "static loading leaves it to pydantic")  # fmt: skip
 
 
 def _subscript(node: ast.Subscript, module: SourceModule, an: Analysis, depth: int) -> Any:
@@ -261,8 +302,9 @@ class Analysis:
     # Prefect loads the flow (importing a script: its folder and the working directory;
     # a module: the working directory; statically: the script's folder and its parent)
     roots: tuple[Path, ...] = ()
-    # reading the flow's own parameters under static loading (see `_pydantic_forward_ref`)
-    postponed: bool = False
+    # reading the flow's parameters from the def Prefect's static loading rewrote (see
+    # `_static_forward_ref`)
+    rewritten: bool = False
     # module file -> the package it is in, as Python names it for relative imports
     packages: dict[Path, Package] = field(default_factory=dict)
 
@@ -339,7 +381,8 @@ def import_failure(
     module: SourceModule, an: Analysis, seen: set[Path], depth: int = 0
 ) -> str | None:
     """Why importing `module` fails here, or None: an unguarded import that is neither
-    installed nor in the repository (or fails the same way in turn)."""
+    installed nor in the repository (or fails the same way in turn), or a name used before
+    it is defined."""
     if module.path in seen or depth > 30:
         return None
     seen.add(module.path)
@@ -358,6 +401,9 @@ def import_failure(
                 break  # `from pkg import name` needs only `pkg`, or `pkg.name` as a module
         else:
             return reason
+    used = name_error(module)
+    if used is not None:
+        return f"{repo_relative(module.path, an.root, an.memo)}: {used}"
     return None
 
 

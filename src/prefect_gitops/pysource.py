@@ -8,6 +8,7 @@ Shared by the flow analysis (`flows`) and the rebuilding of repository types (`f
 from __future__ import annotations
 
 import ast
+import builtins
 import io
 import os
 import stat
@@ -141,6 +142,7 @@ class SourceModule:
     # names bound by statements of the module body itself: all Prefect's static fallback runs
     direct: set[str] = field(default_factory=set)
     future: set[str] = field(default_factory=set)  # `from __future__ import ...` features
+    first_bound: dict[str, int] = field(default_factory=dict)  # name -> line of its first binding
     # (object path, repo-relative file, base dir, is script) -> (analysis, other modules read,
     # their fingerprint); lives as long as the cached module
     results: dict[tuple[str, str, Path, bool], _Result] = field(default_factory=dict)
@@ -354,6 +356,7 @@ def _index_module(module: SourceModule) -> SourceModule:
             if item.direct and isinstance(stmt, (ast.Import, ast.ImportFrom, ast.ClassDef,
                                                  ast.FunctionDef, ast.Assign)):  # fmt: skip
                 module.direct.add(local)
+            module.first_bound.setdefault(local, stmt.lineno)
             if item.alternative and local in module.bindings:
                 continue  # `except ImportError:` / `else:` stand-ins for what the main branch bound
             module.bindings[local] = stmt
@@ -406,3 +409,79 @@ def literal_value(node: ast.expr) -> tuple[bool, Any]:
 
 def clear_module_cache() -> None:
     _MODULE_CACHE.clear()
+
+
+# -- names used before they exist -------------------------------------------------------------
+
+_SCOPED = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr)
+
+
+def _loaded_names(expr: ast.expr | None) -> list[ast.Name]:
+    """The names an expression reads when evaluated, leaving out lambdas and comprehensions,
+    whose own variables are not module names."""
+    out: list[ast.Name] = []
+    stack: list[ast.AST] = [expr] if expr is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _SCOPED):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            out.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _eager_expressions(stmt: ast.stmt, postponed: bool) -> list[tuple[ast.expr | None, set[str]]]:
+    """What running `stmt` at import evaluates (not function bodies), each with the names
+    bound locally before it (a class body's earlier attributes)."""
+    none: set[str] = set()
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        args = stmt.args
+        exprs: list[ast.expr | None] = [*stmt.decorator_list, *args.defaults, *args.kw_defaults]
+        if not postponed:
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+            exprs += [a.annotation for a in every if a is not None]
+            exprs.append(stmt.returns)
+        return [(e, none) for e in exprs]
+    if isinstance(stmt, ast.ClassDef):
+        out: list[tuple[ast.expr | None, set[str]]] = [
+            (e, none)
+            for e in [*stmt.decorator_list, *stmt.bases, *(k.value for k in stmt.keywords)]
+        ]
+        local: set[str] = set()
+        for inner in stmt.body:
+            if isinstance(inner, ast.AnnAssign) and isinstance(inner.target, ast.Name):
+                if not postponed:
+                    out.append((inner.annotation, set(local)))
+                out.append((inner.value, set(local)))
+                local.add(inner.target.id)
+            elif isinstance(inner, ast.Assign):
+                out.append((inner.value, set(local)))
+                local.update(
+                    n.id for t in inner.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+                )
+            elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local.add(inner.name)
+        return out
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
+        return [(stmt.value, none)]
+    return []
+
+
+def name_error(module: SourceModule) -> str | None:
+    """A name module-level code reads before anything binds it: importing the module then
+    fails with NameError (a class used above its definition, say). None when none is seen."""
+    if any(stmt.names == ("*",) for stmt in module.import_stmts):
+        return None  # a star import binds names we cannot see
+    postponed = "annotations" in module.future
+    for item in _module_bodies(module.tree.body):
+        if item.alternative:
+            continue  # runs only when the main branch failed
+        line = item.node.lineno
+        for expr, local in _eager_expressions(item.node, postponed):
+            for name in _loaded_names(expr):
+                known = name.id in local or hasattr(builtins, name.id)
+                dunder = name.id.startswith("__") and name.id.endswith("__")
+                if not known and not dunder and module.first_bound.get(name.id, line) >= line:
+                    return f"`{name.id}` is used on line {name.lineno} before it is defined"
+    return None

@@ -41,5 +41,7 @@ def run_flow(
 
 
 @flow
-def annotated(n: Annotated[int, Field(ge=1, description="how many")] = 3, p: Priority = Priority.HIGH):
+def annotated(
+    n: Annotated[int, Field(ge=1, description="how many")] = 3, p: Priority = Priority.HIGH
+):
     pass

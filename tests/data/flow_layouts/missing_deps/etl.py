@@ -22,8 +22,16 @@ class NeedsPandas(BaseModel):
 
 
 @flow
-def load(target: Target, creds: Credentials, mode: Mode = Mode.DELTA, frame: NeedsPandas = None,
-         *, batch: int, retries: int = 3, sep: str = pd.NA):
+def load(
+    target: Target,
+    creds: Credentials,
+    mode: Mode = Mode.DELTA,
+    frame: NeedsPandas = None,
+    *,
+    batch: int,
+    retries: int = 3,
+    sep: str = pd.NA,
+):
     """Load into the warehouse."""
 
 

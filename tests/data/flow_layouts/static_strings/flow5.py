@@ -6,5 +6,12 @@ from prefect import flow
 
 
 @flow
-def f5(a: "int", b: "typing.Optional[int]" = None, c: "Optional[int]" = None, d: "list[int]" = [], e: int = 1, g: "t.List[int]" = []):
+def f5(
+    a: "int",
+    b: "typing.Optional[int]" = None,
+    c: "Optional[int]" = None,
+    d: "list[int]" = [],
+    e: int = 1,
+    g: "t.List[int]" = [],
+):
     pass

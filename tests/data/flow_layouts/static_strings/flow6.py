@@ -6,5 +6,11 @@ from prefect import flow
 
 
 @flow
-def f6(a: "int", b: "typing.Optional[int]" = None, c: "Optional[int]" = None, d: "list[int]" = [], e: int = not_here_pkg.X):
+def f6(
+    a: "int",
+    b: "typing.Optional[int]" = None,
+    c: "Optional[int]" = None,
+    d: "list[int]" = [],
+    e: int = not_here_pkg.X,
+):
     pass

@@ -2,6 +2,7 @@
 from prefect import flow
 from .m import M
 
+
 @flow
 def f4(m: M):
     pass
