@@ -514,7 +514,13 @@ def _analyze_function(
         return _no_flow_problem(rel, func, target, others)
     # Why importing the flow's module fails here: then Prefect loads script entrypoints
     # statically; None when `prefect deploy` would import it.
-    reason = import_failure(module, an, set())
+    key = (module.path, an.roots, an.packages[module.path])
+    if key not in an.memo.import_failures:
+        before = set(an.files)
+        failure = import_failure(module, an, set())
+        an.memo.import_failures[key] = (failure, frozenset(an.files - before))
+    reason, read = an.memo.import_failures[key]
+    an.files |= read
     load_problem = None
     if reason is not None:
         load_problem = _go_static(rel, func, decorator, target, module, an, reason)

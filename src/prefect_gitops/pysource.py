@@ -67,6 +67,11 @@ class FileMemo:
     modules: dict[Path, SourceModule | EntrypointProblem] = field(default_factory=dict)
     # (file, class name, read as Prefect's static loading would) -> rebuilt class, or why not
     classes: dict[tuple[Path, str, bool], Any] = field(default_factory=dict)
+    # (module, import roots, its package) -> why importing it fails (or None), and the
+    # other modules read to tell
+    import_failures: dict[
+        tuple[Path, tuple[Path, ...], Any], tuple[str | None, frozenset[Path]]
+    ] = field(default_factory=dict)
 
     def resolve(self, path: Path) -> Path:
         found = self.resolved.get(path)
@@ -143,6 +148,7 @@ class SourceModule:
     direct: set[str] = field(default_factory=set)
     future: set[str] = field(default_factory=set)  # `from __future__ import ...` features
     first_bound: dict[str, int] = field(default_factory=dict)  # name -> line of its first binding
+    used_too_early: list[str | None] = field(default_factory=list)  # `name_error`, once known
     # (object path, repo-relative file, base dir, is script) -> (analysis, other modules read,
     # their fingerprint); lives as long as the cached module
     results: dict[tuple[str, str, Path, bool], _Result] = field(default_factory=dict)
@@ -471,6 +477,12 @@ def _eager_expressions(stmt: ast.stmt, postponed: bool) -> list[tuple[ast.expr |
 def name_error(module: SourceModule) -> str | None:
     """A name module-level code reads before anything binds it: importing the module then
     fails with NameError (a class used above its definition, say). None when none is seen."""
+    if not module.used_too_early:
+        module.used_too_early.append(_name_error(module))
+    return module.used_too_early[0]
+
+
+def _name_error(module: SourceModule) -> str | None:
     if any(stmt.names == ("*",) for stmt in module.import_stmts):
         return None  # a star import binds names we cannot see
     postponed = "annotations" in module.future
