@@ -14,7 +14,7 @@ FLOW = '''\
 from typing import Literal, Optional
 
 from prefect import flow
-import not_installed_anywhere as nia
+import email.message as nia
 
 
 @flow(flow_run_name="etl-{source}-{day}")
@@ -29,7 +29,7 @@ def loose(**extra):
 
 
 @flow
-def opaque(frame: nia.Frame, n: int = 1):
+def opaque(frame: nia.Message, n: int = 1):
     pass
 '''
 
@@ -96,6 +96,32 @@ deployments:
     ]
 
 
+def test_what_prefect_deploy_cannot_load_is_located(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: spaced
+    entrypoint: "flows/etl.py:etl "
+  - name: module-missing-deps
+    entrypoint: flows.heavy.h
+  - name: script-missing-deps
+    entrypoint: flows/heavy.py:h
+  - name: latin1
+    entrypoint: flows/latin.py:f
+"""
+    diags = check(tmp_path, text, **{
+        "flows/heavy.py": "import polars_not_installed\nfrom prefect import flow\n"
+                          "@flow\ndef h(n: int = 1): ...\n",
+        "flows/latin.py": "# -*- coding: latin-1 -*-\nfrom prefect import flow\n"
+                          "@flow\ndef f(v: str = 'x'): ...\n",
+    })  # fmt: skip
+    assert summary(diags) == [
+        ("error", "E001", 3, "deployments[0].entrypoint"),
+        ("warning", "E004", 5, "deployments[1].entrypoint"),
+    ]
+    assert "whitespace" in diags[0].message
+    assert "polars_not_installed" in diags[1].message and "no static fallback" in diags[1].message
+
+
 def test_parameter_checks(tmp_path: Path) -> None:
     text = """\
 deployments:
@@ -154,7 +180,7 @@ deployments:
         ("info", "E014", 3, "deployments[0].entrypoint"),
         ("error", "E012", 4, "deployments[0].parameters.n"),
     ]
-    assert "nia.Frame" in diags[0].message
+    assert "nia.Message" in diags[0].message
 
 
 def test_schedule_parameters_are_checked_too(tmp_path: Path) -> None:

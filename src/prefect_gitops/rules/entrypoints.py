@@ -37,6 +37,9 @@ _PROBLEM = {
     "no_function": ("E006", Severity.ERROR),
     "not_a_flow": ("E007", Severity.ERROR),
     "not_analysable": ("E008", Severity.INFO),
+    # environment-dependent: the CI that runs `prefect deploy` may have what is missing here
+    "import_fails": ("E004", Severity.WARNING),
+    "schema_fails": ("E005", Severity.WARNING),  # depends on the Python version too
 }
 
 
@@ -92,6 +95,10 @@ def _flow(entry: DeploymentEntry, info: FlowInfo) -> Iterator[Diagnostic]:
         yield _at(entry, ("entrypoint",), Severity.ERROR, "E009",
                   f"{entry.label}: flow name '{info.name}' ({where}) contains {' '.join(bad)}, "
                   "which Prefect rejects")  # fmt: skip
+    if info.load_problem is not None:
+        code, severity = _PROBLEM[info.load_problem.kind]
+        yield _at(entry, ("entrypoint",), severity, code, f"{entry.label}: "
+                  f"{info.load_problem.message}")  # fmt: skip
     if info.unreadable:
         yield _at(entry, ("entrypoint",), Severity.INFO, "E014",
                   f"{entry.label}: parts of flow '{info.function}' ({where}) cannot be read "

@@ -1,0 +1,1 @@
+# ruff: noqa  (stand-in for user flow code)
