@@ -470,3 +470,44 @@ def test_what_prefect_deploy_fails_on_here_is_still_read(
     assert info.load_problem.message.startswith(f"x.py:{info.line}: ")
     assert info.name == "my-flow" and info.static_reason is None
     assert [p.name for p in info.parameters][-1] == "n"
+
+
+@pytest.mark.parametrize(
+    ("test", "expected"),
+    [
+        ("sys.version_info >= (3, 9)", True),
+        ("sys.version_info < (3, 0)", False),
+        ("os.environ.get('PG_TEST_UNSET_VARIABLE')", False),
+        ("not os.getenv('PG_TEST_UNSET_VARIABLE')", True),
+        ("'PG_TEST_UNSET_VARIABLE' in os.environ", False),
+        ("os.environ.get('PG_TEST_UNSET_VARIABLE', 'x') == 'x'", True),
+        ("True and sys.version_info >= (3, 9)", True),
+        ("some_flag", None),
+        ("helper() > 1", None),
+    ],
+)
+def test_module_level_if_tests_we_can_evaluate(test: str, expected: bool | None) -> None:
+    import ast
+
+    from prefect_gitops.pysource import static_truth
+
+    assert static_truth(ast.parse(test, mode="eval").body) is expected
+
+
+def test_the_branch_an_import_takes_defines_the_flow(tmp_path: Path) -> None:
+    """As Prefect imports the module: an unset variable takes the `else` branch."""
+    from prefect_gitops.flows import analyze_entrypoint
+
+    (tmp_path / "switch.py").write_text(
+        "import os\nfrom prefect import flow\n\n"
+        "if os.environ.get('PG_TEST_UNSET_VARIABLE'):\n"
+        "    @flow(name='sw')\n    def run(mode: str = 'legacy') -> str:\n        return mode\n"
+        "else:\n"
+        "    @flow(name='sw')\n    def run(mode: str = 'fast', n: int = 4) -> str:\n"
+        "        return mode\n",
+        encoding="utf-8",
+    )
+    info = analyze_entrypoint("switch.py:run", tmp_path, tmp_path)
+    assert not isinstance(info, EntrypointProblem) and info.parameter_schema is not None
+    assert info.parameter_schema["properties"]["mode"]["default"] == "fast"
+    assert "n" in info.parameter_schema["properties"]

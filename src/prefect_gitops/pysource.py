@@ -12,6 +12,7 @@ import builtins
 import io
 import os
 import stat
+import sys
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,10 +217,71 @@ def _module_bodies(
             for handler in stmt.handlers:
                 out.extend(_module_bodies(handler.body, True, False, guarded))
         elif isinstance(stmt, ast.If) and not _is_main_block(stmt):
-            if not _is_type_checking(stmt.test):
+            # The branch the import takes, when the test is one we can evaluate here (Python
+            # version, environment variables); else the `if` branch, `else` as the fallback.
+            taken = False if _is_type_checking(stmt.test) else static_truth(stmt.test)
+            if taken is not False:
                 out.extend(_module_bodies(stmt.body, alternative, False, guarded))
-            out.extend(_module_bodies(stmt.orelse, True, False, guarded))
+            else_alternative = alternative if taken is False else True
+            out.extend(_module_bodies(stmt.orelse, else_alternative, False, guarded))
+            if taken is False and not _is_type_checking(stmt.test):
+                out.extend(_module_bodies(stmt.body, True, False, guarded))
     return out
+
+
+def static_truth(test: ast.expr) -> bool | None:
+    """The value of a module-level `if` test that does not depend on user code: constants,
+    `sys.version_info` comparisons and environment lookups (`os.environ.get`, `os.getenv`,
+    `"X" in os.environ`), with `not`/`and`/`or`; None when it cannot be known here."""
+    if isinstance(test, ast.Constant):
+        return bool(test.value)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = static_truth(test.operand)
+        return None if inner is None else not inner
+    if isinstance(test, ast.BoolOp):
+        values = [static_truth(v) for v in test.values]
+        if None in values:
+            return None
+        return all(values) if isinstance(test.op, ast.And) else any(values)
+    value = _static_value(test)
+    return None if value is _UNKNOWN else bool(value)
+
+
+_UNKNOWN: Any = object()
+_COMPARE: dict[type[ast.cmpop], Any] = {
+    ast.Lt: lambda a, b: a < b, ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b, ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}  # fmt: skip
+
+
+def _static_value(node: ast.expr) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Tuple):
+        items = [_static_value(e) for e in node.elts]
+        return _UNKNOWN if _UNKNOWN in items else tuple(items)
+    dotted = ast.unparse(node) if isinstance(node, (ast.Attribute, ast.Name)) else ""
+    if dotted == "sys.version_info":
+        return tuple(sys.version_info)
+    if dotted == "os.environ":
+        return dict(os.environ)
+    if isinstance(node, ast.Call) and not node.keywords and node.args:
+        name = ast.unparse(node.func)
+        args = [_static_value(a) for a in node.args]
+        if name in ("os.environ.get", "os.getenv") and _UNKNOWN not in args and len(args) <= 2:
+            return os.environ.get(str(args[0]), args[1] if len(args) == 2 else None)
+        return _UNKNOWN
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, right = _static_value(node.left), _static_value(node.comparators[0])
+        compare = _COMPARE.get(type(node.ops[0]))
+        if _UNKNOWN in (left, right) or compare is None:
+            return _UNKNOWN
+        try:
+            return compare(left, right)
+        except TypeError:
+            return _UNKNOWN
+    return _UNKNOWN
 
 
 def read_module(path: Path, root: Path, memo: FileMemo) -> SourceModule | EntrypointProblem:

@@ -69,10 +69,6 @@ DISAGREE_VALIDATE: dict[str, str] = {
         "prefect_docker.deployments.steps.build_docker_image cannot be imported (prefect-docker "
         "not installed, no `requires:`), StepExecutionError"
     ),
-    "entrypoint-spaces": (
-        "validate: no errors for entrypoint ' flows/padded.py:padded_flow ', but native fails "
-        "(FileNotFoundError: ' flows/padded.py')"
-    ),
     "required-params": (
         "validate: error E011 (required parameter 'day' not set), but native deploys it: Prefect "
         "accepts a deployment that leaves required parameters to each run"
@@ -80,14 +76,6 @@ DISAGREE_VALIDATE: dict[str, str] = {
     "misplaced-keys": (
         "validate: errors S003 for `job_variables`, `infra_overrides` and `work_queue_name` "
         "beside `work_pool`, but native deploys (it ignores unknown keys)"
-    ),
-    "conditional-imports": (
-        "validate: error E006 \"jobs/switch.py: 'switched_flow' is not defined\" for a flow "
-        "defined inside a module-level if/else; native loads it"
-    ),
-    "latin1-cookie": (
-        "validate: error E005 'rapport.py is not UTF-8 text' for a file with a PEP 263 "
-        "`# -*- coding: latin-1 -*-` cookie; native loads it"
     ),
 }
 
@@ -118,18 +106,11 @@ DISAGREE_PLAN: dict[str, str] = {
         "plan: decorator-version version '2025.03' -> '<md5>' (native takes "
         "@flow(version=RELEASE), a module constant, as the deployment version)"
     ),
-    "aliased-decorators": (
-        "plan: exit 1 'cannot compute the desired state: ... renamed_import_flow: the flow's "
-        "`name=` is not a literal string' (@flow(name=FLOW_NAME), a module constant; native "
-        "names the flow 'rw-alias-renamed'), although validate reported no problem"
-    ),
     "git-clone-pull": (
         "plan: tags ['4f2c9e1','git'] -> ['git','{{ get-commit.stdout }}'] (a build step's "
         "output in `tags` is not treated as known-after-apply, unlike in `version`; native "
         "wrote the step's stdout)"
     ),
-    "conditional-imports": REFUSED.format(command="plan", extra=" (E006)"),
-    "latin1-cookie": REFUSED.format(command="plan", extra=" (E005)"),
     "misplaced-keys": REFUSED.format(command="plan", extra=" (S003)"),
     "required-params": REFUSED.format(command="plan", extra=" (E011)"),
 }
@@ -139,14 +120,8 @@ DISAGREE_APPLY: dict[str, str] = {
         "apply: version '{{ get-commit.stdout }}' and tags ['git','{{ get-commit.stdout }}'] "
         "written literally (we run no build steps), native '4f2c9e1' and ['4f2c9e1','git']"
     ),
-    "conditional-imports": REFUSED.format(command="apply", extra=" (E006)"),
-    "latin1-cookie": REFUSED.format(command="apply", extra=" (E005)"),
     "misplaced-keys": REFUSED.format(command="apply", extra=" (S003)"),
     "required-params": REFUSED.format(command="apply", extra=" (E011)"),
-    "aliased-decorators": (
-        "apply: exit 1 'cannot compute the desired state': @flow(name=FLOW_NAME) is not a "
-        "literal string; native names the flow 'rw-alias-renamed'"
-    ),
     "uninstalled-imports": (
         "apply: version '<md5 of the file>' on churn-features and churn-train, native null "
         "(the flows' imports are not installed, Prefect fell back to static loading)"
