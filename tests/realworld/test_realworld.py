@@ -73,14 +73,6 @@ DISAGREE_VALIDATE: dict[str, str] = {
         "validate: no errors for entrypoint ' flows/padded.py:padded_flow ', but native fails "
         "(FileNotFoundError: ' flows/padded.py')"
     ),
-    "required-params": (
-        "validate: error E011 (required parameter 'day' not set), but native deploys it: Prefect "
-        "accepts a deployment that leaves required parameters to each run"
-    ),
-    "misplaced-keys": (
-        "validate: errors S003 for `job_variables`, `infra_overrides` and `work_queue_name` "
-        "beside `work_pool`, but native deploys (it ignores unknown keys)"
-    ),
     "conditional-imports": (
         "validate: error E006 \"jobs/switch.py: 'switched_flow' is not defined\" for a flow "
         "defined inside a module-level if/else; native loads it"
@@ -130,8 +122,6 @@ DISAGREE_PLAN: dict[str, str] = {
     ),
     "conditional-imports": REFUSED.format(command="plan", extra=" (E006)"),
     "latin1-cookie": REFUSED.format(command="plan", extra=" (E005)"),
-    "misplaced-keys": REFUSED.format(command="plan", extra=" (S003)"),
-    "required-params": REFUSED.format(command="plan", extra=" (E011)"),
 }
 
 DISAGREE_APPLY: dict[str, str] = {
@@ -141,8 +131,6 @@ DISAGREE_APPLY: dict[str, str] = {
     ),
     "conditional-imports": REFUSED.format(command="apply", extra=" (E006)"),
     "latin1-cookie": REFUSED.format(command="apply", extra=" (E005)"),
-    "misplaced-keys": REFUSED.format(command="apply", extra=" (S003)"),
-    "required-params": REFUSED.format(command="apply", extra=" (E011)"),
     "aliased-decorators": (
         "apply: exit 1 'cannot compute the desired state': @flow(name=FLOW_NAME) is not a "
         "literal string; native names the flow 'rw-alias-renamed'"
