@@ -104,6 +104,9 @@ FAILS = "fails"
 DEPLOYS = "deploys"
 UNRUNNABLE = "deploys; no run can succeed"
 MIXED = "fails or deploys (see meaning)"
+# Prefect deploys it, but `plan` cannot represent it: an error so that plan is never the first
+# to refuse (see the report on desired.py taking Prefect's choice instead).
+STOPS_PLAN = "deploys; stops plan"
 
 SEVERITY: dict[str, tuple[str, str]] = {
     # code: (severity without --strict, what `prefect --no-prompt deploy --all` does)
@@ -111,7 +114,7 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "Y002": (ERROR, FAILS),
     "Y003": (ERROR, FAILS),
     "Y004": (ERROR, FAILS),
-    "Y005": (ERROR, "deploys (keeps the last key)"),
+    "Y005": (ERROR, "deploys, keeping the last key (we refuse: the file does not load)"),
     "Y006": (ERROR, FAILS),
     "Y007": (ERROR, FAILS),
     "Y008": (ERROR, FAILS),
@@ -120,17 +123,17 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "S002": (ERROR, FAILS),
     "S003": (BY_CASE, MIXED),
     "S004": (BY_CASE, MIXED),
-    "S005": (ERROR, "deploys (the second overwrites the first)"),
+    "S005": (ERROR, STOPS_PLAN + " (Prefect keeps the last one)"),
     "S006": (ERROR, OURS),
     "S007": (ERROR, OURS),
     "S008": (ERROR, OURS),
     "S009": (ERROR, FAILS),
     "S010": (ERROR, FAILS),
     "S011": (ERROR, OURS),
-    "S012": (WARNING, "deploys nothing"),
+    "S012": (ERROR, FAILS),
     "S013": (ERROR, FAILS),
     "S014": (ERROR, FAILS),
-    "S015": (ERROR, "deploys (plan cannot address the triggers)"),
+    "S015": (ERROR, STOPS_PLAN + " (it addresses triggers by name)"),
     "E001": (ERROR, FAILS),
     "E002": (ERROR, FAILS),
     "E003": (ERROR, FAILS),

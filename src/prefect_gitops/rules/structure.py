@@ -239,9 +239,10 @@ def _prefect_file(pf: PrefectFile, project: Project) -> Iterator[Diagnostic]:
     if not layout and (raw_deployments is None or raw_deployments == []):
         where: JsonPath = ("deployments",) if "deployments" in data else ()
         yield _diag(
-            Severity.WARNING,
+            Severity.ERROR,
             "S012",
-            f"{rel} declares no deployments",
+            f"{rel} declares no deployments; `prefect deploy --all` fails in its folder (\"An "
+            "entrypoint must be provided\")",
             source,
             where,
             hint="add a `deployments:` list, or drop this file from `prefect_files`",
