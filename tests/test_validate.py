@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from prefect_gitops import codes
+from prefect_gitops.desired import analyze_flows, build_desired
 from prefect_gitops.diagnostics import Diagnostic, Severity
 from prefect_gitops.loader import load_project
 from prefect_gitops.source import Span
@@ -80,3 +82,46 @@ def test_errors_prefect_also_refuses_are_never_demoted() -> None:
     for code, (severity, _) in codes.SEVERITY.items():
         if severity == codes.ERROR:
             assert within_contract(_diag(code, Severity.ERROR), False).severity is Severity.ERROR
+
+
+# -- validate <=> plan: what stops plan is a located validate error first --------------------
+
+REPO = Path(__file__).resolve().parents[1]
+LAYOUTS = REPO / "tests" / "realworld" / "layouts"
+PROJECTS = sorted(
+    [p for p in LAYOUTS.iterdir() if (p / "expect.yaml").is_file()]
+    + [p for p in (REPO / "examples").iterdir() if p.is_dir() and p.name != "invalid"]
+    + [p for p in (REPO / "examples" / "invalid").iterdir() if p.is_dir()]
+)
+# Plan still refuses what validate and Prefect accept (desired.py, another change).
+PLAN_REFUSES: dict[str, str] = {
+    "aliased-decorators": (
+        "desired.py aborts on @flow(name=FLOW_NAME) ('name= is not a literal string'); Prefect "
+        "deploys it: plan should resolve the constant or fall back to what Prefect does"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        pytest.param(
+            p, id=p.name, marks=[pytest.mark.xfail(strict=True, reason=PLAN_REFUSES[p.name])]
+        )
+        if p.name in PLAN_REFUSES
+        else pytest.param(p, id=p.name)
+        for p in PROJECTS
+    ],
+)
+def test_without_validate_errors_the_desired_state_can_be_built(root: Path) -> None:
+    expect = root / "expect.yaml"
+    environ: dict[str, str] = {}
+    if expect.is_file():
+        environ = {
+            str(k): str(v) for k, v in (yaml.safe_load(expect.read_text()).get("env") or {}).items()
+        }
+    project, load_diags = load_project(root)
+    diags = validate_project(project, ValidateOptions(environ=environ))
+    if load_diags.has_errors or diags.has_errors:
+        return  # plan refuses it too, with these located errors
+    build_desired(project, environ=environ, flow_lookup=analyze_flows(project))
