@@ -248,8 +248,8 @@ CASES: list[Case] = [
     Case(
         "J003",
         "templated-job-variable",
-        deployment("      job_variables: {stream_output: '{{ $SEV_SO }}'}\n"),
-        native_env={"SEV_SO": "true"},
+        deployment("      job_variables: {working_dir: '{{ $SEV_DIR }}'}\n"),
+        native_env={"SEV_DIR": "/tmp"},
     ),
     Case(
         "J004",
@@ -336,7 +336,7 @@ def deploy_natively(server: RunningServer, root: Path, case: Case) -> Native:
 
 
 def ours(root: Path, case: Case, *flags: str) -> list[dict[str, Any]]:
-    result = run_cli("validate", str(root), "--format", "json", *flags)
+    result = run_cli("validate", str(root), "--format", "json", "--verbose", *flags)
     assert result.exit_code in (0, 1), result.stderr
     diagnostics: list[dict[str, Any]] = result.json()["diagnostics"]
     assert (result.exit_code == 1) == any(d["severity"] == "error" for d in diagnostics)
