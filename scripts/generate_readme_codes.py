@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from prefect_gitops.codes import CODES
+from prefect_gitops.codes import CODES, SEVERITY
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START = "<!-- codes:start -->"
@@ -26,10 +26,16 @@ FAMILIES = {
 
 
 def table() -> str:
-    rows = ["| code | family | meaning |", "|---|---|---|"]
+    rows = [
+        "| code | family | severity | `prefect deploy` 3.9.1 | meaning |",
+        "|---|---|---|---|---|",
+    ]
     for code in sorted(CODES, key=lambda c: ("YSPJECR".index(c[0]), c)):
         meaning = CODES[code].replace("|", "\\|")
-        rows.append(f"| `{code}` | {FAMILIES.get(code[0], '')} | {meaning} |")
+        severity, native = SEVERITY[code]
+        rows.append(
+            f"| `{code}` | {FAMILIES.get(code[0], '')} | {severity} | {native} | {meaning} |"
+        )
     return "\n".join(rows)
 
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from prefect_gitops.codes import CODES
+from prefect_gitops.codes import CODES, SEVERITY
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def test_code_table_lists_every_code_with_its_meaning() -> None:
-    rows = dict(re.findall(r"^\| `([A-Z]\d{3})` \| [^|]* \| (.*) \|$", README, re.MULTILINE))
-    assert set(rows) == set(CODES)
+def test_code_table_lists_every_code_with_its_severity_and_meaning() -> None:
+    rows = {
+        code: (severity, native, meaning)
+        for code, severity, native, meaning in re.findall(
+            r"^\| `([A-Z]\d{3})` \| [^|]* \| ([^|]*) \| ([^|]*) \| (.*) \|$", README, re.MULTILINE
+        )
+    }
+    assert set(rows) == set(CODES) == set(SEVERITY)
     for code, meaning in CODES.items():
-        assert rows[code] == meaning.replace("|", "\\|")
+        assert rows[code] == (*SEVERITY[code], meaning.replace("|", "\\|"))
 
 
 def test_the_two_newcomer_commands_exist() -> None:

@@ -16,13 +16,13 @@ CODES: dict[str, str] = {
     # -- structure --------------------------------------------------------------------------
     "S001": "Unknown key: a warning in prefect.yaml (Prefect drops it), an error in our formats.",
     "S002": "A value has the wrong type or is out of range.",
-    "S003": "A key is in the wrong place, e.g. `job_variables` beside `work_pool`.",
-    "S004": "A Prefect 2 form that Prefect 3 ignores or rejects.",
+    "S003": "A key in the wrong place: beside `work_pool` Prefect drops it (warning); a step with extra keys Prefect refuses (error).",
+    "S004": "A Prefect 2 form: a warning when Prefect 3 ignores it, an error when it refuses it or no run can succeed (Prefect 2 step names).",
     "S005": "Two deployments with the same name and entrypoint.",
     "S006": "Two work pools with the same name.",
     "S007": "Two queues with the same name in one pool.",
     "S008": "A work-pool name starting with 'prefect' (reserved by the server).",
-    "S009": "A required key is missing (e.g. a deployment without `name`).",
+    "S009": "A required key is missing: a deployment without `name`, `entrypoint` or `work_pool.name`.",
     "S010": "A file reference points outside the repository.",
     "S011": "A referenced file (e.g. a base job template) is missing or unreadable.",
     "S012": "A prefect.yaml declares no deployments.",
@@ -40,8 +40,8 @@ CODES: dict[str, str] = {
     "E008": "The entrypoint cannot be followed statically (templated, assigned, imported).",
     "E009": "The flow's name contains characters Prefect rejects (/ % & > <).",
     "E010": "`parameters` names a parameter the flow does not have (and no **kwargs).",
-    "E011": "A required flow parameter is not set (error when the schema is enforced).",
-    "E012": "A parameter value does not match the flow's type annotation.",
+    "E011": "A required flow parameter is not set: Prefect deploys, but runs that do not pass it (scheduled ones too) fail.",
+    "E012": "A parameter value does not match the flow's type annotation (an error when the schema is enforced: the server refuses it).",
     "E013": "The flow's `flow_run_name` uses a placeholder that is not a parameter.",
     "E014": "Parts of the flow (annotations, defaults, name) cannot be read statically.",
     # -- schedules --------------------------------------------------------------------------
@@ -76,9 +76,117 @@ CODES: dict[str, str] = {
     "J003": "A templated job variable whose value exists only at deploy time (not checked).",
     "J004": "A placeholder nothing resolves: `prefect deploy` drops the key or empties the text.",
     "J005": "The deployment's pool is not in the repo and has no `pool_types` entry: `plan` checks it.",
-    "J006": "Strict: a job variable the pool does not declare (the server silently ignores it).",
+    "J006": "A job variable the pool does not declare: Prefect drops it (with a \"did you mean\").",
     "J007": "Strict: a job variable the pool's `job_configuration` never uses.",
     "J008": "Strict: a required pool variable with no default that the deployment does not set.",
     "J009": "`work_queue_name` is not a queue of the declared pool (the server creates a stray one).",
     "J010": "`pool_types` names a type with no known default template.",
 }
+
+
+# -- the severity contract ------------------------------------------------------------------
+# Without --strict, an error means `prefect deploy` 3.9.1 fails on it, or writes something that
+# cannot run at all; whatever `prefect deploy` accepts is at most a warning that states its
+# consequence. --strict promotes the codes marked STRICT_ERROR. Codes about our own files
+# (prefect-gitops.yaml, work-pool files, templates) have no native counterpart: they stay
+# errors where they stop plan or apply. tests/test_severity_parity.py proves the native column.
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+WARNING_STRICT_ERROR = "warning (error with --strict)"
+STRICT_ONLY = "only with --strict (error)"
+# Codes whose instances differ: the rule decides per instance, the table says how.
+BY_CASE = "by case"
+
+OURS = "none (our files)"
+FAILS = "fails"
+DEPLOYS = "deploys"
+UNRUNNABLE = "deploys; no run can succeed"
+MIXED = "fails or deploys (see meaning)"
+# Prefect deploys it, but `plan` cannot represent it: an error so that plan is never the first
+# to refuse (see the report on desired.py taking Prefect's choice instead).
+STOPS_PLAN = "deploys; stops plan"
+
+SEVERITY: dict[str, tuple[str, str]] = {
+    # code: (severity without --strict, what `prefect --no-prompt deploy --all` does)
+    "Y001": (ERROR, FAILS),
+    "Y002": (ERROR, FAILS),
+    "Y003": (ERROR, FAILS),
+    "Y004": (ERROR, FAILS),
+    "Y005": (ERROR, "deploys, keeping the last key (we refuse: the file does not load)"),
+    "Y006": (ERROR, FAILS),
+    "Y007": (ERROR, FAILS),
+    "Y008": (ERROR, FAILS),
+    "Y009": (ERROR, FAILS),
+    "S001": (BY_CASE, "deploys (drops the key); ours: none"),
+    "S002": (ERROR, FAILS),
+    "S003": (BY_CASE, MIXED),
+    "S004": (BY_CASE, MIXED),
+    "S005": (ERROR, STOPS_PLAN + " (Prefect keeps the last one)"),
+    "S006": (ERROR, OURS),
+    "S007": (ERROR, OURS),
+    "S008": (ERROR, OURS),
+    "S009": (ERROR, FAILS),
+    "S010": (ERROR, FAILS),
+    "S011": (ERROR, OURS),
+    "S012": (ERROR, FAILS),
+    "S013": (ERROR, FAILS),
+    "S014": (ERROR, FAILS),
+    "S015": (ERROR, STOPS_PLAN + " (it addresses triggers by name)"),
+    "E001": (ERROR, FAILS),
+    "E002": (ERROR, FAILS),
+    "E003": (ERROR, FAILS),
+    "E004": (WARNING, "deploys if the module is installed"),
+    "E005": (ERROR, FAILS),
+    "E006": (ERROR, FAILS),
+    "E007": (ERROR, FAILS),
+    "E008": (INFO, "resolved at deploy time"),
+    "E009": (ERROR, FAILS),
+    "E010": (ERROR, UNRUNNABLE),
+    "E011": (WARNING_STRICT_ERROR, "deploys; runs that do not pass it fail"),
+    "E012": (BY_CASE, "fails when the schema is enforced, else deploys"),
+    "E013": (ERROR, UNRUNNABLE),
+    "E014": (INFO, DEPLOYS),
+    "C001": (BY_CASE, MIXED),
+    "C002": (ERROR, FAILS),
+    "C003": (ERROR, FAILS),
+    "C004": (ERROR, FAILS),
+    "C005": (ERROR, FAILS),
+    "C006": (ERROR, FAILS),
+    "C007": (ERROR, FAILS),
+    "C009": (ERROR, FAILS),
+    "C010": (WARNING, "deploys; a later redeploy gets 422"),
+    "C011": (WARNING, "deploys (ignores the option)"),
+    "C012": (INFO, "resolved at deploy time"),
+    "R001": (WARNING_STRICT_ERROR, "deploys if the server has the variable"),
+    "R002": (ERROR, FAILS),
+    "R003": (ERROR, FAILS),
+    "R004": (ERROR, FAILS),
+    "R005": (ERROR, OURS),
+    "P001": (ERROR, OURS),
+    "P002": (ERROR, OURS),
+    "P003": (ERROR, OURS),
+    "P004": (ERROR, OURS),
+    "P005": (WARNING, OURS),
+    "P006": (ERROR, OURS),
+    "P007": (INFO, OURS),
+    "J001": (ERROR, FAILS),
+    "J002": (ERROR, FAILS),
+    "J003": (INFO, "resolved at deploy time"),
+    "J004": (WARNING, "deploys (drops the key or empties the text)"),
+    "J005": (WARNING, OURS),
+    "J006": (WARNING_STRICT_ERROR, "deploys (the server ignores the key)"),
+    "J007": (STRICT_ONLY, DEPLOYS),
+    "J008": (STRICT_ONLY, "deploys; no run can be created"),
+    "J009": (WARNING_STRICT_ERROR, "deploys (creates a stray queue)"),
+    "J010": (ERROR, OURS),
+}
+
+# Never an error without --strict, always one with it.
+STRICT_ERROR_CODES = frozenset(
+    code for code, (severity, _) in SEVERITY.items() if severity == WARNING_STRICT_ERROR
+)
+# --strict also promotes the warnings of these by-case codes (S003: a misplaced key Prefect
+# drops is a warning, a step Prefect refuses an error).
+PROMOTED_BY_STRICT = STRICT_ERROR_CODES | {"S003"}

@@ -50,7 +50,7 @@ class ProblemKind(str, enum.Enum):
     BROKEN_SCHEMA = "broken-schema"  # the pool's variables schema is not valid (422 too)
     OFFLINE = "offline"  # depends on a value that exists only at deploy time
     DROPPED = "dropped"  # `prefect deploy` drops an unresolved placeholder
-    UNKNOWN_KEY = "unknown-key"  # strict: the server accepts and ignores it
+    UNKNOWN_KEY = "unknown-key"  # a warning (strict: error): the server accepts and ignores it
     UNREFERENCED = "unreferenced"  # strict: job_configuration never uses it
     MISSING_REQUIRED = "missing-required"  # strict: the server only fails at run creation
 
@@ -978,7 +978,8 @@ def strict_problems(
                 Problem(
                     ProblemKind.UNKNOWN_KEY,
                     (key,),
-                    f"'{key}' is not a variable of the pool (the server accepts and ignores it)"
+                    f"'{key}' is not a variable of the pool: the server accepts it and Prefect "
+                    "drops it, so it has no effect"
                     + (f"; {hint}" if hint else ""),
                     "additionalProperties",
                 )

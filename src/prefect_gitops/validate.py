@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .diagnostics import Diagnostic, Diagnostics
+from .codes import PROMOTED_BY_STRICT, STRICT_ERROR_CODES
+from .diagnostics import Diagnostic, Diagnostics, Severity
 from .loader import Project
 from .rules import deployments, entrypoints, job_variables, pools, references, schedules, structure
 
@@ -34,7 +35,19 @@ def rules() -> list[Rule]:
 
 
 def validate_project(project: Project, options: ValidateOptions) -> Diagnostics:
+    strict = options.strict or project.config.strict
     diags = Diagnostics()
     for rule in rules():
-        diags.extend(rule(project, options))
+        diags.extend(within_contract(d, strict) for d in rule(project, options))
     return diags
+
+
+def within_contract(diagnostic: Diagnostic, strict: bool) -> Diagnostic:
+    """The severity contract (codes.SEVERITY), whatever the rule that found it judged: what
+    `prefect deploy` accepts is at most a warning unless --strict promotes it."""
+    severity = diagnostic.severity
+    if strict and severity is Severity.WARNING and diagnostic.code in PROMOTED_BY_STRICT:
+        return replace(diagnostic, severity=Severity.ERROR)
+    if not strict and severity is Severity.ERROR and diagnostic.code in STRICT_ERROR_CODES:
+        return replace(diagnostic, severity=Severity.WARNING)
+    return diagnostic

@@ -63,15 +63,21 @@ def test_default_path_is_the_current_directory(
 
 
 def test_errors_exit_1_with_text_output(tmp_path: Path) -> None:
+    # Prefect drops job_variables beside work_pool: a warning, which --strict promotes.
     repo = with_prefect_yaml(tmp_path, "    job_variables: {env: {A: '1'}}\n")
-    result = run_cli("validate", str(repo))
+    message = (
+        "deployment 'etl': `job_variables` is at the deployment level beside `work_pool`; "
+        "Prefect reads it only as `work_pool.job_variables`, so `prefect deploy` drops it here "
+        "and runs do not get it\n"
+        "    hint: move it to `work_pool.job_variables`\n"
+    )
+    loose = run_cli("validate", str(repo))
+    assert loose.exit_code == 0
+    assert loose.stdout.startswith("prefect.yaml:6:5: warning[S003] " + message)
+    result = run_cli("validate", str(repo), "--strict")
     assert result.exit_code == 1
     assert result.stdout == (
-        "prefect.yaml:6:5: error[S003] deployment 'etl': `job_variables` is at the deployment "
-        "level beside `work_pool`; Prefect reads it only as `work_pool.job_variables` and drops "
-        "it here\n"
-        "    hint: move it to `work_pool.job_variables`\n"
-        "\n"
+        "prefect.yaml:6:5: error[S003] " + message + "\n"
         "Found 1 error and 0 warnings (2 files, 1 deployment, 1 work pool).\n"
     )
     assert "\x1b" not in result.stdout  # not a TTY: no colour

@@ -110,3 +110,38 @@ def test_a_templated_name_or_entrypoint_resolving_to_nothing(tmp_path: Path, key
     ]
     assert check(tmp_path, yaml, {"NAME": "n", "EP": "flows.py:f"}) == []
     assert check(tmp_path, yaml, {}) == []  # unresolved: `prefect deploy` keeps the text
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "line", "path"),
+    [
+        ("", 2, "deployments[0]"),
+        ("    entrypoint:\n", 3, "deployments[0].entrypoint"),
+        ("    entrypoint: '  '\n", 3, "deployments[0].entrypoint"),
+        ("    entrypoint: flows.py:f\n", None, None),
+    ],
+)
+def test_a_deployment_needs_an_entrypoint(
+    tmp_path: Path, entrypoint: str, line: int | None, path: str | None
+) -> None:
+    yaml = "deployments:\n  - name: d\n" + entrypoint + "    work_pool: {name: p}\n"
+    diags = check(tmp_path, yaml)
+    expected = [] if line is None else [("S009", line, path)]
+    assert summary(diags) == expected
+    if diags:
+        assert diags[0].severity.value == "error"
+        assert "An entrypoint must be provided" in diags[0].message
+        assert diags[0].resource == "deployment/d"
+
+
+def test_plan_without_an_entrypoint_is_refused_by_a_located_validate_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "prefect.yaml").write_text("deployments:\n  - name: d\n    work_pool: {name: p}\n")
+    result = run_cli("validate", str(tmp_path), "--format", "json")
+    assert result.exit_code == 1
+    assert [(d["code"], d["line"]) for d in result.json()["diagnostics"]] == [("S009", 2)]
+    plan = run_cli("plan", str(tmp_path), env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert plan.exit_code == 1
+    assert "prefect.yaml:2" in plan.stderr and "S009" in plan.stderr
+    assert "nothing was planned" in plan.stderr

@@ -136,7 +136,7 @@ deployments:
 """
     diags = check(tmp_path, text)
     assert summary(diags) == [
-        ("error", "E011", 5, "deployments[0].parameters"),
+        ("warning", "E011", 5, "deployments[0].parameters"),
         ("error", "E010", 5, "deployments[0].parameters.sourse"),
         ("error", "E012", 6, "deployments[0].parameters.limit"),
         ("error", "E012", 7, "deployments[0].parameters.mode"),

@@ -5,7 +5,7 @@ from pathlib import Path
 from prefect_gitops.diagnostics import Diagnostic
 from prefect_gitops.loader import load_project
 from prefect_gitops.rules import job_variables
-from prefect_gitops.validate import ValidateOptions
+from prefect_gitops.validate import ValidateOptions, validate_project
 
 POOL = """\
 name: above-ground
@@ -61,8 +61,27 @@ def test_nested_error_points_at_the_nested_key(tmp_path: Path) -> None:
 
 
 def test_valid_job_variables_are_clean(tmp_path: Path) -> None:
-    text = deployment("        stream_output: false\n        env: {A: x}\n        typo_key: 1\n")
+    text = deployment("        stream_output: false\n        env: {A: x}\n")
     assert check(tmp_path, text) == []
+
+
+def test_unknown_key_warns_by_default_with_did_you_mean(tmp_path: Path) -> None:
+    diags = check(tmp_path, deployment("        stream_ouput: false\n        typo_key: 1\n"))
+    assert summary(diags) == [
+        ("warning", "J006", 7, "deployments[0].work_pool.job_variables.stream_ouput"),
+        ("warning", "J006", 8, "deployments[0].work_pool.job_variables.typo_key"),
+    ]
+    assert diags[0].hint == "did you mean 'stream_output'?"
+    assert "Prefect drops it" in diags[0].message
+
+
+def test_unknown_key_through_validate_warns_and_strict_errors(tmp_path: Path) -> None:
+    check(tmp_path, deployment("        stream_ouput: false\n"))
+    project, _ = load_project(tmp_path)
+    loose = validate_project(project, ValidateOptions())
+    strict = validate_project(project, ValidateOptions(strict=True))
+    assert [d.severity.value for d in loose if d.code == "J006"] == ["warning"]
+    assert [d.severity.value for d in strict if d.code == "J006"] == ["error"]
 
 
 def test_strict_mode_extras(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
     )
     assert d.message == "prefect.yaml: unknown top-level key 'deploymentz' (Prefect ignores it)"
     assert d.hint == "did you mean 'deployments'?"
-    assert one(diags, "S012").severity.value == "warning"
+    assert one(diags, "S012").severity.value == "error"
 
 
 def test_top_level_key_that_only_holds_anchors_is_fine(tmp_path: Path) -> None:
@@ -187,14 +187,15 @@ deployments:
 """
     diags = check(tmp_path, {"prefect.yaml": text})
     assert summary(diags) == [
-        ("warning", "S004", 2, "pull[0]['prefect.projects.steps.git_clone_project']"),
+        ("error", "S004", 2, "pull[0]['prefect.projects.steps.git_clone_project']"),
         (
-            "warning",
+            "error",
             "S004",
             7,
             "deployments[0].build[0]['prefect.projects.steps.run_shell_script']",
         ),
     ]
+    assert "every run as a pull step" in diags[0].message
     assert diags[0].hint == "use 'prefect.deployments.steps.git_clone'"
     assert diags[1].hint == "use 'prefect.deployments.steps.run_shell_script'"
     assert diags[1].resource == "deployment/etl"
@@ -207,7 +208,7 @@ def test_single_step_mapping_is_checked_too(tmp_path: Path) -> None:
     )
     diags = check(tmp_path, {"prefect.yaml": text})
     assert summary(diags) == [
-        ("warning", "S004", 2, "pull['prefect.projects.steps.set_working_directory']")
+        ("error", "S004", 2, "pull['prefect.projects.steps.set_working_directory']")
     ]
 
 
@@ -294,11 +295,11 @@ def test_prefect2_deployment_keys(tmp_path: Path, key: str, hint: str) -> None:
 def test_keys_beside_work_pool(tmp_path: Path, key: str, target: str) -> None:
     text = f"deployments:\n  - name: etl\n    work_pool:\n      name: p\n    {key}: {{}}\n"
     d = one(check(tmp_path, {"prefect.yaml": text}), "S003")
-    assert (d.severity.value, d.span.line, d.span.column) == ("error", 5, 5)
+    assert (d.severity.value, d.span.line, d.span.column) == ("warning", 5, 5)
     assert d.path == f"deployments[0].{key}"
     assert d.message == (
         f"deployment 'etl': `{key}` is at the deployment level beside `work_pool`; Prefect "
-        f"reads it only as `{target}` and drops it here"
+        f"reads it only as `{target}`, so `prefect deploy` drops it here and runs do not get it"
     )
     assert d.hint == f"move it to `{target}`"
 
@@ -320,20 +321,20 @@ base_job_template:
 """
     diags = check(tmp_path, {"prefect.yaml": text, "work-pools/gpu.yaml": pool})
     assert summary(diags) == [
-        ("error", "S003", 5, "deployments[0].work_pool.image"),
-        ("error", "S003", 6, "deployments[0].work_pool.gpu_count"),
+        ("warning", "S003", 5, "deployments[0].work_pool.image"),
+        ("warning", "S003", 6, "deployments[0].work_pool.gpu_count"),
         ("warning", "S001", 7, "deployments[0].work_pool.flavour"),
     ]
     assert diags[0].message == (
         "deployment 'etl': job variable `image` is directly under `work_pool`; Prefect reads "
-        "job variables only from `work_pool.job_variables` and drops it here"
+        "job variables only from `work_pool.job_variables`, so `prefect deploy` drops it and runs do not get it"
     )
 
 
 def test_job_variable_at_the_deployment_level(tmp_path: Path) -> None:
     text = "deployments:\n  - name: etl\n    env: {A: '1'}\n"
     d = one(check(tmp_path, {"prefect.yaml": text}), "S003")
-    assert (d.severity.value, d.span.line, d.path) == ("error", 3, "deployments[0].env")
+    assert (d.severity.value, d.span.line, d.path) == ("warning", 3, "deployments[0].env")
     assert "at the deployment level" in d.message
 
 
@@ -451,4 +452,6 @@ def test_docker_compose_file_gets_one_clear_error(tmp_path: Path) -> None:
 
 def test_empty_deployments_list(tmp_path: Path) -> None:
     diags = check(tmp_path, {"prefect.yaml": "name: x\ndeployments: []\n"})
-    assert summary(diags) == [("warning", "S012", 2, "deployments")]
+    # `prefect deploy --all` with no deployments falls back to one deploy with no entrypoint.
+    assert summary(diags) == [("error", "S012", 2, "deployments")]
+    assert "An entrypoint must be provided" in diags[0].message

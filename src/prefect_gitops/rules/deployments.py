@@ -31,6 +31,7 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
             continue
         for key in ("name", "entrypoint"):
             yield from _templated_empty(entry, raw, key, variables, options.environ)
+        yield from _no_entrypoint(entry, raw)
         yield from _work_pool(entry, raw, variables, options.environ)
         triggers = raw.get("triggers")
         if isinstance(triggers, list):
@@ -66,6 +67,27 @@ def _templated_empty(
         f"{entry.label}: `{key}` {value!r} resolves to {resolved!r}; `prefect deploy` and "
         "`plan` need a value",
         (key,),
+    )
+
+
+def _no_entrypoint(entry: DeploymentEntry, raw: Mapping[Any, Any]) -> Iterator[Diagnostic]:
+    """`prefect --no-prompt deploy` raises "An entrypoint must be provided", and `plan` cannot
+    read a flow for it."""
+    entrypoint = raw.get("entrypoint")
+    if isinstance(entrypoint, str) and entrypoint.strip():
+        return
+    if entrypoint is not None and not isinstance(entrypoint, str):
+        return  # a wrong type: the structure rules report it (S002)
+    sub: tuple[Any, ...] = ("entrypoint",) if "entrypoint" in raw else ()
+    yield Diagnostic(
+        Severity.ERROR,
+        "S009",
+        f"{entry.label} has {'an empty' if sub else 'no'} `entrypoint`: `prefect deploy` "
+        "refuses it (\"An entrypoint must be provided\") and `plan` cannot read its flow",
+        entry.span(*sub, key=not sub),
+        path=entry.json_path(*sub),
+        resource=entry.resource,
+        hint="add `entrypoint: path/to/file.py:flow_function` to the deployment",
     )
 
 

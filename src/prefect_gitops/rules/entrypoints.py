@@ -168,16 +168,12 @@ def _required(
     yield _at(
         entry,
         sub,
-        Severity.ERROR if enforced else Severity.WARNING,
+        Severity.WARNING,  # Prefect deploys it; --strict promotes it (codes.SEVERITY)
         "E011",
         f"{entry.label}: required parameter{'s' if len(missing) > 1 else ''} {names} of flow "
-        f"'{info.function}' {'are' if len(missing) > 1 else 'is'} not set; "
-        + (
-            "the server refuses every run that does not pass "
-            + ("them" if len(missing) > 1 else "it")
-            if enforced
-            else "runs without it fail when the flow is called"
-        ),
+        f"'{info.function}' {'are' if len(missing) > 1 else 'is'} not set; Prefect deploys it, "
+        f"but scheduled runs will fail unless they pass {names}, and so will any other run "
+        + ("that does not (the server refuses it)" if enforced else "that does not"),
         "set it under `parameters:`, or give the flow parameter a default",
     )
 

@@ -134,23 +134,29 @@ def _check(
                 yield _broken(entry, problem, target)
             continue
         yield _problem(entry, problem, target)
-    if strict and isinstance(report.sent, dict) and not broken_reported:
+    if isinstance(report.sent, dict) and not broken_reported:
         for problem in jobvars.strict_problems(job_variables, target.template):
-            yield _problem(entry, problem, target)
+            # A typo'd key silently does nothing, so it is always worth a warning (J006).
+            if strict or problem.kind is ProblemKind.UNKNOWN_KEY:
+                yield _problem(entry, problem, target, strict=strict)
 
 
 _SEVERITY = {
     ProblemKind.INVALID: ("J001", Severity.ERROR),
     ProblemKind.OFFLINE: ("J003", Severity.INFO),
     ProblemKind.DROPPED: ("J004", Severity.WARNING),
-    ProblemKind.UNKNOWN_KEY: ("J006", Severity.ERROR),
+    ProblemKind.UNKNOWN_KEY: ("J006", Severity.WARNING),  # strict: error
     ProblemKind.UNREFERENCED: ("J007", Severity.ERROR),
     ProblemKind.MISSING_REQUIRED: ("J008", Severity.ERROR),
 }
 
 
-def _problem(entry: DeploymentEntry, problem: Problem, target: _Target) -> Diagnostic:
+def _problem(
+    entry: DeploymentEntry, problem: Problem, target: _Target, *, strict: bool = False
+) -> Diagnostic:
     code, severity = _SEVERITY[problem.kind]
+    if strict and problem.kind is ProblemKind.UNKNOWN_KEY:
+        severity = Severity.ERROR
     where = format_path(("job_variables", *problem.path))
     hint = None
     if problem.kind is ProblemKind.UNKNOWN_KEY and "did you mean" in problem.message:

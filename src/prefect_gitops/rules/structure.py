@@ -239,9 +239,10 @@ def _prefect_file(pf: PrefectFile, project: Project) -> Iterator[Diagnostic]:
     if not layout and (raw_deployments is None or raw_deployments == []):
         where: JsonPath = ("deployments",) if "deployments" in data else ()
         yield _diag(
-            Severity.WARNING,
+            Severity.ERROR,
             "S012",
-            f"{rel} declares no deployments",
+            f"{rel} declares no deployments; `prefect deploy --all` fails in its folder (\"An "
+            "entrypoint must be provided\")",
             source,
             where,
             hint="add a `deployments:` list, or drop this file from `prefect_files`",
@@ -270,9 +271,10 @@ def _steps(
             short = name[len(PREFECT2_STEP_PREFIX) :]
             replacement = f"prefect.deployments.steps.{PREFECT2_STEP_RENAMES.get(short, short)}"
             yield _diag(
-                Severity.WARNING,
+                Severity.ERROR,
                 "S004",
-                f"{label}: step '{name}' is a Prefect 2.10 name that Prefect 3 cannot import",
+                f"{label}: step '{name}' is a Prefect 2.10 name that Prefect 3 cannot import: "
+                "`prefect deploy` fails on it as a build or push step, every run as a pull step",
                 source,
                 (*step_path, name),
                 resource=resource,
@@ -334,10 +336,10 @@ def _deployment(entry: DeploymentEntry, project: Project) -> Iterator[Diagnostic
             target = MISPLACED_IN_DEPLOYMENT[key]
             beside = " beside `work_pool`" if "work_pool" in raw else ""
             yield _diag(
-                Severity.ERROR,
+                Severity.WARNING,
                 "S003",
                 f"{label}: `{key}` is at the deployment level{beside}; Prefect reads it only "
-                f"as `{target}` and drops it here",
+                f"as `{target}`, so `prefect deploy` drops it here and runs do not get it",
                 source,
                 path,
                 resource=resource,
@@ -416,10 +418,10 @@ def _misplaced_job_variable(
     entry: DeploymentEntry, key: Any, path: JsonPath, where: str
 ) -> Diagnostic:
     return _diag(
-        Severity.ERROR,
+        Severity.WARNING,
         "S003",
         f"{entry.label}: job variable `{key}` is {where}; Prefect reads job variables only "
-        "from `work_pool.job_variables` and drops it here",
+        "from `work_pool.job_variables`, so `prefect deploy` drops it and runs do not get it",
         entry.file,
         path,
         resource=entry.resource,
