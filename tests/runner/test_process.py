@@ -114,7 +114,7 @@ def test_a_stalled_sink_does_not_block_the_child(tmp_path: Path) -> None:
     lines: list[str] = []
 
     def stalled_sink(batch: str) -> None:
-        release.wait(30)
+        release.wait(300)  # released by the test; the bound only stops a hang
         lines.extend(batch.split("\n"))
 
     pump = OutputPump("slow", stalled_sink, max_backlog=1_000_000)

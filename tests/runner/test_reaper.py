@@ -16,7 +16,6 @@ from prefect_gitops.runner.reaper import (
     kill_leftovers,
     leftovers,
     parse_stat,
-    read_processes,
 )
 from tests.runner.helpers import DAEMON, is_alive, wait_until
 
@@ -108,14 +107,31 @@ def test_a_subreaper_finds_a_daemon_that_left_the_session_and_scrubbed_its_env(
 
 
 def test_kill_leftovers_spares_this_process_and_other_runs(tmp_path: Path) -> None:
-    other = subprocess.Popen(["sleep", "1000"], start_new_session=True)
-    try:
-        assert kill_leftovers(os.getpid(), adopted_by=os.getpid(), spare={other.pid}) == set()
-        assert is_alive(other.pid)
-        assert os.getpid() in read_processes()
-    finally:
-        other.kill()
-        other.wait(10)
+    # In a process of its own: sweeping with `adopted_by=os.getpid()` kills every child of
+    # the caller, and the test session's children include its Prefect servers.
+    script = textwrap.dedent(
+        """
+        import os, subprocess
+        from prefect_gitops.runner.reaper import kill_leftovers, read_processes
+        other = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+        try:
+            killed = kill_leftovers(os.getpid(), adopted_by=os.getpid(), spare={other.pid})
+            alive = read_processes().get(other.pid)
+            print(sorted(killed), bool(alive and not alive.zombie), os.getpid() in read_processes())
+        finally:
+            other.kill()
+            other.wait(10)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["[]", "True", "True"]
 
 
 def test_without_proc_a_run_sweeping_itself_survives_and_its_group_dies(tmp_path: Path) -> None:
