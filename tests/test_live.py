@@ -135,7 +135,7 @@ def test_deployment_normalization() -> None:
     dep = live.state[Address.deployment("f", "d0000")]
     assert dep.spec["description"] is None  # the "None" quirk
     assert dep.spec["concurrency_limit"] == 3  # from global_concurrency_limit
-    assert dep.spec["tags"] == ["a", "b"]
+    assert dep.spec["tags"] == ["b", "a", "a"]  # as stored: order and duplicates kept
     assert dep.spec["labels"] == {"team": "x"}  # system and ownership labels set aside
     assert dep.meta["labels"][LABEL] == "proj"
     (schedule,) = dep.spec["schedules"]

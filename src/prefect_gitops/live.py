@@ -315,7 +315,7 @@ def deployment_resource(obj: Mapping[str, Any], flow_name: str) -> Resource:
         "path": obj.get("path"),
         "description": description,
         "version": obj.get("version"),
-        "tags": sorted(set(obj.get("tags") or [])),
+        "tags": list(obj.get("tags") or []),
         "labels": user_labels,
         "parameters": obj.get("parameters") or {},
         "parameter_openapi_schema": obj.get("parameter_openapi_schema"),
