@@ -58,9 +58,11 @@ from .errors import ReconcilerError
 from .loader import DeploymentEntry, PoolEntry, Project
 from .state import Address, Resource, State, join_path
 from .templating import (
+    VARIABLE_PREFIX,
     NotSet,
     Placeholder,
     PlaceholderKind,
+    TemplateTypeError,
     apply_values,
     find_placeholders,
     resolve_env,
@@ -244,6 +246,22 @@ def _module_found(name: str, folders: tuple[Path, ...]) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def used_variables(project: Project) -> set[str]:
+    """The names of the `{{ prefect.variables.* }}` the project's deployments use."""
+    names: set[str] = set()
+    for entry in project.deployments:
+        try:
+            found = find_placeholders(_json(entry.raw))
+        except TemplateTypeError:
+            continue
+        names.update(
+            p.name.removeprefix(VARIABLE_PREFIX)
+            for p in found
+            if p.kind is PlaceholderKind.VARIABLE
+        )
+    return names
 
 
 def project_name(project: Project) -> str:
@@ -633,13 +651,14 @@ def _step_placeholders(spec: Mapping[str, Any]) -> dict[str, list[str]]:
     return found
 
 
-def refuse_unresolved_steps(desired: State, addresses: Iterable[Address]) -> None:
+def refuse_unresolved_steps(desired: State, addresses: Iterable[str]) -> None:
     """Raise a located `ReconcilerError` when a deployment about to be written still holds a
     build/push step output: the server would store the placeholder and every run would use
     it literally (e.g. pull the image `{{ build_image.image }}`)."""
+    by_name = {str(res.address): res for res in desired.of_type("deployment")}
     problems = []
     for address in addresses:
-        res = desired.get(address)
+        res = by_name.get(address)
         if res is None:
             continue
         for path, names in (res.meta.get("step_outputs") or {}).items():
