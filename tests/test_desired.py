@@ -463,7 +463,7 @@ def test_step_output_option_needs_step_and_key(bad: str) -> None:
         with pytest.raises(ReconcilerError, match="already a value"):
             parse_step_outputs([bad, "a.b=2"])
         return
-    with pytest.raises(ReconcilerError, match="STEP_ID.KEY=VALUE"):
+    with pytest.raises(ReconcilerError, match=r"STEP_ID\.KEY=VALUE"):
         parse_step_outputs([bad])
 
 
