@@ -9,20 +9,24 @@ How each deployment is derived (Prefect's `_run_single_deploy`, section 6.3 of t
    deprecated single `schedule` becomes `schedules`.
 2. The pull steps are captured *before* any templating (placeholders stay for run time).
 3. `{{ prefect.variables.x }}` is resolved from the variables this project declares in its root
-   config. **Blocks are never resolved**: `prefect deploy` would write a block's secret into the
-   deployment in plain text; we keep the `{{ prefect.blocks.* }}` reference instead, and such
-   values (and variables we do not declare) are *opaque*: `plan` never reports a change on them.
+   config, then (online: `DeployInputs.server_variables`) from the server, as Prefect does;
+   offline an undeclared one stays opaque. **Blocks are never resolved**: `prefect deploy` would
+   write a block's secret into the deployment in plain text; we keep the `{{ prefect.blocks.* }}`
+   reference instead, and such values are *opaque*: `plan` never reports a change on them.
 4. The environment pass (`{{ $VAR }}`, and standard placeholders named like env variables).
-5. The step-output pass: we run no build/push steps, so a deployment with such steps keeps its
-   remaining standard placeholders (opaque, "known after apply"); without steps, Prefect drops
-   them and so do we. `{{ ctx.* }}` is kept for the worker.
+5. The step-output pass, with the outputs given (`--step-output`) or produced by running the
+   steps (`--run-steps`). What a deployment with steps still holds is recorded in
+   `meta["step_outputs"]` (opaque for `plan`; `apply` refuses to write it); without steps,
+   Prefect drops unresolved placeholders and so do we. `{{ ctx.* }}` is kept for the worker.
 6. Defaults that `prefect deploy` fills in: the flow's name and parameter schema (static
-   analysis), `description` from the flow's docstring, `version` as the flow file's md5 (what
-   `Flow.__init__` hashes when `@flow(version=...)` is absent; a literal decorator version is
-   not seen statically, so set `version:` in the YAML in that case), `enforce_parameter_schema`
+   analysis), `description` from the flow's docstring, `version` as `flow_version` computes it
+   (the decorator's constant, else the file's md5 or null: see there), `enforce_parameter_schema`
    true, `work_queue_name` "default", and the default pull step `set_working_directory` to the
    prefect.yaml's folder (Prefect uses the directory it runs in), or `/opt/prefect[/<dir>]` for
    images, exactly as Prefect chooses.
+
+Pools declared with a `type` and no template get the server's default for that type when it is
+known (`DeployInputs.pool_templates`), else the shipped one.
 
 Schedules: always slugged. A schedule without a slug gets a stable generated one
 (`schedule-<n>`, by position); `plan` matches such schedules to the server's unslugged ones by
