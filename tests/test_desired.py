@@ -431,9 +431,13 @@ def test_step_outputs_are_recorded_unresolved_or_filled_from_inputs(tmp_path: Pa
     assert resolved.spec["job_variables"]["image"] == "reg/app:abc"
     assert resolved.spec["tags"] == ["app", "abc"]
     assert resolved.meta["step_outputs"] == {}
-    with pytest.raises(ReconcilerError, match=r"prefect.yaml:\d+: deployment\.etl/d: job_var"):
-        refuse_unresolved_steps(State({unresolved.address: unresolved}), ["deployment.etl/d"])
-    refuse_unresolved_steps(State({resolved.address: resolved}), ["deployment.etl/d"])
+    unresolved_state = State({unresolved.address: unresolved})
+    for written in (None, {"job_variables"}, {"tags", "paused"}):  # a create; patches
+        with pytest.raises(ReconcilerError, match=r"prefect.yaml:\d+: deployment\.etl/d: "):
+            refuse_unresolved_steps(unresolved_state, {"deployment.etl/d": written})
+    # a patch that does not send the fields holding the placeholders writes none of them
+    refuse_unresolved_steps(unresolved_state, {"deployment.etl/d": {"paused"}})
+    refuse_unresolved_steps(State({resolved.address: resolved}), {"deployment.etl/d": None})
 
 
 def test_steps_run_by_the_injected_runner_give_their_outputs(tmp_path: Path) -> None:

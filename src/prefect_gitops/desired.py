@@ -47,7 +47,8 @@ import copy
 import functools
 import hashlib
 import importlib.util
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -655,17 +656,21 @@ def _step_placeholders(spec: Mapping[str, Any]) -> dict[str, list[str]]:
     return found
 
 
-def refuse_unresolved_steps(desired: State, addresses: Iterable[str]) -> None:
-    """Raise a located `ReconcilerError` when a deployment about to be written still holds a
-    build/push step output: the server would store the placeholder and every run would use
-    it literally (e.g. pull the image `{{ build_image.image }}`)."""
+def refuse_unresolved_steps(desired: State, writes: Mapping[str, Collection[str] | None]) -> None:
+    """Raise a located `ReconcilerError` when apply is about to write a build/push step output
+    unresolved: the server would store the placeholder and every run would use it literally
+    (e.g. pull the image `{{ build_image.image }}`).
+
+    `writes`: address -> the top-level fields apply sends, None for the whole resource."""
     by_name = {str(res.address): res for res in desired.of_type("deployment")}
     problems = []
-    for address in addresses:
+    for address, fields in writes.items():
         res = by_name.get(address)
         if res is None:
             continue
         for path, names in (res.meta.get("step_outputs") or {}).items():
+            if fields is not None and re.split(r"[.\[]", path, maxsplit=1)[0] not in fields:
+                continue
             problems.append(
                 f"{res.meta.get('source')}: {address}: {path} uses the step output "
                 f"{', '.join(names)}, which no build/push step has produced"

@@ -37,6 +37,7 @@ from ..apply import (
     Outcome,
     Throttle,
     apply_plan,
+    changed_fields,
     check_prune_guard,
     inventory_after,
     inventory_before,
@@ -48,7 +49,7 @@ from ..errors import ReconcilerError, StalePlanError
 from ..loader import Project, load_project
 from ..lock import LockInfo, acquire, force_unlock
 from ..ownership import Inventory, owner_key
-from ..plan import Action, Plan
+from ..plan import Action, Plan, ResourceChange
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible
@@ -197,6 +198,14 @@ def apply_command(
     return _exit_status(result, signalled=bool(signalled))
 
 
+def _written_fields(rc: ResourceChange) -> set[str] | None:
+    """The top-level fields apply sends for `rc`; None when it writes the whole resource."""
+    if rc.action in (Action.CREATE, Action.REPLACE):
+        return None
+    fields = changed_fields(rc)
+    return None if "labels" in fields else fields  # labels: a full upsert
+
+
 def _exit_status(result: ApplyResult, *, signalled: bool) -> int:
     if result.interrupted is not None:
         click.echo(f"Stopped early: {result.interrupted}; the changes not attempted are "
@@ -296,7 +305,7 @@ class _Run:
             # Apply `plan`, the saved one made again: it holds the values the file masks.
             _check_saved(saved, self.saved_doc, plan, client, project)
         check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
-        refuse_unresolved_steps(desired, (rc.address for rc in plan.changes))
+        refuse_unresolved_steps(desired, {rc.address: _written_fields(rc) for rc in plan.changes})
         if not _needs_writes(plan, desired, live.state, self.owner, live.inventory):
             result = ApplyResult((), client.request_count, client.write_count)
             _finish(plan, result, self.output_format, project, nothing=True)
