@@ -9,7 +9,7 @@ from typing import Any
 import click
 import yaml
 
-from ..desired import analyze_flows, build_desired, project_name
+from ..desired import analyze_flows, project_name
 from ..environments import api_target
 from ..errors import ReconcilerError
 from ..export import CONFIG_FILE, Selection, adopt, build_export, read_server, write_files
@@ -18,6 +18,7 @@ from ..models import RootConfig
 from . import EXIT_OK, cli
 from .common import api_options, open_client
 from .options import env_option
+from .plan import desired_online
 
 
 @cli.command("export")
@@ -112,7 +113,7 @@ def export_command(
                     hint=f"run `prefect-gitops validate {directory}`, fix them, then "
                     "`prefect-gitops export --force --adopt` again",
                 )
-            desired = build_desired(loaded, environ=os.environ, flow_lookup=analyze_flows(loaded))
+            desired = desired_online(client, loaded, os.environ, {}, run_steps=False)
             owner = project_name(loaded)
             inventory = adopt(client, owner, result.addresses, desired)
             count = sum(1 for a in result.addresses if inventory.owns(a))
