@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 
 from prefect_gitops import templates
-from prefect_gitops.desired import FlowFacts, analyze_flows, build_desired, project_name
+from prefect_gitops.desired import (
+    DeployInputs,
+    FlowFacts,
+    analyze_flows,
+    build_desired,
+    flow_version,
+    parse_step_outputs,
+    project_name,
+    refuse_unresolved_steps,
+    used_variables,
+)
 from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.loader import load_project
 from prefect_gitops.state import Address, Resource, State
@@ -295,3 +305,209 @@ def test_invalid_or_duplicate_triggers_are_errors(tmp_path: Path) -> None:
     twice = "    entrypoint: flows/a.py:f\n    triggers:\n      - name: x\n      - name: x\n"
     with pytest.raises(ReconcilerError, match=r"automation\.etl/d/x is declared twice"):
         desired_of(repo(tmp_path / "b", twice))
+
+
+# -- plans and applies that agree with Prefect (issue 13) ------------------------------------
+
+
+def test_tags_keep_the_file_order_and_duplicates(tmp_path: Path) -> None:
+    root = repo(tmp_path, "    entrypoint: flows/a.py:f\n    tags: [k8s, etl, k8s, 7]\n")
+    assert one_deployment(desired_of(root)).spec["tags"] == ["k8s", "etl", "k8s", "7"]
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("'{{ image }}'", "/opt/prefect"),  # dropped later, but Prefect saw it set
+        ("'{{ $UNSET_IMAGE }}'", "/opt/prefect"),  # the env pass leaves it in place
+        ("''", None),  # empty: the local folder
+    ],
+)
+def test_default_pull_step_looks_at_the_raw_image(
+    tmp_path: Path, image: str, expected: str | None
+) -> None:
+    root = repo(
+        tmp_path, "    entrypoint: flows/a.py:f\n", job_variables=f"        image: {image}\n"
+    )
+    dep = one_deployment(desired_of(root))
+    directory = dep.spec["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
+    assert directory["directory"] == (expected or str(tmp_path.resolve()))
+    # then the step-output pass: a standard placeholder is dropped, an env one emptied
+    assert dep.spec["job_variables"].get("image", "") == ""
+
+
+def test_default_pull_step_for_a_docker_build_depends_on_dockerfile_auto(tmp_path: Path) -> None:
+    step = "  - prefect_docker.deployments.steps.build_docker_image:\n      id: img\n"
+    auto = repo(
+        tmp_path / "auto",
+        "    entrypoint: flows/a.py:f\n",
+        top=f"build:\n{step}      dockerfile: auto\n",
+    )
+    own = repo(
+        tmp_path / "own",
+        "    entrypoint: flows/a.py:f\n",
+        top=f"build:\n{step}      dockerfile: Dockerfile\n",
+    )
+    key = "prefect.deployments.steps.set_working_directory"
+    got_auto = one_deployment(desired_of(auto)).spec["pull_steps"][0][key]["directory"]
+    got_own = one_deployment(desired_of(own)).spec["pull_steps"][0][key]["directory"]
+    assert got_auto == "/opt/prefect/auto"
+    # non-interactive, a Dockerfile of one's own: Prefect falls through to the local folder
+    assert got_own == str((tmp_path / "own").resolve())
+
+
+FLOW_HEAD = "from prefect import flow\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        (FLOW_HEAD + "@flow\ndef f():\n    pass\n", "md5"),
+        (FLOW_HEAD + "import json, os.path\n@flow\ndef f():\n    pass\n", "md5"),
+        (FLOW_HEAD + "import helpers\n@flow\ndef f():\n    pass\n", "md5"),  # a repo module
+        (FLOW_HEAD + "import pandas_not_here_xyz\n@flow\ndef f():\n    pass\n", "null"),
+        (FLOW_HEAD + "from sk_not_here.x import y\n@flow\ndef f():\n    pass\n", "null"),
+        (FLOW_HEAD + "@flow(version='1.2')\ndef f():\n    pass\n", "1.2"),
+        (
+            FLOW_HEAD + "RELEASE = '2025.03'\n@flow(version=RELEASE)\ndef f():\n    pass\n",
+            "2025.03",
+        ),
+        (
+            FLOW_HEAD
+            + "import missing_xyz\nV = 3\n@flow(name='x', version=V)\ndef f():\n    pass\n",
+            "3",
+        ),
+    ],
+)
+def test_flow_version_is_what_prefect_deploy_writes_here(
+    tmp_path: Path, source: str, kind: str
+) -> None:
+    write(tmp_path, {"flows/a.py": source, "flows/helpers.py": "X = 1\n"})
+    path = tmp_path / "flows" / "a.py"
+    version, alternatives = flow_version(path, "f", (tmp_path,))
+    digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+    if kind == "md5":
+        assert (version, alternatives) == (digest, (None,))
+    elif kind == "null":  # the static fallback: Prefect has no flow object to hash
+        assert (version, alternatives) == (None, (digest,))
+    else:
+        assert (version, alternatives) == (kind, ())
+
+
+def test_yaml_version_wins_and_has_no_alternatives(tmp_path: Path) -> None:
+    root = repo(tmp_path, "    entrypoint: flows/a.py:f\n    version: '7'\n")
+    dep = one_deployment(desired_of(root))
+    assert dep.spec["version"] == "7"
+    assert dep.meta["version_alternatives"] == []
+    assert "version" not in dep.meta["unmanaged"]
+
+
+RECIPE_TOP = (
+    "build:\n  - prefect_docker.deployments.steps.build_docker_image:\n      id: build_image\n"
+    "      image_name: app\n      tag: latest\n      dockerfile: auto\n"
+)
+
+
+def test_step_outputs_are_recorded_unresolved_or_filled_from_inputs(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path,
+        "    entrypoint: flows/a.py:f\n    tags: [app, '{{ build_image.tag }}']\n",
+        top=RECIPE_TOP,
+        job_variables="        image: '{{ build_image.image }}'\n",
+    )
+    unresolved = one_deployment(desired_of(root))
+    assert unresolved.meta["step_outputs"] == {
+        "job_variables.image": ["{{ build_image.image }}"],
+        "tags[1]": ["{{ build_image.tag }}"],
+    }
+    assert {"job_variables.image", "tags"} <= set(unresolved.meta["opaque"])
+    project, _ = load_project(root)
+    outputs = parse_step_outputs(["build_image.image=reg/app:abc", "build_image.tag=abc"])
+    resolved = one_deployment(
+        build_desired(
+            project, environ={}, flow_lookup=fake_flows, inputs=DeployInputs(step_outputs=outputs)
+        )
+    )
+    assert resolved.spec["job_variables"]["image"] == "reg/app:abc"
+    assert resolved.spec["tags"] == ["app", "abc"]
+    assert resolved.meta["step_outputs"] == {}
+    unresolved_state = State({unresolved.address: unresolved})
+    for written in (None, {"job_variables"}, {"tags", "paused"}):  # a create; patches
+        with pytest.raises(ReconcilerError, match=r"prefect.yaml:\d+: deployment\.etl/d: "):
+            refuse_unresolved_steps(unresolved_state, {"deployment.etl/d": written})
+    # a patch that does not send the fields holding the placeholders writes none of them
+    refuse_unresolved_steps(unresolved_state, {"deployment.etl/d": {"paused"}})
+    refuse_unresolved_steps(State({resolved.address: resolved}), {"deployment.etl/d": None})
+
+
+def test_steps_run_by_the_injected_runner_give_their_outputs(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path,
+        "    entrypoint: flows/a.py:f\n",
+        top=RECIPE_TOP,
+        job_variables="        image: '{{ build_image.image }}'\n",
+    )
+    project, _ = load_project(root)
+    calls: list[Path] = []
+
+    def runner(build: list[Any], push: list[Any], base_dir: Path) -> dict[str, Any]:
+        calls.append(base_dir)
+        return {"build_image": {"image": "built:1", "tag": "1"}}
+
+    inputs = DeployInputs(run_steps=runner, step_outputs={"build_image": {"tag": "2"}})
+    dep = one_deployment(build_desired(project, environ={}, flow_lookup=fake_flows, inputs=inputs))
+    assert dep.spec["job_variables"]["image"] == "built:1"
+    assert calls == [tmp_path]
+
+
+@pytest.mark.parametrize("bad", ["build_image.image", "=x", "build_image..image=x", "a=1"])
+def test_step_output_option_needs_step_and_key(bad: str) -> None:
+    if bad == "a=1":
+        assert parse_step_outputs([bad]) == {"a": "1"}
+        with pytest.raises(ReconcilerError, match="already a value"):
+            parse_step_outputs([bad, "a.b=2"])
+        return
+    with pytest.raises(ReconcilerError, match=r"STEP_ID\.KEY=VALUE"):
+        parse_step_outputs([bad])
+
+
+def test_undeclared_variables_come_from_the_server_when_online(tmp_path: Path) -> None:
+    root = repo(
+        tmp_path,
+        "    entrypoint: flows/a.py:f\n    parameters:\n      region: '{{ prefect.variables.region }}'\n"
+        "      gone: 'x-{{ prefect.variables.gone }}'\n",
+        config="variables:\n  - name: team\n    value: data\n",
+        job_variables="        env:\n          TEAM: '{{ prefect.variables.team }}'\n",
+    )
+    project, _ = load_project(root)
+    assert used_variables(project) == {"region", "gone", "team"}
+    offline = one_deployment(build_desired(project, environ={}, flow_lookup=fake_flows))
+    assert offline.spec["parameters"]["region"] == "{{ prefect.variables.region }}"
+    assert "parameters.region" in offline.meta["opaque"]
+    online = DeployInputs(server_variables={"region": "eu", "team": "server-loses"})
+    dep = one_deployment(build_desired(project, environ={}, flow_lookup=fake_flows, inputs=online))
+    assert dep.spec["parameters"] == {"region": "eu", "gone": "x-"}
+    assert dep.spec["job_variables"]["env"] == {"TEAM": "data"}
+    assert dep.meta["opaque"] == []
+
+
+def test_pool_without_template_takes_the_server_default_when_given(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "prefect.yaml": "deployments: []\n",
+            "work-pools/d.yaml": "name: d\ntype: docker\n",
+            "work-pools/own.yaml": "name: own\ntype: docker\nbase_job_template:\n"
+            "  job_configuration: {}\n  variables: {type: object, properties: {}}\n",
+        },
+    )
+    project, _ = load_project(root)
+    server = {"docker": {"job_configuration": {"x": 1}, "variables": {"properties": {}}}}
+    inputs = DeployInputs(pool_templates=server)
+    state = build_desired(project, environ={}, flow_lookup=fake_flows, inputs=inputs)
+    assert state[Address.pool("d")].spec["base_job_template"] == server["docker"]
+    assert state[Address.pool("own")].spec["base_job_template"]["job_configuration"] == {}
+    shipped = build_desired(project, environ={}, flow_lookup=fake_flows)
+    assert shipped[Address.pool("d")].spec["base_job_template"] == templates.default_template(
+        "docker"
+    )

@@ -163,3 +163,34 @@ def test_changed_unslugged_schedule_is_matched_by_the_others_content() -> None:
         ("schedules[schedule-1].schedule.cron", "0 4 * * *", "0 5 * * *")
     ]
     assert aligned.meta["schedule_ids"] == {"schedule-1": "c", "schedule-2": "i"}
+
+
+def dep_resource(spec: dict[str, Any], meta: dict[str, Any] | None = None) -> Resource:
+    return Resource(Address.deployment("f", "d"), spec, meta or {})
+
+
+def test_tags_reordered_on_the_server_only_are_no_change_but_counts_matter() -> None:
+    want = dep_resource({"tags": ["k8s", "etl", "k8s"]})
+    for have, changed in (
+        (["etl", "k8s", "k8s"], False),  # the same tags, another order
+        (["k8s", "etl"], True),  # a duplicate lost
+        (["etl", "k8s", "x"], True),
+    ):
+        aligned = align(
+            State({want.address: want}), State({want.address: dep_resource({"tags": have})})
+        )
+        changes = diff_specs(aligned[want.address].spec, want.spec)
+        assert bool(changes) is changed, have
+
+
+def test_version_accepts_what_prefect_deploy_writes_elsewhere() -> None:
+    want = dep_resource({"version": "abc"}, {"version_alternatives": [None]})
+    for have, changed in ((None, False), ("abc", False), ("old-md5", True)):
+        live = State({want.address: dep_resource({"version": have})})
+        aligned = align(State({want.address: want}), live)
+        assert bool(diff_specs(aligned[want.address].spec, want.spec)) is changed, have
+    strict = dep_resource({"version": "abc"})
+    aligned = align(
+        State({strict.address: strict}), State({strict.address: dep_resource({"version": None})})
+    )
+    assert diff_specs(aligned[strict.address].spec, strict.spec)

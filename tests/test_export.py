@@ -442,3 +442,21 @@ def test_the_project_name_prefers_the_option_then_the_recorded_owner(
     assert "the project is named 'platform'" in capsys.readouterr().err
     assert _project_name("mine", {"platform": 3}, "", folder) == "mine"
     assert "not by 'mine'" in capsys.readouterr().err
+
+def test_a_pool_with_the_servers_default_template_is_exported_without_one(tmp_path: Path) -> None:
+    server_default = {
+        "job_configuration": {"image": "{{ image }}"},
+        "variables": {"properties": {}},
+    }
+    pool = pool_resource({"name": "dock", "type": "docker", "base_job_template": server_default})
+    with_default = ServerObjects(pools=(pool,), pool_templates={"docker": server_default})
+    result = build_export(
+        with_default, target=tmp_path, project="p", source="http://x/api", flow_lookup=facts
+    )
+    paths = {f.path for f in result.files}
+    assert "work-pools/dock.yaml" in paths and not any("templates/" in p for p in paths)
+    # without the server's default, it differs from the shipped one: the template is kept
+    shipped_only = build_export(
+        ServerObjects(pools=(pool,)), target=tmp_path, project="p", source="x", flow_lookup=facts
+    )
+    assert "work-pools/templates/dock.json" in {f.path for f in shipped_only.files}

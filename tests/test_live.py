@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 
 from prefect_gitops.api import ApiClient
-from prefect_gitops.live import read_live
+from prefect_gitops.live import read_deploy_inputs, read_live
 from prefect_gitops.ownership import LABEL, Inventory, encode_inventory
 from prefect_gitops.settings import Settings
 from prefect_gitops.state import Address, Resource, State
@@ -135,7 +135,7 @@ def test_deployment_normalization() -> None:
     dep = live.state[Address.deployment("f", "d0000")]
     assert dep.spec["description"] is None  # the "None" quirk
     assert dep.spec["concurrency_limit"] == 3  # from global_concurrency_limit
-    assert dep.spec["tags"] == ["a", "b"]
+    assert dep.spec["tags"] == ["b", "a", "a"]  # as stored: order and duplicates kept
     assert dep.spec["labels"] == {"team": "x"}  # system and ownership labels set aside
     assert dep.meta["labels"][LABEL] == "proj"
     (schedule,) = dep.spec["schedules"]
@@ -188,3 +188,46 @@ def test_an_absurd_count_is_not_believed() -> None:
         live = read_live(client, desired_for(3), project="proj")
         assert client.request_count < 20
     assert len(live.state.of_type("deployment")) == 3
+
+
+VIEW = {
+    "prefect": {"process": {"type": "process", "default_base_job_configuration": {"p": 1}}},
+    "prefect-docker": {"docker": {"type": "docker", "default_base_job_configuration": {"d": 1}}},
+}
+
+
+def inputs_handler(view_status: int, calls: list[str]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api")
+        calls.append(f"{request.method} {path}")
+        if path == "/collections/views/aggregate-worker-metadata":
+            return httpx.Response(view_status, json=VIEW if view_status == 200 else {"detail": "x"})
+        body = json.loads(request.content)
+        assert path == "/variables/filter" and body["variables"]["name"]["any_"] == ["region"]
+        return httpx.Response(200, json=[{"name": "region", "value": "eu", "id": "v"}])
+
+    return handler
+
+
+def test_deploy_inputs_read_variables_and_the_servers_default_templates() -> None:
+    calls: list[str] = []
+    transport = httpx.MockTransport(inputs_handler(200, calls))
+    with ApiClient(Settings(api_url="http://test/api"), transport=transport) as client:
+        got = read_deploy_inputs(client, ["region"], ["docker", "process", "nope"])
+    assert got.variables == {"region": "eu"}
+    # process comes from Prefect's own worker class (our shipped data), like its CLI does
+    assert got.pool_templates == {"docker": {"d": 1}}
+    assert "server's" in got.templates_note and "shipped data for nope" in got.templates_note
+    with ApiClient(Settings(api_url="http://test/api"), transport=transport) as client:
+        none = read_deploy_inputs(client, [], ["process"])
+    assert none.pool_templates == {} and none.templates_note == ""
+    assert calls == ["POST /variables/filter", "GET /collections/views/aggregate-worker-metadata"]
+
+
+def test_deploy_inputs_fall_back_to_shipped_templates_when_the_view_fails() -> None:
+    transport = httpx.MockTransport(inputs_handler(404, []))
+    with ApiClient(Settings(api_url="http://test/api"), transport=transport) as client:
+        got = read_deploy_inputs(client, [], ["docker"])
+    assert got.pool_templates is None and got.templates_note.startswith(
+        "default pool templates: shipped data"
+    )

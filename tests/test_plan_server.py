@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from prefect_gitops.api import ApiClient
-from prefect_gitops.desired import analyze_flows, build_desired
+from prefect_gitops.desired import DeployInputs, analyze_flows, build_desired
+from prefect_gitops.live import read_deploy_inputs
 from prefect_gitops.loader import load_project
 from prefect_gitops.settings import Settings
 from tests.prefect_server import RunningServer, running_server
@@ -32,10 +33,16 @@ pytestmark = [pytest.mark.server, pytest.mark.both_backends]
 
 
 def seed_infrastructure(client: ApiClient, root: Path) -> None:
-    """Create what `prefect deploy` needs to exist: pools (full template), queues, variables,
-    global concurrency limits."""
+    """Create what `prefect deploy` needs to exist: pools (full template: for a declared type
+    without one, the server's default, as `prefect work-pool create --type X` writes it),
+    queues, variables, global concurrency limits."""
     project, _ = load_project(root)
-    desired = build_desired(project, environ={}, flow_lookup=analyze_flows(project))
+    pool_types = [
+        p.spec.type for p in project.pools if p.spec is not None and p.template_is_default
+    ]
+    defaults = read_deploy_inputs(client, [], pool_types)
+    inputs = DeployInputs(pool_templates=defaults.pool_templates)
+    desired = build_desired(project, environ={}, flow_lookup=analyze_flows(project), inputs=inputs)
     for res in desired.of_type("work_pool"):
         client.post("/work_pools/", json=dict(res.spec))
     queues = desired.of_type("work_queue")
@@ -140,7 +147,7 @@ ONE_FIELD_CHANGES = [
     pytest.param(
         "kubernetes", "prefect.yaml", "tags: [analytics, kubernetes, ml]", "tags: [analytics, kubernetes, ml, gpu]",
         "deployment.train-model/train-churn-model", "tags",
-        ["analytics", "kubernetes", "ml"], ["analytics", "gpu", "kubernetes", "ml"],
+        ["analytics", "kubernetes", "ml"], ["analytics", "kubernetes", "ml", "gpu"],
         id="tag",
     ),
     pytest.param(

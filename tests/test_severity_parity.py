@@ -274,6 +274,8 @@ NO_NATIVE: dict[str, str] = {
     "E003": "a file outside the repository: whether it deploys depends on the machine",
     "E004": "a module path: whether it deploys depends on what is installed",
     "R005": "an environment our config does not declare (our files)",
+    "R006": "native deploy runs the build steps (Docker is absent here): see the docker-recipe "
+    "test in tests/test_desired_server.py",
     "P001": "pool files (our files)",
     "P002": "pool files (our files)",
     "P003": "pool files (our files)",

@@ -62,6 +62,7 @@ CODES: dict[str, str] = {
     "R003": "`concurrency_limit.grace_period_seconds` is outside 60-86400.",
     "R004": "A deployment concurrency limit that is not greater than 0.",
     "R005": "`--env` (or PREFECT_GITOPS_ENV) names an environment the root config does not declare.",
+    "R006": "A build/push step output outside pull steps: `apply` needs `--step-output` or `--run-steps`.",
     # -- work pools -------------------------------------------------------------------------
     "P001": "A pool's `variables` schema is not a valid JSON Schema (Draft 2020-12).",
     "P002": "A variable's `default` is invalid against its own schema (the server refuses the pool).",
@@ -164,6 +165,7 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "R003": (ERROR, FAILS),
     "R004": (ERROR, FAILS),
     "R005": (ERROR, OURS),
+    "R006": (WARNING, "runs the build/push steps, deploys their outputs"),
     "P001": (ERROR, OURS),
     "P002": (ERROR, OURS),
     "P003": (ERROR, OURS),

@@ -9,20 +9,24 @@ How each deployment is derived (Prefect's `_run_single_deploy`, section 6.3 of t
    deprecated single `schedule` becomes `schedules`.
 2. The pull steps are captured *before* any templating (placeholders stay for run time).
 3. `{{ prefect.variables.x }}` is resolved from the variables this project declares in its root
-   config. **Blocks are never resolved**: `prefect deploy` would write a block's secret into the
-   deployment in plain text; we keep the `{{ prefect.blocks.* }}` reference instead, and such
-   values (and variables we do not declare) are *opaque*: `plan` never reports a change on them.
+   config, then (online: `DeployInputs.server_variables`) from the server, as Prefect does;
+   offline an undeclared one stays opaque. **Blocks are never resolved**: `prefect deploy` would
+   write a block's secret into the deployment in plain text; we keep the `{{ prefect.blocks.* }}`
+   reference instead, and such values are *opaque*: `plan` never reports a change on them.
 4. The environment pass (`{{ $VAR }}`, and standard placeholders named like env variables).
-5. The step-output pass: we run no build/push steps, so a deployment with such steps keeps its
-   remaining standard placeholders (opaque, "known after apply"); without steps, Prefect drops
-   them and so do we. `{{ ctx.* }}` is kept for the worker.
+5. The step-output pass, with the outputs given (`--step-output`) or produced by running the
+   steps (`--run-steps`). What a deployment with steps still holds is recorded in
+   `meta["step_outputs"]` (opaque for `plan`; `apply` refuses to write it); without steps,
+   Prefect drops unresolved placeholders and so do we. `{{ ctx.* }}` is kept for the worker.
 6. Defaults that `prefect deploy` fills in: the flow's name and parameter schema (static
-   analysis), `description` from the flow's docstring, `version` as the flow file's md5 (what
-   `Flow.__init__` hashes when `@flow(version=...)` is absent; a literal decorator version is
-   not seen statically, so set `version:` in the YAML in that case), `enforce_parameter_schema`
+   analysis), `description` from the flow's docstring, `version` as `flow_version` computes it
+   (the decorator's constant, else the file's md5 or null: see there), `enforce_parameter_schema`
    true, `work_queue_name` "default", and the default pull step `set_working_directory` to the
    prefect.yaml's folder (Prefect uses the directory it runs in), or `/opt/prefect[/<dir>]` for
    images, exactly as Prefect chooses.
+
+Pools declared with a `type` and no template get the server's default for that type when it is
+known (`DeployInputs.pool_templates`), else the shipped one.
 
 Schedules: always slugged. A schedule without a slug gets a stable generated one
 (`schedule-<n>`, by position); `plan` matches such schedules to the server's unslugged ones by
@@ -38,11 +42,14 @@ deployment's whole set.
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import hashlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import importlib.util
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +63,11 @@ from .errors import ReconcilerError
 from .loader import DeploymentEntry, PoolEntry, Project
 from .state import Address, Resource, State, join_path
 from .templating import (
+    VARIABLE_PREFIX,
     NotSet,
     Placeholder,
     PlaceholderKind,
+    TemplateTypeError,
     apply_values,
     find_placeholders,
     resolve_env,
@@ -78,15 +87,59 @@ class FlowFacts:
     name: str
     parameter_schema: dict[str, Any] | None  # None: not statically readable (opaque)
     description: str | None
-    version: str | None  # None: unknown (opaque)
+    version: str | None  # what `prefect deploy` writes here when the YAML sets none
+    version_alternatives: tuple[str | None, ...] = ()  # what it writes elsewhere (plan: equal)
 
 
 FlowLookup = Callable[[str, Path], "FlowFacts | str"]
 """(entrypoint, prefect.yaml folder) -> facts, or a one-line problem."""
 
+StepRunner = Callable[[list[Any], list[Any], Path], Mapping[str, Any]]
+"""(build steps, push steps, prefect.yaml folder) -> the step outputs, as `prefect deploy`
+collects them. Raises `ReconcilerError` when a step fails."""
+
+
+@dataclass(frozen=True)
+class DeployInputs:
+    """What `prefect deploy` learns beyond the files: from the server and from its steps.
+
+    The defaults are the offline view (validate): undeclared variables and step outputs stay
+    unknown, pools without a template get the shipped default of their type."""
+
+    step_outputs: Mapping[str, Any] = field(default_factory=dict)  # nested, `--step-output`
+    run_steps: StepRunner | None = None  # `--run-steps`
+    server_variables: Mapping[str, Any] | None = None  # None: offline
+    pool_templates: Mapping[str, dict[str, Any]] | None = None  # type -> server default
+
+
+OFFLINE = DeployInputs()
+
+
+def parse_step_outputs(items: Iterable[str]) -> dict[str, Any]:
+    """`--step-output build_image.image=registry/app:sha` (repeatable) -> nested outputs
+    `{"build_image": {"image": "registry/app:sha"}}`, as Prefect's steps return them."""
+    outputs: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ReconcilerError(
+                f"--step-output {item!r}: expected STEP_ID.KEY=VALUE",
+                hint="e.g. --step-output build_image.image=registry/app:sha",
+            )
+        node = outputs
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ReconcilerError(f"--step-output {item!r}: {part!r} is already a value")
+            node = child
+        node[parts[-1]] = value
+    return outputs
+
 
 def analyze_flows(project: Project) -> FlowLookup:
-    """The real lookup: static analysis of the entrypoint plus the md5 of its file (cached)."""
+    """The real lookup: static analysis of the entrypoint plus the version Prefect would give
+    the flow (see `flow_version`), cached."""
     from .flows import EntrypointProblem, analyze_entrypoint
 
     cache: dict[tuple[str, Path], FlowFacts | str] = {}
@@ -100,21 +153,120 @@ def analyze_flows(project: Project) -> FlowLookup:
             elif info.name is None:
                 cache[key] = f"{entrypoint}: the flow's `name=` is not a literal string"
             else:
-                version = None
-                path = project.root / info.file
-                try:
-                    version = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
-                except OSError:
-                    version = None
+                version, alternatives = flow_version(
+                    project.root / info.file, info.function, (base_dir, project.root)
+                )
                 cache[key] = FlowFacts(
                     name=info.name,
                     parameter_schema=info.parameter_schema,
                     description=info.description,
                     version=version,
+                    version_alternatives=alternatives,
                 )
         return cache[key]
 
     return lookup
+
+
+def flow_version(
+    path: Path, function: str, search: tuple[Path, ...] = ()
+) -> tuple[str | None, tuple[str | None, ...]]:
+    """The version `prefect deploy` writes for a flow whose YAML sets none, and the values
+    that are just as right (what it writes elsewhere).
+
+    - `@flow(version=X)` with a literal or a module-level constant: `str(X)` (both the import
+      and Prefect's static fallback evaluate it).
+    - Otherwise Prefect hashes the file (md5) when it can import the flow, and writes null
+      when it falls back to static loading because an import is missing. We write what it
+      would write *here*: the md5 if every module-level import of the file resolves in this
+      interpreter (or in the repository), else null; `plan` accepts either, since both are
+      what `prefect deploy` writes for this very file depending on where it ran."""
+    try:
+        source = path.read_bytes()
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, ValueError):
+        return None, ()
+    declared = _decorator_version(tree, function)
+    if declared is not None:
+        return declared, ()
+    digest = hashlib.md5(source, usedforsecurity=False).hexdigest()
+    if _imports_resolve(tree, (path.parent, *search)):
+        return digest, (None,)
+    return None, (digest,)
+
+
+def _decorator_version(tree: ast.Module, function: str) -> str | None:
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    body: list[ast.stmt] = tree.body
+    found: ast.stmt | None = None
+    for part in function.split("."):
+        found = next(
+            (n for n in body if isinstance(n, _DEFS) and n.name == part),
+            None,
+        )
+        if found is None:
+            return None
+        body = found.body
+    if not isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    for decorator in found.decorator_list:
+        if not isinstance(decorator, ast.Call):
+            continue
+        for keyword in decorator.keywords:
+            if keyword.arg != "version":
+                continue
+            value = keyword.value
+            if isinstance(value, ast.Constant) and value.value is not None:
+                return str(value.value)
+            if isinstance(value, ast.Name) and constants.get(value.id) is not None:
+                return str(constants[value.id])
+    return None
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _imports_resolve(tree: ast.Module, folders: tuple[Path, ...]) -> bool:
+    """Whether every unconditional module-level import can be found (never imported)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return all(_module_found(name, folders) for name in names)
+
+
+@functools.lru_cache(maxsize=256)
+def _module_found(name: str, folders: tuple[Path, ...]) -> bool:
+    if any((f / f"{name}.py").is_file() or (f / name).is_dir() for f in folders):
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def used_variables(project: Project) -> set[str]:
+    """The names of the `{{ prefect.variables.* }}` the project's deployments use."""
+    names: set[str] = set()
+    for entry in project.deployments:
+        try:
+            found = find_placeholders(_json(entry.raw))
+        except TemplateTypeError:
+            continue
+        names.update(
+            p.name.removeprefix(VARIABLE_PREFIX)
+            for p in found
+            if p.kind is PlaceholderKind.VARIABLE
+        )
+    return names
 
 
 def project_name(project: Project) -> str:
@@ -129,14 +281,20 @@ def project_name(project: Project) -> str:
 
 
 def build_desired(
-    project: Project, *, environ: Mapping[str, str], flow_lookup: FlowLookup
+    project: Project,
+    *,
+    environ: Mapping[str, str],
+    flow_lookup: FlowLookup,
+    inputs: DeployInputs = OFFLINE,
 ) -> State:
     """Every resource the project declares, normalized. Raises `ReconcilerError` listing the
     deployments whose flow cannot be read (validation reports them with locations)."""
     resources: list[Resource] = []
     for pool in project.pools:
-        resources.extend(_pool_resources(pool))
-    variables = {v.name: v.value for v in project.config.variables}
+        resources.extend(_pool_resources(pool, inputs.pool_templates))
+    # Declared variables win; online, the others are read from the server as Prefect does.
+    variables = {**(inputs.server_variables or {})}
+    variables.update({v.name: v.value for v in project.config.variables})
     for var in project.config.variables:
         resources.append(
             Resource(
@@ -159,7 +317,7 @@ def build_desired(
     problems: list[str] = []
     flows: set[str] = set()
     for entry in project.deployments:
-        result = _deployment(entry, project, variables, environ, flow_lookup)
+        result = _deployment(entry, project, variables, environ, flow_lookup, inputs)
         if isinstance(result, str):
             problems.append(f"{entry.file.rel}: {entry.label}: {result}")
             continue
@@ -182,11 +340,16 @@ def build_desired(
 # -- pools and queues ------------------------------------------------------------------------
 
 
-def _pool_resources(entry: PoolEntry) -> list[Resource]:
+def _pool_resources(
+    entry: PoolEntry, server_templates: Mapping[str, dict[str, Any]] | None
+) -> list[Resource]:
     spec = entry.spec
     if spec is None:
         return []
     template = copy.deepcopy(entry.template) if entry.template is not None else {}
+    if entry.template_is_default and server_templates and spec.type in server_templates:
+        # `prefect work-pool create --type X` on that server writes its own default.
+        template = copy.deepcopy(server_templates[spec.type])
     out = [
         Resource(
             Address.pool(spec.name),
@@ -248,6 +411,7 @@ def _deployment(
     variables: Mapping[str, Any],
     environ: Mapping[str, str],
     flow_lookup: FlowLookup,
+    inputs: DeployInputs,
 ) -> list[Resource] | str:
     """The deployment, then the automations of its `triggers`."""
     if not isinstance(entry.raw, dict):
@@ -280,8 +444,12 @@ def _deployment(
     explicit_no_pull = effective_pull == []
     pull_steps = copy.deepcopy(effective_pull) or []
 
-    # 3. variables from the root config; anything else stays as written (opaque).
-    cfg = resolve_variables(cfg, variables, on_missing=lambda p: p.full_match)
+    # 3. variables (declared, or read from the server online); offline, an undeclared one
+    # stays as written (opaque); online, a missing one becomes "" as in Prefect.
+    online = inputs.server_variables is not None
+    cfg = resolve_variables(
+        cfg, variables, on_missing=(lambda p: NotSet) if online else (lambda p: p.full_match)
+    )
     # 4. the environment pass
     cfg = resolve_env(cfg, environ)
 
@@ -300,6 +468,9 @@ def _deployment(
         return "no work pool (prefect deploy needs `work_pool.name`)"
 
     has_steps = bool(build_steps) or bool(push_steps)
+    # Prefect picks the default pull step from the raw `image` (before the step-output pass).
+    raw_job_variables = copy.deepcopy(cfg["work_pool"].get("job_variables") or {})
+    outputs = _step_outputs(inputs, build_steps, push_steps, entry.base_dir) if has_steps else {}
     if not cfg.get("description"):
         cfg["description"] = facts.description
 
@@ -310,11 +481,11 @@ def _deployment(
     raw_triggers = cfg.pop("triggers", None)
     # 5. the step-output pass: no outputs here; without steps Prefect drops what is left.
     cfg = apply_values(
-        cfg, {}, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
+        cfg, outputs, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
     )
     if schedules_given and isinstance(raw_schedules, list):
         raw_schedules = apply_values(
-            raw_schedules, {}, remove_notset=not has_steps, environ=environ
+            raw_schedules, outputs, remove_notset=not has_steps, environ=environ
         )
 
     concurrency_limit = cfg.get("concurrency_limit")
@@ -332,9 +503,10 @@ def _deployment(
     if explicit_no_pull:
         pull: list[Any] = []
     elif pull_steps:
-        pull = apply_values(pull_steps, {}, remove_notset=False, environ=environ)
+        pull = apply_values(pull_steps, outputs, remove_notset=False, environ=environ)
     else:
-        pull = _default_pull(build_steps, job_variables, entrypoint, entry.base_dir)
+        docker_source = _steps(cfg.get("build")) or top_build or []
+        pull = _default_pull(docker_source, raw_job_variables, entry.base_dir)
 
     version = cfg.get("version") or facts.version
     description = cfg.get("description")
@@ -354,7 +526,7 @@ def _deployment(
         "path": None,
         "description": None if description is None else str(description),
         "version": None if version is None else str(version),
-        "tags": sorted({str(t) for t in tags}),
+        "tags": [str(t) for t in tags],  # as written, duplicates included (like Prefect)
         "labels": {},
         "parameters": cfg.get("parameters") or {},
         "parameter_openapi_schema": facts.parameter_schema,
@@ -373,8 +545,6 @@ def _deployment(
         unmanaged.append("schedules")
     if facts.parameter_schema is None:
         unmanaged.append("parameter_openapi_schema")
-    if spec["version"] is None:
-        unmanaged.append("version")
     opaque = _opaque_paths(spec, has_steps)
     source = f"{entry.file.rel}:{entry.span().line}"
     meta = {
@@ -383,9 +553,12 @@ def _deployment(
         "generated_slugs": [s["slug"] for s in spec["schedules"] if s.pop("_generated", False)],
         "source": source,
         "manages_triggers": isinstance(raw_triggers, list),
+        # Placeholders left for build/push steps we did not run: apply refuses to write them.
+        "step_outputs": _step_placeholders(spec) if has_steps else {},
+        "version_alternatives": [] if cfg.get("version") else list(facts.version_alternatives),
     }
     address = Address.deployment(facts.name, name)
-    automations = _automations(raw_triggers, address, name, has_steps, environ, source)
+    automations = _automations(raw_triggers, address, name, has_steps, outputs, environ, source)
     if isinstance(automations, str):
         return automations
     return [Resource(address, _json(spec), meta), *automations]
@@ -396,6 +569,7 @@ def _automations(
     deployment: Address,
     deployment_name: str,
     has_steps: bool,
+    outputs: Mapping[str, Any],
     environ: Mapping[str, str],
     source: str,
 ) -> list[Resource] | str:
@@ -411,7 +585,7 @@ def _automations(
         if isinstance(item, dict):
             item = dict(item)
             parameters = item.pop("parameters", None)
-            item = apply_values(item, {}, remove_notset=not has_steps, environ=environ)
+            item = apply_values(item, outputs, remove_notset=not has_steps, environ=environ)
             if parameters is not None:
                 item["parameters"] = parameters
         try:
@@ -438,11 +612,86 @@ def _automations(
     return out
 
 
+def _step_outputs(
+    inputs: DeployInputs, build_steps: list[Any], push_steps: list[Any], base_dir: Path
+) -> dict[str, Any]:
+    """The outputs of the build/push steps: run (`--run-steps`), then those given
+    (`--step-output`, which win, like Prefect's variable overrides)."""
+    outputs: dict[str, Any] = {}
+    if inputs.run_steps is not None:
+        outputs.update(inputs.run_steps(build_steps, push_steps, base_dir))
+    for key, value in inputs.step_outputs.items():
+        merged = outputs.get(key)
+        if isinstance(merged, dict) and isinstance(value, dict):
+            outputs[key] = {**merged, **value}
+        else:
+            outputs[key] = value
+    return outputs
+
+
+def _step_placeholders(spec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Field path -> the step-output placeholders still in it (what `prefect deploy` would
+    have filled in by running the steps). Pull steps keep theirs for run time."""
+    found: dict[str, list[str]] = {}
+
+    def walk(value: Any, parts: tuple[str | int, ...]) -> None:
+        if isinstance(value, str):
+            names = sorted(
+                p.full_match
+                for p in find_placeholders(value)
+                if p.kind is PlaceholderKind.STANDARD and not p.name.startswith("ctx.")
+            )
+            if names:
+                found[join_path(parts)] = names
+        elif isinstance(value, dict):
+            for key, sub in value.items():
+                walk(sub, (*parts, str(key)))
+        elif isinstance(value, list):
+            for index, sub in enumerate(value):
+                walk(sub, (*parts, index))
+
+    for name, value in spec.items():
+        if name not in ("pull_steps", "parameter_openapi_schema"):
+            walk(value, (name,))
+    return found
+
+
+def refuse_unresolved_steps(desired: State, writes: Mapping[str, Collection[str] | None]) -> None:
+    """Raise a located `ReconcilerError` when apply is about to write a build/push step output
+    unresolved: the server would store the placeholder and every run would use it literally
+    (e.g. pull the image `{{ build_image.image }}`).
+
+    `writes`: address -> the top-level fields apply sends, None for the whole resource."""
+    by_name = {str(res.address): res for res in desired.of_type("deployment")}
+    problems = []
+    for address, fields in writes.items():
+        res = by_name.get(address)
+        if res is None:
+            continue
+        for path, names in (res.meta.get("step_outputs") or {}).items():
+            if fields is not None and re.split(r"[.\[]", path, maxsplit=1)[0] not in fields:
+                continue
+            problems.append(
+                f"{res.meta.get('source')}: {address}: {path} uses the step output "
+                f"{', '.join(names)}, which no build/push step has produced"
+            )
+    if problems:
+        raise ReconcilerError(
+            "refusing to write unresolved step outputs: " + "; ".join(problems),
+            hint="pass each value with --step-output STEP_ID.KEY=VALUE (e.g. from the CI job "
+            "that built the image), or run the steps with --run-steps",
+        )
+
+
 def _default_pull(
-    build_steps: list[Any], job_variables: Mapping[str, Any], entrypoint: str, base_dir: Path
+    build_steps: list[Any], job_variables: Mapping[str, Any], base_dir: Path
 ) -> list[dict[str, Any]]:
     """`_generate_default_pull_action` in non-interactive mode, with the prefect.yaml's folder
-    standing in for the directory `prefect deploy` runs in."""
+    standing in for the directory `prefect deploy` runs in.
+
+    `job_variables` must be the *raw* value (after the environment pass, before the step-output
+    pass): Prefect looks at `image` before dropping an unresolved placeholder, so
+    `image: "{{ image }}"` still selects `/opt/prefect`."""
     docker = next(
         (
             s[BUILD_DOCKER_IMAGE]
@@ -451,13 +700,16 @@ def _default_pull(
         ),
         None,
     )
-    if (isinstance(docker, dict) and docker.get("dockerfile") == "auto") or docker is not None:
-        directory = f"/opt/prefect/{_resolved(base_dir).name}"
+    if docker is not None:
+        # Non-interactive: only `dockerfile: auto` picks the image folder; any other
+        # Dockerfile falls through to the local directory, as in Prefect.
+        if isinstance(docker, dict) and docker.get("dockerfile") == "auto":
+            return [
+                {SET_WORKING_DIRECTORY: {"directory": f"/opt/prefect/{_resolved(base_dir).name}"}}
+            ]
     elif job_variables.get("image"):
-        directory = "/opt/prefect"
-    else:
-        directory = str(_resolved(base_dir))
-    return [{SET_WORKING_DIRECTORY: {"directory": directory}}]
+        return [{SET_WORKING_DIRECTORY: {"directory": "/opt/prefect"}}]
+    return [{SET_WORKING_DIRECTORY: {"directory": str(_resolved(base_dir))}}]
 
 
 @functools.lru_cache(maxsize=64)
@@ -512,14 +764,18 @@ def _opaque_paths(spec: Mapping[str, Any], has_steps: bool) -> list[str]:
         elif isinstance(value, dict):
             for key, sub in value.items():
                 walk(sub, (*parts, str(key)))
+        elif isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+            # A list of plain values changes as a whole (diff.py): opaque as a whole.
+            if any(deploy_time(p) for v in value for p in find_placeholders(v)):
+                found.append(join_path(parts))
         elif isinstance(value, list):
             for index, sub in enumerate(value):
                 walk(sub, (*parts, index))
 
-    for field in spec:
-        if field in ("pull_steps", "parameter_openapi_schema", "schedules"):
+    for name in spec:
+        if name in ("pull_steps", "parameter_openapi_schema", "schedules"):
             continue  # pull steps keep their placeholders on the server too
-        walk(spec[field], (field,))
+        walk(spec[name], (name,))
     for sched in spec.get("schedules") or []:
         if find_placeholders(_json({k: v for k, v in sched.items() if k != "_generated"})):
             found.append(join_path(("schedules", f"[{sched.get('slug')}]")))

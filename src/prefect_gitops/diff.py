@@ -7,9 +7,13 @@ Policy, in one place:
 - `align()` makes the live state comparable where the server legitimately stores something
   else than what was sent: queue priorities are compared by **order** (the server renumbers
   them to stay unique), unslugged schedules written by `prefect deploy` are matched to the
-  generated slugs, and an interval whose YAML sets no `anchor_date` ignores the server's anchor.
+  generated slugs, an interval whose YAML sets no `anchor_date` ignores the server's anchor,
+  and a deployment whose YAML sets no `version` accepts the flow file's md5 and null alike.
 - Schedules are compared keyed by slug (`schedules[daily].schedule.cron`), not by position.
-- Lists of plain values (`tags`, `networks`, ...) change as a whole; `tags` are sets.
+- Lists of plain values (`tags`, `networks`, ...) change as a whole. A deployment's `tags` are
+  written in the file's order, duplicates included (as `prefect deploy` does), but a pure
+  reordering on the server (the same tags, the same counts) is not a change: Prefect gives
+  tag order no meaning.
 - Integers and floats compare by value (`3600` equals `3600.0`).
 - Desired values holding a placeholder that `prefect deploy` resolves at deploy time (a block,
   an undeclared variable, a build-step output) are opaque: never reported.
@@ -49,9 +53,29 @@ def align(desired: State, live: State) -> State:
         if want is None:
             continue
         if address.type == "deployment":
-            out[address] = _align_schedules(want, res)
+            out[address] = _align_version(want, _align_tags(want, _align_schedules(want, res)))
     out.update(_align_priorities(desired, live))
     return State(out)
+
+
+def _align_version(want: Resource, have: Resource) -> Resource:
+    """A YAML without `version`: `prefect deploy` writes the file's md5 where it can import the
+    flow and null where it cannot (static fallback); either is what it would write."""
+    alternatives = want.meta.get("version_alternatives") or ()
+    if have.spec.get("version") == want.spec.get("version") or (
+        have.spec.get("version") not in alternatives
+    ):
+        return have
+    return Resource(have.address, {**have.spec, "version": want.spec.get("version")}, have.meta)
+
+
+def _align_tags(want: Resource, have: Resource) -> Resource:
+    wanted, had = want.spec.get("tags"), have.spec.get("tags")
+    if not (isinstance(wanted, list) and isinstance(had, list)) or wanted == had:
+        return have
+    if sorted(map(str, wanted)) != sorted(map(str, had)):
+        return have
+    return Resource(have.address, {**have.spec, "tags": list(wanted)}, have.meta)
 
 
 def _align_priorities(desired: State, live: State) -> dict[Address, Resource]:

@@ -51,6 +51,7 @@ from .live import (
     limit_resource,
     pool_resource,
     queue_resource,
+    read_deploy_inputs,
     variable_resource,
 )
 from .ownership import (
@@ -124,6 +125,9 @@ class ServerObjects:
     deployments: tuple[Resource, ...] = ()
     variables: tuple[Resource, ...] = ()
     limits: tuple[Resource, ...] = ()
+    # The server's default template per pool type (what `plan` uses for a pool file without
+    # one); a type missing here falls back to the shipped default.
+    pool_templates: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -201,12 +205,14 @@ def read_server(client: ApiClient, selection: Selection = Selection()) -> Server
             # `deployment:<id>` limits belong to deployments' `concurrency_limit`.
             if not str(o.get("name", "")).startswith(("deployment:", *_OWN_PREFIXES))
         ]
+    defaults = read_deploy_inputs(client, [], [str(p.spec["type"]) for p in pools])
     return ServerObjects(
         pools=tuple(pools),
         queues=tuple(queues),
         deployments=tuple(deployments),
         variables=tuple(variables),
         limits=tuple(limits),
+        pool_templates=defaults.pool_templates or {},
     )
 
 
@@ -328,7 +334,8 @@ def build_export(
             continue
         stem = pool_names[pool.name]
         queues = [q for q in objects.queues if q.spec["pool"] == pool.name]
-        doc, template = _pool_document(pool, queues, stem, secrets)
+        default = objects.pool_templates.get(str(pool.spec["type"]))
+        doc, template = _pool_document(pool, queues, stem, secrets, default)
         pool_path = f"{POOLS_DIR}/{stem}.yaml"
         files.append(
             _yaml_file(pool_path, POOL_SCHEMA, local_schemas, dump_yaml(doc, header=header))
@@ -438,7 +445,11 @@ def _file_names(names: Sequence[str]) -> dict[str, str]:
 
 
 def _pool_document(
-    pool: Resource, queues: Sequence[Resource], stem: str, secrets: _Secrets
+    pool: Resource,
+    queues: Sequence[Resource],
+    stem: str,
+    secrets: _Secrets,
+    server_default: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     spec = pool.spec
     doc: dict[str, Any] = {"name": pool.name, "type": spec["type"]}
@@ -450,7 +461,7 @@ def _pool_document(
         doc["paused"] = True
     template: dict[str, Any] | None = None
     live_template = json.loads(json.dumps(spec.get("base_job_template") or {}))
-    default = templates.default_template(str(spec["type"]))
+    default = server_default or templates.default_template(str(spec["type"]))
     if default is None or diff_specs({"t": live_template}, {"t": default}):
         template = secrets.hide_pool_defaults(live_template, f"work-pool {pool.name}")
         doc["base_job_template"] = f"templates/{stem}.json"

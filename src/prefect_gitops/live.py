@@ -13,6 +13,12 @@ Read with filter endpoints, 200 objects per page, never one request per deployme
 | global concurrency limits | `GET /v2/concurrency_limits/{name}` per declared limit (the filter endpoint has no name filter and also lists one `deployment:<id>` limit per deployment) |
 | deployment triggers | `POST /automations/filter` (all; only when some deployment declares `triggers`), matched to the deployments read by their `run-deployment` action |
 
+Before the desired state is built, `read_deploy_inputs` reads what `prefect deploy` itself reads
+from the server: the variables a deployment uses but the project does not declare
+(`POST /variables/filter`), and the server's default base job templates
+(`GET /collections/views/aggregate-worker-metadata`, as `prefect work-pool create` does when the
+worker package is not installed) for pools declared without a template.
+
 So 1,000 deployments on 10 pools take about ten requests. The result has the same shape as the
 desired state (`desired.py`), normalized: server-only fields dropped, `description: "None"` read
 as null, `concurrency_limit` taken from `global_concurrency_limit.limit`, system labels
@@ -27,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .api import MAX_PAGE_SIZE, MAX_PAGES, ApiClient
+from .api import MAX_PAGE_SIZE, MAX_PAGES, ApiClient, ApiError
 from .automations import live_spec, owning_deployment_id
 from .desired import normalize_schedule_item
 from .ownership import LABEL, Inventory, decode_inventory, inventory_search
@@ -36,6 +42,60 @@ from .state import Address, Resource, State
 PAGE_SIZE = MAX_PAGE_SIZE
 MAX_CONCURRENT_PAGES = 4
 MAX_DUPLICATES = 10_000  # automations of one name on one deployment (bounds a loop)
+
+
+WORKER_METADATA = "/collections/views/aggregate-worker-metadata"
+# Worker types whose class ships with Prefect: its CLI takes their template from the class
+# (our shipped data is generated from it), not from the server's registry view.
+BUILT_IN_TYPES = frozenset({"process"})
+
+
+@dataclass(frozen=True)
+class ServerDefaults:
+    variables: dict[str, Any]
+    pool_templates: dict[str, dict[str, Any]] | None  # None: could not be read
+    templates_note: str
+
+
+def read_deploy_inputs(
+    client: ApiClient, variable_names: Iterable[str], pool_types: Iterable[str]
+) -> ServerDefaults:
+    """The server's values of `variable_names` and its default templates of `pool_types`."""
+    names = sorted(set(variable_names))
+    variables: dict[str, Any] = {}
+    if names:
+        body = {"variables": {"name": {"any_": names}}}
+        for obj in client.paginate("/variables/filter", body):
+            if isinstance(obj, dict) and isinstance(obj.get("name"), str):
+                variables[obj["name"]] = obj.get("value")
+    wanted = sorted(set(pool_types) - BUILT_IN_TYPES)
+    if not wanted:
+        return ServerDefaults(variables, {}, "")
+    try:
+        view = client.get(WORKER_METADATA)
+    except ApiError as exc:
+        note = f"default pool templates: shipped data (the server's could not be read: {exc})"
+        return ServerDefaults(variables, None, note)
+    templates = _worker_templates(view, wanted)
+    note = "default pool templates: the server's (" + WORKER_METADATA.lstrip("/") + ")"
+    missing = [t for t in wanted if t not in templates]
+    if missing:
+        note += f"; shipped data for {', '.join(missing)} (not in the server's registry)"
+    return ServerDefaults(variables, templates, note)
+
+
+def _worker_templates(view: Any, wanted: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """`{package: {worker: {type, default_base_job_configuration}}}` -> type -> template."""
+    found: dict[str, dict[str, Any]] = {}
+    types = set(wanted)
+    for collection in view.values() if isinstance(view, dict) else ():
+        for worker in collection.values() if isinstance(collection, dict) else ():
+            if not isinstance(worker, dict) or worker.get("type") not in types:
+                continue
+            template = worker.get("default_base_job_configuration")
+            if isinstance(template, dict) and worker["type"] not in found:
+                found[worker["type"]] = template
+    return found
 
 
 @dataclass(frozen=True)
@@ -315,7 +375,7 @@ def deployment_resource(obj: Mapping[str, Any], flow_name: str) -> Resource:
         "path": obj.get("path"),
         "description": description,
         "version": obj.get("version"),
-        "tags": sorted(set(obj.get("tags") or [])),
+        "tags": list(obj.get("tags") or []),
         "labels": user_labels,
         "parameters": obj.get("parameters") or {},
         "parameter_openapi_schema": obj.get("parameter_openapi_schema"),

@@ -462,6 +462,9 @@ def to_server_schedule(
     errors = [p for p in check_schedule(raw) if p.severity == "error"]
     if errors:
         raise ScheduleError(errors[0].message)
+    templated = sorted(str(key) for key, value in raw.items() if is_templated(value))
+    if templated:  # check_schedule leaves these to deploy time; by now they must be resolved
+        raise ScheduleError(f"`{templated[0]}` still holds an unresolved placeholder")
     now = now or datetime.datetime.now(datetime.timezone.utc)
     timezone = raw.get("timezone")
     schedule: dict[str, Any]

@@ -145,3 +145,29 @@ def test_plan_without_an_entrypoint_is_refused_by_a_located_validate_error(
     assert plan.exit_code == 1
     assert "prefect.yaml:2" in plan.stderr and "S009" in plan.stderr
     assert "nothing was planned" in plan.stderr
+STEP_TOP = "build:\n  - my.steps.build:\n      id: build_image\n"
+STEP_DEP = (
+    "deployments:\n  - name: d\n    entrypoint: flows.py:f\n    version: '{{ build_image.tag }}'\n"
+    "    tags: [app, '{{ build_image.tag }}']\n    work_pool:\n      name: p\n"
+    "      job_variables:\n        image: '{{ build_image.image }}'\n"
+    "        cmd: '{{ ctx.flow_run.id }}'\n        home: '{{ HOME_DIR }}'\n"
+    "    pull:\n      - prefect.deployments.steps.set_working_directory:\n"
+    "          directory: '{{ build_image.dir }}'\n"
+)
+
+
+def test_step_outputs_warn_by_default_where_they_are_used(tmp_path: Path) -> None:
+    diags = check(tmp_path, STEP_TOP + STEP_DEP, environ={"HOME_DIR": "/h"})
+    step = [d for d in diags if d.code == "R006"]
+    assert all(d.severity.value == "warning" for d in step)
+    assert summary(step) == [
+        ("R006", 7, "deployments[0].version"),
+        ("R006", 8, "deployments[0].tags[1]"),
+        ("R006", 12, "deployments[0].work_pool.job_variables.image"),
+    ]
+    assert "{{ build_image.image }}" in step[-1].message
+
+
+def test_without_steps_a_placeholder_is_not_a_step_output(tmp_path: Path) -> None:
+    diags = check(tmp_path, STEP_DEP, environ={"HOME_DIR": "/h"})
+    assert [d for d in diags if d.code == "R006"] == []

@@ -37,18 +37,19 @@ from ..apply import (
     Outcome,
     Throttle,
     apply_plan,
+    changed_fields,
     check_prune_guard,
     inventory_after,
     inventory_before,
     record_inventory,
 )
-from ..desired import analyze_flows, build_desired
+from ..desired import parse_step_outputs, refuse_unresolved_steps
 from ..environments import api_target
 from ..errors import ReconcilerError, StalePlanError
 from ..loader import Project, load_project
 from ..lock import LockInfo, acquire, force_unlock
 from ..ownership import Inventory, owner_key
-from ..plan import Action, Plan
+from ..plan import Action, Plan, ResourceChange
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible
@@ -61,7 +62,7 @@ from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
 from .options import config_option, env_option, format_option, use_color
-from .plan import compute_plan, load_valid_project, owner_of
+from .plan import compute_plan, desired_online, load_valid_project, owner_of, step_options
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 APPLY_RETRIES = 8
@@ -124,6 +125,7 @@ def read_saved_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
     show_default=True,
     help="Seconds to wait for another apply of this project to finish.",
 )
+@step_options
 @env_option
 @api_options
 def apply_command(
@@ -136,6 +138,8 @@ def apply_command(
     adopt: bool,
     parallelism: int,
     lock_timeout: float,
+    step_outputs: tuple[str, ...],
+    run_steps: bool,
     environment: str | None,
     api_url: str | None,
     profile: str | None,
@@ -161,15 +165,16 @@ def apply_command(
     )
     if project is None:
         return EXIT_PROBLEM
-    desired = build_desired(project, environ=environ, flow_lookup=analyze_flows(project))
+    outputs = parse_step_outputs(step_outputs)
     should_prune = project.config.prune if prune is None else prune
     should_prune = saved.prune if saved is not None else should_prune
-    run = _Run(
-        project, desired, saved, saved_doc, should_prune, adopt, output_format, auto_approve
-    )
     throttle = Throttle(parallelism)
     settings = resolve_settings(*api_target(project, api_url, profile))
     with _apply_client(settings, throttle) as client:
+        desired = desired_online(client, project, environ, outputs, run_steps)
+        run = _Run(
+            project, desired, saved, saved_doc, should_prune, adopt, output_format, auto_approve
+        )
         plan = run.plan(client)
         if plan is None:
             return EXIT_OK
@@ -191,6 +196,14 @@ def apply_command(
         )
     _finish(plan, result, output_format, project, nothing=False, hidden=hidden)
     return _exit_status(result, signalled=bool(signalled))
+
+
+def _written_fields(rc: ResourceChange) -> set[str] | None:
+    """The top-level fields apply sends for `rc`; None when it writes the whole resource."""
+    if rc.action in (Action.CREATE, Action.REPLACE):
+        return None
+    fields = changed_fields(rc)
+    return None if "labels" in fields else fields  # labels: a full upsert
 
 
 def _exit_status(result: ApplyResult, *, signalled: bool) -> int:
@@ -292,6 +305,7 @@ class _Run:
             # Apply `plan`, the saved one made again: it holds the values the file masks.
             _check_saved(saved, self.saved_doc, plan, client, project)
         check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
+        refuse_unresolved_steps(desired, {rc.address: _written_fields(rc) for rc in plan.changes})
         if not _needs_writes(plan, desired, live.state, self.owner, live.inventory):
             result = ApplyResult((), client.request_count, client.write_count)
             _finish(plan, result, self.output_format, project, nothing=True)

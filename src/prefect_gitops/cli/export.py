@@ -10,7 +10,7 @@ import click
 import yaml
 
 from ..api import ApiClient
-from ..desired import analyze_flows, build_desired, project_name
+from ..desired import analyze_flows, project_name
 from ..environments import api_target
 from ..errors import ReconcilerError
 from ..export import (
@@ -30,6 +30,7 @@ from ..state import Address
 from . import EXIT_OK, cli
 from .common import api_options, open_client
 from .options import env_option
+from .plan import desired_online
 
 
 @cli.command("export")
@@ -136,7 +137,7 @@ def _adopt(
             hint=f"run `prefect-gitops validate {directory}`, fix them, then "
             "`prefect-gitops export --force --adopt` again",
         )
-    desired = build_desired(loaded, environ=os.environ, flow_lookup=analyze_flows(loaded))
+    desired = desired_online(client, loaded, os.environ, {}, run_steps=False)
     owner = project_name(loaded)
     inventory = adopt(client, owner, addresses, desired)
     count = sum(1 for a in addresses if inventory.owns(a))

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..api import ApiClient
-from ..desired import analyze_flows, build_desired, project_name
+from ..desired import (
+    DeployInputs,
+    analyze_flows,
+    build_desired,
+    parse_step_outputs,
+    project_name,
+    used_variables,
+)
 from ..diagnostics import Diagnostics, Summary
 from ..environments import api_target, load_for_environment
 from ..errors import ReconcilerError
-from ..live import LiveState, read_live
+from ..live import LiveState, read_deploy_inputs, read_live
 from ..loader import Project
 from ..ownership import owner_key
 from ..plan import Plan, build_plan
@@ -32,6 +40,24 @@ from .common import api_options, open_client
 from .options import config_option, env_option, format_option, path_argument, use_color
 
 EXIT_CHANGES = 2
+
+
+def step_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--step-output` and `--run-steps`: where build/push step outputs come from."""
+    command = click.option(
+        "--run-steps",
+        is_flag=True,
+        help="Run the build and push steps as `prefect deploy` does (e.g. build the image) "
+        "and use their outputs.",
+    )(command)
+    return click.option(
+        "--step-output",
+        "step_outputs",
+        multiple=True,
+        metavar="STEP_ID.KEY=VALUE",
+        help="A build/push step output produced elsewhere (e.g. by the CI job that built the "
+        "image): --step-output build_image.image=registry/app:sha. Repeatable.",
+    )(command)
 
 
 @cli.command("plan")
@@ -65,6 +91,7 @@ EXIT_CHANGES = 2
     help="With --format markdown: at most this many characters (a GitHub comment holds 65,536; "
     "the job summary 1 MiB); 0 for no limit. Every changed address is always listed.",
 )
+@step_options
 @env_option
 @api_options
 def plan_command(
@@ -75,6 +102,8 @@ def plan_command(
     detailed_exitcode: bool,
     prune: bool | None,
     markdown_budget: int,
+    step_outputs: tuple[str, ...],
+    run_steps: bool,
     environment: str | None,
     api_url: str | None,
     profile: str | None,
@@ -99,9 +128,10 @@ def plan_command(
     if project is None:
         return EXIT_PROBLEM
 
-    desired = build_desired(project, environ=environ, flow_lookup=analyze_flows(project))
+    outputs = parse_step_outputs(step_outputs)
     should_prune = project.config.prune if prune is None else prune
     with open_client(*api_target(project, api_url, profile)) as client:
+        desired = desired_online(client, project, environ, outputs, run_steps)
         _live, plan = compute_plan(client, project, desired, prune=should_prune)
         if client.write_count:  # pragma: no cover - a bug guard: plan must never write
             raise ReconcilerError(
@@ -158,6 +188,48 @@ def save_plan(
 
 
 # -- shared with `apply` (cli/apply.py) ------------------------------------------------------
+
+
+def desired_online(
+    client: ApiClient,
+    project: Project,
+    environ: Mapping[str, str],
+    step_outputs: Mapping[str, Any],
+    run_steps: bool,
+) -> State:
+    """The desired state with what `prefect deploy` reads from the server (undeclared
+    variables, default pool templates) and the step outputs; notes go to stderr."""
+    declared = {v.name for v in project.config.variables}
+    defaults = read_deploy_inputs(
+        client,
+        sorted(used_variables(project) - declared),
+        [p.spec.type for p in project.pools if p.spec is not None and p.template_is_default],
+    )
+    runner = None
+    if run_steps:
+        from ..steps import prefect_step_runner  # imports Prefect: only when asked
+
+        runner = prefect_step_runner()
+    inputs = DeployInputs(
+        step_outputs=step_outputs,
+        run_steps=runner,
+        server_variables=defaults.variables,
+        pool_templates=defaults.pool_templates,
+    )
+    desired = build_desired(
+        project, environ=environ, flow_lookup=analyze_flows(project), inputs=inputs
+    )
+    if defaults.templates_note:
+        click.echo(f"note: {defaults.templates_note}", err=True)
+    for res in desired.of_type("deployment"):
+        for path, names in (res.meta.get("step_outputs") or {}).items():
+            click.echo(
+                f"note: {res.meta.get('source')}: {res.address}: {path} uses the step output "
+                f"{', '.join(names)} (known after the steps run; apply needs --step-output "
+                "or --run-steps)",
+                err=True,
+            )
+    return desired
 
 
 def load_valid_project(

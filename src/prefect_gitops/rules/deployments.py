@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from ..automations import TriggerError, build_automation, default_name
 from ..diagnostics import Diagnostic, Severity
 from ..loader import DeploymentEntry, Project
-from ..templating import apply_values, find_placeholders, resolve_env, resolve_variables
+from ..source import format_path
+from ..templating import (
+    PlaceholderKind,
+    apply_values,
+    find_placeholders,
+    resolve_env,
+    resolve_variables,
+)
 from .job_variables import has_steps
 
 if TYPE_CHECKING:
@@ -36,6 +43,60 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
         triggers = raw.get("triggers")
         if isinstance(triggers, list):
             yield from _triggers(entry, raw, triggers, options.environ)
+        if _has_steps(project, entry):
+            yield from _step_outputs(entry, raw, options.environ)
+
+
+def _has_steps(project: Project, entry: DeploymentEntry) -> bool:
+    """Build or push steps, the deployment's own or its prefect.yaml's (as `prefect deploy`)."""
+    top = next((pf.top for pf in project.prefect_files if pf.file is entry.file), None)
+    raw = entry.raw if isinstance(entry.raw, dict) else {}
+    build = raw.get("build", top.build if top is not None else None)
+    push = raw.get("push", top.push if top is not None else None)
+    return bool(build) or bool(push)
+
+
+_NOT_TEMPLATED = ("build", "push", "pull", "triggers")
+
+
+def _step_outputs(
+    entry: DeploymentEntry, raw: Mapping[Any, Any], environ: Mapping[str, str]
+) -> Iterator[Diagnostic]:
+    """A step output (`{{ build_image.image }}`) exists only once the steps ran: `apply`
+    needs it given (`--step-output`) or the steps run (`--run-steps`), else it refuses."""
+
+    def walk(value: Any, sub: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], list[str]]]:
+        if isinstance(value, str):
+            names = sorted(
+                p.full_match
+                for p in find_placeholders(value)
+                if p.kind is PlaceholderKind.STANDARD
+                and not p.name.startswith("ctx.")
+                and p.name not in environ  # the environment pass resolves those
+            )
+            if names:
+                yield sub, names
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from walk(item, (*sub, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from walk(item, (*sub, index))
+
+    for key, value in raw.items():
+        if key in _NOT_TEMPLATED:
+            continue
+        for sub, names in walk(value, (key,)):
+            yield Diagnostic(
+                Severity.WARNING,
+                "R006",
+                f"{entry.label}: `{format_path(sub)}` uses the step output "
+                f"{', '.join(names)}, known only once the build/push steps ran",
+                entry.span(*sub),
+                path=entry.json_path(*sub),
+                resource=entry.resource,
+                hint="plan/apply need it: --step-output STEP_ID.KEY=VALUE, or --run-steps",
+            )
 
 
 def _resolved(value: Any, variables: Mapping[str, Any], environ: Mapping[str, str]) -> Any:

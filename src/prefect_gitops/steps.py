@@ -1,0 +1,71 @@
+"""`--run-steps`: run a deployment's build and push steps as `prefect deploy` does.
+
+Prefect's own step machinery (`prefect.deployments.steps.run_steps`, which imports each step's
+function and installs its `requires:` package) is imported only here and only when asked: the
+rest of the tool never imports Prefect. Steps run in the prefect.yaml's folder, the directory
+`prefect deploy` runs in; their progress goes to stderr so that `--format json` stays one
+document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .desired import StepRunner
+from .errors import ReconcilerError
+
+
+def prefect_step_runner() -> StepRunner:
+    """A runner that runs each distinct (steps, folder) once, like one `prefect deploy`."""
+    done: dict[str, Mapping[str, Any]] = {}
+
+    def run(build: list[Any], push: list[Any], base_dir: Path) -> Mapping[str, Any]:
+        key = json.dumps([build, push, str(base_dir)], sort_keys=True, default=str)
+        if key not in done:
+            done[key] = _run(build, push, base_dir)
+        return done[key]
+
+    return run
+
+
+def _run(build: list[Any], push: list[Any], base_dir: Path) -> dict[str, Any]:
+    try:
+        from prefect.deployments.steps.core import run_steps  # only with --run-steps
+    except ImportError as exc:  # pragma: no cover - Prefect is a dependency
+        raise ReconcilerError(f"--run-steps needs Prefect's step functions: {exc}") from None
+
+    def show(*args: Any, **_: Any) -> None:
+        print(*args, file=sys.stderr)
+
+    outputs: dict[str, Any] = {}
+    try:
+        with _working_directory(base_dir):
+            if build:
+                outputs.update(asyncio.run(run_steps(build, outputs, print_function=show)))
+            if push:
+                outputs.update(asyncio.run(run_steps(push, outputs, print_function=show)))
+    except Exception as exc:  # a step's own failure, whatever it is: reported, not a crash
+        cause = exc.__cause__ or exc
+        raise ReconcilerError(
+            f"{base_dir}: a build/push step failed: {type(cause).__name__}: {cause}",
+            hint="fix the step (e.g. install its package, start Docker), or build elsewhere "
+            "and pass the results with --step-output STEP_ID.KEY=VALUE",
+        ) from None
+    return outputs
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
