@@ -129,7 +129,6 @@ CASES: list[Case] = [
     Case("S009", "no-name", deployment().replace("  - name: d\n    entrypoint", "  - entrypoint")),
     Case("S009", "no-entrypoint", "deployments:\n  - name: d\n    work_pool:\n      name: " + POOL),
     Case("S009", "no-work-pool", "deployments:\n  - name: d\n    entrypoint: flows.py:hello\n"),
-    Case("S012", "no-deployments", "deployments: []\n"),
     Case("S013", "slash-in-name", deployment(name="a/b")),
     Case(
         "S014",
@@ -274,6 +273,8 @@ NO_NATIVE: dict[str, str] = {
     "E003": "a file outside the repository: whether it deploys depends on the machine",
     "E004": "a module path: whether it deploys depends on what is installed",
     "R005": "an environment our config does not declare (our files)",
+    "S012": "no deployments: `prefect deploy --all` fails for want of anything to deploy, while "
+    "prefect-gitops applies the pools, variables and limits the repository declares (a warning)",
     "R006": "native deploy runs the build steps (Docker is absent here): see the docker-recipe "
     "test in tests/test_desired_server.py",
     "P001": "pool files (our files)",

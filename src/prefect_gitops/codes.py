@@ -131,7 +131,7 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "S009": (ERROR, FAILS),
     "S010": (ERROR, FAILS),
     "S011": (ERROR, OURS),
-    "S012": (ERROR, FAILS),
+    "S012": (WARNING, "fails (nothing to deploy); we apply the repository's pools, variables and limits"),
     "S013": (ERROR, FAILS),
     "S014": (ERROR, FAILS),
     "S015": (ERROR, STOPS_PLAN + " (it addresses triggers by name)"),

@@ -96,7 +96,7 @@ def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
     )
     assert d.message == "prefect.yaml: unknown top-level key 'deploymentz' (Prefect ignores it)"
     assert d.hint == "did you mean 'deployments'?"
-    assert one(diags, "S012").severity.value == "error"
+    assert one(diags, "S012").severity.value == "warning"
 
 
 def test_top_level_key_that_only_holds_anchors_is_fine(tmp_path: Path) -> None:
@@ -453,5 +453,5 @@ def test_docker_compose_file_gets_one_clear_error(tmp_path: Path) -> None:
 def test_empty_deployments_list(tmp_path: Path) -> None:
     diags = check(tmp_path, {"prefect.yaml": "name: x\ndeployments: []\n"})
     # `prefect deploy --all` with no deployments falls back to one deploy with no entrypoint.
-    assert summary(diags) == [("error", "S012", 2, "deployments")]
+    assert summary(diags) == [("warning", "S012", 2, "deployments")]
     assert "An entrypoint must be provided" in diags[0].message

@@ -238,11 +238,13 @@ def _prefect_file(pf: PrefectFile, project: Project) -> Iterator[Diagnostic]:
     raw_deployments = data.get("deployments")
     if not layout and (raw_deployments is None or raw_deployments == []):
         where: JsonPath = ("deployments",) if "deployments" in data else ()
+        # A warning: `prefect deploy --all` has nothing to do here, but the repository may
+        # declare work pools, variables and limits, which prefect-gitops applies all the same.
         yield _diag(
-            Severity.ERROR,
+            Severity.WARNING,
             "S012",
             f"{rel} declares no deployments; `prefect deploy --all` fails in its folder (\"An "
-            "entrypoint must be provided\")",
+            "entrypoint must be provided\"); prefect-gitops applies the rest of the repository",
             source,
             where,
             hint="add a `deployments:` list, or drop this file from `prefect_files`",
