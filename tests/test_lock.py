@@ -75,7 +75,9 @@ def test_second_holder_waits_then_fails_naming_the_holder(client: ApiClient) -> 
 @pytest.mark.server
 def test_an_expired_lease_is_taken_over(client: ApiClient) -> None:
     stale = acquire(client, "lock-b", timeout=0, holder="crashed", lease_seconds=1)
-    time.sleep(2.5)  # the server's clock, not ours, says the lease lapsed
+    # The server's clock, not ours, says the lease lapsed: its Date header has a resolution of
+    # a second and may lag behind under load, so wait well past the 1 s lease.
+    time.sleep(4.5)
     with acquire(client, "lock-b", timeout=0, holder="fresh") as lease:
         assert lease.info.id != stale.info.id
         assert lease.info.holder == "fresh"
@@ -96,7 +98,7 @@ def test_a_renewed_lease_outlives_its_duration(client: ApiClient) -> None:
             acquire(client, "lock-renewed", timeout=0, holder="other", lease_seconds=2)
     finally:
         lease.stop_renewing()  # the holder hangs: no more renewals, and no release either
-    time.sleep(3)
+    time.sleep(5)  # past the 2 s lease by the server's Date header (1 s resolution, may lag)
     with acquire(client, "lock-renewed", timeout=0, holder="other") as taken:
         assert taken.info.holder == "other" and not lost.is_set()
     lease.release()  # by its own id: the other holder's lease was already gone
