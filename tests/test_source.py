@@ -362,3 +362,16 @@ def test_syntax_error_position_is_one_based() -> None:
 )
 def test_format_path(path: tuple[object, ...], text: str) -> None:
     assert format_path(path) == text
+
+
+@pytest.mark.parametrize("text", ["tags: [q?uick, ops]\n", "a: {k: x?y}\n", "- [a, b?]\n"])
+def test_flow_plain_scalars_pyyaml_refuses_are_refused(text: str) -> None:
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(text)
+    with pytest.raises(YamlLoadError, match="flow collection"):
+        load_yaml(text, "f")
+
+
+def test_question_marks_in_block_and_quoted_flow_values_stay_fine() -> None:
+    text = "a: q?x\nb: ['q?x', \"y?\"]\n"
+    assert load_yaml(text, "f")[0] == yaml.safe_load(text)

@@ -113,6 +113,7 @@ class _Frame:
     has_key: bool = False
     key_mark: tuple[int, int] = (1, 1)
     merges: list[tuple[Any, JsonPath, tuple[int, int]]] = field(default_factory=list)
+    flow: bool = False  # `[...]` or `{...}`
 
 
 @dataclass
@@ -185,7 +186,14 @@ class _Builder:
                 self._define_anchor(event.anchor, mark)
                 self.open_anchors.add(event.anchor)
             self.stack.append(
-                _Frame(is_map, self._child_path(), mark, event.anchor, {} if is_map else [])
+                _Frame(
+                    is_map,
+                    self._child_path(),
+                    mark,
+                    event.anchor,
+                    {} if is_map else [],
+                    flow=bool(event.flow_style),
+                )
             )
         elif kind is yaml.AliasEvent:
             name = event.anchor
@@ -218,6 +226,8 @@ class _Builder:
 
     def _scalar(self, event: Any, mark: tuple[int, int]) -> Any:
         tag = event.tag
+        if not event.style and self.stack and self.stack[-1].flow:  # plain: None or ""
+            _check_flow_plain(event.value, mark)
         if tag is None and event.implicit[0]:
             known = self.plain.get(event.value, _UNSEEN)
             if known is _UNSEEN:
@@ -392,6 +402,22 @@ def _events(text: str) -> Iterator[Any]:
         yield from iter(parser.get_event, None)  # None once the stream has ended
     finally:
         parser.dispose()
+
+
+def _check_flow_plain(value: str, mark: tuple[int, int]) -> None:
+    """PyYAML ends a plain scalar inside `[ ]` or `{ }` at any of `?[]{}` (and then refuses
+    the document); libyaml, which we parse with, reads them as part of the value."""
+    for char in _FLOW_STOPS:
+        if char in value:
+            raise YamlLoadError(
+                f"YAML syntax error: {char!r} inside the unquoted value {value!r} in a flow "
+                "collection ([...] or {...}); PyYAML, which Prefect reads with, refuses it",
+                *mark,
+                hint="quote the value",
+            )
+
+
+_FLOW_STOPS = "?[]{}"
 
 
 def _too_deep(line: int, column: int) -> YamlLoadError:
