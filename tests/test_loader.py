@@ -245,13 +245,27 @@ def test_prefect_file_outside_the_repo(tmp_path: Path) -> None:
     assert (diag["file"], diag["line"]) == ("prefect-gitops.yaml", 2)
 
 
-def test_duplicate_key_is_located(tmp_path: Path) -> None:
-    write(tmp_path, {"prefect.yaml": "build: null\npush: null\nbuild: []\n" + GOOD})
+def test_duplicate_key_in_prefect_yaml_is_a_located_warning_and_the_later_wins(
+    tmp_path: Path,
+) -> None:
+    # Prefect's yaml.safe_load keeps the later key and deploys: a warning, not an error.
+    write(tmp_path, {"prefect.yaml": "build: null\npush: null\nbuild: []\n" + GOOD, **SUPPORT})
+    result = validate_json(tmp_path)
+    assert result.exit_code == 0
+    diag = only(result, "Y005")
+    assert (diag["severity"], diag["line"], diag["column"]) == ("warning", 3, 1)
+    assert "first at line 1" in diag["message"] and "keeps only this later one" in diag["message"]
+    project, _ = load_project(tmp_path)
+    assert project.prefect_files[0].file.data["build"] == []
+
+
+def test_duplicate_key_in_our_own_files_is_an_error(tmp_path: Path) -> None:
+    files = {**SUPPORT, "prefect.yaml": GOOD, "work-pools/p.yaml": "name: p\ntype: process\nname: q\n"}
+    write(tmp_path, files)
     result = validate_json(tmp_path)
     assert result.exit_code == 1
     diag = only(result, "Y005")
-    assert (diag["line"], diag["column"]) == (3, 1)
-    assert "first defined at line 1" in diag["message"]
+    assert (diag["severity"], diag["file"], diag["line"]) == ("error", "work-pools/p.yaml", 3)
 
 
 def test_custom_tag_is_located(tmp_path: Path) -> None:

@@ -174,12 +174,12 @@ def test_try_repo_fails_on_a_bad_repo(
     hook_repo: Path, pre_commit_home: Path, tmp_path: Path
 ) -> None:
     done = _try_repo(
-        hook_repo, EXAMPLES / "invalid" / "duplicate-key", tmp_path / "bad", pre_commit_home
+        hook_repo, EXAMPLES / "invalid" / "syntax-error", tmp_path / "bad", pre_commit_home
     )
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert re.search(r"prefect-gitops validate\.+Failed", output), output
-    assert "prefect.yaml:6:" in output and "Y005" in output, output
+    assert "prefect.yaml:7:" in output and "Y004" in output, output
 
 
 @pytest.mark.timeout(1500)

@@ -87,6 +87,7 @@ CASES: list[Case] = [
     Case("Y002", "not-utf8", deployment().encode() + b"# caf\xe9\n"),
     Case("Y003", "merge-conflict", "<<<<<<< HEAD\n" + deployment() + "=======\n>>>>>>> b\n"),
     Case("Y004", "syntax-error", deployment() + "    tags: [a, b\n"),
+    Case("Y005", "duplicate-key", deployment("    tags: [a]\n    tags: [b]\n")),
     Case("Y007", "custom-tag", deployment("    description: !Ref Thing\n")),
     Case("Y007", "two-documents", deployment() + "---\n" + deployment(name="e")),
     Case("Y008", "empty-file", ""),
@@ -263,7 +264,6 @@ CASES: list[Case] = [
 # No native trial, and why (each stays an error where it stops plan or apply).
 NO_NATIVE: dict[str, str] = {
     "Y001": "a file our config or a pool file names is missing (our files)",
-    "Y005": "duplicate keys: the loader refuses the file before any rule runs (see the report)",
     "Y006": "hostile input (alias bombs): not fed to the real CLI on a shared machine",
     "S006": "two work-pool files with one name (our files)",
     "S007": "two queues with one name in a pool file (our files)",

@@ -115,7 +115,7 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "Y002": (ERROR, FAILS),
     "Y003": (ERROR, FAILS),
     "Y004": (ERROR, FAILS),
-    "Y005": (ERROR, "deploys, keeping the last key (we refuse: the file does not load)"),
+    "Y005": (BY_CASE, "deploys, keeping the last key (prefect.yaml: warning; our files: error)"),
     "Y006": (ERROR, FAILS),
     "Y007": (ERROR, FAILS),
     "Y008": (ERROR, FAILS),

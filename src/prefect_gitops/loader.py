@@ -232,9 +232,12 @@ def read_yaml_file(
     what: str,
     require_mapping: bool = True,
     within: Path | None = None,
+    lenient_duplicates: bool = False,
 ) -> SourceFile | None:
     """Read and parse one YAML (or JSON) file, or add a located diagnostic and return None.
-    The file must be inside `within` (default: `root`), symlinks resolved."""
+    The file must be inside `within` (default: `root`), symlinks resolved. With
+    `lenient_duplicates` (Prefect's own files) a key given twice is a warning and the later
+    value is kept, as Prefect's `yaml.safe_load` keeps it; in our own formats it is an error."""
     rel = relative(path, root)
     top = Span(rel, 1, 1)
     try:
@@ -273,10 +276,18 @@ def read_yaml_file(
         )
         return None
     try:
-        value, smap = load_yaml(text, rel)
+        value, smap = load_yaml(text, rel, keep_last_duplicate=lenient_duplicates)
     except YamlLoadError as exc:
         _yaml_error(exc, text, rel, diags)
         return None
+    for key_path, (line, column), first in smap.duplicates:
+        diags.warning(
+            "Y005",
+            f"{what} {rel}: duplicate key {format_path(key_path)!r} (first at line {first}); "
+            "Prefect's YAML loader silently keeps only this later one",
+            Span(rel, line, column),
+            hint="remove or rename one of them",
+        )
     if require_mapping and not isinstance(value, dict):
         message, hint = _not_a_mapping_hint(text, value)
         diags.error("Y008", f"{what} {rel}: {message}", Span(rel, 1, 1), hint=hint)
@@ -603,7 +614,9 @@ def _read_listed(
                 hint="only files inside the repository are read",
             )
             continue
-        source = read_yaml_file(item.path, project.root, diags, what=what)
+        source = read_yaml_file(
+            item.path, project.root, diags, what=what, lenient_duplicates=what == "prefect file"
+        )
         if source is not None:
             out.append(source)
     return out

@@ -78,6 +78,9 @@ class SourceMap:
     keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     # A path reached through an alias or a merge key -> the path where its anchor was defined.
     redirects: dict[JsonPath, JsonPath] = field(default_factory=dict)
+    # With `load_yaml(..., keep_last_duplicate=True)`: (path, where the later key is, the line
+    # of the first one) for each key given twice; the later value is kept, as PyYAML does.
+    duplicates: list[tuple[JsonPath, tuple[int, int], int]] = field(default_factory=list)
 
     def span(self, path: JsonPath, *, key: bool = False) -> Span:
         """The position of `path` (its key when `key`), else of its nearest known ancestor."""
@@ -124,8 +127,9 @@ class _Anchor:
 
 
 class _Builder:
-    def __init__(self, file: str, text: str) -> None:
+    def __init__(self, file: str, text: str, *, keep_last_duplicate: bool = False) -> None:
         self.text = text
+        self.keep_last_duplicate = keep_last_duplicate
         self.smap = SourceMap(file)
         self.stack: list[_Frame] = []
         self.anchors: dict[str, _Anchor] = {}
@@ -332,12 +336,15 @@ class _Builder:
         path = (*parent.path, key)
         if key in parent.value:
             first = self.smap.keys.get(path, (0, 0))
-            raise YamlLoadError(
-                f"duplicate key {key!r} (first defined at line {first[0]}); "
-                "YAML loaders silently keep only the last one",
-                *parent.key_mark,
-                kind="duplicate",
-            )
+            if self.keep_last_duplicate:
+                self.smap.duplicates.append((path, parent.key_mark, first[0]))
+            else:
+                raise YamlLoadError(
+                    f"duplicate key {key!r} (first defined at line {first[0]}); "
+                    "YAML loaders silently keep only the last one",
+                    *parent.key_mark,
+                    kind="duplicate",
+                )
         parent.value[key] = value
         self.smap.keys[path] = parent.key_mark
         self.smap.values[path] = mark
@@ -469,9 +476,11 @@ def _merged_value(text: str) -> Any:
         raise _from_pyyaml(exc) from None
 
 
-def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
-    """Parse one YAML document. Raises `YamlLoadError` with a position on any problem."""
-    builder = _Builder(file, text)
+def load_yaml(text: str, file: str, *, keep_last_duplicate: bool = False) -> tuple[Any, SourceMap]:
+    """Parse one YAML document. Raises `YamlLoadError` with a position on any problem; a key
+    given twice in one mapping is one, unless `keep_last_duplicate` (then the later value is
+    kept, as `yaml.safe_load` keeps it, and `SourceMap.duplicates` says where)."""
+    builder = _Builder(file, text, keep_last_duplicate=keep_last_duplicate)
     try:
         for event in _events(text):
             builder.feed(event)
