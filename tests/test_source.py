@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,9 @@ from prefect_gitops.source import (
     format_path,
     load_yaml,
 )
+from tests.yaml_values import same_value
 
 CORPUS = Path("/work/shared/corpus/real-world")
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality that treats NaN as equal to NaN and compares types of scalars too."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 EQUAL_TO_SAFE_LOAD = [
@@ -74,7 +61,7 @@ EQUAL_TO_SAFE_LOAD = [
 @pytest.mark.parametrize("text", EQUAL_TO_SAFE_LOAD)
 def test_values_equal_safe_load(text: str) -> None:
     ours, _ = load_yaml(text, "f.yaml")
-    assert _same(ours, yaml.safe_load(text))
+    assert same_value(ours, yaml.safe_load(text))
 
 
 REJECTED_BY_BOTH = [
@@ -140,7 +127,7 @@ def test_corpus_file_equals_safe_load(path: Path) -> None:
         assert exc.message.startswith("duplicate key")
         assert _has_duplicate_key(text)
         return
-    assert _same(ours, expected)
+    assert same_value(ours, expected)
 
 
 # -- positions ---------------------------------------------------------------------------------
@@ -289,7 +276,7 @@ def _flatten_as_6_0_3(self: Any, node: yaml.MappingNode) -> None:
 @pytest.mark.parametrize("text", MERGE_CASES)
 def test_merges_equal_the_installed_safe_load(text: str) -> None:
     ours, _ = load_yaml(text, "f.yaml")
-    assert _same(ours, yaml.safe_load(text))
+    assert same_value(ours, yaml.safe_load(text))
 
 
 @pytest.mark.parametrize("text", MERGE_CASES)
@@ -298,7 +285,7 @@ def test_merges_follow_pyyaml_6_0_3_rules_when_installed(
 ) -> None:
     monkeypatch.setattr(yaml.constructor.SafeConstructor, "flatten_mapping", _flatten_as_6_0_3)
     ours, _ = load_yaml(text, "f.yaml")
-    assert _same(ours, yaml.safe_load(text))
+    assert same_value(ours, yaml.safe_load(text))
 
 
 def test_two_merge_keys_later_wins_under_6_0_3(monkeypatch: pytest.MonkeyPatch) -> None:
