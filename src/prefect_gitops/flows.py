@@ -43,9 +43,7 @@ from .pysource import (
     MAX_FLOW_BYTES,
     EntrypointProblem,
     FileMemo,
-    ProblemKind,
     SourceModule,
-    clear_module_cache,
     inside_repo,
     module_file,
     qualified_name,
@@ -59,12 +57,9 @@ __all__ = [
     "FileMemo",
     "FlowInfo",
     "FlowParameter",
-    "ProblemKind",
     "analyze_entrypoint",
     "banned_name_chars",
-    "clear_cache",
     "default_flow_name",
-    "generate_parameter_schema",
 ]
 
 
@@ -643,7 +638,3 @@ def default_flow_name(function: str) -> str:
 
 def banned_name_chars(name: str) -> list[str]:
     return sorted({c for c in name if c in BANNED_NAME_CHARS})
-
-
-def clear_cache() -> None:
-    clear_module_cache()
