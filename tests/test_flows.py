@@ -137,6 +137,40 @@ def test_missing_dependencies_are_read_as_prefects_static_fallback(
     }  # fmt: skip
 
 
+FIELD_DEFAULTS = """\
+from pydantic import Field
+from prefect import flow
+
+
+@flow
+def f(
+    count: int = Field(3, description="how many", json_schema_extra={"unit": "items"}),
+    label: str = Field(description="what to call it"),
+    tags: list[str] = Field(default_factory=list),
+    dry: bool = Field(False),
+    note: str = "x",
+) -> None:
+    \"\"\"Field defaults.
+
+    Args:
+        dry: the docstring's word, used as Field has no description
+        label: the docstring's word, overridden by Field's own
+    \"\"\"
+"""
+
+
+def test_field_defaults_match_prefect(tmp_path: Path) -> None:
+    # `prefect deploy` takes a `Field(...)` default's default, description and extras
+    (tmp_path / "fields.py").write_text(FIELD_DEFAULTS)
+    flow = _import_file(tmp_path / "fields.py").f
+    info = analyze_entrypoint("fields.py:f", tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo) and info.schema_complete, info
+    assert info.parameter_schema == _prefect_view(flow)[2]
+    assert info.parameter_schema["properties"]["count"]["default"] == 3
+    required = info.parameter_schema["required"]
+    assert [p.name for p in info.parameters if p.required] == required == ["label", "tags"]
+
+
 def test_code_that_fails_at_import_is_still_read(tmp_path: Path) -> None:
     (tmp_path / "boom.py").write_text(
         "raise SystemExit('imported!')\nfrom prefect import flow\n\n"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .docstrings import parameter_docstrings
-from .flowschema import generate_parameter_schema, shadows_base_model
+from .flowschema import generate_parameter_schema, is_required, shadows_base_model
 from .flowtypes import (
     Absent,
     Analysis,
@@ -356,8 +356,7 @@ def _per_parameter(
             FlowParameter(
                 name=param.name,
                 position=position,
-                required=param.default is inspect.Parameter.empty
-                and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD),
+                required=is_required(param),
                 kind=param.kind.name,
                 schema=None if param.name in unreadable else prop,
                 unreadable=unreadable.get(param.name),
