@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +23,7 @@ from prefect_gitops.flows import (
     analyze_entrypoint,
     default_flow_name,
 )
+from tests.special_files import make_special_file
 
 FLOWS = Path(__file__).parent / "data" / "flows"
 PACKAGE = FLOWS / "pkg_project"
@@ -318,17 +318,10 @@ def test_a_deep_annotation_is_unreadable_not_a_crash(tmp_path: Path) -> None:
 
 
 def _special(path: Path, kind: str) -> None:
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "loop":
-        os.symlink(path.name, path)
-    elif kind == "loop-of-two":
-        os.symlink("other.py", path)
-        os.symlink(path.name, path.parent / "other.py")
-    elif kind == "dev-zero":
-        os.symlink("/dev/zero", path)
-    else:
+    if kind == "too-large":
         path.write_text("x = 1\n" * (MAX_FLOW_BYTES // 6 + 1))
+    else:
+        make_special_file(path, kind)
 
 
 @pytest.mark.timeout(60)
