@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +23,7 @@ from prefect_gitops.flows import (
     analyze_entrypoint,
     default_flow_name,
 )
+from tests.special_files import make_special_file
 
 FLOWS = Path(__file__).parent / "data" / "flows"
 PACKAGE = FLOWS / "pkg_project"
@@ -135,6 +135,40 @@ def test_missing_dependencies_are_read_as_prefects_static_fallback(
     assert by_name["scale"].schema == {
         "default": None, "position": 3, "title": "scale", "type": "number"
     }  # fmt: skip
+
+
+FIELD_DEFAULTS = """\
+from pydantic import Field
+from prefect import flow
+
+
+@flow
+def f(
+    count: int = Field(3, description="how many", json_schema_extra={"unit": "items"}),
+    label: str = Field(description="what to call it"),
+    tags: list[str] = Field(default_factory=list),
+    dry: bool = Field(False),
+    note: str = "x",
+) -> None:
+    \"\"\"Field defaults.
+
+    Args:
+        dry: the docstring's word, used as Field has no description
+        label: the docstring's word, overridden by Field's own
+    \"\"\"
+"""
+
+
+def test_field_defaults_match_prefect(tmp_path: Path) -> None:
+    # `prefect deploy` takes a `Field(...)` default's default, description and extras
+    (tmp_path / "fields.py").write_text(FIELD_DEFAULTS)
+    flow = _import_file(tmp_path / "fields.py").f
+    info = analyze_entrypoint("fields.py:f", tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo) and info.schema_complete, info
+    assert info.parameter_schema == _prefect_view(flow)[2]
+    assert info.parameter_schema["properties"]["count"]["default"] == 3
+    required = info.parameter_schema["required"]
+    assert [p.name for p in info.parameters if p.required] == required == ["label", "tags"]
 
 
 def test_code_that_fails_at_import_is_still_read(tmp_path: Path) -> None:
@@ -284,17 +318,10 @@ def test_a_deep_annotation_is_unreadable_not_a_crash(tmp_path: Path) -> None:
 
 
 def _special(path: Path, kind: str) -> None:
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "loop":
-        os.symlink(path.name, path)
-    elif kind == "loop-of-two":
-        os.symlink("other.py", path)
-        os.symlink(path.name, path.parent / "other.py")
-    elif kind == "dev-zero":
-        os.symlink("/dev/zero", path)
-    else:
+    if kind == "too-large":
         path.write_text("x = 1\n" * (MAX_FLOW_BYTES // 6 + 1))
+    else:
+        make_special_file(path, kind)
 
 
 @pytest.mark.timeout(60)

@@ -90,6 +90,32 @@ def test_memoised_schema_is_prefects_byte_for_byte(signature: inspect.Signature)
     assert fast == expected
 
 
+FIELD_DEFAULTS: list[Any] = [
+    pydantic.Field(1),
+    pydantic.Field(1, description="own words"),
+    pydantic.Field(description="required, described"),
+    pydantic.Field(default_factory=list),
+    pydantic.Field("a", json_schema_extra={"unit": "s", "position": 9}),
+    pydantic.Field(2, ge=0, title="ignored title"),
+    pydantic.Field(None, json_schema_extra=lambda schema: None),
+]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("default", FIELD_DEFAULTS, ids=repr)
+@pytest.mark.parametrize("kind", [P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY])
+def test_field_default_schema_is_prefects(default: Any, kind: Any) -> None:
+    signature = inspect.Signature(
+        [P("x", kind, annotation=int | str | None, default=default), P("y", P.KEYWORD_ONLY)]
+    )
+    expected = prefect_schema(signature, DOCS).model_dump(exclude_unset=True)
+    assert flowschema.pydantic_parameter_schema(signature, DOCS) == expected
+    for _ in range(2):  # the second call is served from the cache
+        assert flowschema.generate_parameter_schema(signature, DOCS) == expected
+    required = [p.name for p in signature.parameters.values() if flowschema.is_required(p)]
+    assert required == expected.get("required", [])
+
+
 def test_callers_get_their_own_copy() -> None:
     signature = inspect.Signature([P("x", P.POSITIONAL_OR_KEYWORD, annotation=list[int])])
     first = flowschema.generate_parameter_schema(signature, {})

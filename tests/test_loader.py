@@ -9,6 +9,7 @@ import pytest
 from prefect_gitops.diagnostics import Diagnostic
 from prefect_gitops.loader import MAX_FILE_BYTES, load_project
 from tests.run_cli import CliResult, run_cli
+from tests.special_files import make_special_file
 
 GOOD = """\
 deployments:
@@ -569,16 +570,6 @@ def test_double_star_does_not_loop_through_symlinked_folders(tmp_path: Path) -> 
     assert result.json()["summary"]["deployments"] == 1
 
 
-def _special(path: Path, kind: str, outside: Path) -> None:
-    path.unlink(missing_ok=True)
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "loop":
-        os.symlink(path.name, path)
-    else:
-        os.symlink("/dev/zero" if kind == "dev-zero" else outside, path)
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("name", "kind", "code", "where", "message"),
@@ -609,7 +600,7 @@ def test_special_files_are_refused_without_hanging(
     if name == "work-pools/t.json":
         template = "name: local\ntype: process\nbase_job_template: t.json\n"
         write(repo, {"work-pools/local.yaml": template})
-    _special(repo / name, kind, outside)
+    make_special_file(repo / name, kind, outside)
     result = validate_json(repo)
     assert result.exit_code == 1, result.stdout
     diag = only(result, code)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-import math
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from prefect_gitops import source as source_module
 from prefect_gitops.source import (
     MAX_DEPTH,
     Span,
@@ -14,21 +15,9 @@ from prefect_gitops.source import (
     format_path,
     load_yaml,
 )
+from tests.yaml_values import same_value
 
 CORPUS = Path("/work/shared/corpus/real-world")
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality that treats NaN as equal to NaN and compares types of scalars too."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 EQUAL_TO_SAFE_LOAD = [
@@ -74,7 +63,7 @@ EQUAL_TO_SAFE_LOAD = [
 @pytest.mark.parametrize("text", EQUAL_TO_SAFE_LOAD)
 def test_values_equal_safe_load(text: str) -> None:
     ours, _ = load_yaml(text, "f.yaml")
-    assert _same(ours, yaml.safe_load(text))
+    assert same_value(ours, yaml.safe_load(text))
 
 
 REJECTED_BY_BOTH = [
@@ -140,7 +129,7 @@ def test_corpus_file_equals_safe_load(path: Path) -> None:
         assert exc.message.startswith("duplicate key")
         assert _has_duplicate_key(text)
         return
-    assert _same(ours, expected)
+    assert same_value(ours, expected)
 
 
 # -- positions ---------------------------------------------------------------------------------
@@ -264,6 +253,8 @@ MERGE_CASES = [
     "a: &a {p: 1}\nb: &b {p: 2}\nc:\n  <<: [*a, *b]\n",
     "base: &base {aa: 1}\nmid: &mid\n  <<: *base\n  aa: 2\ntop:\n  <<: *mid\n",
     "base: &base {a: 1}\nmid: &mid\n  <<: *base\n  a: 2\ntop:\n  <<: [*mid, *base]\n",
+    "base: &base {a: 1}\nmid: &mid\n  <<: *base\n  a: 2\ntop:\n  <<: *mid\n",
+    "base: &base {a: 1, b: 2}\ntop:\n  <<: [*base, *base]\n  b: 3\n",
 ]
 
 
@@ -289,7 +280,7 @@ def _flatten_as_6_0_3(self: Any, node: yaml.MappingNode) -> None:
 @pytest.mark.parametrize("text", MERGE_CASES)
 def test_merges_equal_the_installed_safe_load(text: str) -> None:
     ours, _ = load_yaml(text, "f.yaml")
-    assert _same(ours, yaml.safe_load(text))
+    assert same_value(ours, yaml.safe_load(text))
 
 
 @pytest.mark.parametrize("text", MERGE_CASES)
@@ -298,13 +289,38 @@ def test_merges_follow_pyyaml_6_0_3_rules_when_installed(
 ) -> None:
     monkeypatch.setattr(yaml.constructor.SafeConstructor, "flatten_mapping", _flatten_as_6_0_3)
     ours, _ = load_yaml(text, "f.yaml")
-    assert _same(ours, yaml.safe_load(text))
+    assert same_value(ours, yaml.safe_load(text))
 
 
 def test_two_merge_keys_later_wins_under_6_0_3(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yaml.constructor.SafeConstructor, "flatten_mapping", _flatten_as_6_0_3)
     ours, _ = load_yaml(MERGE_CASES[0], "f.yaml")
     assert ours["c"] == {"p": 2, "q": 1, "r": 2}
+
+
+# Merges where no key gets two different merged values: every PyYAML release agrees.
+UNAMBIGUOUS_MERGES = [
+    "d: &d {image: a, env: {A: 1}}\nx:\n  <<: *d\n  image: b\n",
+    "a: &a {x: 1, y: 2}\nb: &b {z: 3, w: 4}\nc:\n  <<: [*a, *b]\n  v: 5\n",
+    "a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: *a\n  <<: *b\n  x: 3\n",
+    "base: &base {a: 1}\nmid: &mid\n  <<: *base\n  b: 2\ntop:\n  <<: *mid\n  c: 3\n",
+    "one: &one 1\na: &a {x: *one}\nb: &b {x: *one}\nc:\n  <<: [*a, *b]\n",
+]
+
+
+@pytest.mark.parametrize("text", UNAMBIGUOUS_MERGES)
+def test_unambiguous_merges_are_built_in_one_pass(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = yaml.safe_load(text)
+
+    def no_second_parse(text: str) -> Any:
+        raise AssertionError("parsed the document a second time")
+
+    monkeypatch.setattr(source_module, "_merged_value", no_second_parse)
+    ours, _ = load_yaml(text, "f.yaml")
+    assert same_value(ours, expected)
+    assert json.dumps(ours) == json.dumps(expected)  # the same key order, too
 
 
 def test_scanner_nesting_cap_is_a_hostile_input_error() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .docstrings import parameter_docstrings
-from .flowschema import generate_parameter_schema, shadows_base_model
+from .flowschema import generate_parameter_schema, is_required, shadows_base_model
 from .flowtypes import (
     Absent,
     Analysis,
@@ -43,9 +43,7 @@ from .pysource import (
     MAX_FLOW_BYTES,
     EntrypointProblem,
     FileMemo,
-    ProblemKind,
     SourceModule,
-    clear_module_cache,
     inside_repo,
     module_file,
     qualified_name,
@@ -59,12 +57,9 @@ __all__ = [
     "FileMemo",
     "FlowInfo",
     "FlowParameter",
-    "ProblemKind",
     "analyze_entrypoint",
     "banned_name_chars",
-    "clear_cache",
     "default_flow_name",
-    "generate_parameter_schema",
 ]
 
 
@@ -361,8 +356,7 @@ def _per_parameter(
             FlowParameter(
                 name=param.name,
                 position=position,
-                required=param.default is inspect.Parameter.empty
-                and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD),
+                required=is_required(param),
                 kind=param.kind.name,
                 schema=None if param.name in unreadable else prop,
                 unreadable=unreadable.get(param.name),
@@ -643,7 +637,3 @@ def default_flow_name(function: str) -> str:
 
 def banned_name_chars(name: str) -> list[str]:
     return sorted({c for c in name if c in BANNED_NAME_CHARS})
-
-
-def clear_cache() -> None:
-    clear_module_cache()

@@ -21,7 +21,7 @@ from pydantic.errors import (
 )
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic_core import PydanticUndefined, core_schema
 
 
 class _GenerateEmptySchemaForUserClasses(GenerateJsonSchema):
@@ -66,13 +66,36 @@ def _field_name(param: inspect.Parameter, aliases: dict[str, str]) -> str:
     return param.name
 
 
+def schema_default(default: Any) -> Any:
+    """A parameter's default as Prefect's schema takes it: for `x: int = Field(1, ...)`, the
+    Field's own default (`PydanticUndefined`, so required, when it has none)."""
+    return default.default if isinstance(default, FieldInfo) else default
+
+
+def is_required(param: inspect.Parameter) -> bool:
+    """Whether Prefect's parameter schema lists `param` as required."""
+    if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+        return False
+    default = schema_default(param.default)
+    return default is inspect.Parameter.empty or default is PydanticUndefined
+
+
 def _field(
     param: inspect.Parameter, position: int, docs: dict[str, str], aliases: dict[str, str]
 ) -> tuple[str, Any, FieldInfo]:
-    # mirrors prefect._internal.pydantic.v2_schema.process_v2_params
+    # mirrors prefect._internal.pydantic.v2_schema.process_v2_params, which we do not
+    # import: importing anything of prefect costs seconds
     name = _field_name(param, aliases)
     type_ = Any if param.annotation is inspect.Parameter.empty else param.annotation
-    default = param.default
+    existing = param.default if isinstance(param.default, FieldInfo) else None
+    default = schema_default(param.default)
+    description = docs.get(param.name)
+    extra: dict[str, Any] = {}
+    if existing is not None:
+        description = existing.description or description
+        if isinstance(existing.json_schema_extra, dict):
+            extra.update(existing.json_schema_extra)
+    extra.setdefault("position", position)
     if param.kind is inspect.Parameter.VAR_POSITIONAL:
         type_ = list[type_]  # type: ignore[valid-type]
         default = []
@@ -82,9 +105,9 @@ def _field(
     info: FieldInfo = pydantic.Field(
         default=... if default is inspect.Parameter.empty else default,
         title=param.name,
-        description=docs.get(param.name),
+        description=description,
         alias=aliases.get(name),
-        json_schema_extra={"position": position},
+        json_schema_extra=extra,
     )
     return name, type_, info
 

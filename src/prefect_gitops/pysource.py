@@ -475,10 +475,6 @@ def literal_value(node: ast.expr) -> tuple[bool, Any]:
         return False, None
 
 
-def clear_module_cache() -> None:
-    _MODULE_CACHE.clear()
-
-
 # -- names used before they exist -------------------------------------------------------------
 
 _SCOPED = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr)

@@ -136,7 +136,11 @@ class _Builder:
         self.open_anchors: set[str] = set()
         self.anchor_marks: dict[str, tuple[int, int]] = {}
         self.root: Any = None
-        self.merged = False
+        # A `<<` merge whose value depends on the PyYAML release (see `_merged_value`).
+        self.release_dependent = False
+        # ids of merged mappings where an own key overrode a merged one (kept alive by
+        # the document): merging such a mapping again is release-dependent.
+        self.overriding: set[int] = set()
         self.documents = 0
         self.resolver = Resolver()
         self.constructor = SafeConstructor()
@@ -330,7 +334,6 @@ class _Builder:
         key = parent.key
         parent.has_key = False
         if isinstance(key, _MergeKey):
-            self.merged = True
             self._collect_merge(parent, value, origin, mark)
             return
         path = (*parent.path, key)
@@ -356,11 +359,10 @@ class _Builder:
             frame.merges.append((value, origin, mark))
             return
         if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            # `<<: [*a, *b]`: the first mapping wins, so (like PyYAML) queue them reversed;
-            # later entries of `frame.merges` override earlier ones.
             origins = self.smap_item_origins(origin, len(value))
-            for item, item_origin in reversed(list(zip(value, origins, strict=True))):
-                frame.merges.append((item, item_origin, mark))
+            frame.merges.extend(
+                (item, item_origin, mark) for item, item_origin in zip(value, origins, strict=True)
+            )
             return
         raise YamlLoadError(
             "a merge key '<<' needs a mapping or a list of mappings (e.g. '<<: *defaults')",
@@ -373,17 +375,24 @@ class _Builder:
     def _finish_map(self, frame: _Frame) -> dict[Any, Any]:
         if not frame.merges:
             return frame.value  # type: ignore[no-any-return]
-        # As PyYAML's flatten_mapping: merged pairs first, in order, later ones overriding
-        # earlier ones; the mapping's own keys override them all.
+        # Merged pairs first, in order, then the mapping's own keys, which override them.
+        # Which of two merged values for one key wins differs between PyYAML releases, so
+        # when that happens `release_dependent` leaves the value to PyYAML itself.
         merged: dict[Any, Any] = {}
         for source, origin, _mark in frame.merges:
+            if id(source) in self.overriding:
+                self.release_dependent = True
             for key, val in source.items():
+                if key in merged and merged[key] is not val:
+                    self.release_dependent = True
                 merged[key] = val
                 here: JsonPath = (*frame.path, key)
                 self.smap.redirects[here] = (*origin, key)
         for key in frame.value:
             own: JsonPath = (*frame.path, key)
             self.smap.redirects.pop(own, None)
+        if not merged.keys().isdisjoint(frame.value):
+            self.overriding.add(id(merged))
         merged.update(frame.value)
         return merged
 
@@ -465,10 +474,12 @@ def _scan_like_prefect(text: str) -> None:
 def _merged_value(text: str) -> Any:
     """The document as the installed PyYAML's `safe_load` builds it.
 
-    How `<<` merges resolve changed between PyYAML releases (6.0.4 keeps the first of two
-    `<<` keys and dedupes merged keys by object identity), so for a document that merges
-    we take the value from PyYAML itself; positions still come from our own pass, which
-    has already bounded depth and alias expansion.
+    Where one key gets two different merged values, which one wins changed between PyYAML
+    releases (6.0.3: the later `<<` key, but the first mapping of a `<<: [..]` list; 6.0.4:
+    the later one, unless both keys are one string object, as CPython makes every
+    one-character key, then the first), so only such documents take their value from PyYAML
+    itself; positions still come from our own pass, which has already bounded depth and
+    alias expansion.
     """
     try:
         return yaml.load(text, Loader=_Parser)  # _Parser is a safe loader
@@ -488,7 +499,7 @@ def load_yaml(text: str, file: str, *, keep_last_duplicate: bool = False) -> tup
         raise _from_pyyaml(exc) from None
     if "\t" in text:
         _scan_like_prefect(text)
-    if builder.merged:
+    if builder.release_dependent:
         return _merged_value(text), builder.smap
     return builder.root, builder.smap
 

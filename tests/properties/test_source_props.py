@@ -3,7 +3,6 @@ document, generated or mutated, or refuses it with a located `YamlLoadError`; ne
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 from prefect_gitops.source import YamlLoadError, load_yaml
 from tests.properties.strategies import mutated, values
+from tests.yaml_values import same_value
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SEED_TEXTS = sorted(
@@ -21,18 +21,6 @@ SEED_TEXTS = sorted(
     for p in EXAMPLES.glob("*/prefect.yaml")
 )  # fmt: skip
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 def _agrees_or_refuses(text: str) -> None:
@@ -46,7 +34,7 @@ def _agrees_or_refuses(text: str) -> None:
         theirs = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError):
         pytest.fail(f"we accept what yaml.safe_load refuses: {text!r}")
-    assert _same(ours, theirs), text
+    assert same_value(ours, theirs), text
     assert smap.span(()).line >= 1
 
 
@@ -55,7 +43,7 @@ def _agrees_or_refuses(text: str) -> None:
 def test_dumped_values_load_back_equal(value: Any) -> None:
     text = yaml.safe_dump(value, sort_keys=False)
     ours, _ = load_yaml(text, "f.yaml")
-    assert _same(ours, yaml.safe_load(text))
+    assert same_value(ours, yaml.safe_load(text))
 
 
 @PROPS
