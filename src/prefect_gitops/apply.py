@@ -52,7 +52,7 @@ from urllib.parse import quote
 from .api import ApiClient, ApiError
 from .automations import request_body
 from .diff import align, ignored_fields
-from .errors import ReconcilerError, StalePlanError
+from .errors import ReconcilerError
 from .models import IgnoreRule
 from .ownership import (
     LABEL,
@@ -89,8 +89,6 @@ __all__ = [
     "Outcome",
     "apply_plan",
     "check_prune_guard",
-    "check_saved_plan",
-    "check_stale",
     "inventory_after",
     "inventory_before",
     "record_inventory",
@@ -152,43 +150,6 @@ class ApplyResult:
 
 
 # -- guards before anything is written -------------------------------------------------------
-
-
-def check_stale(plan: Plan, desired: State, live: State) -> None:
-    """Refuse a saved plan computed from another live or desired state."""
-    problems = []
-    if plan.desired_fingerprint != desired.fingerprint():
-        problems.append("the repository changed since it was planned")
-    if plan.live_fingerprint != live.fingerprint():
-        problems.append("the server changed since it was planned")
-    if problems:
-        raise StalePlanError(
-            f"saved plan is stale: {' and '.join(problems)}; nothing was written",
-            hint="run `prefect-gitops plan --out` again and review the new plan",
-        )
-
-
-def check_saved_plan(saved: Plan, fresh: Plan) -> None:
-    """A saved plan is a confirmation, not an instruction: every change it holds must be one
-    that planning now (same repository, same server, the saved `prune` flag, ownership read
-    now) gives too. An edited file (a delete of an unowned object, a `prune` flag turned on,
-    another address) is refused whole."""
-
-    def shape(plan: Plan) -> dict[str, tuple[str, str, Action, frozenset[str]]]:
-        return {
-            rc.address: (rc.type, rc.name, rc.action, frozenset(c.path for c in rc.changes))
-            for rc in plan.changes
-        }
-
-    mine, now = shape(saved), shape(fresh)
-    differ = sorted(a for a in mine.keys() | now.keys() if mine.get(a) != now.get(a))
-    if differ:
-        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
-        raise StalePlanError(
-            f"saved plan does not match what planning gives now for {shown} (edited, or "
-            "ownership changed since); nothing was written",
-            hint="run `prefect-gitops plan --out` again and review the new plan",
-        )
 
 
 PRUNE_GUARDED_KINDS = {
@@ -813,7 +774,7 @@ def apply_plan(
     cancel: threading.Event | None = None,
 ) -> ApplyResult:
     """Execute the plan's changes (no-ops send nothing). `live` is the live state read right
-    before (its ids are used); the plan must have been computed from it (`check_stale`).
+    before (its ids are used); the plan must have been computed from it.
     Pass the `throttle` whose `backoff` is the client's `sleep` to adapt to push-back.
     Setting `cancel` (or Ctrl-C) stops sending: `ApplyResult.interrupted` says why."""
     if not 1 <= parallelism <= MAX_PARALLELISM:
