@@ -1021,32 +1021,23 @@ def inventory_after(
     keeps its previous entry. Unowned objects that only happen to match are not taken over.
     """
     items = dict(inventory.items) if inventory is not None else {}
-    outcomes = {o.address: o for o in result.outcomes}
-    for rc in plan.resource_changes:
-        if rc.type == "flow":
+    for rc in plan.resource_changes:  # no-ops send nothing: they have no outcome
+        if rc.type == "flow" or rc.action is not Action.NOOP:
             continue
         address = Address(rc.type, rc.name)
-        want = desired.get(address)
-        outcome = outcomes.get(rc.address)
-        if rc.action is Action.NOOP:
-            have = live.get(address)
-            owned = have is not None and is_owned(have, project, inventory)
-            if want is not None and (owned or rc.reason is Reason.ADOPT):
-                items[rc.address] = digest(want.spec)
-            continue
-        if outcome is None:
-            continue
-        if outcome.status == "applied":
-            if rc.action is Action.DELETE:
-                items.pop(rc.address, None)
-            elif want is not None:
-                items[rc.address] = digest(want.spec)
-        elif outcome.status == "failed" and rc.action is Action.CREATE:
-            items.setdefault(rc.address, "unknown")
-    for outcome in result.outcomes:  # queues recreated with a replaced pool
+        want, have = desired.get(address), live.get(address)
+        owned = have is not None and is_owned(have, project, inventory)
+        if want is not None and (owned or rc.reason is Reason.ADOPT):
+            items[rc.address] = digest(want.spec)
+    # Every task's outcome, the queues recreated with a replaced pool (not in the plan) too.
+    for outcome in result.outcomes:
         address = Address.parse(outcome.address)
+        if address.type == "flow":
+            continue
         want = desired.get(address)
-        if outcome.status == "applied" and want is not None and address.type != "flow":
+        if outcome.status == "applied" and outcome.action is Action.DELETE:
+            items.pop(outcome.address, None)
+        elif outcome.status == "applied" and want is not None:
             items[outcome.address] = digest(want.spec)
         elif outcome.status == "failed" and outcome.action is not Action.DELETE:
             items.setdefault(outcome.address, "unknown")
