@@ -166,8 +166,9 @@ def apply_command(
     if project is None:
         return EXIT_PROBLEM
     outputs = parse_step_outputs(step_outputs)
+    if saved is not None:  # the saved plan's flag: planning again must give that same plan
+        prune = saved.prune
     should_prune = project.config.prune if prune is None else prune
-    should_prune = saved.prune if saved is not None else should_prune
     throttle = Throttle(parallelism)
     settings = resolve_settings(*api_target(project, api_url, profile))
     with _apply_client(settings, throttle) as client:
@@ -181,21 +182,11 @@ def apply_command(
         hidden = plan_secrets(
             plan.to_dict(), mask_keys=project.config.mask_keys, mask_values=settings.secrets()
         )
-        lease = acquire(client, run.owner, timeout=lock_timeout, on_wait=_waiting(lock_timeout))
-        cancel = threading.Event()
-        lease.keep_alive(on_lost=cancel.set)
-        try:
-            with _signals_stop(cancel) as signalled:
-                result = run.execute(client, plan, parallelism, throttle, cancel, hidden)
-        finally:
-            lease.release()
-        if lease.lost and not signalled:
-            result = dataclasses.replace(result, interrupted=LOCK_LOST)
-        result = dataclasses.replace(
-            result, requests=client.request_count, writes=client.write_count
+        result, signalled = run.under_lock(
+            client, plan, lock_timeout, _Execution(parallelism, throttle, hidden)
         )
     _finish(plan, result, output_format, project, nothing=False, hidden=hidden)
-    return _exit_status(result, signalled=bool(signalled))
+    return _exit_status(result, signalled=signalled)
 
 
 def _written_fields(rc: ResourceChange) -> set[str] | None:
@@ -279,6 +270,16 @@ def _signals_stop(cancel: threading.Event) -> Iterator[list[int]]:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Execution:
+    """How the changes are sent: at most `parallelism` at once, adapted by `throttle`;
+    `hidden`: the plan's secrets, masked in the progress lines."""
+
+    parallelism: int
+    throttle: Throttle
+    hidden: Collection[str]
+
+
 @dataclasses.dataclass
 class _Run:
     """One apply: what it plans and executes (the command parses, this does the work)."""
@@ -323,14 +324,28 @@ class _Run:
             raise ReconcilerError("apply cancelled; nothing was written")
         return plan
 
+    def under_lock(
+        self, client: ApiClient, plan: Plan, lock_timeout: float, how: _Execution
+    ) -> tuple[ApplyResult, bool]:
+        """Take the lock, execute while it is renewed, release it. Returns the result (with
+        the whole run's request counts, planning included) and whether a signal stopped it."""
+        lease = acquire(client, self.owner, timeout=lock_timeout, on_wait=_waiting(lock_timeout))
+        cancel = threading.Event()
+        lease.keep_alive(on_lost=cancel.set)
+        try:
+            with _signals_stop(cancel) as signalled:
+                result = self.execute(client, plan, how, cancel)
+        finally:
+            lease.release()
+        if lease.lost and not signalled:
+            result = dataclasses.replace(result, interrupted=LOCK_LOST)
+        result = dataclasses.replace(
+            result, requests=client.request_count, writes=client.write_count
+        )
+        return result, bool(signalled)
+
     def execute(
-        self,
-        client: ApiClient,
-        plan: Plan,
-        parallelism: int,
-        throttle: Throttle,
-        cancel: threading.Event,
-        hidden: Collection[str],
+        self, client: ApiClient, plan: Plan, how: _Execution, cancel: threading.Event
     ) -> ApplyResult:
         """Under the lock: re-plan, record what is about to be written as owned, apply,
         record the inventory (also after an interruption)."""
@@ -351,8 +366,8 @@ class _Run:
         report_to = sys.stderr if self.output_format == "json" else sys.stdout
         result = apply_plan(
             client, plan, desired=desired, live=live.state, project=name,
-            ignore=project.config.ignore, parallelism=parallelism,
-            progress=_progress(report_to, hidden), throttle=throttle, cancel=cancel,
+            ignore=project.config.ignore, parallelism=how.parallelism,
+            progress=_progress(report_to, how.hidden), throttle=how.throttle, cancel=cancel,
         )  # fmt: skip
         items, fingerprint = inventory_after(
             plan, result, desired=desired, live=live.state, project=name,
