@@ -14,6 +14,7 @@ from prefect_gitops.api import ApiClient
 from prefect_gitops.apply import (
     INTERRUPTED,
     ApplyResult,
+    Cancel,
     apply_plan,
     check_prune_guard,
     effective_spec,
@@ -618,19 +619,20 @@ def test_ctrl_c_stops_sending_at_once_and_reports_what_was_done() -> None:
 
 
 def test_a_cancel_event_stops_sending() -> None:
-    import threading
-
-    cancel = threading.Event()
+    cancel = Cancel()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        cancel.set()  # e.g. the lock was lost
+        cancel.set("the lock was lost")
+        cancel.set(INTERRUPTED)  # a later reason does not replace the first
         body = json.loads(request.content) if request.content else None
         return default_answer(request.method, request.url.path.removeprefix("/api"), body)
 
     result, rec = run(many_variables(50), State(), Recorder(handler), parallelism=1,
                       cancel=cancel)  # fmt: skip
-    assert len(rec.requests) == 1 and result.interrupted is not None
-    assert sum(o.status == "skipped" for o in result.outcomes) == 49
+    assert len(rec.requests) == 1 and result.interrupted == "the lock was lost"
+    skipped = [o for o in result.outcomes if o.status == "skipped"]
+    assert len(skipped) == 49
+    assert all(o.detail == "not attempted: the lock was lost" for o in skipped)
 
 
 def test_ownership_is_recorded_before_anything_is_created() -> None:
@@ -691,9 +693,8 @@ def test_a_second_ctrl_c_gives_up_on_the_report() -> None:
     swallowed: apply ends as soon as the requests in flight do."""
     import os
     import signal
-    import threading
 
-    cancel = threading.Event()
+    cancel = Cancel()
     sent: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:

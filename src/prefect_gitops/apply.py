@@ -86,6 +86,7 @@ Status = Literal["applied", "failed", "skipped"]
 __all__ = [
     "DEFAULT_PARALLELISM",
     "ApplyResult",
+    "Cancel",
     "Outcome",
     "apply_plan",
     "check_prune_guard",
@@ -771,7 +772,7 @@ def apply_plan(
     progress: Progress | None = None,
     throttle: Throttle | None = None,
     clock: Callable[[], float] = time.monotonic,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
 ) -> ApplyResult:
     """Execute the plan's changes (no-ops send nothing). `live` is the live state read right
     before (its ids are used); the plan must have been computed from it.
@@ -784,14 +785,14 @@ def apply_plan(
     applier = _Applier(client, desired, align(desired, live), project, ignore)
     tasks = _tasks(plan, desired)
     throttle = throttle or Throttle(parallelism)
-    executor = _Executor(tasks, applier, progress, throttle, cancel or threading.Event())
+    executor = _Executor(tasks, applier, progress, throttle, cancel or Cancel())
     outcomes = executor.run(parallelism)
     return ApplyResult(
         outcomes=tuple(outcomes[t.change.address] for t in tasks),
         requests=client.request_count - requests,
         writes=client.write_count - writes,
         seconds=clock() - started,
-        interrupted=executor.reason() if executor.cancel.is_set() else None,
+        interrupted=executor.cancel.reason,
     )
 
 
@@ -840,6 +841,23 @@ class Throttle:
 INTERRUPTED = "apply was interrupted"
 
 
+class Cancel:
+    """Tells a running apply to stop sending, and why: the first reason given is kept (Ctrl-C,
+    a lost lock, the server gone, ...). Set from any thread, or a signal handler."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # a signal handler may set it inside a `set`
+        self.reason: str | None = None
+
+    def set(self, reason: str = INTERRUPTED) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+
+    def is_set(self) -> bool:
+        return self.reason is not None
+
+
 class _Executor:
     """Runs the tasks on `parallelism` worker threads in dependency order. Once `cancel` is set
     (Ctrl-C here, or whoever passed it in: a lost lock), nothing new is sent: what has not
@@ -852,7 +870,7 @@ class _Executor:
         applier: _Applier,
         progress: Progress | None,
         throttle: Throttle,
-        cancel: threading.Event,
+        cancel: Cancel,
     ) -> None:
         self.tasks = tasks
         self.by_address = {t.change.address: t for t in tasks}
@@ -861,7 +879,6 @@ class _Executor:
         self.throttle = throttle
         self.cancel = cancel
         self.outcomes: dict[str, Outcome] = {}
-        self.stopped: list[str] = []  # why nothing more is sent
         self.finished: dict[str, tuple[Status, str | None]] = {}  # written by the workers
         self.crashes: list[BaseException] = []  # bugs in a handler, raised after the run
         self.parallelism = 1
@@ -869,15 +886,8 @@ class _Executor:
         self._work: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[str] = queue.SimpleQueue()
 
-    def reason(self) -> str:
-        with self._lock:
-            return self.stopped[0] if self.stopped else INTERRUPTED
-
-    def stop(self, why: str) -> None:
-        with self._lock:
-            if not self.stopped:
-                self.stopped.append(why)
-        self.cancel.set()
+    def not_attempted(self) -> str:
+        return f"not attempted: {self.cancel.reason or INTERRUPTED}"
 
     def work(self) -> None:
         """A worker thread: runs tasks until told to end (bounded: each task comes once)."""
@@ -899,11 +909,11 @@ class _Executor:
         try:
             with self.throttle:
                 if self.cancel.is_set():  # queued before apply was told to stop
-                    return "skipped", f"not attempted: {self.reason()}"
+                    return "skipped", self.not_attempted()
                 return "applied", self.applier.run(task)
         except ApiError as exc:
             if exc.status is None and exc.detail.startswith(_UNREACHABLE):
-                self.stop(f"the server stopped answering ({exc.detail})")
+                self.cancel.set(f"the server stopped answering ({exc.detail})")
             return "failed", str(exc)
         except ReconcilerError as exc:
             return "failed", exc.message
@@ -940,7 +950,7 @@ class _Executor:
                 self.settle(task, "skipped", f"skipped because {', '.join(failed)} "
                             f"{'was' if len(failed) == 1 else 'were'} not applied")  # fmt: skip
             elif self.cancel.is_set():
-                self.settle(task, "skipped", f"not attempted: {self.reason()}")
+                self.settle(task, "skipped", self.not_attempted())
             else:
                 self._work.put(task)
                 queued.add(task.change.address)
@@ -978,9 +988,9 @@ class _Executor:
                     # SIGTERM into `cancel`), the user insists: give up on the report.
                     if self.cancel.is_set():
                         raise
-                    self.stop(INTERRUPTED)
+                    self.cancel.set(INTERRUPTED)
         except BaseException:
-            self.stop("apply stopped on an internal error")  # queued tasks are not sent
+            self.cancel.set("apply stopped on an internal error")  # queued tasks are not sent
             raise
         finally:
             for _ in workers:
@@ -993,7 +1003,7 @@ class _Executor:
             if task.change.address in self.outcomes or self.settle_finished(task):
                 continue
             if self.cancel.is_set():
-                self.settle(task, "skipped", f"not attempted: {self.reason()}")
+                self.settle(task, "skipped", self.not_attempted())
             else:  # only a dependency cycle leaves tasks here (a bug)
                 self.settle(task, "skipped", "skipped: unresolvable ordering")
         return self.outcomes

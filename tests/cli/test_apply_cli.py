@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from prefect_gitops import lock
 from prefect_gitops.apply import ApplyResult, Outcome
 from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.plan import Plan
@@ -62,3 +65,41 @@ def test_failure_report_masks_the_servers_echo_of_a_secret(
     shown = result.stdout + result.stderr
     assert "HTTP 422" in shown and "(sensitive value)" in shown
     assert SECRET not in shown and API_KEY not in shown
+
+
+@pytest.mark.server
+def test_a_lock_removed_while_applying_stops_sending_and_says_why(
+    tmp_path: Path, prefect_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease renewal's loss reaches apply as its reason to stop: nothing more is sent,
+    the report says the lock was removed, and the exit status is 1 (not a signal's 130)."""
+    pool = f"lost-{uuid.uuid4().hex[:8]}"
+    root = write_repo(tmp_path / "repo", pool)
+    (root / "prefect-gitops.yaml").write_text(f"project: {pool}\n")
+    renew = lock.Lease.keep_alive
+    monkeypatch.setattr(
+        lock.Lease, "keep_alive", lambda self, on_lost: renew(self, on_lost, interval=0.05)
+    )
+    real_apply_plan = cli_apply.apply_plan
+
+    def lock_removed_first(client: Any, plan: Plan, **kw: Any) -> ApplyResult:
+        lock.force_unlock(client, pool)
+        for _ in range(200):  # the renewal notices within a few intervals
+            if kw["cancel"].is_set():
+                break
+            time.sleep(0.05)
+        return real_apply_plan(client, plan, **kw)
+
+    monkeypatch.setattr(cli_apply, "apply_plan", lock_removed_first)
+    result = run_cli(
+        "apply", str(root), "--auto-approve", "--format", "json",
+        "--api-url", prefect_server.url,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.stderr
+    assert f"Stopped early: {cli_apply.LOCK_LOST}" in result.stderr
+    report = json.loads(result.stdout)
+    sent = [c for c in report["resource_changes"] if c["status"] != "no-op"]
+    assert sent and all(c["status"] == "skipped" for c in sent), report
+    # The first ones are not attempted for that reason; their dependents follow them.
+    why = {c["detail"] for c in sent if not c["detail"].startswith("skipped because ")}
+    assert why == {f"not attempted: {cli_apply.LOCK_LOST}"}, report

@@ -34,6 +34,7 @@ from ..apply import (
     DEFAULT_PARALLELISM,
     MAX_PARALLELISM,
     ApplyResult,
+    Cancel,
     Outcome,
     Throttle,
     apply_plan,
@@ -245,7 +246,7 @@ def _waiting(lock_timeout: float) -> Callable[[LockInfo], None]:
 
 
 @contextlib.contextmanager
-def _signals_stop(cancel: threading.Event) -> Iterator[list[int]]:
+def _signals_stop(cancel: Cancel) -> Iterator[list[int]]:
     """Ctrl-C, or a CI timeout's SIGTERM, stops apply at once: nothing new is sent, requests
     in flight finish, the inventory is recorded and the report printed. A second one
     raises `KeyboardInterrupt`: apply exits once the requests in flight end. Yields the
@@ -330,14 +331,14 @@ class _Run:
         """Take the lock, execute while it is renewed, release it. Returns the result (with
         the whole run's request counts, planning included) and whether a signal stopped it."""
         lease = acquire(client, self.owner, timeout=lock_timeout, on_wait=_waiting(lock_timeout))
-        cancel = threading.Event()
-        lease.keep_alive(on_lost=cancel.set)
+        cancel = Cancel()
+        lease.keep_alive(on_lost=lambda: cancel.set(LOCK_LOST))
         try:
             with _signals_stop(cancel) as signalled:
                 result = self.execute(client, plan, how, cancel)
         finally:
             lease.release()
-        if lease.lost and not signalled:
+        if result.interrupted is None and cancel.reason == LOCK_LOST:  # lost after the sends
             result = dataclasses.replace(result, interrupted=LOCK_LOST)
         result = dataclasses.replace(
             result, requests=client.request_count, writes=client.write_count
@@ -345,7 +346,7 @@ class _Run:
         return result, bool(signalled)
 
     def execute(
-        self, client: ApiClient, plan: Plan, how: _Execution, cancel: threading.Event
+        self, client: ApiClient, plan: Plan, how: _Execution, cancel: Cancel
     ) -> ApplyResult:
         """Under the lock: re-plan, record what is about to be written as owned, apply,
         record the inventory (also after an interruption)."""
