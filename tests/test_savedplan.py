@@ -180,3 +180,11 @@ def test_an_edited_saved_plan_is_refused() -> None:
     doc["resource_changes"][-1]["name"] = "etl/other"
     with pytest.raises(StalePlanError, match=r"deployment\.etl/daily"):
         check_saved(doc, fresh, plan_document(fresh), key)
+
+
+def test_a_plan_saved_for_another_server_is_refused() -> None:
+    key = b"k" * 32
+    doc = saved_doc(make(desired()), key)
+    elsewhere = build_plan(desired(), State(), project="p", api_url="http://127.0.0.1:2/api")
+    with pytest.raises(StalePlanError, match=r"made for http://127\.0\.0\.1:1/api, not "):
+        check_saved(doc, elsewhere, plan_document(elsewhere), key)

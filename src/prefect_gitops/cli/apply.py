@@ -56,14 +56,20 @@ from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible
 from ..render.masking import plan_secrets
 from ..render.plan import PLAN_RENDERERS
-from ..render.plan_json import plan_document
 from ..savedplan import check_saved, plan_key
 from ..settings import Settings
 from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
 from .options import config_option, env_option, format_option, use_color
-from .plan import compute_plan, desired_online, load_valid_project, owner_of, step_options
+from .plan import (
+    compute_plan,
+    desired_online,
+    load_valid_project,
+    masked_document,
+    owner_of,
+    step_options,
+)
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 APPLY_RETRIES = 8
@@ -305,7 +311,8 @@ class _Run:
         live, plan = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
         if saved is not None:
             # Apply `plan`, the saved one made again: it holds the values the file masks.
-            _check_saved(saved, self.saved_doc, plan, client, project)
+            masked = masked_document(plan, project, client.settings.secrets())
+            check_saved(self.saved_doc, plan, masked, plan_key(os.environ))
         check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
         refuse_unresolved_steps(desired, {rc.address: _written_fields(rc) for rc in plan.changes})
         if not _needs_writes(plan, desired, live.state, self.owner, live.inventory):
@@ -378,20 +385,6 @@ class _Run:
         if isinstance(written, Outcome):
             return dataclasses.replace(result, outcomes=(*result.outcomes, written))
         return dataclasses.replace(result, inventory_written=written)
-
-
-def _check_saved(
-    saved: Plan, saved_doc: dict[str, Any], plan: Plan, client: ApiClient, project: Project
-) -> None:
-    """Refuse a saved plan made for another server, or that the plan made now is not."""
-    if saved.api_url and saved.api_url != client.shown_base_url:
-        raise StalePlanError(
-            f"saved plan is stale: it was made for {saved.api_url}, not "
-            f"{client.shown_base_url}; nothing was written"
-        )
-    secrets = client.settings.secrets()
-    masked = plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
-    check_saved(saved_doc, plan, masked, plan_key(os.environ))
 
 
 def _fingerprint(inventory: Inventory | None) -> str | None:

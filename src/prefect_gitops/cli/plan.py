@@ -179,8 +179,7 @@ def save_plan(
     environ: Mapping[str, str],
 ) -> None:
     """`--out`: the masked plan with keyed fingerprints, mode 0600 (see savedplan.py)."""
-    masked = plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
-    doc = saved_document(masked, plan, plan_key(environ))
+    doc = saved_document(masked_document(plan, project, secrets), plan, plan_key(environ))
     try:
         write_private(path, render_saved(doc))
     except OSError as exc:
@@ -188,6 +187,12 @@ def save_plan(
 
 
 # -- shared with `apply` (cli/apply.py) ------------------------------------------------------
+
+
+def masked_document(plan: Plan, project: Project, secrets: Collection[str]) -> dict[str, Any]:
+    """The plan document as every output shows it: what `--out` saves and `apply PLAN`
+    compares with the plan it makes again."""
+    return plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
 
 
 def desired_online(
