@@ -177,9 +177,7 @@ def _differing_addresses(saved: Any, fresh: Any) -> list[str]:
     def by_address(changes: Any) -> dict[str, str]:
         if not isinstance(changes, list):
             return {}
-        return {
-            str(c.get("address")): _json(c) for c in changes if isinstance(c, Mapping)
-        }
+        return {str(c.get("address")): _json(c) for c in changes if isinstance(c, Mapping)}
 
     old, new = by_address(saved), by_address(fresh)
     differing = sorted(a for a in old.keys() | new.keys() if old.get(a) != new.get(a))

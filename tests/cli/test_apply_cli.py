@@ -11,9 +11,13 @@ from typing import Any
 import pytest
 
 from prefect_gitops import lock
-from prefect_gitops.apply import ApplyResult, Outcome
+from prefect_gitops.apply import ApplyResult, Cancel, Outcome, Throttle
 from prefect_gitops.cli import apply as cli_apply
-from prefect_gitops.plan import Plan
+from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.live import LiveState
+from prefect_gitops.loader import load_project
+from prefect_gitops.plan import Plan, build_plan
+from prefect_gitops.state import Address, Resource, State
 from tests.cli.test_plan_cli import write_repo
 from tests.prefect_server import RunningServer
 from tests.run_cli import run_cli
@@ -103,3 +107,32 @@ def test_a_lock_removed_while_applying_stops_sending_and_says_why(
     # The first ones are not attempted for that reason; their dependents follow them.
     why = {c["detail"] for c in sent if not c["detail"].startswith("skipped because ")}
     assert why == {f"not attempted: {cli_apply.LOCK_LOST}"}, report
+
+
+def test_a_plan_made_again_under_the_lock_is_checked_like_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --auto-approve, a server that moved while apply waited for the lock is planned
+    again; that plan may write fields the first did not, so it is refused on the same terms
+    (here: an unresolved build step output) before anything is recorded or sent."""
+    project, _ = load_project(write_repo(tmp_path / "repo", "relock"), environ={})
+    address = Address.deployment("etl", "daily")
+    spec = {"name": "daily", "flow_name": "etl",
+            "job_variables": {"image": "{{ build_image.image }}"}}  # fmt: skip
+    meta = {"step_outputs": {"job_variables.image": ["build_image.image"]},
+            "source": "prefect.yaml:3"}  # fmt: skip
+    desired = State.of([Resource(address, spec, meta)])
+    live_then = State.of([Resource(address, spec, {"id": "d"})])
+    live_now = State.of([Resource(address, {**spec, "job_variables": {"image": "x"}}, {"id": "d"})])
+    first = build_plan(desired, live_then, project="relock")
+    fresh = build_plan(desired, live_now, project="relock")
+    assert not first.has_changes() and fresh.has_changes()
+    monkeypatch.setattr(
+        cli_apply, "compute_plan",
+        lambda *_a, **_k: (LiveState(live_now, None, "relock"), fresh),
+    )  # fmt: skip
+    run = cli_apply._Run(project, desired, None, {}, False, False, "text", True)
+    client: Any = None  # nothing may be sent: any request would fail on it
+    how = cli_apply._Execution(1, Throttle(1), ())
+    with pytest.raises(ReconcilerError, match=r"unresolved step outputs.*job_variables\.image"):
+        run.execute(client, first, how, Cancel())

@@ -304,6 +304,12 @@ class _Run:
     def owner(self) -> str:
         return owner_of(self.project)
 
+    def refuse(self, plan: Plan) -> None:
+        """What no plan may do: prune every object of a kind, write unresolved step outputs."""
+        check_prune_guard(plan, self.desired, allow_empty=self.project.config.allow_empty)
+        written = {rc.address: _written_fields(rc) for rc in plan.changes}
+        refuse_unresolved_steps(self.desired, written)
+
     def plan(self, client: ApiClient) -> Plan | None:
         """Plan (or check the saved plan), show it and ask; None when nothing is to be done
         (the result is then already reported)."""
@@ -313,8 +319,7 @@ class _Run:
             # Apply `plan`, the saved one made again: it holds the values the file masks.
             masked = masked_document(plan, project, client.settings.secrets())
             check_saved(self.saved_doc, plan, masked, plan_key(os.environ))
-        check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
-        refuse_unresolved_steps(desired, {rc.address: _written_fields(rc) for rc in plan.changes})
+        self.refuse(plan)
         if not _needs_writes(plan, desired, live.state, self.owner, live.inventory):
             result = ApplyResult((), client.request_count, client.write_count)
             _finish(plan, result, self.output_format, project, nothing=True)
@@ -366,7 +371,7 @@ class _Run:
                     hint="run apply again to see the new plan",
                 )
             plan = fresh
-        check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
+            self.refuse(plan)
         pending = inventory_before(plan, live.inventory)
         record_inventory(client, name, pending, _fingerprint(live.inventory),
                          previous=live.inventory)  # fmt: skip
@@ -391,7 +396,9 @@ def _fingerprint(inventory: Inventory | None) -> str | None:
     return inventory.desired if inventory is not None else None
 
 
-def _needs_writes(plan: Plan, desired: State, live: State, project: str, inventory: Any) -> bool:
+def _needs_writes(
+    plan: Plan, desired: State, live: State, project: str, inventory: Inventory | None
+) -> bool:
     if plan.has_changes():
         return True
     items, fingerprint = inventory_after(
@@ -407,7 +414,7 @@ def _record(
     project: str,
     items: dict[str, str],
     fingerprint: str | None,
-    previous: Any,
+    previous: Inventory,
 ) -> bool | Outcome:
     try:
         return record_inventory(client, project, items, fingerprint, previous=previous)
