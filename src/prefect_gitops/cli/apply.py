@@ -55,7 +55,6 @@ from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible
 from ..render.masking import plan_secrets
-from ..render.plan import PLAN_RENDERERS
 from ..savedplan import check_saved, plan_key
 from ..settings import Settings
 from ..state import State
@@ -68,6 +67,7 @@ from .plan import (
     load_valid_project,
     masked_document,
     owner_of,
+    render_plan,
     step_options,
 )
 
@@ -325,14 +325,7 @@ class _Run:
             _finish(plan, result, self.output_format, project, nothing=True)
             return None
         if saved is None and self.output_format == "text":
-            click.echo(
-                PLAN_RENDERERS["text"](
-                    plan,
-                    use_color=use_color(),
-                    mask_keys=project.config.mask_keys,
-                    mask_values=client.settings.secrets(),
-                )
-            )
+            click.echo(render_plan(plan, project, desired, "text", client.settings.secrets()))
         if saved is None and not self.auto_approve and not _confirm():
             raise ReconcilerError("apply cancelled; nothing was written")
         return plan

@@ -144,20 +144,21 @@ def plan_command(
         save_plan(out_path, plan, project, secrets, environ)
         click.echo(f"Saved the plan to {out_path} (apply it: prefect-gitops apply {out_path})",
                    err=True)  # fmt: skip
-    click.echo(_render(plan, project, desired, output_format, secrets, markdown_budget))
+    click.echo(render_plan(plan, project, desired, output_format, secrets, markdown_budget))
     if detailed_exitcode and plan.has_changes():
         return EXIT_CHANGES
     return EXIT_OK
 
 
-def _render(
+def render_plan(
     plan: Plan,
     project: Project,
     desired: State,
     output_format: str,
     secrets: Collection[str],
-    markdown_budget: int,
+    markdown_budget: int = COMMENT_BUDGET,
 ) -> str:
+    """The plan as `plan --format` shows it (`apply` shows the text one before asking)."""
     color, keys = use_color(), project.config.mask_keys
     if output_format == "markdown":
         return render_plan_markdown(
