@@ -14,16 +14,15 @@ from prefect_gitops.api import ApiClient
 from prefect_gitops.apply import (
     INTERRUPTED,
     ApplyResult,
+    Cancel,
     apply_plan,
     check_prune_guard,
-    check_saved_plan,
-    check_stale,
     effective_spec,
     inventory_after,
     inventory_before,
     record_inventory,
 )
-from prefect_gitops.errors import ReconcilerError, StalePlanError
+from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.ownership import (
     LABEL,
     PENDING,
@@ -369,15 +368,6 @@ def test_pool_replace_recreates_queues_and_repoints_deployments() -> None:
 # -- guards and inventory --------------------------------------------------------------------
 
 
-def test_stale_saved_plan_is_refused() -> None:
-    plan = build_plan(desired_state(), live_state(), project=PROJECT)
-    check_stale(plan, desired_state(), live_state())
-    with pytest.raises(StalePlanError, match="saved plan is stale"):
-        check_stale(plan, desired_state(), live_state(deployment_spec(tags=["z"])))
-    with pytest.raises(StalePlanError, match="repository changed"):
-        check_stale(plan, desired_state(deployment_spec(tags=["z"])), live_state())
-
-
 def test_allow_empty_guard() -> None:
     live = live_state()
     inventory = Inventory(PROJECT, {str(POOL): "x"})
@@ -593,42 +583,6 @@ def test_throttle_halves_on_push_back_and_grows_back() -> None:
 # -- saved plans, interruptions, ownership recorded before writing ---------------------------
 
 
-def test_an_edited_saved_plan_is_refused() -> None:
-    """`apply plan.json` re-checks ownership and the prune flag of every change: the saved
-    plan must be what planning gives now, not only match the fingerprints."""
-    stranger = variable("someone_elses")
-    live = State({**live_state(), stranger.address: stranger})
-    desired = desired_state()
-    saved = build_plan(desired, live, project=PROJECT, prune=False)
-    check_saved_plan(saved, build_plan(desired, live, project=PROJECT, prune=False))
-    doc = saved.to_dict()
-    doc["prune"] = True
-    doc["resource_changes"].append(
-        {"address": "variable.someone_elses", "type": "variable", "name": "someone_elses",
-         "actions": ["delete"], "before": dict(stranger.spec), "after": None,
-         "changed_fields": [], "reason": "delete_because_not_in_config"}
-    )  # fmt: skip
-    edited = Plan.from_dict(doc)
-    check_stale(edited, desired, live)  # the fingerprints alone do not notice
-    fresh = build_plan(desired, live, project=PROJECT, prune=edited.prune)
-    with pytest.raises(StalePlanError, match=r"variable\.someone_elses"):
-        check_saved_plan(edited, fresh)
-    # A delete of an owned object with the prune flag turned off in the file: refused too.
-    inventory = Inventory(PROJECT, {str(POOL): "x"})
-    pruning = build_plan(State(), live_state(), project=PROJECT, inventory=inventory, prune=True)
-    flipped = Plan.from_dict({**pruning.to_dict(), "prune": False})
-    now = build_plan(State(), live_state(), project=PROJECT, inventory=inventory, prune=False)
-    with pytest.raises(StalePlanError, match=r"work_pool\.pool"):
-        check_saved_plan(flipped, now)
-    # A renamed target under an unchanged address is an edit as well.
-    doc = build_plan(desired_state(deployment_spec(tags=["b"])), live_state(),
-                     project=PROJECT).to_dict()  # fmt: skip
-    doc["resource_changes"][-1]["name"] = "etl/other"
-    fresh = build_plan(desired_state(deployment_spec(tags=["b"])), live_state(), project=PROJECT)
-    with pytest.raises(StalePlanError):
-        check_saved_plan(Plan.from_dict(doc), fresh)
-
-
 def many_variables(n: int) -> State:
     return State.of([variable(f"v{i:03d}") for i in range(n)])
 
@@ -665,19 +619,20 @@ def test_ctrl_c_stops_sending_at_once_and_reports_what_was_done() -> None:
 
 
 def test_a_cancel_event_stops_sending() -> None:
-    import threading
-
-    cancel = threading.Event()
+    cancel = Cancel()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        cancel.set()  # e.g. the lock was lost
+        cancel.set("the lock was lost")
+        cancel.set(INTERRUPTED)  # a later reason does not replace the first
         body = json.loads(request.content) if request.content else None
         return default_answer(request.method, request.url.path.removeprefix("/api"), body)
 
     result, rec = run(many_variables(50), State(), Recorder(handler), parallelism=1,
                       cancel=cancel)  # fmt: skip
-    assert len(rec.requests) == 1 and result.interrupted is not None
-    assert sum(o.status == "skipped" for o in result.outcomes) == 49
+    assert len(rec.requests) == 1 and result.interrupted == "the lock was lost"
+    skipped = [o for o in result.outcomes if o.status == "skipped"]
+    assert len(skipped) == 49
+    assert all(o.detail == "not attempted: the lock was lost" for o in skipped)
 
 
 def test_ownership_is_recorded_before_anything_is_created() -> None:
@@ -738,9 +693,8 @@ def test_a_second_ctrl_c_gives_up_on_the_report() -> None:
     swallowed: apply ends as soon as the requests in flight do."""
     import os
     import signal
-    import threading
 
-    cancel = threading.Event()
+    cancel = Cancel()
     sent: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -14,6 +14,7 @@ import pytest
 
 from prefect_gitops import savedplan
 from prefect_gitops.errors import ConfigError, ReconcilerError, StalePlanError
+from prefect_gitops.ownership import Inventory
 from prefect_gitops.plan import Plan, build_plan
 from prefect_gitops.render.plan_json import plan_document
 from prefect_gitops.savedplan import (
@@ -24,6 +25,7 @@ from prefect_gitops.savedplan import (
     write_private,
 )
 from prefect_gitops.state import Address, Resource, State
+from tests.test_apply import POOL, PROJECT, deployment_spec, desired_state, live_state, variable
 
 PIN = "4711"  # a low-entropy secret: a plain hash of the state would give it away
 
@@ -138,3 +140,51 @@ def test_plan_key_from_the_environment_or_this_machine(tmp_path: Path) -> None:
     path.write_text("not hex")
     with pytest.raises(ConfigError, match="cannot read the plan key"):
         plan_key(environ)
+
+
+def saved_doc(plan: Plan, key: bytes) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(saved_text(plan, key))
+    return doc
+
+
+def test_an_edited_saved_plan_is_refused() -> None:
+    """`apply plan.json` re-checks ownership and the prune flag of every change: the saved
+    plan must be what planning gives now, not only match the fingerprints."""
+    key = b"k" * 32
+    stranger = variable("someone_elses")
+    live = State({**live_state(), stranger.address: stranger})
+    desired_now = desired_state()
+    saved = build_plan(desired_now, live, project=PROJECT, prune=False)
+    doc = saved_doc(saved, key)
+    check_saved(doc, saved, plan_document(saved), key)
+    doc["prune"] = True
+    doc["resource_changes"].append(
+        {"address": "variable.someone_elses", "type": "variable", "name": "someone_elses",
+         "actions": ["delete"], "before": dict(stranger.spec), "after": None,
+         "changed_fields": [], "reason": "delete_because_not_in_config"}
+    )  # fmt: skip
+    # apply plans again with the file's prune flag; the fingerprints alone do not notice.
+    fresh = build_plan(desired_now, live, project=PROJECT, prune=doc["prune"])
+    with pytest.raises(StalePlanError, match=r"variable\.someone_elses"):
+        check_saved(doc, fresh, plan_document(fresh), key)
+    # A delete of an owned object with the prune flag turned off in the file: refused too.
+    inventory = Inventory(PROJECT, {str(POOL): "x"})
+    pruning = build_plan(State(), live_state(), project=PROJECT, inventory=inventory, prune=True)
+    flipped = {**saved_doc(pruning, key), "prune": False}
+    now = build_plan(State(), live_state(), project=PROJECT, inventory=inventory, prune=False)
+    with pytest.raises(StalePlanError, match=r"work_pool\.pool"):
+        check_saved(flipped, now, plan_document(now), key)
+    # A renamed target under an unchanged address is an edit as well.
+    fresh = build_plan(desired_state(deployment_spec(tags=["b"])), live_state(), project=PROJECT)
+    doc = saved_doc(fresh, key)
+    doc["resource_changes"][-1]["name"] = "etl/other"
+    with pytest.raises(StalePlanError, match=r"deployment\.etl/daily"):
+        check_saved(doc, fresh, plan_document(fresh), key)
+
+
+def test_a_plan_saved_for_another_server_is_refused() -> None:
+    key = b"k" * 32
+    doc = saved_doc(make(desired()), key)
+    elsewhere = build_plan(desired(), State(), project="p", api_url="http://127.0.0.1:2/api")
+    with pytest.raises(StalePlanError, match=r"made for http://127\.0\.0\.1:1/api, not "):
+        check_saved(doc, elsewhere, plan_document(elsewhere), key)

@@ -52,7 +52,7 @@ from urllib.parse import quote
 from .api import ApiClient, ApiError
 from .automations import request_body
 from .diff import align, ignored_fields
-from .errors import ReconcilerError, StalePlanError
+from .errors import ReconcilerError
 from .models import IgnoreRule
 from .ownership import (
     LABEL,
@@ -86,11 +86,10 @@ Status = Literal["applied", "failed", "skipped"]
 __all__ = [
     "DEFAULT_PARALLELISM",
     "ApplyResult",
+    "Cancel",
     "Outcome",
     "apply_plan",
     "check_prune_guard",
-    "check_saved_plan",
-    "check_stale",
     "inventory_after",
     "inventory_before",
     "record_inventory",
@@ -152,43 +151,6 @@ class ApplyResult:
 
 
 # -- guards before anything is written -------------------------------------------------------
-
-
-def check_stale(plan: Plan, desired: State, live: State) -> None:
-    """Refuse a saved plan computed from another live or desired state."""
-    problems = []
-    if plan.desired_fingerprint != desired.fingerprint():
-        problems.append("the repository changed since it was planned")
-    if plan.live_fingerprint != live.fingerprint():
-        problems.append("the server changed since it was planned")
-    if problems:
-        raise StalePlanError(
-            f"saved plan is stale: {' and '.join(problems)}; nothing was written",
-            hint="run `prefect-gitops plan --out` again and review the new plan",
-        )
-
-
-def check_saved_plan(saved: Plan, fresh: Plan) -> None:
-    """A saved plan is a confirmation, not an instruction: every change it holds must be one
-    that planning now (same repository, same server, the saved `prune` flag, ownership read
-    now) gives too. An edited file (a delete of an unowned object, a `prune` flag turned on,
-    another address) is refused whole."""
-
-    def shape(plan: Plan) -> dict[str, tuple[str, str, Action, frozenset[str]]]:
-        return {
-            rc.address: (rc.type, rc.name, rc.action, frozenset(c.path for c in rc.changes))
-            for rc in plan.changes
-        }
-
-    mine, now = shape(saved), shape(fresh)
-    differ = sorted(a for a in mine.keys() | now.keys() if mine.get(a) != now.get(a))
-    if differ:
-        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
-        raise StalePlanError(
-            f"saved plan does not match what planning gives now for {shown} (edited, or "
-            "ownership changed since); nothing was written",
-            hint="run `prefect-gitops plan --out` again and review the new plan",
-        )
 
 
 PRUNE_GUARDED_KINDS = {
@@ -810,10 +772,10 @@ def apply_plan(
     progress: Progress | None = None,
     throttle: Throttle | None = None,
     clock: Callable[[], float] = time.monotonic,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
 ) -> ApplyResult:
     """Execute the plan's changes (no-ops send nothing). `live` is the live state read right
-    before (its ids are used); the plan must have been computed from it (`check_stale`).
+    before (its ids are used); the plan must have been computed from it.
     Pass the `throttle` whose `backoff` is the client's `sleep` to adapt to push-back.
     Setting `cancel` (or Ctrl-C) stops sending: `ApplyResult.interrupted` says why."""
     if not 1 <= parallelism <= MAX_PARALLELISM:
@@ -823,14 +785,14 @@ def apply_plan(
     applier = _Applier(client, desired, align(desired, live), project, ignore)
     tasks = _tasks(plan, desired)
     throttle = throttle or Throttle(parallelism)
-    executor = _Executor(tasks, applier, progress, throttle, cancel or threading.Event())
+    executor = _Executor(tasks, applier, progress, throttle, cancel or Cancel())
     outcomes = executor.run(parallelism)
     return ApplyResult(
         outcomes=tuple(outcomes[t.change.address] for t in tasks),
         requests=client.request_count - requests,
         writes=client.write_count - writes,
         seconds=clock() - started,
-        interrupted=executor.reason() if executor.cancel.is_set() else None,
+        interrupted=executor.cancel.reason,
     )
 
 
@@ -879,6 +841,23 @@ class Throttle:
 INTERRUPTED = "apply was interrupted"
 
 
+class Cancel:
+    """Tells a running apply to stop sending, and why: the first reason given is kept (Ctrl-C,
+    a lost lock, the server gone, ...). Set from any thread, or a signal handler."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # a signal handler may set it inside a `set`
+        self.reason: str | None = None
+
+    def set(self, reason: str = INTERRUPTED) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+
+    def is_set(self) -> bool:
+        return self.reason is not None
+
+
 class _Executor:
     """Runs the tasks on `parallelism` worker threads in dependency order. Once `cancel` is set
     (Ctrl-C here, or whoever passed it in: a lost lock), nothing new is sent: what has not
@@ -891,7 +870,7 @@ class _Executor:
         applier: _Applier,
         progress: Progress | None,
         throttle: Throttle,
-        cancel: threading.Event,
+        cancel: Cancel,
     ) -> None:
         self.tasks = tasks
         self.by_address = {t.change.address: t for t in tasks}
@@ -900,7 +879,6 @@ class _Executor:
         self.throttle = throttle
         self.cancel = cancel
         self.outcomes: dict[str, Outcome] = {}
-        self.stopped: list[str] = []  # why nothing more is sent
         self.finished: dict[str, tuple[Status, str | None]] = {}  # written by the workers
         self.crashes: list[BaseException] = []  # bugs in a handler, raised after the run
         self.parallelism = 1
@@ -908,15 +886,8 @@ class _Executor:
         self._work: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[str] = queue.SimpleQueue()
 
-    def reason(self) -> str:
-        with self._lock:
-            return self.stopped[0] if self.stopped else INTERRUPTED
-
-    def stop(self, why: str) -> None:
-        with self._lock:
-            if not self.stopped:
-                self.stopped.append(why)
-        self.cancel.set()
+    def not_attempted(self) -> str:
+        return f"not attempted: {self.cancel.reason or INTERRUPTED}"
 
     def work(self) -> None:
         """A worker thread: runs tasks until told to end (bounded: each task comes once)."""
@@ -938,11 +909,11 @@ class _Executor:
         try:
             with self.throttle:
                 if self.cancel.is_set():  # queued before apply was told to stop
-                    return "skipped", f"not attempted: {self.reason()}"
+                    return "skipped", self.not_attempted()
                 return "applied", self.applier.run(task)
         except ApiError as exc:
             if exc.status is None and exc.detail.startswith(_UNREACHABLE):
-                self.stop(f"the server stopped answering ({exc.detail})")
+                self.cancel.set(f"the server stopped answering ({exc.detail})")
             return "failed", str(exc)
         except ReconcilerError as exc:
             return "failed", exc.message
@@ -979,7 +950,7 @@ class _Executor:
                 self.settle(task, "skipped", f"skipped because {', '.join(failed)} "
                             f"{'was' if len(failed) == 1 else 'were'} not applied")  # fmt: skip
             elif self.cancel.is_set():
-                self.settle(task, "skipped", f"not attempted: {self.reason()}")
+                self.settle(task, "skipped", self.not_attempted())
             else:
                 self._work.put(task)
                 queued.add(task.change.address)
@@ -1017,9 +988,9 @@ class _Executor:
                     # SIGTERM into `cancel`), the user insists: give up on the report.
                     if self.cancel.is_set():
                         raise
-                    self.stop(INTERRUPTED)
+                    self.cancel.set(INTERRUPTED)
         except BaseException:
-            self.stop("apply stopped on an internal error")  # queued tasks are not sent
+            self.cancel.set("apply stopped on an internal error")  # queued tasks are not sent
             raise
         finally:
             for _ in workers:
@@ -1032,7 +1003,7 @@ class _Executor:
             if task.change.address in self.outcomes or self.settle_finished(task):
                 continue
             if self.cancel.is_set():
-                self.settle(task, "skipped", f"not attempted: {self.reason()}")
+                self.settle(task, "skipped", self.not_attempted())
             else:  # only a dependency cycle leaves tasks here (a bug)
                 self.settle(task, "skipped", "skipped: unresolvable ordering")
         return self.outcomes
@@ -1060,32 +1031,23 @@ def inventory_after(
     keeps its previous entry. Unowned objects that only happen to match are not taken over.
     """
     items = dict(inventory.items) if inventory is not None else {}
-    outcomes = {o.address: o for o in result.outcomes}
-    for rc in plan.resource_changes:
-        if rc.type == "flow":
+    for rc in plan.resource_changes:  # no-ops send nothing: they have no outcome
+        if rc.type == "flow" or rc.action is not Action.NOOP:
             continue
         address = Address(rc.type, rc.name)
-        want = desired.get(address)
-        outcome = outcomes.get(rc.address)
-        if rc.action is Action.NOOP:
-            have = live.get(address)
-            owned = have is not None and is_owned(have, project, inventory)
-            if want is not None and (owned or rc.reason is Reason.ADOPT):
-                items[rc.address] = digest(want.spec)
-            continue
-        if outcome is None:
-            continue
-        if outcome.status == "applied":
-            if rc.action is Action.DELETE:
-                items.pop(rc.address, None)
-            elif want is not None:
-                items[rc.address] = digest(want.spec)
-        elif outcome.status == "failed" and rc.action is Action.CREATE:
-            items.setdefault(rc.address, "unknown")
-    for outcome in result.outcomes:  # queues recreated with a replaced pool
+        want, have = desired.get(address), live.get(address)
+        owned = have is not None and is_owned(have, project, inventory)
+        if want is not None and (owned or rc.reason is Reason.ADOPT):
+            items[rc.address] = digest(want.spec)
+    # Every task's outcome, the queues recreated with a replaced pool (not in the plan) too.
+    for outcome in result.outcomes:
         address = Address.parse(outcome.address)
+        if address.type == "flow":
+            continue
         want = desired.get(address)
-        if outcome.status == "applied" and want is not None and address.type != "flow":
+        if outcome.status == "applied" and outcome.action is Action.DELETE:
+            items.pop(outcome.address, None)
+        elif outcome.status == "applied" and want is not None:
             items[outcome.address] = digest(want.spec)
         elif outcome.status == "failed" and outcome.action is not Action.DELETE:
             items.setdefault(outcome.address, "unknown")

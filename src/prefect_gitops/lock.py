@@ -144,7 +144,6 @@ class Lease:
         self.info = info
         self.value = dict(value)
         self.released = False
-        self.lost = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -172,7 +171,6 @@ class Lease:
             except ApiError:
                 continue  # a lease outlasts a few failed renewals
             if not alive and not self._stop.is_set():
-                self.lost = True
                 on_lost()
                 return
 

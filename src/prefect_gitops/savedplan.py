@@ -128,7 +128,14 @@ def write_private(path: Path, text: str) -> None:
 def check_saved(
     saved: Mapping[str, Any], fresh: Plan, fresh_masked: Mapping[str, Any], key: bytes
 ) -> None:
-    """Refuse the saved plan unless the plan made now is the one it records."""
+    """Refuse the saved plan unless the plan made now (for the same server) is the one it
+    records."""
+    if saved.get("api_url") and saved.get("api_url") != fresh.api_url:
+        raise StalePlanError(
+            f"saved plan is stale: it was made for {saved.get('api_url')}, not "
+            f"{fresh.api_url}; nothing was written",
+            hint=_STALE_HINT,
+        )
     salt = saved.get(SALT_FIELD)
     if not isinstance(salt, str) or not str(saved.get("live_fingerprint")).startswith(SCHEME):
         raise ReconcilerError(
@@ -170,9 +177,7 @@ def _differing_addresses(saved: Any, fresh: Any) -> list[str]:
     def by_address(changes: Any) -> dict[str, str]:
         if not isinstance(changes, list):
             return {}
-        return {
-            str(c.get("address")): _json(c) for c in changes if isinstance(c, Mapping)
-        }
+        return {str(c.get("address")): _json(c) for c in changes if isinstance(c, Mapping)}
 
     old, new = by_address(saved), by_address(fresh)
     differing = sorted(a for a in old.keys() | new.keys() if old.get(a) != new.get(a))

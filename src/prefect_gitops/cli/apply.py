@@ -34,6 +34,7 @@ from ..apply import (
     DEFAULT_PARALLELISM,
     MAX_PARALLELISM,
     ApplyResult,
+    Cancel,
     Outcome,
     Throttle,
     apply_plan,
@@ -54,15 +55,21 @@ from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible
 from ..render.masking import plan_secrets
-from ..render.plan import PLAN_RENDERERS
-from ..render.plan_json import plan_document
 from ..savedplan import check_saved, plan_key
 from ..settings import Settings
 from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
 from .options import config_option, env_option, format_option, use_color
-from .plan import compute_plan, desired_online, load_valid_project, owner_of, step_options
+from .plan import (
+    compute_plan,
+    desired_online,
+    load_valid_project,
+    masked_document,
+    owner_of,
+    render_plan,
+    step_options,
+)
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 APPLY_RETRIES = 8
@@ -166,8 +173,9 @@ def apply_command(
     if project is None:
         return EXIT_PROBLEM
     outputs = parse_step_outputs(step_outputs)
+    if saved is not None:  # the saved plan's flag: planning again must give that same plan
+        prune = saved.prune
     should_prune = project.config.prune if prune is None else prune
-    should_prune = saved.prune if saved is not None else should_prune
     throttle = Throttle(parallelism)
     settings = resolve_settings(*api_target(project, api_url, profile))
     with _apply_client(settings, throttle) as client:
@@ -181,21 +189,11 @@ def apply_command(
         hidden = plan_secrets(
             plan.to_dict(), mask_keys=project.config.mask_keys, mask_values=settings.secrets()
         )
-        lease = acquire(client, run.owner, timeout=lock_timeout, on_wait=_waiting(lock_timeout))
-        cancel = threading.Event()
-        lease.keep_alive(on_lost=cancel.set)
-        try:
-            with _signals_stop(cancel) as signalled:
-                result = run.execute(client, plan, parallelism, throttle, cancel, hidden)
-        finally:
-            lease.release()
-        if lease.lost and not signalled:
-            result = dataclasses.replace(result, interrupted=LOCK_LOST)
-        result = dataclasses.replace(
-            result, requests=client.request_count, writes=client.write_count
+        result, signalled = run.under_lock(
+            client, plan, lock_timeout, _Execution(parallelism, throttle, hidden)
         )
     _finish(plan, result, output_format, project, nothing=False, hidden=hidden)
-    return _exit_status(result, signalled=bool(signalled))
+    return _exit_status(result, signalled=signalled)
 
 
 def _written_fields(rc: ResourceChange) -> set[str] | None:
@@ -254,7 +252,7 @@ def _waiting(lock_timeout: float) -> Callable[[LockInfo], None]:
 
 
 @contextlib.contextmanager
-def _signals_stop(cancel: threading.Event) -> Iterator[list[int]]:
+def _signals_stop(cancel: Cancel) -> Iterator[list[int]]:
     """Ctrl-C, or a CI timeout's SIGTERM, stops apply at once: nothing new is sent, requests
     in flight finish, the inventory is recorded and the report printed. A second one
     raises `KeyboardInterrupt`: apply exits once the requests in flight end. Yields the
@@ -279,6 +277,16 @@ def _signals_stop(cancel: threading.Event) -> Iterator[list[int]]:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Execution:
+    """How the changes are sent: at most `parallelism` at once, adapted by `throttle`;
+    `hidden`: the plan's secrets, masked in the progress lines."""
+
+    parallelism: int
+    throttle: Throttle
+    hidden: Collection[str]
+
+
 @dataclasses.dataclass
 class _Run:
     """One apply: what it plans and executes (the command parses, this does the work)."""
@@ -296,6 +304,12 @@ class _Run:
     def owner(self) -> str:
         return owner_of(self.project)
 
+    def refuse(self, plan: Plan) -> None:
+        """What no plan may do: prune every object of a kind, write unresolved step outputs."""
+        check_prune_guard(plan, self.desired, allow_empty=self.project.config.allow_empty)
+        written = {rc.address: _written_fields(rc) for rc in plan.changes}
+        refuse_unresolved_steps(self.desired, written)
+
     def plan(self, client: ApiClient) -> Plan | None:
         """Plan (or check the saved plan), show it and ask; None when nothing is to be done
         (the result is then already reported)."""
@@ -303,34 +317,41 @@ class _Run:
         live, plan = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
         if saved is not None:
             # Apply `plan`, the saved one made again: it holds the values the file masks.
-            _check_saved(saved, self.saved_doc, plan, client, project)
-        check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
-        refuse_unresolved_steps(desired, {rc.address: _written_fields(rc) for rc in plan.changes})
+            masked = masked_document(plan, project, client.settings.secrets())
+            check_saved(self.saved_doc, plan, masked, plan_key(os.environ))
+        self.refuse(plan)
         if not _needs_writes(plan, desired, live.state, self.owner, live.inventory):
             result = ApplyResult((), client.request_count, client.write_count)
             _finish(plan, result, self.output_format, project, nothing=True)
             return None
         if saved is None and self.output_format == "text":
-            click.echo(
-                PLAN_RENDERERS["text"](
-                    plan,
-                    use_color=use_color(),
-                    mask_keys=project.config.mask_keys,
-                    mask_values=client.settings.secrets(),
-                )
-            )
+            click.echo(render_plan(plan, project, desired, "text", client.settings.secrets()))
         if saved is None and not self.auto_approve and not _confirm():
             raise ReconcilerError("apply cancelled; nothing was written")
         return plan
 
+    def under_lock(
+        self, client: ApiClient, plan: Plan, lock_timeout: float, how: _Execution
+    ) -> tuple[ApplyResult, bool]:
+        """Take the lock, execute while it is renewed, release it. Returns the result (with
+        the whole run's request counts, planning included) and whether a signal stopped it."""
+        lease = acquire(client, self.owner, timeout=lock_timeout, on_wait=_waiting(lock_timeout))
+        cancel = Cancel()
+        lease.keep_alive(on_lost=lambda: cancel.set(LOCK_LOST))
+        try:
+            with _signals_stop(cancel) as signalled:
+                result = self.execute(client, plan, how, cancel)
+        finally:
+            lease.release()
+        if result.interrupted is None and cancel.reason == LOCK_LOST:  # lost after the sends
+            result = dataclasses.replace(result, interrupted=LOCK_LOST)
+        result = dataclasses.replace(
+            result, requests=client.request_count, writes=client.write_count
+        )
+        return result, bool(signalled)
+
     def execute(
-        self,
-        client: ApiClient,
-        plan: Plan,
-        parallelism: int,
-        throttle: Throttle,
-        cancel: threading.Event,
-        hidden: Collection[str],
+        self, client: ApiClient, plan: Plan, how: _Execution, cancel: Cancel
     ) -> ApplyResult:
         """Under the lock: re-plan, record what is about to be written as owned, apply,
         record the inventory (also after an interruption)."""
@@ -343,7 +364,7 @@ class _Run:
                     hint="run apply again to see the new plan",
                 )
             plan = fresh
-        check_prune_guard(plan, desired, allow_empty=project.config.allow_empty)
+            self.refuse(plan)
         pending = inventory_before(plan, live.inventory)
         record_inventory(client, name, pending, _fingerprint(live.inventory),
                          previous=live.inventory)  # fmt: skip
@@ -351,8 +372,8 @@ class _Run:
         report_to = sys.stderr if self.output_format == "json" else sys.stdout
         result = apply_plan(
             client, plan, desired=desired, live=live.state, project=name,
-            ignore=project.config.ignore, parallelism=parallelism,
-            progress=_progress(report_to, hidden), throttle=throttle, cancel=cancel,
+            ignore=project.config.ignore, parallelism=how.parallelism,
+            progress=_progress(report_to, how.hidden), throttle=how.throttle, cancel=cancel,
         )  # fmt: skip
         items, fingerprint = inventory_after(
             plan, result, desired=desired, live=live.state, project=name,
@@ -364,25 +385,13 @@ class _Run:
         return dataclasses.replace(result, inventory_written=written)
 
 
-def _check_saved(
-    saved: Plan, saved_doc: dict[str, Any], plan: Plan, client: ApiClient, project: Project
-) -> None:
-    """Refuse a saved plan made for another server, or that the plan made now is not."""
-    if saved.api_url and saved.api_url != client.shown_base_url:
-        raise StalePlanError(
-            f"saved plan is stale: it was made for {saved.api_url}, not "
-            f"{client.shown_base_url}; nothing was written"
-        )
-    secrets = client.settings.secrets()
-    masked = plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
-    check_saved(saved_doc, plan, masked, plan_key(os.environ))
-
-
 def _fingerprint(inventory: Inventory | None) -> str | None:
     return inventory.desired if inventory is not None else None
 
 
-def _needs_writes(plan: Plan, desired: State, live: State, project: str, inventory: Any) -> bool:
+def _needs_writes(
+    plan: Plan, desired: State, live: State, project: str, inventory: Inventory | None
+) -> bool:
     if plan.has_changes():
         return True
     items, fingerprint = inventory_after(
@@ -398,7 +407,7 @@ def _record(
     project: str,
     items: dict[str, str],
     fingerprint: str | None,
-    previous: Any,
+    previous: Inventory,
 ) -> bool | Outcome:
     try:
         return record_inventory(client, project, items, fingerprint, previous=previous)

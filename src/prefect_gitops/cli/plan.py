@@ -144,20 +144,21 @@ def plan_command(
         save_plan(out_path, plan, project, secrets, environ)
         click.echo(f"Saved the plan to {out_path} (apply it: prefect-gitops apply {out_path})",
                    err=True)  # fmt: skip
-    click.echo(_render(plan, project, desired, output_format, secrets, markdown_budget))
+    click.echo(render_plan(plan, project, desired, output_format, secrets, markdown_budget))
     if detailed_exitcode and plan.has_changes():
         return EXIT_CHANGES
     return EXIT_OK
 
 
-def _render(
+def render_plan(
     plan: Plan,
     project: Project,
     desired: State,
     output_format: str,
     secrets: Collection[str],
-    markdown_budget: int,
+    markdown_budget: int = COMMENT_BUDGET,
 ) -> str:
+    """The plan as `plan --format` shows it (`apply` shows the text one before asking)."""
     color, keys = use_color(), project.config.mask_keys
     if output_format == "markdown":
         return render_plan_markdown(
@@ -179,8 +180,7 @@ def save_plan(
     environ: Mapping[str, str],
 ) -> None:
     """`--out`: the masked plan with keyed fingerprints, mode 0600 (see savedplan.py)."""
-    masked = plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
-    doc = saved_document(masked, plan, plan_key(environ))
+    doc = saved_document(masked_document(plan, project, secrets), plan, plan_key(environ))
     try:
         write_private(path, render_saved(doc))
     except OSError as exc:
@@ -188,6 +188,12 @@ def save_plan(
 
 
 # -- shared with `apply` (cli/apply.py) ------------------------------------------------------
+
+
+def masked_document(plan: Plan, project: Project, secrets: Collection[str]) -> dict[str, Any]:
+    """The plan document as every output shows it: what `--out` saves and `apply PLAN`
+    compares with the plan it makes again."""
+    return plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
 
 
 def desired_online(
