@@ -35,7 +35,6 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -43,7 +42,7 @@ import httpx
 from . import __version__
 from .errors import ConfigError, ReconcilerError
 from .responses import ShapeError, check_shape
-from .settings import Settings, redact_url
+from .settings import Settings, is_loopback_url, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +157,7 @@ class ApiClient:
             transport=transport,
             follow_redirects=False,
             # HTTP_PROXY and friends must not capture a loopback server (the embedded one).
-            trust_env=not _is_loopback(self.base_url),
+            trust_env=not is_loopback_url(self.base_url),
         )
         if transport is None:
             _install_deadlines(self._client)
@@ -690,10 +689,6 @@ def _retry_after(value: str | None) -> float | None:
     if math.isnan(seconds):
         return None
     return max(0.0, seconds)
-
-
-def _is_loopback(url: str) -> bool:
-    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _basic_token(auth_string: str | None) -> str | None:
