@@ -152,16 +152,15 @@ def load_settings(
     if api_url:
         values["PREFECT_API_URL"] = SettingValue(api_url, "--api-url", "--api-url", trusted=True)
     url_value = values.get("PREFECT_API_URL")
-    url = url_value.text if url_value is not None and url_value.text != "" else None
-    source = url_value.source if url is not None and url_value is not None else "none"
-    if url is not None and url_value is not None:
-        url = check_api_url(url, url_value.where)
+    url, source = None, "none"
+    if url_value is not None and url_value.text != "":
+        url, source = check_api_url(url_value.text, url_value.where), url_value.source
     for key in _CREDENTIAL_KEYS:
         credential = values.get(key)
         if (
             credential is not None
             and credential.source.startswith("profile ")
-            and (credential.source != source)
+            and credential.source != source
         ):
             del values[key]  # a profile's credential, and the URL is not that profile's
     _check_credential_destination(values)
