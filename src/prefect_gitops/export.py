@@ -52,6 +52,7 @@ from .live import (
     pool_resource,
     queue_resource,
     read_deploy_inputs,
+    read_inventory,
     variable_resource,
 )
 from .ownership import (
@@ -60,7 +61,6 @@ from .ownership import (
     Inventory,
     decode_inventory,
     digest,
-    inventory_base_name,
 )
 from .render.masking import Masker
 from .schedules import normalize_server_schedule
@@ -719,12 +719,7 @@ def adopt(
 ) -> Inventory:
     """Record `addresses` as owned by `project`, with the digests of their desired specs,
     keeping whatever the inventory already lists."""
-    existing = decode_inventory(
-        project,
-        client.paginate(
-            "/variables/filter", {"variables": {"name": {"like_": inventory_base_name(project)}}}
-        ),
-    )
+    existing = read_inventory(client, project)
     items = dict(existing.items) if existing is not None else {}
     for address in addresses:
         res = desired.get(address)
