@@ -85,7 +85,7 @@ _TOML_PATHS = {
     "PREFECT_CLIENT_MAX_RETRIES": ("client", "max_retries"),
 }
 
-_CREDENTIAL_KEYS = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
+CREDENTIAL_KEYS = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
 
 # The settings that decide where a credential goes, or whether its connection is verified.
 _STEERING_KEYS = (
@@ -155,7 +155,7 @@ def load_settings(
     url, source = None, "none"
     if url_value is not None and url_value.text != "":
         url, source = check_api_url(url_value.text, url_value.where), url_value.source
-    for key in _CREDENTIAL_KEYS:
+    for key in CREDENTIAL_KEYS:
         credential = values.get(key)
         if (
             credential is not None
@@ -203,7 +203,7 @@ def _check_credential_destination(values: Mapping[str, SettingValue]) -> None:
     """A credential set on this machine goes only where, and how, this machine says: never
     to a URL, a CA file or an unverified connection that a file of the working directory
     chose, unless that same file holds the credential."""
-    for key in _CREDENTIAL_KEYS:
+    for key in CREDENTIAL_KEYS:
         credential = values.get(key)
         if credential is None or credential.text == "" or not credential.trusted:
             continue
