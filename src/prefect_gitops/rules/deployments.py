@@ -43,17 +43,8 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
         triggers = raw.get("triggers")
         if isinstance(triggers, list):
             yield from _triggers(entry, raw, triggers, options.environ)
-        if _has_steps(project, entry):
+        if has_steps(entry):
             yield from _step_outputs(entry, raw, options.environ)
-
-
-def _has_steps(project: Project, entry: DeploymentEntry) -> bool:
-    """Build or push steps, the deployment's own or its prefect.yaml's (as `prefect deploy`)."""
-    top = next((pf.top for pf in project.prefect_files if pf.file is entry.file), None)
-    raw = entry.raw if isinstance(entry.raw, dict) else {}
-    build = raw.get("build", top.build if top is not None else None)
-    push = raw.get("push", top.push if top is not None else None)
-    return bool(build) or bool(push)
 
 
 _NOT_TEMPLATED = ("build", "push", "pull", "triggers")
