@@ -333,7 +333,7 @@ class ApiClient:
             except _Retryable as exc:
                 if last or not (exc.before_sending or idempotent):
                     raise exc.error from None
-                self._wait(budget, self._backoff(attempt), exc.error, method, url)
+                self._wait(budget, self._backoff(attempt), exc.error)
                 continue
             status = response.status_code
             retryable = status in _ALWAYS_RETRY_STATUSES or (
@@ -344,7 +344,7 @@ class ApiClient:
             asked = _retry_after(response.headers.get("Retry-After"))
             delay = min(asked, RETRY_AFTER_CAP) if asked is not None else self._backoff(attempt)
             error = self._error_from_response(method, url, response)
-            self._wait(budget, delay, error, method, url, asked=asked)
+            self._wait(budget, delay, error, asked=asked)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
@@ -396,12 +396,11 @@ class ApiClient:
         budget: _Budget,
         delay: float,
         error: ApiError,
-        method: str,
-        url: str,
         *,
         asked: float | None = None,
     ) -> None:
-        """Sleep before the next attempt, or give up with `error` when the budget is spent."""
+        """Sleep before the next attempt, or give up with `error` (the failed attempt's) when
+        the budget is spent."""
         spent = budget.waited + delay > RETRY_WAIT_BUDGET
         if spent or self._clock() + delay >= budget.deadline:
             why = f"the server asked to retry after {asked:g}s; " if asked is not None else ""
@@ -418,7 +417,7 @@ class ApiClient:
             reason = f"HTTP {error.status}" if error.status is not None else error.detail
             logger.warning(
                 "%s %s: %s; waiting %.0fs before retrying (%.0fs of %.0fs spent waiting)",
-                method, url, reason, delay, budget.waited, RETRY_WAIT_BUDGET,
+                error.method, error.url, reason, delay, budget.waited, RETRY_WAIT_BUDGET,
             )  # fmt: skip
         self._sleep(delay)
 
