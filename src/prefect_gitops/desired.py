@@ -697,11 +697,7 @@ def _step_placeholders(spec: Mapping[str, Any]) -> dict[str, list[str]]:
 
     def walk(value: Any, parts: tuple[str | int, ...]) -> None:
         if isinstance(value, str):
-            names = sorted(
-                p.full_match
-                for p in find_placeholders(value)
-                if p.kind is PlaceholderKind.STANDARD and not p.name.startswith("ctx.")
-            )
+            names = sorted(p.full_match for p in find_placeholders(value) if p.is_step_output)
             if names:
                 found[join_path(parts)] = names
         elif isinstance(value, dict):
@@ -814,7 +810,7 @@ def _opaque_paths(spec: Mapping[str, Any], has_steps: bool) -> list[str]:
     def deploy_time(p: Placeholder) -> bool:
         if p.kind in (PlaceholderKind.BLOCK, PlaceholderKind.VARIABLE):
             return True
-        return has_steps and p.kind is PlaceholderKind.STANDARD and not p.name.startswith("ctx.")
+        return has_steps and p.is_step_output
 
     found: list[str] = []
 

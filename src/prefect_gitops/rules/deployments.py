@@ -18,7 +18,6 @@ from ..diagnostics import Diagnostic, Severity
 from ..loader import DeploymentEntry, Project
 from ..source import format_path
 from ..templating import (
-    PlaceholderKind,
     apply_values,
     find_placeholders,
     resolve_env,
@@ -61,9 +60,7 @@ def _step_outputs(
             names = sorted(
                 p.full_match
                 for p in find_placeholders(value)
-                if p.kind is PlaceholderKind.STANDARD
-                and not p.name.startswith("ctx.")
-                and p.name not in environ  # the environment pass resolves those
+                if p.is_step_output and p.name not in environ  # the environment pass resolves those
             )
             if names:
                 yield sub, names
