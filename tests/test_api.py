@@ -739,3 +739,21 @@ def test_an_api_error_keeps_the_json_contract(
     (diagnostic,) = result.json()["diagnostics"]
     assert diagnostic["severity"] == "error" and "cannot connect" in diagnostic["message"]
     assert "Error: " in result.stderr  # the text stays on stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "trusts_proxies"),
+    [
+        ("http://127.0.0.1:4200/api", False),
+        ("http://127.0.0.2:4200/api", False),
+        ("http://[::1]:4200/api", False),
+        ("http://LOCALHOST:4200/api", False),
+        ("https://prefect.example.com/api", True),
+        ("http://127.0.0.1.example.com/api", True),
+    ],
+)
+def test_proxy_settings_never_capture_a_loopback_server(url: str, trusts_proxies: bool) -> None:
+    """One loopback rule for the whole project (`settings.is_loopback_url`): the client that
+    ignores HTTP_PROXY and friends agrees with the environments' loopback check."""
+    with ApiClient(Settings(api_url=url)) as client:
+        assert client._client.trust_env is trusts_proxies

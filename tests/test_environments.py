@@ -224,6 +224,9 @@ def test_a_selected_profile_never_receives_the_environments_key(tmp_path: Path) 
     with pytest.raises(ConfigError, match="would receive the PREFECT_API_KEY") as info:
         api_target(dev, None, None, _machine(tmp_path, PREFECT_API_KEY="pnu_ci"))
     assert "prefect-gitops.yaml:8:" in info.value.message
+    # Prefect reads the variable in any case, so the check does too.
+    with pytest.raises(ConfigError, match="would receive the PREFECT_API_AUTH_STRING"):
+        api_target(dev, None, None, _machine(tmp_path, prefect_api_auth_string="admin:pw"))
     # With the environment's own URL the profile's is not used: the key goes with its URL.
     paired = _machine(tmp_path, PREFECT_API_KEY="pnu_ci", PREFECT_API_URL="http://ci:1/api")
     assert api_target(dev, None, None, paired) == (None, "dev")

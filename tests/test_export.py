@@ -21,6 +21,7 @@ from prefect_gitops.export import (
     ExportedFile,
     Selection,
     ServerObjects,
+    adopt,
     build_export,
     local_schema_dir,
     read_inventories,
@@ -36,10 +37,10 @@ from prefect_gitops.live import (
     variable_resource,
 )
 from prefect_gitops.loader import load_project
-from prefect_gitops.ownership import LABEL, Inventory, encode_inventory
+from prefect_gitops.ownership import LABEL, Inventory, decode_inventory, encode_inventory
 from prefect_gitops.schemas import MODELINE, SCHEMA_BASE_URL, schema_texts
 from prefect_gitops.settings import Settings
-from prefect_gitops.state import Address, State
+from prefect_gitops.state import Address, Resource, State
 
 SCHEMA = {"title": "Parameters", "type": "object", "properties": {}}
 
@@ -443,6 +444,7 @@ def test_the_project_name_prefers_the_option_then_the_recorded_owner(
     assert _project_name("mine", {"platform": 3}, "", folder) == "mine"
     assert "not by 'mine'" in capsys.readouterr().err
 
+
 def test_a_pool_with_the_servers_default_template_is_exported_without_one(tmp_path: Path) -> None:
     server_default = {
         "job_configuration": {"image": "{{ image }}"},
@@ -460,3 +462,32 @@ def test_a_pool_with_the_servers_default_template_is_exported_without_one(tmp_pa
         ServerObjects(pools=(pool,)), target=tmp_path, project="p", source="x", flow_lookup=facts
     )
     assert "work-pools/templates/dock.json" in {f.path for f in shipped_only.files}
+
+
+def test_adopt_keeps_what_an_inventory_of_an_earlier_version_lists() -> None:
+    """`export --adopt` reads the inventory as plan and apply do: one written under the
+    names of an earlier version (`prefect_gitops_<project>`) still counts, so adopting more
+    objects does not drop the ones it already listed."""
+    legacy = {"v": 1, "project": "alpha", "part": 1, "parts": 1, "applied_at": "t",
+              "desired": None, "items": {"work_pool.old": "x"}}  # fmt: skip
+    variables = [{"id": "legacy", "name": "prefect_gitops_alpha", "value": legacy}]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content or b"null")
+        if request.url.path.endswith("/variables/filter"):
+            term = body["variables"]["name"]["like_"]
+            if body.get("offset"):
+                return httpx.Response(200, json=[])
+            return httpx.Response(200, json=[v for v in variables if term in v["name"]])
+        if request.method == "POST" and request.url.path.endswith("/variables/"):
+            variables.append({"id": f"v{len(variables)}", **body})
+            return httpx.Response(201, json={"id": variables[-1]["id"]})
+        raise AssertionError(f"unexpected {request.method} {request.url}")
+
+    pool = Resource(Address("work_pool", "new"), {"name": "new", "type": "process"})
+    client = ApiClient(Settings(api_url="http://x/api"), transport=httpx.MockTransport(handle))
+    with client:
+        inventory = adopt(client, "alpha", [pool.address], State.of([pool]))
+    assert set(inventory.items) == {"work_pool.old", "work_pool.new"}
+    stored = decode_inventory("alpha", variables)
+    assert stored is not None and set(stored.items) == {"work_pool.old", "work_pool.new"}

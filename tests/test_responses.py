@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -46,3 +48,27 @@ def test_wrong_shapes_are_one_line(method: str, path: str, body: Any, fragment: 
         check_shape(method, path, body)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
+
+
+_IMPORT_PROBE = """
+import prefect_gitops.responses as r
+models = [m for m in vars(r).values() if isinstance(m, type) and issubclass(m, r.BaseModel)]
+before = sum(m.__pydantic_complete__ for m in models), r._adapter.cache_info().currsize
+r.check_shape("POST", "flows/filter", [{"id": "a", "name": "f"}])
+try:
+    r.check_shape("POST", "flows/filter", [{"id": "a"}])
+except r.ShapeError:
+    refused = True
+else:
+    refused = False
+print(before, r._adapter.cache_info().currsize, refused)
+"""
+
+
+def test_shapes_are_built_on_first_use_not_at_import() -> None:
+    """Importing the client costs no schema building; a command builds only what it reads."""
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(0,", "0)", "1", "True"]

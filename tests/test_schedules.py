@@ -279,6 +279,9 @@ def test_a_low_frequency_interval_below_1_is_a_warning(rrule: str) -> None:
     item = {"rrule": rrule}
     assert [(p.key, p.severity) for p in check_schedule(item)] == [("rrule", "warning")]
     assert to_server_schedule(item, now=NOW) == prefect_deploy_body(item)
+    # The JSON form of an rrule is the same rule: the same warning.
+    as_json = {"rrule": json.dumps({"rrule": rrule})}
+    assert [(p.key, p.severity) for p in check_schedule(as_json)] == [("rrule", "warning")]
 
 
 SERVER_VERDICTS: list[dict[str, Any]] = [

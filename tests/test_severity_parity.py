@@ -71,6 +71,17 @@ def deployment(extra: str = "", entrypoint: str = "flows.py:hello", name: str = 
     )
 
 
+def scheduled(*items: str) -> str:
+    """`deployment` with these `schedules` items, each one or more `key: value` lines."""
+    lines = "".join("      - " + item.replace("\n", "\n        ") + "\n" for item in items)
+    return deployment("    schedules:\n" + lines)
+
+
+def with_job_variables(mapping: str) -> str:
+    """`deployment` whose work pool has these `job_variables` (a YAML flow mapping)."""
+    return deployment(f"      job_variables: {mapping}\n")
+
+
 @dataclass(frozen=True)
 class Case:
     code: str
@@ -124,7 +135,7 @@ CASES: list[Case] = [
     Case(
         "S004",
         "is-schedule-active-in-schedule",
-        deployment("    schedules:\n      - cron: '0 * * * *'\n        is_schedule_active: true\n"),
+        scheduled("cron: '0 * * * *'\nis_schedule_active: true"),
     ),
     Case("S005", "duplicate-deployment", deployment() + deployment().split("\n", 1)[1]),
     Case("S009", "no-name", deployment().replace("  - name: d\n    entrypoint", "  - entrypoint")),
@@ -183,49 +194,44 @@ CASES: list[Case] = [
     ),
     Case("E013", "flow-run-name", deployment(entrypoint="flows.py:bad_run_name")),
     Case("E014", "name-from-a-call", deployment(entrypoint="flows.py:named_by_call")),
-    Case("C001", "no-schedule-kind", deployment("    schedules:\n      - timezone: UTC\n")),
-    Case("C002", "bad-cron", deployment("    schedules:\n      - cron: '61 * * * *'\n")),
-    Case("C003", "zero-interval", deployment("    schedules:\n      - interval: 0\n")),
-    Case("C004", "bad-rrule", deployment("    schedules:\n      - rrule: 'FREQ=SOMETIMES'\n")),
+    Case("C001", "no-schedule-kind", scheduled("timezone: UTC")),
+    Case("C002", "bad-cron", scheduled("cron: '61 * * * *'")),
+    Case("C003", "zero-interval", scheduled("interval: 0")),
+    Case("C004", "bad-rrule", scheduled("rrule: 'FREQ=SOMETIMES'")),
     Case(
         "C005",
         "bad-timezone",
-        deployment("    schedules:\n      - cron: '0 * * * *'\n        timezone: Mars/Base\n"),
+        scheduled("cron: '0 * * * *'\ntimezone: Mars/Base"),
     ),
     Case(
         "C006",
         "bad-anchor",
-        deployment("    schedules:\n      - interval: 60\n        anchor_date: someday\n"),
+        scheduled("interval: 60\nanchor_date: someday"),
     ),
     Case(
         "C007",
         "bad-active",
-        deployment("    schedules:\n      - cron: '0 * * * *'\n        active: sometimes\n"),
+        scheduled("cron: '0 * * * *'\nactive: sometimes"),
     ),
     Case(
         "C009",
         "duplicate-slug",
-        deployment(
-            "    schedules:\n      - {cron: '0 * * * *', slug: s}\n"
-            "      - {cron: '5 * * * *', slug: s}\n"
-        ),
+        scheduled("{cron: '0 * * * *', slug: s}", "{cron: '5 * * * *', slug: s}"),
     ),
     Case(
         "C010",
         "mixed-slugs",
-        deployment(
-            "    schedules:\n      - {cron: '0 * * * *', slug: s}\n      - {cron: '5 * * * *'}\n"
-        ),
+        scheduled("{cron: '0 * * * *', slug: s}", "{cron: '5 * * * *'}"),
     ),
     Case(
         "C011",
         "ignored-option",
-        deployment("    schedules:\n      - interval: 60\n        day_or: false\n"),
+        scheduled("interval: 60\nday_or: false"),
     ),
     Case(
         "C012",
         "templated-cron",
-        deployment("    schedules:\n      - cron: '{{ $SEV_CRON }}'\n"),
+        scheduled("cron: '{{ $SEV_CRON }}'"),
         native_env={"SEV_CRON": "0 * * * *"},
     ),
     Case(
@@ -244,21 +250,19 @@ CASES: list[Case] = [
         deployment("    concurrency_limit: {limit: 1, grace_period_seconds: 5}\n"),
     ),
     Case("R004", "zero-concurrency", deployment("    concurrency_limit: 0\n")),
-    Case("J001", "job-variable-type", deployment("      job_variables: {stream_output: 'yes'}\n")),
+    Case("J001", "job-variable-type", with_job_variables("{stream_output: 'yes'}")),
     Case(
         "J003",
         "templated-job-variable",
-        deployment("      job_variables: {working_dir: '{{ $SEV_DIR }}'}\n"),
+        with_job_variables("{working_dir: '{{ $SEV_DIR }}'}"),
         native_env={"SEV_DIR": "/tmp"},
     ),
     Case(
         "J004",
         "dropped-placeholder",
-        deployment("      job_variables: {working_dir: '{{ nothing }}'}\n"),
+        with_job_variables("{working_dir: '{{ nothing }}'}"),
     ),
-    Case(
-        "J006", "unknown-job-variable", deployment("      job_variables: {stream_ouput: false}\n")
-    ),
+    Case("J006", "unknown-job-variable", with_job_variables("{stream_ouput: false}")),
 ]
 
 # No native trial, and why (each stays an error where it stops plan or apply).

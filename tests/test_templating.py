@@ -233,3 +233,15 @@ def test_block_reference() -> None:
     )
     assert templating.block_reference("prefect.blocks.secret") is None
     assert templating.block_reference("$HOME") is None
+
+
+def test_step_outputs_are_the_standard_placeholders_outside_prefects_context() -> None:
+    """One predicate for what only a build/push step fills (desired, jobvars and the rules)."""
+    text = "{{ build.image }} {{ ctx.flow.name }} {{ $HOME }} {{ prefect.variables.v }}"
+    found = {p.name: p.is_step_output for p in templating.find_placeholders(text)}
+    assert found == {
+        "build.image": True,
+        "ctx.flow.name": False,
+        "$HOME": False,
+        "prefect.variables.v": False,
+    }

@@ -35,7 +35,6 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -43,7 +42,7 @@ import httpx
 from . import __version__
 from .errors import ConfigError, ReconcilerError
 from .responses import ShapeError, check_shape
-from .settings import Settings, redact_url
+from .settings import Settings, is_loopback_url, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +157,7 @@ class ApiClient:
             transport=transport,
             follow_redirects=False,
             # HTTP_PROXY and friends must not capture a loopback server (the embedded one).
-            trust_env=not _is_loopback(self.base_url),
+            trust_env=not is_loopback_url(self.base_url),
         )
         if transport is None:
             _install_deadlines(self._client)
@@ -334,7 +333,7 @@ class ApiClient:
             except _Retryable as exc:
                 if last or not (exc.before_sending or idempotent):
                     raise exc.error from None
-                self._wait(budget, self._backoff(attempt), exc.error, method, url)
+                self._wait(budget, self._backoff(attempt), exc.error)
                 continue
             status = response.status_code
             retryable = status in _ALWAYS_RETRY_STATUSES or (
@@ -345,7 +344,7 @@ class ApiClient:
             asked = _retry_after(response.headers.get("Retry-After"))
             delay = min(asked, RETRY_AFTER_CAP) if asked is not None else self._backoff(attempt)
             error = self._error_from_response(method, url, response)
-            self._wait(budget, delay, error, method, url, asked=asked)
+            self._wait(budget, delay, error, asked=asked)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
@@ -397,12 +396,11 @@ class ApiClient:
         budget: _Budget,
         delay: float,
         error: ApiError,
-        method: str,
-        url: str,
         *,
         asked: float | None = None,
     ) -> None:
-        """Sleep before the next attempt, or give up with `error` when the budget is spent."""
+        """Sleep before the next attempt, or give up with `error` (the failed attempt's) when
+        the budget is spent."""
         spent = budget.waited + delay > RETRY_WAIT_BUDGET
         if spent or self._clock() + delay >= budget.deadline:
             why = f"the server asked to retry after {asked:g}s; " if asked is not None else ""
@@ -419,7 +417,7 @@ class ApiClient:
             reason = f"HTTP {error.status}" if error.status is not None else error.detail
             logger.warning(
                 "%s %s: %s; waiting %.0fs before retrying (%.0fs of %.0fs spent waiting)",
-                method, url, reason, delay, budget.waited, RETRY_WAIT_BUDGET,
+                error.method, error.url, reason, delay, budget.waited, RETRY_WAIT_BUDGET,
             )  # fmt: skip
         self._sleep(delay)
 
@@ -690,10 +688,6 @@ def _retry_after(value: str | None) -> float | None:
     if math.isnan(seconds):
         return None
     return max(0.0, seconds)
-
-
-def _is_loopback(url: str) -> bool:
-    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _basic_token(auth_string: str | None) -> str | None:

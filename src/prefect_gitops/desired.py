@@ -405,6 +405,9 @@ def _steps(value: Any) -> Any:
     return value
 
 
+_STEP_KEYS = ("build", "push", "pull")
+
+
 def _deployment(
     entry: DeploymentEntry,
     project: Project,
@@ -417,12 +420,97 @@ def _deployment(
     if not isinstance(entry.raw, dict):
         return "not a mapping"
     top = next((pf.top for pf in project.prefect_files if pf.file is entry.file), None)
-    top_build = _steps(top.build) if top is not None else None
-    top_push = _steps(top.push) if top is not None else None
-    top_pull = _steps(top.pull) if top is not None else None
+    top_steps = {key: _steps(getattr(top, key)) if top is not None else None for key in _STEP_KEYS}
+    cfg = _with_defaults(entry.raw)
+    build_steps = cfg.get("build", top_steps["build"]) or []
+    push_steps = cfg.get("push", top_steps["push"]) or []
+    declared_pull = copy.deepcopy(cfg.get("pull", top_steps["pull"]))
 
-    cfg: dict[str, Any] = _json(entry.raw)
-    for key in ("build", "push", "pull"):
+    # 3. variables (declared, or read from the server online); offline, an undeclared one
+    # stays as written (opaque); online, a missing one becomes "" as in Prefect.
+    online = inputs.server_variables is not None
+    cfg = resolve_variables(
+        cfg, variables, on_missing=(lambda p: NotSet) if online else (lambda p: p.full_match)
+    )
+    # 4. the environment pass
+    cfg = resolve_env(cfg, environ)
+
+    identity = _identity(cfg, entry, flow_lookup)
+    if isinstance(identity, str):
+        return identity
+    entrypoint, name, pool_name, facts = identity
+
+    has_steps = bool(build_steps) or bool(push_steps)
+    # Prefect picks the default pull step from the raw `image` (before the step-output pass).
+    raw_job_variables = copy.deepcopy(cfg["work_pool"].get("job_variables") or {})
+    outputs = _step_outputs(inputs, build_steps, push_steps, entry.base_dir) if has_steps else {}
+    if not cfg.get("description"):
+        cfg["description"] = facts.description
+
+    cfg, raw_schedules, raw_triggers = _step_output_pass(cfg, outputs, has_steps, environ)
+    schedules_given = raw_schedules is not None
+    pull = _pull(declared_pull, cfg, top_steps["build"], raw_job_variables, outputs, entry, environ)
+    try:
+        schedules = _schedules(raw_schedules) if schedules_given else []
+    except schedule_shapes.ScheduleError as exc:
+        return f"schedules: {exc}"
+    spec = _spec(cfg, facts, entrypoint, name, pool_name, pull, schedules)
+    source = f"{entry.file.rel}:{entry.span().line}"
+    meta = _meta(
+        spec, cfg, facts, source,
+        schedules_given=schedules_given, has_steps=has_steps,
+        manages_triggers=isinstance(raw_triggers, list),
+    )  # fmt: skip
+    address = Address.deployment(facts.name, name)
+    automations = _automations(raw_triggers, address, name, has_steps, outputs, environ, source)
+    if isinstance(automations, str):
+        return automations
+    return [Resource(address, _json(spec), meta), *automations]
+
+
+def _step_output_pass(
+    cfg: dict[str, Any], outputs: Mapping[str, Any], has_steps: bool, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], Any, Any]:
+    """5. The step-output pass: no outputs here; without steps Prefect drops what is left.
+    Returns the config and, set aside before it like Prefect does, its schedules (None: not
+    given; templated on their own) and its triggers (templated with the automations)."""
+    raw_schedules = cfg.pop("schedules", None)
+    cfg.pop("schedule", None)
+    raw_triggers = cfg.pop("triggers", None)
+    cfg = apply_values(
+        cfg, outputs, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
+    )
+    if isinstance(raw_schedules, list):
+        raw_schedules = apply_values(
+            raw_schedules, outputs, remove_notset=not has_steps, environ=environ
+        )
+    return cfg, raw_schedules, raw_triggers
+
+
+def _pull(
+    declared: Any,
+    cfg: Mapping[str, Any],
+    top_build: Any,
+    raw_job_variables: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    entry: DeploymentEntry,
+    environ: Mapping[str, str],
+) -> list[Any]:
+    """The pull steps: the declared ones (`[]`: none at all), else Prefect's default."""
+    if declared == []:
+        return []
+    if declared:
+        pulled: list[Any] = apply_values(declared, outputs, remove_notset=False, environ=environ)
+        return pulled
+    docker_source = _steps(cfg.get("build")) or top_build or []
+    return _default_pull(docker_source, raw_job_variables, entry.base_dir)
+
+
+def _with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the deployment entry with Prefect's defaults filled in (as `prefect deploy`
+    merges its deployment template), step lists normalised."""
+    cfg: dict[str, Any] = _json(raw)
+    for key in _STEP_KEYS:
         if key in cfg:
             cfg[key] = _steps(cfg[key])
     for key, value in _DEFAULTS.items():
@@ -437,22 +525,13 @@ def _deployment(
         cfg["schedules"] = [cfg["schedule"]]
     if cfg.get("work_pool", {}).get("job_variables") is None:
         cfg["work_pool"]["job_variables"] = {}
+    return cfg
 
-    build_steps = cfg.get("build", top_build) or []
-    push_steps = cfg.get("push", top_push) or []
-    effective_pull = cfg.get("pull", top_pull)
-    explicit_no_pull = effective_pull == []
-    pull_steps = copy.deepcopy(effective_pull) or []
 
-    # 3. variables (declared, or read from the server online); offline, an undeclared one
-    # stays as written (opaque); online, a missing one becomes "" as in Prefect.
-    online = inputs.server_variables is not None
-    cfg = resolve_variables(
-        cfg, variables, on_missing=(lambda p: NotSet) if online else (lambda p: p.full_match)
-    )
-    # 4. the environment pass
-    cfg = resolve_env(cfg, environ)
-
+def _identity(
+    cfg: Mapping[str, Any], entry: DeploymentEntry, flow_lookup: FlowLookup
+) -> tuple[str, str, str, FlowFacts] | str:
+    """The entrypoint, deployment name, pool name and flow, or why there is none."""
     entrypoint = cfg.get("entrypoint")
     if not isinstance(entrypoint, str) or not entrypoint:
         return "no entrypoint"
@@ -462,32 +541,22 @@ def _deployment(
     facts = flow_lookup(entrypoint, entry.base_dir)
     if isinstance(facts, str):
         return facts
-    work_pool = cfg.get("work_pool") or {}
-    pool_name = work_pool.get("name")
+    pool_name = (cfg.get("work_pool") or {}).get("name")
     if not isinstance(pool_name, str) or not pool_name:
         return "no work pool (prefect deploy needs `work_pool.name`)"
+    return entrypoint, name, pool_name, facts
 
-    has_steps = bool(build_steps) or bool(push_steps)
-    # Prefect picks the default pull step from the raw `image` (before the step-output pass).
-    raw_job_variables = copy.deepcopy(cfg["work_pool"].get("job_variables") or {})
-    outputs = _step_outputs(inputs, build_steps, push_steps, entry.base_dir) if has_steps else {}
-    if not cfg.get("description"):
-        cfg["description"] = facts.description
 
-    schedules_given = "schedules" in cfg and cfg["schedules"] is not None
-    raw_schedules = cfg.pop("schedules", None)
-    cfg.pop("schedule", None)
-    # Set aside before the step-output pass, like Prefect (templated on their own below).
-    raw_triggers = cfg.pop("triggers", None)
-    # 5. the step-output pass: no outputs here; without steps Prefect drops what is left.
-    cfg = apply_values(
-        cfg, outputs, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
-    )
-    if schedules_given and isinstance(raw_schedules, list):
-        raw_schedules = apply_values(
-            raw_schedules, outputs, remove_notset=not has_steps, environ=environ
-        )
-
+def _spec(
+    cfg: Mapping[str, Any],
+    facts: FlowFacts,
+    entrypoint: str,
+    name: str,
+    pool_name: str,
+    pull: list[Any],
+    schedules: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The deployment's fields as the server stores them."""
     concurrency_limit = cfg.get("concurrency_limit")
     concurrency_options: dict[str, Any] | None = None
     if isinstance(concurrency_limit, dict):
@@ -498,28 +567,14 @@ def _deployment(
             "grace_period_seconds": concurrency_limit.get("grace_period_seconds"),
         }
         concurrency_limit = concurrency_limit.get("limit")
-
-    job_variables = (cfg.get("work_pool") or {}).get("job_variables") or {}
-    if explicit_no_pull:
-        pull: list[Any] = []
-    elif pull_steps:
-        pull = apply_values(pull_steps, outputs, remove_notset=False, environ=environ)
-    else:
-        docker_source = _steps(cfg.get("build")) or top_build or []
-        pull = _default_pull(docker_source, raw_job_variables, entry.base_dir)
-
+    work_pool = cfg.get("work_pool") or {}
     version = cfg.get("version") or facts.version
     description = cfg.get("description")
     tags = cfg.get("tags") or []
     if isinstance(tags, str):
         tags = [tags]
     enforce = cfg.get("enforce_parameter_schema")
-    queue = (cfg.get("work_pool") or {}).get("work_queue_name") or DEFAULT_QUEUE
-    try:
-        schedules = _schedules(raw_schedules) if schedules_given else []
-    except schedule_shapes.ScheduleError as exc:
-        return f"schedules: {exc}"
-    spec: dict[str, Any] = {
+    return {
         "name": name,
         "flow_name": facts.name,
         "entrypoint": entrypoint,
@@ -531,37 +586,43 @@ def _deployment(
         "parameters": cfg.get("parameters") or {},
         "parameter_openapi_schema": facts.parameter_schema,
         "enforce_parameter_schema": True if enforce is None else bool(enforce),
-        "job_variables": job_variables,
+        "job_variables": work_pool.get("job_variables") or {},
         "work_pool_name": pool_name,
-        "work_queue_name": queue,
+        "work_queue_name": work_pool.get("work_queue_name") or DEFAULT_QUEUE,
         "paused": bool(cfg.get("paused") or False),
         "concurrency_limit": concurrency_limit,
         "concurrency_options": concurrency_options,
         "pull_steps": pull,
         "schedules": schedules,
     }
+
+
+def _meta(
+    spec: dict[str, Any],
+    cfg: Mapping[str, Any],
+    facts: FlowFacts,
+    source: str,
+    *,
+    schedules_given: bool,
+    has_steps: bool,
+    manages_triggers: bool,
+) -> dict[str, Any]:
+    """What the diff and apply need to know about `spec` beyond its fields."""
     unmanaged: list[str] = []
     if not schedules_given:
         unmanaged.append("schedules")
     if facts.parameter_schema is None:
         unmanaged.append("parameter_openapi_schema")
-    opaque = _opaque_paths(spec, has_steps)
-    source = f"{entry.file.rel}:{entry.span().line}"
-    meta = {
+    return {
         "unmanaged": unmanaged,
-        "opaque": opaque,
+        "opaque": _opaque_paths(spec, has_steps),
         "generated_slugs": [s["slug"] for s in spec["schedules"] if s.pop("_generated", False)],
         "source": source,
-        "manages_triggers": isinstance(raw_triggers, list),
+        "manages_triggers": manages_triggers,
         # Placeholders left for build/push steps we did not run: apply refuses to write them.
         "step_outputs": _step_placeholders(spec) if has_steps else {},
         "version_alternatives": [] if cfg.get("version") else list(facts.version_alternatives),
     }
-    address = Address.deployment(facts.name, name)
-    automations = _automations(raw_triggers, address, name, has_steps, outputs, environ, source)
-    if isinstance(automations, str):
-        return automations
-    return [Resource(address, _json(spec), meta), *automations]
 
 
 def _automations(
@@ -636,11 +697,7 @@ def _step_placeholders(spec: Mapping[str, Any]) -> dict[str, list[str]]:
 
     def walk(value: Any, parts: tuple[str | int, ...]) -> None:
         if isinstance(value, str):
-            names = sorted(
-                p.full_match
-                for p in find_placeholders(value)
-                if p.kind is PlaceholderKind.STANDARD and not p.name.startswith("ctx.")
-            )
+            names = sorted(p.full_match for p in find_placeholders(value) if p.is_step_output)
             if names:
                 found[join_path(parts)] = names
         elif isinstance(value, dict):
@@ -753,7 +810,7 @@ def _opaque_paths(spec: Mapping[str, Any], has_steps: bool) -> list[str]:
     def deploy_time(p: Placeholder) -> bool:
         if p.kind in (PlaceholderKind.BLOCK, PlaceholderKind.VARIABLE):
             return True
-        return has_steps and p.kind is PlaceholderKind.STANDARD and not p.name.startswith("ctx.")
+        return has_steps and p.is_step_output
 
     found: list[str] = []
 

@@ -32,11 +32,13 @@ from .errors import ConfigError, ReconcilerError
 from .loader import CONFIG_NAMES, Project, validate_model
 from .models import DeploymentConfig, EnvironmentSpec
 from .settings import (
+    CREDENTIAL_KEYS,
     Settings,
     check_api_url,
     is_loopback_url,
     load_settings,
     redact_url,
+    resolve_sources,
     same_api_url,
 )
 from .source import Span, format_path
@@ -230,7 +232,13 @@ def api_target(
     configured = load_settings(environ, profile=spec.profile)
     if spec.profile is not None and configured.source == f"profile {spec.profile}":
         # The repository chose this profile: only the profile's own credentials go with it.
-        loose = [key for key in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING") if environ.get(key)]
+        # Resolved as Prefect does (names in any case), not looked up by their exact names.
+        _, found = resolve_sources(environ, profile=spec.profile)
+        loose = [
+            key
+            for key in CREDENTIAL_KEYS
+            if key in found and found[key].text and found[key].source == "environment"
+        ]
         if loose:
             raise ConfigError(
                 f"environment '{name}' ({_location(project, name, 'profile')}) selects the "

@@ -52,6 +52,7 @@ from .live import (
     pool_resource,
     queue_resource,
     read_deploy_inputs,
+    read_inventory,
     variable_resource,
 )
 from .ownership import (
@@ -60,7 +61,6 @@ from .ownership import (
     Inventory,
     decode_inventory,
     digest,
-    inventory_base_name,
 )
 from .render.masking import Masker
 from .schedules import normalize_server_schedule
@@ -324,31 +324,8 @@ def build_export(
         f"Exported from {source} by `prefect-gitops export`.\n"
         "Review it, then check it with `prefect-gitops validate` and `prefect-gitops plan`."
     )
-    files: list[ExportedFile] = []
     addresses: list[Address] = []
-
-    pool_names = _file_names([p.name for p in objects.pools])
-    for pool in objects.pools:
-        if pool.name.startswith("prefect"):
-            warnings.append(f"work pool '{pool.name}': reserved 'prefect' name; not exported")
-            continue
-        stem = pool_names[pool.name]
-        queues = [q for q in objects.queues if q.spec["pool"] == pool.name]
-        default = objects.pool_templates.get(str(pool.spec["type"]))
-        doc, template = _pool_document(pool, queues, stem, secrets, default)
-        pool_path = f"{POOLS_DIR}/{stem}.yaml"
-        files.append(
-            _yaml_file(pool_path, POOL_SCHEMA, local_schemas, dump_yaml(doc, header=header))
-        )
-        if template is not None:
-            files.append(
-                ExportedFile(
-                    f"{POOLS_DIR}/templates/{stem}.json",
-                    json.dumps(template, indent=2, ensure_ascii=False) + "\n",
-                )
-            )
-        addresses.append(pool.address)
-        addresses.extend(q.address for q in queues)
+    files = _pool_files(objects, secrets, header, local_schemas, warnings, addresses)
 
     entries: list[dict[str, Any]] = []
     for res in sorted(
@@ -375,7 +352,58 @@ def build_export(
 
     root: dict[str, Any] = {"project": project}
     root.update({k: v for k, v in (config or {}).items() if k not in _EXPORTED_CONFIG_KEYS})
-    variables = []
+    variables = _variable_items(objects, secrets, warnings, addresses)
+    limits = _limit_items(objects, warnings, addresses)
+    if variables:
+        root["variables"] = variables
+    if limits:
+        root["concurrency_limits"] = limits
+    files.insert(
+        0, _yaml_file(CONFIG_FILE, CONFIG_SCHEMA, local_schemas, dump_yaml(root, header=header))
+    )
+    return Export(tuple(files), tuple(addresses), tuple(warnings + secrets.replaced))
+
+
+def _pool_files(
+    objects: ServerObjects,
+    secrets: _Secrets,
+    header: str,
+    local_schemas: str | None,
+    warnings: list[str],
+    addresses: list[Address],
+) -> list[ExportedFile]:
+    """A file per work pool (with its queues), and its template when not the default."""
+    files: list[ExportedFile] = []
+    pool_names = _file_names([p.name for p in objects.pools])
+    for pool in objects.pools:
+        if pool.name.startswith("prefect"):
+            warnings.append(f"work pool '{pool.name}': reserved 'prefect' name; not exported")
+            continue
+        stem = pool_names[pool.name]
+        queues = [q for q in objects.queues if q.spec["pool"] == pool.name]
+        default = objects.pool_templates.get(str(pool.spec["type"]))
+        doc, template = _pool_document(pool, queues, stem, secrets, default)
+        pool_path = f"{POOLS_DIR}/{stem}.yaml"
+        files.append(
+            _yaml_file(pool_path, POOL_SCHEMA, local_schemas, dump_yaml(doc, header=header))
+        )
+        if template is not None:
+            files.append(
+                ExportedFile(
+                    f"{POOLS_DIR}/templates/{stem}.json",
+                    json.dumps(template, indent=2, ensure_ascii=False) + "\n",
+                )
+            )
+        addresses.append(pool.address)
+        addresses.extend(q.address for q in queues)
+    return files
+
+
+def _variable_items(
+    objects: ServerObjects, secrets: _Secrets, warnings: list[str], addresses: list[Address]
+) -> list[dict[str, Any]]:
+    """The `variables` of prefect-gitops.yaml: those it can declare and that are not secret."""
+    variables: list[dict[str, Any]] = []
     for var in sorted(objects.variables, key=lambda r: r.name):
         if secrets.masker.is_secret_key(var.name):
             warnings.append(
@@ -394,7 +422,14 @@ def build_export(
             item["tags"] = list(var.spec["tags"])
         variables.append(item)
         addresses.append(var.address)
-    limits = []
+    return variables
+
+
+def _limit_items(
+    objects: ServerObjects, warnings: list[str], addresses: list[Address]
+) -> list[dict[str, Any]]:
+    """The `concurrency_limits` of prefect-gitops.yaml."""
+    limits: list[dict[str, Any]] = []
     for lim in sorted(objects.limits, key=lambda r: r.name):
         if any(c in lim.name for c in _BANNED_NAME_CHARS):
             warnings.append(f"concurrency limit '{lim.name}': name not supported; not exported")
@@ -407,14 +442,7 @@ def build_export(
             item["slot_decay_per_second"] = decay
         limits.append(item)
         addresses.append(lim.address)
-    if variables:
-        root["variables"] = variables
-    if limits:
-        root["concurrency_limits"] = limits
-    files.insert(
-        0, _yaml_file(CONFIG_FILE, CONFIG_SCHEMA, local_schemas, dump_yaml(root, header=header))
-    )
-    return Export(tuple(files), tuple(addresses), tuple(warnings + secrets.replaced))
+    return limits
 
 
 def _yaml_file(path: str, schema: str, local_schemas: str | None, text: str) -> ExportedFile:
@@ -719,12 +747,7 @@ def adopt(
 ) -> Inventory:
     """Record `addresses` as owned by `project`, with the digests of their desired specs,
     keeping whatever the inventory already lists."""
-    existing = decode_inventory(
-        project,
-        client.paginate(
-            "/variables/filter", {"variables": {"name": {"like_": inventory_base_name(project)}}}
-        ),
-    )
+    existing = read_inventory(client, project)
     items = dict(existing.items) if existing is not None else {}
     for address in addresses:
         res = desired.get(address)

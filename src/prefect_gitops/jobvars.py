@@ -332,9 +332,7 @@ def _resolve_templated(
             if not isinstance(leaf, str):
                 continue
             names = sorted(
-                p.full_match
-                for p in templating.find_placeholders(leaf)
-                if p.kind is PlaceholderKind.STANDARD and not p.name.startswith("ctx.")
+                p.full_match for p in templating.find_placeholders(leaf) if p.is_step_output
             )
             if not names:
                 continue
@@ -979,8 +977,7 @@ def strict_problems(
                     ProblemKind.UNKNOWN_KEY,
                     (key,),
                     f"'{key}' is not a variable of the pool: the server accepts it and Prefect "
-                    "drops it, so it has no effect"
-                    + (f"; {hint}" if hint else ""),
+                    "drops it, so it has no effect" + (f"; {hint}" if hint else ""),
                     "additionalProperties",
                 )
             )

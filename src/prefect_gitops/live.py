@@ -107,13 +107,7 @@ class LiveState:
 
 def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
     """Read every live object that the desired state or this project's inventory names."""
-    inventory = decode_inventory(
-        project,
-        client.paginate(
-            "/variables/filter",
-            {"variables": {"name": {"like_": inventory_search(project)}}},
-        ),
-    )
+    inventory = read_inventory(client, project)
     wanted = set(desired)
     if inventory is not None:
         wanted.update(inventory.addresses())
@@ -139,6 +133,12 @@ def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
 
 
 MAX_CONCURRENT_READS = 6
+
+
+def read_inventory(client: ApiClient, project: str) -> Inventory | None:
+    """The project's ownership inventory: today's names, else one an earlier version wrote."""
+    body = {"variables": {"name": {"like_": inventory_search(project)}}}
+    return decode_inventory(project, client.paginate("/variables/filter", body))
 
 
 def _read_pools(client: ApiClient, names: Mapping[str, set[str]]) -> list[Resource]:

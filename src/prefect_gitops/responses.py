@@ -8,13 +8,14 @@ proxy) that answers `[null]`, `{}` or a string where an object was due. Models a
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-_Strict = ConfigDict(extra="allow", strict=True)
+_Strict = ConfigDict(extra="allow", strict=True, defer_build=True)
 _Limit = Annotated[int, Field(ge=0, strict=True)] | None
 
 
@@ -182,9 +183,13 @@ _SHAPES: list[tuple[str, str, Any]] = [
     ("POST", r"flow_runs/count", _Count),
     ("GET", rf"flow_runs/{_ID}", FlowRun),
 ]
-_COMPILED = [
-    (method, re.compile(pattern), pydantic.TypeAdapter(shape)) for method, pattern, shape in _SHAPES
-]
+_PATTERNS = [(method, re.compile(pattern)) for method, pattern, _ in _SHAPES]
+
+
+@functools.cache
+def _adapter(index: int) -> pydantic.TypeAdapter[Any]:
+    # Built on first use, not at import: one command reads only a few of these shapes.
+    return pydantic.TypeAdapter(_SHAPES[index][2])
 
 
 class ShapeError(ValueError):
@@ -194,10 +199,10 @@ class ShapeError(ValueError):
 def check_shape(method: str, path: str, body: Any) -> None:
     """Raise `ShapeError` (one line) when `body` is not what `method path` answers."""
     bare = path.split("?", 1)[0].strip("/")
-    for expected_method, pattern, adapter in _COMPILED:
+    for index, (expected_method, pattern) in enumerate(_PATTERNS):
         if expected_method == method and pattern.fullmatch(bare):
             try:
-                adapter.validate_python(body)
+                _adapter(index).validate_python(body)
             except pydantic.ValidationError as exc:
                 raise ShapeError(_summary(exc, body)) from None
             return

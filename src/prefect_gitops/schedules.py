@@ -143,49 +143,25 @@ def parse_anchor(value: Any) -> datetime.datetime | None:
 _RRULE_ERRORS = (ValueError, TypeError, OverflowError)
 
 
-def anchor_problem(anchor: Any) -> str | None:
-    """Why the server cannot take this `anchor_date`, or None."""
-    parsed = parse_anchor(anchor)
-    if parsed is None:
-        return f"anchor_date {anchor!r} is not an ISO 8601 date or datetime"
-    return None
-
-
-def anchor_warning(anchor: Any) -> str | None:
-    """An anchor Prefect stores but cannot compute run times from, or None."""
-    parsed = parse_anchor(anchor)
-    try:
-        if parsed is not None:
-            parsed.astimezone(datetime.timezone.utc)
-    except OverflowError:
-        return f"anchor_date {anchor!r} is outside years 1 to 9999 once in UTC; no run is scheduled"
-    return None
-
-
-def rrule_problem(rrule: str) -> str | None:
+def rrule_problem(rrule: str) -> ScheduleProblem | None:
+    """Why the server refuses `rrule` (an error), or why Prefect never schedules from it (a
+    warning), or None; the rule is parsed once for both."""
     try:
         parsed = dateutil.rrule.rrulestr(rrule, cache=True)
     except _RRULE_ERRORS as exc:
-        return f"'{rrule}' is not a valid RRule: {exc}"
-    if any(
-        getattr(rule, "_interval", 1) < 1 and _high_frequency(rule) for rule in _rules(parsed)
-    ):
+        return ScheduleProblem("rrule", f"'{rrule}' is not a valid RRule: {exc}", kind="rrule")
+    stalled = [rule for rule in _rules(parsed) if getattr(rule, "_interval", 1) < 1]
+    if any(_high_frequency(rule) for rule in stalled):
         # dateutil takes INTERVAL=0; for SECONDLY/MINUTELY rules `prefect deploy` and the
         # server divide by it when they add a DTSTART (the server answers 500).
-        return f"'{rrule}' is not a valid RRule: a SECONDLY or MINUTELY INTERVAL must be 1 or more"
+        why = f"'{rrule}' is not a valid RRule: a SECONDLY or MINUTELY INTERVAL must be 1 or more"
+        return ScheduleProblem("rrule", why, kind="rrule")
     if len(rrule) > MAX_RRULE_LENGTH:
-        return f"the RRule is {len(rrule)} characters long; Prefect's limit is {MAX_RRULE_LENGTH}"
-    return None
-
-
-def rrule_warning(rrule: str) -> str | None:
-    """What Prefect accepts in an rrule but cannot schedule from, or None."""
-    try:
-        parsed = dateutil.rrule.rrulestr(rrule, cache=True)
-    except _RRULE_ERRORS:
-        return None
-    if any(getattr(rule, "_interval", 1) < 1 for rule in _rules(parsed)):
-        return f"'{rrule}': an INTERVAL below 1 never advances; no run is ever scheduled"
+        why = f"the RRule is {len(rrule)} characters long; Prefect's limit is {MAX_RRULE_LENGTH}"
+        return ScheduleProblem("rrule", why, kind="rrule")
+    if stalled:
+        why = f"'{rrule}': an INTERVAL below 1 never advances; no run is ever scheduled"
+        return ScheduleProblem("rrule", why, "warning", "rrule")
     return None
 
 
@@ -298,10 +274,8 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
             decoded = _rrule_json(rrule)
             if decoded is not None:
                 problems.extend(_check_rrule_json(decoded))
-            elif (why := rrule_problem(rrule)) is not None:
-                err("rrule", why)
-            elif (why := rrule_warning(rrule)) is not None:
-                err("rrule", why, "warning", kind="rrule")
+            elif (problem := rrule_problem(rrule)) is not None:
+                problems.append(problem)
 
     anchor = item.get("anchor_date")
     if anchor is not None and not is_templated(anchor):
@@ -340,7 +314,9 @@ def _anchor_problems(
                 "ignored",
             )
         )
-    if (why := anchor_problem(anchor)) is not None:
+    parsed = parse_anchor(anchor)
+    if parsed is None:
+        why = f"anchor_date {anchor!r} is not an ISO 8601 date or datetime"
         out.append(ScheduleProblem("anchor_date", why, "error", "anchor_date"))
     elif not isinstance(anchor, str) and set(item) - {"interval", "anchor_date", "timezone"}:
         out.append(
@@ -352,9 +328,19 @@ def _anchor_problems(
                 "anchor_date",
             )
         )
-    elif (why := anchor_warning(anchor)) is not None:
+    elif not _fits_in_utc(parsed):
+        why = f"anchor_date {anchor!r} is outside years 1 to 9999 once in UTC; no run is scheduled"
         out.append(ScheduleProblem("anchor_date", why, "warning", "anchor_date"))
     return out
+
+
+def _fits_in_utc(moment: datetime.datetime) -> bool:
+    """Whether Prefect can compute run times from this anchor (it converts it to UTC)."""
+    try:
+        moment.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        return False
+    return True
 
 
 def _check_rrule_json(decoded: Any) -> list[ScheduleProblem]:
@@ -373,8 +359,8 @@ def _check_rrule_json(decoded: Any) -> list[ScheduleProblem]:
     inner = decoded.get("rrule")
     if not isinstance(inner, str):
         out.append(ScheduleProblem("rrule", 'the rrule JSON needs an "rrule" string', kind="rrule"))
-    elif (why := rrule_problem(inner)) is not None:
-        out.append(ScheduleProblem("rrule", why, kind="rrule"))
+    elif (problem := rrule_problem(inner)) is not None:
+        out.append(problem)
     tz = decoded.get("timezone")
     if tz is not None and not (isinstance(tz, str) and is_timezone(tz)):
         out.append(

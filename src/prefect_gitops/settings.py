@@ -85,7 +85,7 @@ _TOML_PATHS = {
     "PREFECT_CLIENT_MAX_RETRIES": ("client", "max_retries"),
 }
 
-_CREDENTIAL_KEYS = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
+CREDENTIAL_KEYS = ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")
 
 # The settings that decide where a credential goes, or whether its connection is verified.
 _STEERING_KEYS = (
@@ -152,16 +152,15 @@ def load_settings(
     if api_url:
         values["PREFECT_API_URL"] = SettingValue(api_url, "--api-url", "--api-url", trusted=True)
     url_value = values.get("PREFECT_API_URL")
-    url = url_value.text if url_value is not None and url_value.text != "" else None
-    source = url_value.source if url is not None and url_value is not None else "none"
-    if url is not None and url_value is not None:
-        url = check_api_url(url, url_value.where)
-    for key in _CREDENTIAL_KEYS:
+    url, source = None, "none"
+    if url_value is not None and url_value.text != "":
+        url, source = check_api_url(url_value.text, url_value.where), url_value.source
+    for key in CREDENTIAL_KEYS:
         credential = values.get(key)
         if (
             credential is not None
             and credential.source.startswith("profile ")
-            and (credential.source != source)
+            and credential.source != source
         ):
             del values[key]  # a profile's credential, and the URL is not that profile's
     _check_credential_destination(values)
@@ -204,7 +203,7 @@ def _check_credential_destination(values: Mapping[str, SettingValue]) -> None:
     """A credential set on this machine goes only where, and how, this machine says: never
     to a URL, a CA file or an unverified connection that a file of the working directory
     chose, unless that same file holds the credential."""
-    for key in _CREDENTIAL_KEYS:
+    for key in CREDENTIAL_KEYS:
         credential = values.get(key)
         if credential is None or credential.text == "" or not credential.trusted:
             continue

@@ -70,6 +70,11 @@ class Placeholder:
     name: str  # e.g. "$HOME"
     kind: PlaceholderKind
 
+    @property
+    def is_step_output(self) -> bool:
+        """`{{ step_id.key }}`: filled by a build/push step (`ctx.*` is Prefect's own context)."""
+        return self.kind is PlaceholderKind.STANDARD and not self.name.startswith("ctx.")
+
 
 class Opaque:
     """Base of our own markers for values unknown offline; templating passes them through.

@@ -168,3 +168,13 @@ def test_broken_pool_schemas_are_located_errors_also_with_strict(tmp_path: Path)
             assert "J002" in result.codes()
             j002 = next(d for d in result.json()["diagnostics"] if d["code"] == "J002")
             assert j002["file"] == "prefect.yaml" and j002["line"] == 5
+
+
+def test_an_empty_push_of_the_deployment_hides_the_files_push_steps(tmp_path: Path) -> None:
+    """`push: []` on the deployment means no push steps (as `desired` and `prefect deploy`
+    read it): an unresolved placeholder is then dropped (J004), not a step output."""
+    top_push = "push:\n  - prefect.deployments.steps.run_shell_script:\n      script: echo\n"
+    with_push = top_push + deployment("        name: '{{ s.stdout }}'\n")
+    assert [d.code for d in check(tmp_path, with_push)] == ["J003"]
+    no_push = with_push.replace("  - name: d\n", "  - name: d\n    push: []\n")
+    assert [d.code for d in check(tmp_path, no_push)] == ["J004"]

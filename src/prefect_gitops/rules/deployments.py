@@ -18,7 +18,6 @@ from ..diagnostics import Diagnostic, Severity
 from ..loader import DeploymentEntry, Project
 from ..source import format_path
 from ..templating import (
-    PlaceholderKind,
     apply_values,
     find_placeholders,
     resolve_env,
@@ -43,17 +42,8 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
         triggers = raw.get("triggers")
         if isinstance(triggers, list):
             yield from _triggers(entry, raw, triggers, options.environ)
-        if _has_steps(project, entry):
+        if has_steps(entry):
             yield from _step_outputs(entry, raw, options.environ)
-
-
-def _has_steps(project: Project, entry: DeploymentEntry) -> bool:
-    """Build or push steps, the deployment's own or its prefect.yaml's (as `prefect deploy`)."""
-    top = next((pf.top for pf in project.prefect_files if pf.file is entry.file), None)
-    raw = entry.raw if isinstance(entry.raw, dict) else {}
-    build = raw.get("build", top.build if top is not None else None)
-    push = raw.get("push", top.push if top is not None else None)
-    return bool(build) or bool(push)
 
 
 _NOT_TEMPLATED = ("build", "push", "pull", "triggers")
@@ -70,9 +60,7 @@ def _step_outputs(
             names = sorted(
                 p.full_match
                 for p in find_placeholders(value)
-                if p.kind is PlaceholderKind.STANDARD
-                and not p.name.startswith("ctx.")
-                and p.name not in environ  # the environment pass resolves those
+                if p.is_step_output and p.name not in environ  # the environment pass resolves those
             )
             if names:
                 yield sub, names

@@ -220,11 +220,10 @@ def _default_template(pool_type: str) -> dict[str, Any] | None:
 
 def has_steps(entry: DeploymentEntry) -> bool:
     """Whether `prefect deploy` runs build or push steps (whose outputs fill placeholders)."""
-    raw = entry.raw
+    raw = entry.raw if isinstance(entry.raw, dict) else {}
     top = entry.file.data if isinstance(entry.file.data, dict) else {}
-    build = raw["build"] if "build" in raw else top.get("build")
-    push = raw.get("push") or top.get("push")
-    return bool(build) or bool(push)
+    # The deployment's own key wins, even an empty one (`push: []`), as in `desired`.
+    return any(raw.get(key, top.get(key)) for key in ("build", "push"))
 
 
 def _diag(
