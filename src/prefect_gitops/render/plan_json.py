@@ -26,5 +26,8 @@ def render_plan_json(
     sources: Mapping[str, tuple[str, int]] | None = None,
 ) -> str:
     del sources  # only annotations have a place to show where a resource is written
-    doc = plan_document(plan, mask_keys=mask_keys, mask_values=mask_values)
+    return render_document_json(plan_document(plan, mask_keys=mask_keys, mask_values=mask_values))
+
+
+def render_document_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
