@@ -61,7 +61,7 @@ from ..settings import Settings
 from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
-from .options import config_option, env_option, format_option, use_color
+from .options import Seconds, config_option, env_option, format_option, use_color
 from .plan import compute_plan, desired_online, load_valid_project, owner_of, step_options
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -120,7 +120,7 @@ def read_saved_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
 )
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=DEFAULT_LOCK_TIMEOUT,
     show_default=True,
     help="Seconds to wait for another apply of this project to finish.",

@@ -170,9 +170,7 @@ def _render(
     )
 
 
-def save_plan(
-    path: Path, plan: Plan, masked: dict[str, Any], environ: Mapping[str, str]
-) -> None:
+def save_plan(path: Path, plan: Plan, masked: dict[str, Any], environ: Mapping[str, str]) -> None:
     """`--out`: the masked plan (`masked`) with keyed fingerprints, mode 0600 (savedplan.py)."""
     doc = saved_document(masked, plan, plan_key(environ))
     try:
