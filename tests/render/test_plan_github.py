@@ -96,11 +96,13 @@ def test_a_resource_with_a_known_source_gets_its_notice_on_that_line() -> None:
     assert lines[3].startswith("::notice title=deployment.etl/old::")
 
 
-def test_every_plan_renderer_takes_sources_and_only_github_shows_them() -> None:
-    from prefect_gitops.render.plan import PLAN_RENDERERS
+def test_every_plan_format_takes_sources_and_only_github_shows_them() -> None:
+    from prefect_gitops.render.plan import PLAN_RENDERERS, render_document
+    from prefect_gitops.render.plan_json import plan_document
 
     plan = make_plan(deployment_create())
+    doc = plan_document(plan)
     sources = {"deployment.etl/daily": ("deploy/prod/prefect.yaml", 12)}
     for name, renderer in PLAN_RENDERERS.items():
-        out = renderer(plan, sources=sources)
+        out = render_document(doc, name, sources=sources)
         assert out == renderer(plan) if name != "github" else "file=deploy/prod/" in out

@@ -26,7 +26,6 @@ class PlanRenderer(Protocol):
         use_color: bool = False,
         mask_keys: Collection[str] = (),
         mask_values: Collection[str] = (),
-        sources: Mapping[str, tuple[str, int]] | None = None,
     ) -> str: ...
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 import jinja2
@@ -168,9 +168,7 @@ def render_plan_markdown(
     use_color: bool = False,
     mask_keys: Collection[str] = (),
     mask_values: Collection[str] = (),
-    sources: Mapping[str, tuple[str, int]] | None = None,
     budget: int = COMMENT_BUDGET,
 ) -> str:
-    del sources  # only annotations have a place to show where a resource is written
     doc = plan_document(plan, mask_keys=mask_keys, mask_values=mask_values)
     return render_document_markdown(doc, budget=budget)
