@@ -36,22 +36,17 @@ sys.path.insert(0, str(ROOT))
 from tests.prefect_server import running_server  # noqa: E402
 from tests.repo_factory import write_repo  # noqa: E402
 
+from bench.client import client_env  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
-
-
-def _env(url: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        PREFECT_API_URL=url, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false"
-    )
-    return env
 
 
 def ours(repo: Path, url: str, home: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "prefect_gitops", "apply", str(repo), "--auto-approve",
            "--format", "json", "--api-url", url]  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.run(cmd, env=_env(url, home), capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        cmd, env=client_env(url, home), capture_output=True, text=True, timeout=3600
+    )
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(
@@ -84,7 +79,7 @@ def native(repo: Path, url: str, home: Path) -> float:
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"],
-        cwd=repo, env=_env(url, home), capture_output=True, text=True, timeout=3600,
+        cwd=repo, env=client_env(url, home), capture_output=True, text=True, timeout=3600,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     if proc.returncode != 0:

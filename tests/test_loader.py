@@ -261,7 +261,11 @@ def test_duplicate_key_in_prefect_yaml_is_a_located_warning_and_the_later_wins(
 
 
 def test_duplicate_key_in_our_own_files_is_an_error(tmp_path: Path) -> None:
-    files = {**SUPPORT, "prefect.yaml": GOOD, "work-pools/p.yaml": "name: p\ntype: process\nname: q\n"}
+    files = {
+        **SUPPORT,
+        "prefect.yaml": GOOD,
+        "work-pools/p.yaml": "name: p\ntype: process\nname: q\n",
+    }
     write(tmp_path, files)
     result = validate_json(tmp_path)
     assert result.exit_code == 1

@@ -38,6 +38,7 @@ from tests.run_cli import run_cli
 # The tests that take the `prefect_server` fixture run on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.both_backends
 
+
 @pytest.fixture
 def client(prefect_server: RunningServer) -> Iterator[ApiClient]:
     with ApiClient(load_settings({}, api_url=prefect_server.url)) as api:

@@ -29,7 +29,9 @@ BOUNDARY_VALUES: list[Any] = [
 ]
 
 
-@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, {"a": [1, 2**70]}, float("nan"), "x" * 5000])
+@pytest.mark.parametrize(
+    "value", [2**64, -(2**63) - 1, {"a": [1, 2**70]}, float("nan"), "x" * 5000]
+)
 def test_values_the_server_refuses_are_model_errors(value: Any) -> None:
     with pytest.raises(ValidationError) as info:
         VariableSpec(name="v", value=value)

@@ -33,9 +33,11 @@ def test_wheel_carries_the_license_and_schemas(dist: Path) -> None:
     assert licenses, names
     text = zipfile.ZipFile(wheel).read(licenses[0]).decode()
     assert "Apache License" in text and "Version 2.0" in text
-    metadata = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith(".dist-info/METADATA"))
-    ).decode()
+    metadata = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+        .decode()
+    )
     assert "License-Expression: Apache-2.0" in metadata
     assert "License-File: LICENSE" in metadata
     assert "prefect_gitops/_schemas/work-pool.schema.json" in names

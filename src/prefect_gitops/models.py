@@ -101,8 +101,7 @@ def variable_value_problem(value: Any) -> str | None:
     size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
     if size > MAX_VARIABLE_VALUE_CHARS:
         return (
-            f"the value is {size} bytes as JSON; the server's limit is "
-            f"{MAX_VARIABLE_VALUE_CHARS}"
+            f"the value is {size} bytes as JSON; the server's limit is {MAX_VARIABLE_VALUE_CHARS}"
         )
     return None
 

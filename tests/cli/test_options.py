@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 
 from prefect_gitops.cli import cli
 from prefect_gitops.cli.options import use_color
@@ -93,3 +94,33 @@ def test_no_color_survives_the_runners_lean_re_exec(tmp_path: Path) -> None:
     )
     assert "No such option" not in done.stderr
     assert done.returncode == 1 and "127.0.0.1:9" in done.stderr
+
+
+def test_seconds_refuse_nan_and_infinity_but_keep_the_range() -> None:
+    from prefect_gitops.cli.options import Seconds
+
+    seconds = Seconds(min=1)
+    assert seconds.convert("2.5", None, None) == 2.5
+    for text in ("nan", "inf", "1e999"):
+        with pytest.raises(click.BadParameter, match="not a finite number of seconds"):
+            seconds.convert(text, None, None)
+    for text in ("0.5", "-inf"):  # below the range, as before
+        with pytest.raises(click.BadParameter, match="not in the range"):
+            seconds.convert(text, None, None)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("runner", "start", "--pool", "p", "--query-seconds", "nan"),
+        ("runner", "start", "--pool", "p", "--kill-grace-seconds", "inf"),
+        ("runner", "start", "--pool", "p", "--fork-server-idle-seconds", "nan"),
+        ("apply", "--lock-timeout", "inf"),
+        ("run", "hello/hello", "--watch", "--timeout", "nan"),
+    ],
+)
+def test_every_seconds_option_refuses_a_wait_that_never_ends(args: tuple[str, ...]) -> None:
+    result = run_cli(*args, "--api-url", "http://127.0.0.1:9/api")
+    assert result.exit_code == 2, result.stderr
+    assert "is not a finite number of seconds" in result.stderr
+    assert "127.0.0.1:9" not in result.stderr  # refused before any request

@@ -11,12 +11,9 @@ import pytest
 from prefect_gitops.cli.run import parse_assignments, parse_params_json
 from tests.prefect_server import RunningServer
 from tests.runner.helpers import (
-    client_for,
     create_deployment,
-    create_pool,
-    runner_env,
-    unique,
-    write_flows,
+    process_pool,
+    run_command,
 )
 
 
@@ -31,13 +28,7 @@ def test_assignments_parse_json_values_and_fall_back_to_strings() -> None:
 
 
 def _run(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "prefect_gitops", "run", *args],
-        env=runner_env(server),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    return run_command(server, "run", *args, timeout=240)
 
 
 @pytest.mark.server
@@ -46,10 +37,7 @@ def _run(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
 def test_run_local_completes_and_a_failing_flow_exits_1(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("local")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "local")
     good = create_deployment(client, pool=pool, flows_dir=flows, flow="hello")
     bad = create_deployment(client, pool=pool, flows_dir=flows, flow="fails")
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from prefect_gitops.schemas import SCHEMA_BASE_URL, schema_texts
+from tests.npm_modules import npm_module
 from tests.run_cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
-NPM_LOCK_DIR = REPO / ".ci" / "npm"
 
 
 def test_schema_write_puts_every_schema_in_the_folder(tmp_path: Path) -> None:
@@ -59,26 +59,8 @@ def test_schema_usage_errors_and_unwritable_folders(tmp_path: Path) -> None:
 
 
 def _language_server() -> Path:
-    """yaml-language-server from the CI's npm lock: YAML_LANGUAGE_SERVER_MODULE, else
-    installed once into the tests' cache folder with `npm ci`."""
-    if os.environ.get("YAML_LANGUAGE_SERVER_MODULE"):
-        module = Path(os.environ["YAML_LANGUAGE_SERVER_MODULE"])
-    else:
-        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        prefix = cache / "prefect-gitops-tests"
-        module = prefix / "node_modules" / "yaml-language-server"
-        if not module.is_dir():
-            npm = shutil.which("npm")
-            assert npm is not None, "npm is needed to install yaml-language-server"
-            prefix.mkdir(parents=True, exist_ok=True)
-            for name in ("package.json", "package-lock.json"):
-                shutil.copyfile(NPM_LOCK_DIR / name, prefix / name)
-            subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(prefix)],
-                check=True,
-                timeout=300,
-                capture_output=True,
-            )
+    """yaml-language-server from the CI's npm lock (YAML_LANGUAGE_SERVER_MODULE overrides)."""
+    module = npm_module("yaml-language-server", "YAML_LANGUAGE_SERVER_MODULE")
     script = module / "bin" / "yaml-language-server"
     assert script.is_file(), f"yaml-language-server is missing at {module}"
     return script

@@ -20,6 +20,8 @@ def test_workflow_command_escaping_follows_the_toolkit() -> None:
     assert escape_data("100%\r\n::error::x") == "100%25%0D%0A::error::x"
     assert escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
     assert escape_data("bell\x07") == "bell\\x07"
+    assert escape_data("100% a\r\nb: c, d") == "100%25 a%0D%0Ab: c, d"
+    assert escape_property("100% a\r\nb: c, d") == "100%25 a%0D%0Ab%3A c%2C d"
 
 
 def test_a_path_never_opens_a_line_as_a_command() -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from prefect_gitops.plan import Action, Reason
-from prefect_gitops.render.plan_github import escape_data, escape_property, render_plan_github
+from prefect_gitops.render.plan_github import render_plan_github
 
 from .factories import (
     INJECTED,
@@ -46,11 +46,6 @@ def test_a_notice_per_changed_resource_after_the_summary() -> None:
         "::notice title=deployment.etl/old::deployment.etl/old will be destroyed (not in the"
         " repository; owned by this project)\n"
     )
-
-
-def test_workflow_command_escaping() -> None:
-    assert escape_data("100% a\r\nb: c, d") == "100%25 a%0D%0Ab: c, d"
-    assert escape_property("100% a\r\nb: c, d") == "100%25 a%0D%0Ab%3A c%2C d"
 
 
 def test_names_and_notes_are_escaped() -> None:
@@ -101,11 +96,13 @@ def test_a_resource_with_a_known_source_gets_its_notice_on_that_line() -> None:
     assert lines[3].startswith("::notice title=deployment.etl/old::")
 
 
-def test_every_plan_renderer_takes_sources_and_only_github_shows_them() -> None:
-    from prefect_gitops.render.plan import PLAN_RENDERERS
+def test_every_plan_format_takes_sources_and_only_github_shows_them() -> None:
+    from prefect_gitops.render.plan import PLAN_RENDERERS, render_document
+    from prefect_gitops.render.plan_json import plan_document
 
     plan = make_plan(deployment_create())
+    doc = plan_document(plan)
     sources = {"deployment.etl/daily": ("deploy/prod/prefect.yaml", 12)}
     for name, renderer in PLAN_RENDERERS.items():
-        out = renderer(plan, sources=sources)
+        out = render_document(doc, name, sources=sources)
         assert out == renderer(plan) if name != "github" else "file=deploy/prod/" in out

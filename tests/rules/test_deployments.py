@@ -145,6 +145,8 @@ def test_plan_without_an_entrypoint_is_refused_by_a_located_validate_error(
     assert plan.exit_code == 1
     assert "prefect.yaml:2" in plan.stderr and "S009" in plan.stderr
     assert "nothing was planned" in plan.stderr
+
+
 STEP_TOP = "build:\n  - my.steps.build:\n      id: build_image\n"
 STEP_DEP = (
     "deployments:\n  - name: d\n    entrypoint: flows.py:f\n    version: '{{ build_image.tag }}'\n"

@@ -140,6 +140,14 @@ def create_pool(
     return pool
 
 
+def process_pool(server: RunningServer, tmp_path: Path, prefix: str) -> tuple[ApiClient, str, Path]:
+    """A client, a new process pool named from `prefix`, and the test flows under `tmp_path`."""
+    client = client_for(server)
+    pool = unique(prefix)
+    create_pool(client, pool)
+    return client, pool, write_flows(tmp_path / "flows")
+
+
 def create_deployment(
     client: ApiClient,
     *,
@@ -194,6 +202,14 @@ def create_secret_block(client: ApiClient, name: str, value: str) -> dict[str, A
     return document
 
 
+def request_cancel(client: ApiClient, run_id: str) -> None:
+    """Ask for a run's cancellation as the UI does: force it into CANCELLING."""
+    client.post(
+        f"/flow_runs/{run_id}/set_state",
+        json={"state": {"type": "CANCELLING", "name": "Cancelling"}, "force": True},
+    )
+
+
 def read_run(client: ApiClient, run_id: str) -> dict[str, Any]:
     run: dict[str, Any] = client.get(f"/flow_runs/{run_id}")
     return run
@@ -234,6 +250,28 @@ def runner_env(server: RunningServer) -> dict[str, str]:
     env = server.env()
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def run_command(
+    server: RunningServer, *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`prefect-gitops ARGS` run to its end against `server`, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "prefect_gitops", *args],
+        env=runner_env(server),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_once(
+    server: RunningServer, pool: str, *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`prefect-gitops runner start --pool POOL --run-once ARGS` run to its end."""
+    return run_command(
+        server, "runner", "start", "--pool", pool, "--run-once", *args, timeout=timeout
+    )
 
 
 @contextlib.contextmanager

@@ -8,15 +8,12 @@ import pytest
 
 from tests.prefect_server import RunningServer
 from tests.runner.helpers import (
-    client_for,
     create_deployment,
-    create_pool,
     create_run,
     history,
+    process_pool,
     runner_process,
-    unique,
     wait_final,
-    write_flows,
 )
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(720)]
@@ -29,10 +26,7 @@ RUNNERS = 3
 def test_a_hundred_runs_across_three_runners_each_run_exactly_once(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("once")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "once")
     markers = tmp_path / "markers"
     markers.mkdir()
     deployment = create_deployment(client, pool=pool, flows_dir=flows, flow="marks")

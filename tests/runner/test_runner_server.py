@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from prefect_gitops.api import ApiClient
 from tests.prefect_server import RunningServer
 from tests.runner.helpers import (
     DAEMON,
@@ -23,6 +22,9 @@ from tests.runner.helpers import (
     descendants_with_env,
     history,
     is_alive,
+    process_pool,
+    request_cancel,
+    run_once,
     runner_env,
     runner_process,
     state_of,
@@ -62,10 +64,7 @@ def _max_overlap(spans: list[tuple[datetime, datetime]]) -> int:
 
 
 def test_twenty_runs_with_limit_four(prefect_server: RunningServer, tmp_path: Path) -> None:
-    client = client_for(prefect_server)
-    pool = unique("limit")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "limit")
     deployment = create_deployment(
         client, pool=pool, flows_dir=flows, job_variables={"env": {"MY_ENV": "x"}}
     )
@@ -131,10 +130,7 @@ def test_pool_limit_and_queue_priorities_decide_start_order(
 def test_three_runners_run_each_flow_run_exactly_once(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("three")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "three")
     deployment = create_deployment(client, pool=pool, flows_dir=flows)
     run_ids = [create_run(client, deployment["id"])["id"] for _ in range(9)]
     logs = [tmp_path / f"runner{i}.log" for i in range(3)]
@@ -159,10 +155,7 @@ def test_three_runners_run_each_flow_run_exactly_once(
 def test_crash_exit_code_marks_the_run_crashed(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("crash")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "crash")
     deployment = create_deployment(client, pool=pool, flows_dir=flows, flow="crashes")
     run_id = create_run(client, deployment["id"])["id"]
     with runner_process(prefect_server, pool, log=tmp_path / "runner.log"):
@@ -179,18 +172,12 @@ def _wait_running(client: Any, run_id: str) -> None:
 def test_cancelling_a_sleeping_run_cancels_it(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("cancel")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "cancel")
     deployment = create_deployment(client, pool=pool, flows_dir=flows)
     run_id = create_run(client, deployment["id"], parameters={"sleep": 120})["id"]
     with runner_process(prefect_server, pool, log=tmp_path / "runner.log"):
         _wait_running(client, run_id)
-        client.post(
-            f"/flow_runs/{run_id}/set_state",
-            json={"state": {"type": "CANCELLING", "name": "Cancelling"}, "force": True},
-        )
+        request_cancel(client, run_id)
         cancelled = wait_until(lambda: state_of(client, run_id) == "CANCELLED", 10, 0.2)
         assert cancelled, (tmp_path / "runner.log").read_text()[-3000:]
         assert wait_until(lambda: not descendants_with_env(f"PREFECT__FLOW_RUN_ID={run_id}"), 10)
@@ -199,10 +186,7 @@ def test_cancelling_a_sleeping_run_cancels_it(
 def test_sigterm_to_the_runner_leaves_no_orphans(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("sigterm")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "sigterm")
     deployment = create_deployment(client, pool=pool, flows_dir=flows)
     run_id = create_run(client, deployment["id"], parameters={"sleep": 120})["id"]
     marker = uuid.uuid4().hex
@@ -229,10 +213,7 @@ def test_sigterm_to_the_runner_leaves_no_orphans(
 
 
 def test_run_once_exits_after_one_poll(prefect_server: RunningServer, tmp_path: Path) -> None:
-    client = client_for(prefect_server)
-    pool = unique("once")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "once")
     deployment = create_deployment(client, pool=pool, flows_dir=flows)
     soon = create_run(client, deployment["id"])["id"]
     later_time = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
@@ -241,23 +222,7 @@ def test_run_once_exits_after_one_poll(prefect_server: RunningServer, tmp_path: 
         deployment["id"],
         state={"type": "SCHEDULED", "state_details": {"scheduled_time": later_time}},
     )["id"]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "prefect_gitops",
-            "runner",
-            "start",
-            "--pool",
-            pool,
-            "--run-once",
-            "--no-fork-server",
-        ],
-        env=runner_env(prefect_server),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = run_once(prefect_server, pool, "--no-fork-server")
     assert result.returncode == 0, result.stderr[-3000:]
     assert state_of(client, soon) == "COMPLETED"
     assert state_of(client, later) == "SCHEDULED"  # outside the prefetch window: not taken
@@ -267,22 +232,13 @@ def test_runner_refuses_a_pool_that_is_not_process(prefect_server: RunningServer
     client = client_for(prefect_server)
     pool = unique("docker")
     create_pool(client, pool, pool_type="docker")
-    result = subprocess.run(
-        [sys.executable, "-m", "prefect_gitops", "runner", "start", "--pool", pool, "--run-once"],
-        env=runner_env(prefect_server),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_once(prefect_server, pool, timeout=60)
     assert result.returncode == 1
     assert "only executes 'process' pools" in result.stderr
 
 
 def test_job_variables_reach_the_child(prefect_server: RunningServer, tmp_path: Path) -> None:
-    client = client_for(prefect_server)
-    pool = unique("jobvars")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "jobvars")
     deployment = create_deployment(
         client,
         pool=pool,
@@ -296,24 +252,7 @@ def test_job_variables_reach_the_child(prefect_server: RunningServer, tmp_path: 
         deployment["id"],
         job_variables={"env": {"MY_ENV": "from-run", "PREFECT_LOGGING_LEVEL": "DEBUG"}},
     )["id"]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "prefect_gitops",
-            "runner",
-            "start",
-            "--pool",
-            pool,
-            "--run-once",
-            "--log-dir",
-            str(tmp_path / "logs"),
-        ],
-        env=runner_env(prefect_server),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = run_once(prefect_server, pool, "--log-dir", str(tmp_path / "logs"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert state_of(client, run_id) == "COMPLETED"
     output = (tmp_path / "logs" / f"{run_id}.log").read_text()
@@ -323,14 +262,12 @@ def test_job_variables_reach_the_child(prefect_server: RunningServer, tmp_path: 
     assert "MY_ENV" not in result.stdout  # stream_output false: captured, not streamed
 
 
-@pytest.mark.parametrize("launcher", ["--fork-server", "--no-fork-server"])
-def test_processes_a_completed_run_left_behind_are_killed(
-    prefect_server: RunningServer, tmp_path: Path, launcher: str
-) -> None:
-    client = client_for(prefect_server)
-    pool = unique("leftovers")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+def _runs_leaving_processes(
+    prefect_server: RunningServer, tmp_path: Path, then: str
+) -> tuple[ApiClient, str, list[str], list[Path]]:
+    """Two runs of `leaves_processes` (one scrubbing the daemon's environment), each writing
+    the pids it left behind to a file: (client, pool, run ids, pid files)."""
+    client, pool, flows = process_pool(prefect_server, tmp_path, "leftovers")
     (tmp_path / "daemon.py").write_text(DAEMON)
     deployment = create_deployment(client, pool=pool, flows_dir=flows, flow="leaves_processes")
     pid_files = {scrub: tmp_path / f"pids-{scrub}" for scrub in (False, True)}
@@ -342,17 +279,26 @@ def test_processes_a_completed_run_left_behind_are_killed(
                 "pid_file": str(pid_file),
                 "daemon_script": str(tmp_path / "daemon.py"),
                 "scrub_env": scrub,
+                "then": then,
             },
         )["id"]
         for scrub, pid_file in pid_files.items()
     ]
+    return client, pool, run_ids, list(pid_files.values())
+
+
+@pytest.mark.parametrize("launcher", ["--fork-server", "--no-fork-server"])
+def test_processes_a_completed_run_left_behind_are_killed(
+    prefect_server: RunningServer, tmp_path: Path, launcher: str
+) -> None:
+    client, pool, run_ids, pid_files = _runs_leaving_processes(prefect_server, tmp_path, "return")
     log = tmp_path / "runner.log"
     with runner_process(prefect_server, pool, launcher, log=log):
         states = wait_final(client, run_ids, 120)
         assert set(states.values()) == {"COMPLETED"}, log.read_text()[-3000:]
         # A `sleep &` in the run's group, and a double-forked daemon that left the session
         # (with its environment, and with the environment scrubbed).
-        pids = [int(p) for f in pid_files.values() for p in f.read_text().split()]
+        pids = [int(p) for f in pid_files for p in f.read_text().split()]
         assert len(pids) == 4
         assert wait_until(lambda: not any(is_alive(p) for p in pids), 15), log.read_text()[-3000:]
         markers = [f"PREFECT__FLOW_RUN_ID={run_id}" for run_id in run_ids]
@@ -364,36 +310,15 @@ def test_processes_a_completed_run_left_behind_are_killed(
 def test_processes_a_crashed_or_cancelled_run_left_behind_are_killed(
     prefect_server: RunningServer, tmp_path: Path, ending: str
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("leftovers")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
-    (tmp_path / "daemon.py").write_text(DAEMON)
-    deployment = create_deployment(client, pool=pool, flows_dir=flows, flow="leaves_processes")
-    pid_files = {scrub: tmp_path / f"pids-{scrub}" for scrub in (False, True)}
-    run_ids = [
-        create_run(
-            client,
-            deployment["id"],
-            parameters={
-                "pid_file": str(pid_file),
-                "daemon_script": str(tmp_path / "daemon.py"),
-                "scrub_env": scrub,
-                "then": "crash" if ending == "crash" else "sleep",
-            },
-        )["id"]
-        for scrub, pid_file in pid_files.items()
-    ]
+    then = "crash" if ending == "crash" else "sleep"
+    client, pool, run_ids, pid_files = _runs_leaving_processes(prefect_server, tmp_path, then)
     log = tmp_path / "runner.log"
     with runner_process(prefect_server, pool, "--kill-grace-seconds", "5", log=log):
-        assert wait_until(lambda: all(f.exists() for f in pid_files.values()), 120)
-        pids = [int(p) for f in pid_files.values() for p in f.read_text().split()]
+        assert wait_until(lambda: all(f.exists() for f in pid_files), 120)
+        pids = [int(p) for f in pid_files for p in f.read_text().split()]
         if ending == "cancel":
             for run_id in run_ids:
-                client.post(
-                    f"/flow_runs/{run_id}/set_state",
-                    json={"state": {"type": "CANCELLING", "name": "Cancelling"}, "force": True},
-                )
+                request_cancel(client, run_id)
         states = wait_final(client, run_ids, 60)
         expected = "CRASHED" if ending == "crash" else "CANCELLED"
         assert set(states.values()) == {expected}, log.read_text()[-3000:]
@@ -403,10 +328,7 @@ def test_processes_a_crashed_or_cancelled_run_left_behind_are_killed(
 def test_the_fork_server_starts_with_the_first_run_and_stops_when_idle(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("lazy")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "lazy")
     deployment = create_deployment(client, pool=pool, flows_dir=flows)
     marker = f"PG_TEST_MARKER={uuid.uuid4().hex}"
     env = {**runner_env(prefect_server), marker.split("=")[0]: marker.split("=")[1]}
@@ -427,13 +349,10 @@ def test_the_fork_server_starts_with_the_first_run_and_stops_when_idle(
 def test_a_secret_block_in_env_is_resolved_at_run_time_and_never_shown(
     prefect_server: RunningServer, tmp_path: Path, launcher: str
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("blocks")
-    create_pool(client, pool)
+    client, pool, flows = process_pool(prefect_server, tmp_path, "blocks")
     secret_name = unique("my-secret")
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     create_secret_block(client, secret_name, secret)
-    flows = write_flows(tmp_path / "flows")
     deployment = create_deployment(
         client,
         pool=pool,
@@ -448,23 +367,7 @@ def test_a_secret_block_in_env_is_resolved_at_run_time_and_never_shown(
     run_id = create_run(
         client, deployment["id"], parameters={"name": "MY_SECRET", "path": str(seen)}
     )["id"]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "prefect_gitops",
-            "runner",
-            "start",
-            "--pool",
-            pool,
-            "--run-once",
-            launcher,
-        ],
-        env=runner_env(prefect_server),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = run_once(prefect_server, pool, launcher)
     assert result.returncode == 0, result.stderr[-3000:]
     assert state_of(client, run_id) == "COMPLETED", result.stderr[-3000:]
     assert seen.read_text() == secret
@@ -479,10 +382,7 @@ def test_a_secret_block_in_env_is_resolved_at_run_time_and_never_shown(
 def test_a_missing_block_crashes_the_run_with_a_message_naming_it(
     prefect_server: RunningServer, tmp_path: Path
 ) -> None:
-    client = client_for(prefect_server)
-    pool = unique("noblock")
-    create_pool(client, pool)
-    flows = write_flows(tmp_path / "flows")
+    client, pool, flows = process_pool(prefect_server, tmp_path, "noblock")
     deployment = create_deployment(
         client,
         pool=pool,
@@ -490,13 +390,7 @@ def test_a_missing_block_crashes_the_run_with_a_message_naming_it(
         job_variables={"env": {"X": "{{ prefect.blocks.secret.was-deleted }}"}},
     )
     run_id = create_run(client, deployment["id"])["id"]
-    result = subprocess.run(
-        [sys.executable, "-m", "prefect_gitops", "runner", "start", "--pool", pool, "--run-once"],
-        env=runner_env(prefect_server),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = run_once(prefect_server, pool)
     assert result.returncode == 0, result.stderr[-3000:]
     final = client.get(f"/flow_runs/{run_id}")["state"]
     assert final["type"] == "CRASHED"

@@ -127,7 +127,9 @@ def _json_requested(args: Sequence[str]) -> bool:
     for index, arg in enumerate(args):
         if arg == "--":
             return False
-        if arg == "--format=json" or (arg == "--format" and args[index + 1 : index + 2] == ["json"]):
+        if arg == "--format=json" or (
+            arg == "--format" and args[index + 1 : index + 2] == ["json"]
+        ):
             return True
     return False
 

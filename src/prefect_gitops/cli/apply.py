@@ -60,7 +60,7 @@ from ..settings import Settings
 from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
-from .options import config_option, env_option, format_option, use_color
+from .options import Seconds, config_option, env_option, format_option, use_color
 from .plan import (
     compute_plan,
     desired_online,
@@ -127,7 +127,7 @@ def read_saved_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
 )
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=DEFAULT_LOCK_TIMEOUT,
     show_default=True,
     help="Seconds to wait for another apply of this project to finish.",
@@ -325,7 +325,8 @@ class _Run:
             _finish(plan, result, self.output_format, project, nothing=True)
             return None
         if saved is None and self.output_format == "text":
-            click.echo(render_plan(plan, project, desired, "text", client.settings.secrets()))
+            shown = masked_document(plan, project, client.settings.secrets())
+            click.echo(render_plan(shown, project, desired, "text"))
         if saved is None and not self.auto_approve and not _confirm():
             raise ReconcilerError("apply cancelled; nothing was written")
         return plan

@@ -3,6 +3,7 @@ NO_COLOR, FORCE_COLOR, TERM=dumb)."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -13,6 +14,19 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound="click.Command | None")
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds: a `FloatRange` that also refuses `nan` and `inf`, which
+    `FloatRange` lets through and which would make a wait never end (or crash)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value} is not a finite number of seconds", param, ctx)
+        return seconds
 
 
 def path_argument(func: F) -> F:

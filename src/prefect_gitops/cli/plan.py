@@ -27,9 +27,9 @@ from ..loader import Project
 from ..ownership import owner_key
 from ..plan import Plan, build_plan
 from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
-from ..render.plan import PLAN_RENDERERS
+from ..render.plan import PLAN_RENDERERS, render_document
 from ..render.plan_json import plan_document
-from ..render.plan_markdown import COMMENT_BUDGET, render_plan_markdown
+from ..render.plan_markdown import COMMENT_BUDGET
 from ..savedplan import plan_key, render_saved, saved_document, write_private
 from ..settings import describe_api
 from ..state import State
@@ -139,48 +139,39 @@ def plan_command(
             )
 
     click.echo(describe_api(client.settings), err=True)  # where the URL came from
-    secrets = client.settings.secrets()
+    masked = masked_document(plan, project, client.settings.secrets())
     if out_path is not None:
-        save_plan(out_path, plan, project, secrets, environ)
+        save_plan(out_path, plan, masked, environ)
         click.echo(f"Saved the plan to {out_path} (apply it: prefect-gitops apply {out_path})",
                    err=True)  # fmt: skip
-    click.echo(render_plan(plan, project, desired, output_format, secrets, markdown_budget))
+    click.echo(render_plan(masked, project, desired, output_format, markdown_budget))
     if detailed_exitcode and plan.has_changes():
         return EXIT_CHANGES
     return EXIT_OK
 
 
 def render_plan(
-    plan: Plan,
+    masked: dict[str, Any],
     project: Project,
     desired: State,
     output_format: str,
-    secrets: Collection[str],
     markdown_budget: int = COMMENT_BUDGET,
 ) -> str:
-    """The plan as `plan --format` shows it (`apply` shows the text one before asking)."""
-    color, keys = use_color(), project.config.mask_keys
-    if output_format == "markdown":
-        return render_plan_markdown(
-            plan, use_color=color, mask_keys=keys, mask_values=secrets,
-            budget=markdown_budget or sys.maxsize,
-        )  # fmt: skip
+    """The masked plan `masked` as `plan --format` shows it (`apply` shows the text one)."""
     # github: annotations on the line that declares each resource
     sources = resource_sources(project, desired, os.environ) if output_format == "github" else None
-    return PLAN_RENDERERS[output_format](
-        plan, use_color=color, mask_keys=keys, mask_values=secrets, sources=sources
+    return render_document(
+        masked,
+        output_format,
+        use_color=use_color(),
+        sources=sources,
+        markdown_budget=markdown_budget or sys.maxsize,
     )
 
 
-def save_plan(
-    path: Path,
-    plan: Plan,
-    project: Project,
-    secrets: Collection[str],
-    environ: Mapping[str, str],
-) -> None:
-    """`--out`: the masked plan with keyed fingerprints, mode 0600 (see savedplan.py)."""
-    doc = saved_document(masked_document(plan, project, secrets), plan, plan_key(environ))
+def save_plan(path: Path, plan: Plan, masked: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """`--out`: the masked plan (`masked`) with keyed fingerprints, mode 0600 (savedplan.py)."""
+    doc = saved_document(masked, plan, plan_key(environ))
     try:
         write_private(path, render_saved(doc))
     except OSError as exc:

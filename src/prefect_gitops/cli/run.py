@@ -17,7 +17,7 @@ from ..runner.flowruns import FINAL_TYPES, read_flow_run, state_type
 from ..runner.poll import Runner, RunnerOptions
 from . import cli
 from .common import api_options, environment_api, environment_project, resolve_settings
-from .options import env_option
+from .options import Seconds, env_option
 
 
 class _NotFinite(ValueError):
@@ -77,13 +77,6 @@ def parse_params_json(text: str | None) -> dict[str, Any]:
 
 
 _FINITE_HINT = "use a finite number, or quote it to pass a string"
-
-
-def _finite_seconds(value: float) -> float:
-    # FloatRange lets nan and inf through, and watching would then never end.
-    if not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number of seconds")
-    return value
 
 
 def _flow_slash_deployment(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -166,10 +159,9 @@ def watch(client: ApiClient, flow_run_id: str, timeout: float, interval: float =
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     default=3600.0,
     show_default=True,
-    callback=lambda ctx, param, value: _finite_seconds(value),
     help="Give up watching after this many seconds.",
 )
 @env_option

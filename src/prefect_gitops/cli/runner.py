@@ -14,7 +14,7 @@ from ..runner.health import HealthServer
 from ..runner.poll import Runner, RunnerOptions
 from . import cli
 from .common import api_options, resolve_settings
-from .options import with_no_color
+from .options import Seconds, with_no_color
 
 
 @cli.group("runner")
@@ -37,7 +37,7 @@ def runner_group() -> None:
 )
 @click.option(
     "--prefetch-seconds",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=10.0,
     show_default=True,
     envvar="PREFECT_WORKER_PREFETCH_SECONDS",
@@ -46,7 +46,7 @@ def runner_group() -> None:
 )
 @click.option(
     "--query-seconds",
-    type=click.FloatRange(min=0.05),
+    type=Seconds(min=0.05),
     default=10.0,
     show_default=True,
     envvar="PREFECT_WORKER_QUERY_SECONDS",
@@ -55,7 +55,7 @@ def runner_group() -> None:
 )
 @click.option(
     "--heartbeat-seconds",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     default=30.0,
     show_default=True,
     envvar="PREFECT_WORKER_HEARTBEAT_SECONDS",
@@ -87,21 +87,21 @@ def runner_group() -> None:
 )
 @click.option(
     "--cancel-check-seconds",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1),
     default=5.0,
     show_default=True,
     help="How often to look for runs moved to CANCELLING.",
 )
 @click.option(
     "--kill-grace-seconds",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=30.0,
     show_default=True,
     help="After asking a run to stop, SIGKILL it this much later.",
 )
 @click.option(
     "--shutdown-grace-seconds",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=30.0,
     show_default=True,
     help="On SIGTERM/SIGINT, let running flow runs finish for this long, then cancel them.",
@@ -114,7 +114,7 @@ def runner_group() -> None:
 )
 @click.option(
     "--fork-server-idle-seconds",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=60.0,
     show_default=True,
     help="Stop the fork server (and free its memory) after this long without runs; "

@@ -125,8 +125,8 @@ def render_error_json(message: str, hint: str | None) -> str:
         "path": None,
         "resource": None,
     }
-    summary = {"errors": 1, "warnings": 0, "files": 0, "deployments": 0, "work_pools": 0}
-    document = {"format_version": FORMAT_VERSION, "diagnostics": [diagnostic], "summary": summary}
+    document = to_json_dict((), summary=Summary(errors=1))
+    document["diagnostics"] = [diagnostic]
     return json.dumps(document, indent=2)
 
 

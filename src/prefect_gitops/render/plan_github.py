@@ -15,8 +15,6 @@ from .escaping import escape_data, escape_property
 from .plan_json import plan_document
 from .plan_text import changed_resources, headline, reason_notes, summary_line, top_field
 
-__all__ = ["escape_data", "escape_property", "render_document_github", "render_plan_github"]
-
 # Field names listed per resource before "…".
 MAX_FIELDS = 10
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 from ..plan import Plan
@@ -23,8 +23,9 @@ def render_plan_json(
     use_color: bool = False,
     mask_keys: Collection[str] = (),
     mask_values: Collection[str] = (),
-    sources: Mapping[str, tuple[str, int]] | None = None,
 ) -> str:
-    del sources  # only annotations have a place to show where a resource is written
-    doc = plan_document(plan, mask_keys=mask_keys, mask_values=mask_values)
+    return render_document_json(plan_document(plan, mask_keys=mask_keys, mask_values=mask_values))
+
+
+def render_document_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

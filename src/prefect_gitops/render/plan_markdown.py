@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 import jinja2
@@ -127,10 +127,8 @@ def _render(
 
 
 def _listed_within(doc: dict[str, Any], changed: list[dict[str, Any]], budget: int) -> int:
-    """How many changed addresses fit in `budget` without any diff: all of them unless there
-    are so many that the comment would not post at all."""
-    if len(_render(doc, [], changed)) <= budget:
-        return len(changed)
+    """How many changed addresses fit in `budget` without any diff, when all of them do not
+    (so many that the comment would not post at all)."""
     low, high = 0, len(changed)  # the most that fit is in [low, high)
     while high - low > 1:
         middle = (low + high) // 2
@@ -146,12 +144,11 @@ def render_document_markdown(doc: dict[str, Any], *, budget: int = COMMENT_BUDGE
     many as `budget` holds without any diff, which is thousands), then diff sections while
     they fit."""
     changed = changed_resources(doc)
-    listed = _listed_within(doc, changed, budget)
-    if listed < len(changed):
-        return _render(doc, [], changed, listed)
     # Sized with every change listed by address only; a section that replaces a listed
     # address only shortens the list, so the sum below never underestimates.
     room = budget - len(_render(doc, [], changed))
+    if room < 0:
+        return _render(doc, [], changed, _listed_within(doc, changed, budget))
     sections: list[str] = []
     left_out: list[dict[str, Any]] = []
     for rc in changed:
@@ -171,9 +168,7 @@ def render_plan_markdown(
     use_color: bool = False,
     mask_keys: Collection[str] = (),
     mask_values: Collection[str] = (),
-    sources: Mapping[str, tuple[str, int]] | None = None,
     budget: int = COMMENT_BUDGET,
 ) -> str:
-    del sources  # only annotations have a place to show where a resource is written
     doc = plan_document(plan, mask_keys=mask_keys, mask_values=mask_values)
     return render_document_markdown(doc, budget=budget)

@@ -17,7 +17,7 @@ The layout is built as `Line`s first so the Markdown renderer can reuse it in a 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,8 +280,6 @@ def render_plan_text(
     use_color: bool = False,
     mask_keys: Collection[str] = (),
     mask_values: Collection[str] = (),
-    sources: Mapping[str, tuple[str, int]] | None = None,
 ) -> str:
-    del sources  # only annotations have a place to show where a resource is written
     doc = plan_document(plan, mask_keys=mask_keys, mask_values=mask_values)
     return render_document_text(doc, use_color=use_color)

@@ -132,7 +132,7 @@ def _no_entrypoint(entry: DeploymentEntry, raw: Mapping[Any, Any]) -> Iterator[D
         Severity.ERROR,
         "S009",
         f"{entry.label} has {'an empty' if sub else 'no'} `entrypoint`: `prefect deploy` "
-        "refuses it (\"An entrypoint must be provided\") and `plan` cannot read its flow",
+        'refuses it ("An entrypoint must be provided") and `plan` cannot read its flow',
         entry.span(*sub, key=not sub),
         path=entry.json_path(*sub),
         resource=entry.resource,
@@ -163,8 +163,8 @@ def _work_pool(
     yield Diagnostic(
         Severity.ERROR,
         "S009",
-        f"{entry.label} has {what}: `prefect deploy` refuses it (\"A work pool is required "
-        "to deploy this flow\") and `plan` cannot place it",
+        f'{entry.label} has {what}: `prefect deploy` refuses it ("A work pool is required '
+        'to deploy this flow") and `plan` cannot place it',
         entry.span(*sub, key=sub != ("work_pool", "name")),
         path=entry.json_path(*sub),
         resource=entry.resource,

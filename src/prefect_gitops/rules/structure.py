@@ -243,8 +243,8 @@ def _prefect_file(pf: PrefectFile, project: Project) -> Iterator[Diagnostic]:
         yield _diag(
             Severity.WARNING,
             "S012",
-            f"{rel} declares no deployments; `prefect deploy --all` fails in its folder (\"An "
-            "entrypoint must be provided\"); prefect-gitops applies the rest of the repository",
+            f'{rel} declares no deployments; `prefect deploy --all` fails in its folder ("An '
+            'entrypoint must be provided"); prefect-gitops applies the rest of the repository',
             source,
             where,
             hint="add a `deployments:` list, or drop this file from `prefect_files`",

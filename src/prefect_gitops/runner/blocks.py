@@ -18,10 +18,10 @@ from urllib.parse import quote
 from ..api import ApiClient
 from ..errors import ReconcilerError
 from ..templating import (
-    BLOCK_PREFIX,
     NotSet,
     Placeholder,
     PlaceholderKind,
+    block_reference,
     find_placeholders,
     lookup,
 )
@@ -107,13 +107,13 @@ class _Resolver:
         return result
 
     def _value(self, placeholder: Placeholder) -> Any:
-        parts = placeholder.name[len(BLOCK_PREFIX) :].split(".", 2)
-        if len(parts) < 2:
+        reference = block_reference(placeholder.name)
+        if reference is None:
             raise BlockError(
                 f"invalid block placeholder {placeholder.full_match}: expected "
                 "prefect.blocks.<block-type-slug>.<block-document-name>"
             )
-        type_slug, name, *keypath = parts
+        type_slug, name, keypath = reference
         found = self.source.by_name(type_slug, name)
         if found is None:
             raise BlockError(
@@ -123,17 +123,17 @@ class _Resolver:
             )
         data: Any = dict(found)
         # System blocks (Secret, String, ...) have one field, `value`, used by default.
-        points_into_value = bool(keypath) and (
-            keypath[0] == "value" or keypath[0].startswith(("value.", "value["))
+        points_into_value = keypath is not None and (
+            keypath == "value" or keypath.startswith(("value.", "value["))
         )
         if len(data) == 1 and "value" in data and not points_into_value:
             data = data["value"]
-        if keypath:
-            data = lookup(data, keypath[0])
+        if keypath is not None:
+            data = lookup(data, keypath)
             if data is NotSet:
                 raise BlockError(
                     f"block placeholder {placeholder.full_match}: the block '{name}' of type "
-                    f"'{type_slug}' has no field '{keypath[0]}'"
+                    f"'{type_slug}' has no field '{keypath}'"
                 )
         return self._remember(copy.deepcopy(data), always=type_slug == SECRET_TYPE_SLUG)
 

@@ -446,14 +446,7 @@ class Runner:
                 pump = OutputPump(label, self._emit)
                 output_fd = pump.write_fd
             else:
-                log_dir = (
-                    self.options.log_dir or Path(tempfile.gettempdir()) / "prefect-gitops-runs"
-                )
-                log_dir.mkdir(parents=True, exist_ok=True)
-                log_path = log_dir / f"{run.id}.log"
-                log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                output_fd = log_fd
-                self._log(f"flow run {label!r}: output goes to {log_path}")
+                output_fd = log_fd = self._open_output_file(run.id, label)
             spec = LaunchSpec(run.id, config.command, env, cwd, output_fd)
             run.default_command = config.command is None
             try:
@@ -485,6 +478,15 @@ class Runner:
                 self._active.pop(run.id, None)
             run.done.set()
             self._wake.set()
+
+    def _open_output_file(self, run_id: str, label: str) -> int:
+        """A descriptor appending to the run's own log file (output not streamed)."""
+        log_dir = self.options.log_dir or Path(tempfile.gettempdir()) / "prefect-gitops-runs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{run_id}.log"
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._log(f"flow run {label!r}: output goes to {log_path}")
+        return log_fd
 
     def _watch(self, run: ActiveRun, child: Child, pump: OutputPump | None, label: str) -> None:
         """Wait for the started child, kill what it left behind, report the final state."""
