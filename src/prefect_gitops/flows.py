@@ -39,6 +39,7 @@ from .flowtypes import (
     read_constant,
     read_default,
 )
+from .models import banned_name_chars
 from .pysource import (
     MAX_FLOW_BYTES,
     EntrypointProblem,
@@ -66,9 +67,6 @@ __all__ = [
     "default_flow_name",
     "generate_parameter_schema",
 ]
-
-
-BANNED_NAME_CHARS = "/%&><"
 
 
 @dataclass(frozen=True)
@@ -639,10 +637,6 @@ def default_flow_name(function: str) -> str:
     """The flow name Prefect gives a function whose `name=` it cannot read (its own fallback,
     `load_flow_arguments_from_entrypoint`): the function's name with `_` -> `-`."""
     return function.rsplit(".", 1)[-1].replace("_", "-")
-
-
-def banned_name_chars(name: str) -> list[str]:
-    return sorted({c for c in name if c in BANNED_NAME_CHARS})
 
 
 def clear_cache() -> None:
