@@ -424,6 +424,15 @@ def test_pool_name_with_banned_characters_is_s013(tmp_path: Path, name: str) -> 
     assert "the Prefect server rejects them" in diags[0].message
 
 
+def test_pool_and_queue_names_with_control_characters_are_s013(tmp_path: Path) -> None:
+    pool = 'name: "p\\x07"\ntype: process\nqueues:\n  - name: "q\\x7f"\n'
+    write(tmp_path, {"prefect.yaml": GOOD, "work-pools/p.yaml": pool})
+    _, diags = load(tmp_path)
+    assert [(d.code, d.span.line) for d in diags] == [("S013", 1), ("S013", 4)]
+    assert "must not contain \\x07" in diags[0].message
+    assert "must not contain \\x7f" in diags[1].message
+
+
 def test_missing_template_file(tmp_path: Path) -> None:
     write(
         tmp_path,

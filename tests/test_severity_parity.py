@@ -142,6 +142,7 @@ CASES: list[Case] = [
     Case("S009", "no-entrypoint", "deployments:\n  - name: d\n    work_pool:\n      name: " + POOL),
     Case("S009", "no-work-pool", "deployments:\n  - name: d\n    entrypoint: flows.py:hello\n"),
     Case("S013", "slash-in-name", deployment(name="a/b")),
+    Case("S013", "control-character-in-name", deployment(name='"a\\x1bb"')),
     Case(
         "S014",
         "schedule-and-schedules",

@@ -26,7 +26,7 @@ CODES: dict[str, str] = {
     "S010": "A file reference points outside the repository.",
     "S011": "A referenced file (e.g. a base job template) is missing or unreadable.",
     "S012": "A prefect.yaml declares no deployments.",
-    "S013": "A name contains characters the Prefect server rejects (/ % & > <).",
+    "S013": "A name contains characters Prefect rejects (/ % & > <, ASCII control characters).",
     "S014": "A deployment has both `schedule` and `schedules` (Prefect refuses it).",
     "S015": "Two triggers of one deployment share a name (`plan` addresses automations by name).",
     # -- entrypoints and parameters (read statically, never imported) ----------------------
@@ -38,7 +38,7 @@ CODES: dict[str, str] = {
     "E006": "The entrypoint names a function (or class) the file does not define.",
     "E007": "The entrypoint's function is not decorated with `@flow`.",
     "E008": "The entrypoint cannot be followed statically (templated, assigned, imported).",
-    "E009": "The flow's name contains characters Prefect rejects (/ % & > <).",
+    "E009": "The flow's name contains characters Prefect rejects (/ % & > <, ASCII control characters).",
     "E010": "`parameters` names a parameter the flow does not have (and no **kwargs).",
     "E011": "A required flow parameter is not set: Prefect deploys, but runs that do not pass it (scheduled ones too) fail.",
     "E012": "A parameter value does not match the flow's type annotation (an error when the schema is enforced: the server refuses it).",

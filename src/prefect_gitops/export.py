@@ -55,6 +55,7 @@ from .live import (
     read_inventory,
     variable_resource,
 )
+from .models import banned_name_chars
 from .ownership import (
     INVENTORY_PREFIX,
     LABEL,
@@ -76,7 +77,6 @@ LOCAL_SCHEMA_DIR = "schemas"  # where `prefect-gitops schema --write` is documen
 # Names of our own bookkeeping on the server (the ownership inventory, apply's lock).
 _OWN_PREFIXES = (INVENTORY_PREFIX, "prefect-gitops")
 _VARIABLE_NAME = re.compile(r"^[a-z0-9_]+$")
-_BANNED_NAME_CHARS = "/%&><"
 DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue."
 _EXPORTED_CONFIG_KEYS = ("project", "variables", "concurrency_limits")
 _DTSTART = re.compile(r"^DTSTART[^\n]*\n")
@@ -431,7 +431,7 @@ def _limit_items(
     """The `concurrency_limits` of prefect-gitops.yaml."""
     limits: list[dict[str, Any]] = []
     for lim in sorted(objects.limits, key=lambda r: r.name):
-        if any(c in lim.name for c in _BANNED_NAME_CHARS):
+        if banned_name_chars(lim.name):
             warnings.append(f"concurrency limit '{lim.name}': name not supported; not exported")
             continue
         item = {"name": lim.name, "limit": lim.spec["limit"]}

@@ -58,12 +58,8 @@ __all__ = [
     "FlowInfo",
     "FlowParameter",
     "analyze_entrypoint",
-    "banned_name_chars",
     "default_flow_name",
 ]
-
-
-BANNED_NAME_CHARS = "/%&><"
 
 
 @dataclass(frozen=True)
@@ -633,7 +629,3 @@ def default_flow_name(function: str) -> str:
     """The flow name Prefect gives a function whose `name=` it cannot read (its own fallback,
     `load_flow_arguments_from_entrypoint`): the function's name with `_` -> `-`."""
     return function.rsplit(".", 1)[-1].replace("_", "-")
-
-
-def banned_name_chars(name: str) -> list[str]:
-    return sorted({c for c in name if c in BANNED_NAME_CHARS})

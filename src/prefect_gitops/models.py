@@ -19,13 +19,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 _FORBID = ConfigDict(extra="forbid", populate_by_name=True)
 # The server keeps limits and priorities in 64-bit integer columns: a larger value is a 500.
 DB_INT_MAX = 2**63 - 1
-_BANNED_NAME_CHARS = "/%&><"
+# The server refuses these in names; a control character is refused before that by Prefect's
+# client (httpx will not put a non-printable ASCII character into a URL, and every by-name
+# read, which `prefect deploy` starts with, puts the name in one).
+BANNED_NAME_CHARS = "/%&><"
+
+
+def banned_name_chars(name: str) -> list[str]:
+    """The characters of `name` that Prefect refuses, sorted, control characters escaped."""
+    bad = {c for c in name if c in BANNED_NAME_CHARS or (c.isascii() and not c.isprintable())}
+    return [c if c.isprintable() else repr(c)[1:-1] for c in sorted(bad)]
 
 
 def _check_name(value: str) -> str:
     if not value.strip(" \t\n'\""):
         raise ValueError("must not be empty")
-    bad = sorted({c for c in value if c in _BANNED_NAME_CHARS})
+    bad = banned_name_chars(value)
     if bad:
         raise ValueError(f"must not contain {' '.join(bad)} (the Prefect server rejects them)")
     return value

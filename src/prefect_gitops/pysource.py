@@ -352,8 +352,9 @@ def _parse_module(path: Path, root: Path, rel: str) -> SourceModule | Entrypoint
     except FileProblem as problem:
         return EntrypointProblem(_FILE_PROBLEMS[problem.kind], problem.message, rel)
     except SyntaxError as exc:
+        where = rel if exc.lineno is None else f"{rel}:{exc.lineno}"
         return EntrypointProblem(
-            "syntax_error", f"{rel} has a Python syntax error: {exc.msg}", rel, exc.lineno
+            "syntax_error", f"{where} has a Python syntax error: {exc.msg}", rel, exc.lineno
         )
     except (RecursionError, MemoryError):
         # CPython's parser gives up on expressions nested thousands deep; importing the

@@ -214,6 +214,14 @@ deployments:
     ]
 
 
+def test_flow_name_with_a_control_character(tmp_path: Path) -> None:
+    flow = "from prefect import flow\n\n@flow(name='a\\x1bb')\ndef f():\n    pass\n"
+    text = "deployments:\n  - name: a\n    entrypoint: flows/f.py:f\n"
+    diags = check(tmp_path, text, **{"flows/f.py": flow})
+    assert summary(diags) == [("error", "E009", 3, "deployments[0].entrypoint")]
+    assert "contains \\x1b, which Prefect rejects" in diags[0].message
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("flow", "message"),

@@ -383,6 +383,23 @@ def test_deployment_name_with_banned_characters(tmp_path: Path, name: str) -> No
     assert d.path == "deployments[0].name"
 
 
+@pytest.mark.parametrize(
+    ("escaped", "shown"), [("a\\0b", "\\x00"), ("a\\x1b[2Jb", "\\x1b"), ("tab\\tbed", "\\t")]
+)
+def test_deployment_name_with_a_control_character(tmp_path: Path, escaped: str, shown: str) -> None:
+    # `prefect deploy` reads the deployment by name first, and httpx refuses a non-printable
+    # ASCII character in that URL (InvalidURL): the deploy fails, so this is an error.
+    text = f'deployments:\n  - name: "{escaped}"\n'
+    d = one(check(tmp_path, {"prefect.yaml": text}), "S013")
+    assert (d.severity.value, d.span.line, d.path) == ("error", 2, "deployments[0].name")
+    assert d.message.endswith(f"the name contains {shown}, which Prefect rejects")
+
+
+def test_unicode_names_are_not_control_characters(tmp_path: Path) -> None:
+    text = 'deployments:\n  - name: "caf\\u00e9 \\u202e\\u200b \\u0085"\n'
+    assert not [d for d in check(tmp_path, {"prefect.yaml": text}) if d.code == "S013"]
+
+
 def test_duplicate_deployments_in_one_file(tmp_path: Path) -> None:
     text = (
         "deployments:\n"

@@ -17,8 +17,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ..diagnostics import Diagnostic, Severity
-from ..flows import EntrypointProblem, FileMemo, FlowInfo, analyze_entrypoint, banned_name_chars
+from ..flows import EntrypointProblem, FileMemo, FlowInfo, analyze_entrypoint
 from ..loader import DeploymentEntry, Project
+from ..models import banned_name_chars
 from ..quickvalid import surely_valid
 from ..suggest import did_you_mean
 from ..templating import find_placeholders

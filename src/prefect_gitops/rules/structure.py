@@ -19,6 +19,7 @@ from ..models import (
     KNOWN_DEPLOYMENT_KEYS,
     KNOWN_TOP_LEVEL_KEYS,
     KNOWN_WORK_POOL_KEYS,
+    banned_name_chars,
 )
 from ..source import JsonPath, Span, format_path
 from ..suggest import closest, did_you_mean
@@ -26,7 +27,6 @@ from ..suggest import closest, did_you_mean
 if TYPE_CHECKING:
     from ..validate import ValidateOptions
 
-BANNED_NAME_CHARS = "/%&><"
 STEP_SECTIONS = ("build", "push", "pull")
 
 # Keys of a schedule item, as Prefect 3.9's `ScheduleItem` union accepts them. Every
@@ -317,12 +317,12 @@ def _deployment(entry: DeploymentEntry, project: Project) -> Iterator[Diagnostic
             hint="add `name: <deployment-name>` to this item",
         )
     elif isinstance(name, str):
-        bad = sorted({c for c in name if c in BANNED_NAME_CHARS})
+        bad = banned_name_chars(name)
         if bad:
             yield _diag(
                 Severity.ERROR,
                 "S013",
-                f"{label}: the name contains {' '.join(bad)}, which the Prefect server rejects",
+                f"{label}: the name contains {' '.join(bad)}, which Prefect rejects",
                 source,
                 (*base, "name"),
                 resource=resource,
