@@ -511,3 +511,23 @@ def test_pool_without_template_takes_the_server_default_when_given(tmp_path: Pat
     assert shipped[Address.pool("d")].spec["base_job_template"] == templates.default_template(
         "docker"
     )
+
+
+def test_a_flow_name_that_cannot_be_read_takes_prefects_fallback_and_others_still_plan(
+    tmp_path: Path,
+) -> None:
+    flows = (
+        "from prefect import flow\n\ndef make() -> str:\n    return 'made'\n\n"
+        "@flow(name=make())\ndef load_all(n: int = 1):\n    pass\n\n"
+        "@flow\ndef plain(m: int = 2):\n    pass\n"
+    )
+    prefect_yaml = (
+        "deployments:\n"
+        "  - {name: a, entrypoint: flows/f.py:load_all, work_pool: {name: p}}\n"
+        "  - {name: b, entrypoint: flows/f.py:plain, work_pool: {name: p}}\n"
+    )
+    root = write(tmp_path, {"prefect.yaml": prefect_yaml, "flows/f.py": flows})
+    project, _ = load_project(root)
+    state = build_desired(project, environ={}, flow_lookup=analyze_flows(project))
+    names = {str(r.address) for r in state.of_type("deployment")}
+    assert names == {"deployment.load-all/a", "deployment.plain/b"}

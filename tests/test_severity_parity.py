@@ -58,6 +58,11 @@ def make_name() -> str:
 @flow(name=make_name())
 def named_by_call() -> None:
     print("named")
+
+
+@flow
+def default_by_call(when: str = make_name()) -> None:
+    print(when)
 """
 
 CONFIG = f"pool_types:\n  {POOL}: process\nvariables:\n  - name: sev_declared\n    value: x\n"
@@ -194,7 +199,8 @@ CASES: list[Case] = [
         deployment("    enforce_parameter_schema: false\n    parameters: {count: many}\n"),
     ),
     Case("E013", "flow-run-name", deployment(entrypoint="flows.py:bad_run_name")),
-    Case("E014", "name-from-a-call", deployment(entrypoint="flows.py:named_by_call")),
+    Case("E014", "default-from-a-call", deployment(entrypoint="flows.py:default_by_call")),
+    Case("E015", "name-from-a-call", deployment(entrypoint="flows.py:named_by_call")),
     Case("C001", "no-schedule-kind", scheduled("timezone: UTC")),
     Case("C002", "bad-cron", scheduled("cron: '61 * * * *'")),
     Case("C003", "zero-interval", scheduled("interval: 0")),

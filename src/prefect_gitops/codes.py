@@ -43,7 +43,8 @@ CODES: dict[str, str] = {
     "E011": "A required flow parameter is not set: Prefect deploys, but runs that do not pass it (scheduled ones too) fail.",
     "E012": "A parameter value does not match the flow's type annotation (an error when the schema is enforced: the server refuses it).",
     "E013": "The flow's `flow_run_name` uses a placeholder that is not a parameter.",
-    "E014": "Parts of the flow (annotations, defaults, name) cannot be read statically.",
+    "E014": "Parts of the flow (annotations, defaults, description) cannot be read statically.",
+    "E015": "The flow's `name=` cannot be read statically: planned under Prefect's fallback name (the function's).",
     # -- schedules --------------------------------------------------------------------------
     "C001": "A schedule item has none or several of cron/interval/rrule, or a refused form.",
     "C002": "A cron expression the server refuses (invalid, or random/hashed R/H fields).",
@@ -152,6 +153,7 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "E012": (BY_CASE, "fails when the schema is enforced, else deploys"),
     "E013": (ERROR, UNRUNNABLE),
     "E014": (INFO, DEPLOYS),
+    "E015": (WARNING, "deploys, under the evaluated name where it can import the flow"),
     "C001": (BY_CASE, MIXED),
     "C002": (ERROR, FAILS),
     "C003": (ERROR, FAILS),

@@ -140,7 +140,7 @@ def parse_step_outputs(items: Iterable[str]) -> dict[str, Any]:
 def analyze_flows(project: Project) -> FlowLookup:
     """The real lookup: static analysis of the entrypoint plus the version Prefect would give
     the flow (see `flow_version`), cached."""
-    from .flows import EntrypointProblem, analyze_entrypoint
+    from .flows import EntrypointProblem, analyze_entrypoint, default_flow_name
 
     cache: dict[tuple[str, Path], FlowFacts | str] = {}
 
@@ -150,14 +150,13 @@ def analyze_flows(project: Project) -> FlowLookup:
             info = analyze_entrypoint(entrypoint, base_dir, project.root)
             if isinstance(info, EntrypointProblem):
                 cache[key] = info.message
-            elif info.name is None:
-                cache[key] = f"{entrypoint}: the flow's `name=` is not a literal string"
             else:
                 version, alternatives = flow_version(
                     project.root / info.file, info.function, (base_dir, project.root)
                 )
                 cache[key] = FlowFacts(
-                    name=info.name,
+                    # A name= we cannot read: Prefect's own static fallback (E015 says so).
+                    name=info.name if info.name is not None else default_flow_name(info.function),
                     parameter_schema=info.parameter_schema,
                     description=info.description,
                     version=version,

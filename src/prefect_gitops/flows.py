@@ -79,7 +79,7 @@ class FlowInfo:
     function: str  # `func` or `Class.method`
     line: int  # line of the `def`
     is_async: bool
-    name: str | None  # None when `name=` is not a literal
+    name: str | None  # None when `name=` cannot be read (`unread_name` holds its source)
     docstring: str | None  # `inspect.getdoc` of the function
     description: str | None  # the flow's description: `description=` literal, else the docstring
     parameters: tuple[FlowParameter, ...]
@@ -90,6 +90,7 @@ class FlowInfo:
     parameter_schema: dict[str, Any] | None
     definitions: dict[str, Any] = field(default_factory=dict)
     flow_run_name: str | None = None  # literal `flow_run_name=` of the decorator
+    unread_name: str | None = None  # the `name=` expression that cannot be read statically
     unreadable: tuple[str, ...] = ()  # everything we could not read, one sentence each
     # Why importing the flow's module fails in this environment, so that `prefect deploy`
     # loads it statically (then annotations it cannot evaluate are dropped, and the flow has
@@ -547,6 +548,7 @@ def _analyze_function(
         parameter_schema=schema if complete else None,
         definitions=dict(schema.get("definitions", {})),
         flow_run_name=facts.flow_run_name,
+        unread_name=facts.unread_name,
         unreadable=(*unreadable.values(), *facts.notes),
         static_reason=reason,
         load_problem=load_problem,
@@ -581,6 +583,7 @@ class _DecoratorFacts:
     description: str | None
     flow_run_name: str | None
     notes: tuple[str, ...]
+    unread_name: str | None
 
 
 def _decorator_facts(
@@ -599,13 +602,13 @@ def _decorator_facts(
         notes.append("`@flow(...)` has positional arguments; they are not read")
 
     name: str | None = func.name.replace("_", "-")
+    unread_name: str | None = None
     if "name" in keywords:
         ok, value = read_constant(keywords["name"], module, an)
         if ok and isinstance(value, str):
             name = value or name
         elif not (ok and value is None):
-            name = None
-            notes.append(f"the flow name `{ast.unparse(keywords['name'])}` is not a literal")
+            name, unread_name = None, ast.unparse(keywords["name"])
 
     docstring = ast.get_docstring(func, clean=True)
     description: str | None = docstring
@@ -622,7 +625,7 @@ def _decorator_facts(
         ok, value = read_constant(keywords["flow_run_name"], module, an)
         if ok and isinstance(value, str):
             flow_run_name = value
-    return _DecoratorFacts(name, docstring, description, flow_run_name, tuple(notes))
+    return _DecoratorFacts(name, docstring, description, flow_run_name, tuple(notes), unread_name)
 
 
 def default_flow_name(function: str) -> str:

@@ -249,3 +249,15 @@ def test_hostile_flow_files_are_located_errors(tmp_path: Path, flow: str, messag
         diag["message"]
         == "deployment 'a': flows/hostile.py" + ("" if message[0] == ":" else " ") + message
     )
+
+
+def test_a_flow_name_that_cannot_be_read_is_a_warning_naming_the_fallback(tmp_path: Path) -> None:
+    flow = (
+        "import os\nfrom prefect import flow\n\n"
+        "@flow(name=os.environ.get('FLOW', 'dyn-flow'))\ndef load_all(day: str = 'x'):\n    pass\n"
+    )
+    text = "deployments:\n  - name: a\n    entrypoint: flows/f.py:load_all\n"
+    diags = check(tmp_path, text, **{"flows/f.py": flow})
+    assert summary(diags) == [("warning", "E015", 3, "deployments[0].entrypoint")]
+    assert "os.environ.get('FLOW', 'dyn-flow')" in diags[0].message
+    assert "planned as flow 'load-all'" in diags[0].message

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ..diagnostics import Diagnostic, Severity
-from ..flows import EntrypointProblem, FileMemo, FlowInfo, analyze_entrypoint
+from ..flows import EntrypointProblem, FileMemo, FlowInfo, analyze_entrypoint, default_flow_name
 from ..loader import DeploymentEntry, Project
 from ..models import banned_name_chars
 from ..quickvalid import surely_valid
@@ -100,6 +100,13 @@ def _flow(entry: DeploymentEntry, info: FlowInfo) -> Iterator[Diagnostic]:
         code, severity = _PROBLEM[info.load_problem.kind]
         yield _at(entry, ("entrypoint",), severity, code, f"{entry.label}: "
                   f"{info.load_problem.message}")  # fmt: skip
+    if info.unread_name is not None:
+        fallback = default_flow_name(info.function)
+        yield _at(entry, ("entrypoint",), Severity.WARNING, "E015",
+                  f"{entry.label}: the flow name `{info.unread_name}` ({where}) cannot be read "
+                  f"without running the flow's module; planned as flow '{fallback}', Prefect's "
+                  "fallback when it cannot evaluate it. Where `prefect deploy` can import the "
+                  "flow it uses the evaluated name, and plan then shows another deployment")  # fmt: skip
     if info.unreadable:
         yield _at(entry, ("entrypoint",), Severity.INFO, "E014",
                   f"{entry.label}: parts of flow '{info.function}' ({where}) cannot be read "
