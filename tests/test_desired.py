@@ -531,3 +531,35 @@ def test_a_flow_name_that_cannot_be_read_takes_prefects_fallback_and_others_stil
     state = build_desired(project, environ={}, flow_lookup=analyze_flows(project))
     names = {str(r.address) for r in state.of_type("deployment")}
     assert names == {"deployment.load-all/a", "deployment.plain/b"}
+
+
+def test_an_entrypoint_validate_only_warns_about_is_planned_leaving_what_cannot_be_read(
+    tmp_path: Path,
+) -> None:
+    from prefect_gitops.diff import resource_changes
+
+    prefect_yaml = (
+        "deployments:\n"
+        "  - {name: a, entrypoint: installed_pkg.flows.load_all, work_pool: {name: p}}\n"
+        "  - {name: b, entrypoint: installed_pkg.flows.tidy, work_pool: {name: p},\n"
+        "     description: set here, version: '7'}\n"
+        "  - {name: c, entrypoint: flows/f.py:plain, work_pool: {name: p}}\n"
+    )
+    flows = "from prefect import flow\n\n@flow\ndef plain(m: int = 2):\n    pass\n"
+    root = write(tmp_path, {"prefect.yaml": prefect_yaml, "flows/f.py": flows})
+    project, _ = load_project(root)
+    state = build_desired(project, environ={}, flow_lookup=analyze_flows(project))
+    deployments = {str(r.address): r for r in state.of_type("deployment")}
+    assert set(deployments) == {
+        "deployment.load-all/a", "deployment.tidy/b", "deployment.plain/c"
+    }  # fmt: skip
+    unread = deployments["deployment.load-all/a"]
+    assert set(unread.meta["unmanaged"]) >= {"parameter_openapi_schema", "description", "version"}
+    declared = deployments["deployment.tidy/b"]
+    assert "description" not in declared.meta["unmanaged"]
+    assert "version" not in declared.meta["unmanaged"]
+    # On the server as `prefect deploy` wrote it (it could import the flow there): no change.
+    live_spec = {**unread.spec, "description": "from the docstring", "version": "abc",
+                 "parameter_openapi_schema": {"type": "object", "properties": {"n": {}}}}  # fmt: skip
+    live = Resource(unread.address, live_spec)
+    assert resource_changes(live, unread) == []

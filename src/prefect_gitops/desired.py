@@ -89,6 +89,9 @@ class FlowFacts:
     description: str | None
     version: str | None  # what `prefect deploy` writes here when the YAML sets none
     version_alternatives: tuple[str | None, ...] = ()  # what it writes elsewhere (plan: equal)
+    # Fields the flow would give but we cannot read (its file is not here): unless the YAML
+    # sets them, they stay as they are on the server.
+    unknown: tuple[str, ...] = ()
 
 
 FlowLookup = Callable[[str, Path], "FlowFacts | str"]
@@ -140,7 +143,13 @@ def parse_step_outputs(items: Iterable[str]) -> dict[str, Any]:
 def analyze_flows(project: Project) -> FlowLookup:
     """The real lookup: static analysis of the entrypoint plus the version Prefect would give
     the flow (see `flow_version`), cached."""
-    from .flows import EntrypointProblem, analyze_entrypoint, default_flow_name
+    from .flows import (
+        PLANNED_DESPITE,
+        EntrypointProblem,
+        analyze_entrypoint,
+        default_flow_name,
+        fallback_flow_name,
+    )
 
     cache: dict[tuple[str, Path], FlowFacts | str] = {}
 
@@ -148,7 +157,15 @@ def analyze_flows(project: Project) -> FlowLookup:
         key = (entrypoint, base_dir)
         if key not in cache:
             info = analyze_entrypoint(entrypoint, base_dir, project.root)
-            if isinstance(info, EntrypointProblem):
+            if isinstance(info, EntrypointProblem) and info.kind in PLANNED_DESPITE:
+                cache[key] = FlowFacts(
+                    name=fallback_flow_name(entrypoint),
+                    parameter_schema=None,
+                    description=None,
+                    version=None,
+                    unknown=("description", "version"),
+                )
+            elif isinstance(info, EntrypointProblem):
                 cache[key] = info.message
             else:
                 version, alternatives = flow_version(
@@ -612,6 +629,7 @@ def _meta(
         unmanaged.append("schedules")
     if facts.parameter_schema is None:
         unmanaged.append("parameter_openapi_schema")
+    unmanaged.extend(f for f in facts.unknown if not cfg.get(f))
     return {
         "unmanaged": unmanaged,
         "opaque": _opaque_paths(spec, has_steps),

@@ -53,12 +53,14 @@ from .pysource import (
 
 __all__ = [
     "MAX_FLOW_BYTES",
+    "PLANNED_DESPITE",
     "EntrypointProblem",
     "FileMemo",
     "FlowInfo",
     "FlowParameter",
     "analyze_entrypoint",
     "default_flow_name",
+    "fallback_flow_name",
 ]
 
 
@@ -632,3 +634,13 @@ def default_flow_name(function: str) -> str:
     """The flow name Prefect gives a function whose `name=` it cannot read (its own fallback,
     `load_flow_arguments_from_entrypoint`): the function's name with `_` -> `-`."""
     return function.rsplit(".", 1)[-1].replace("_", "-")
+
+
+# Problems validate only warns about (the flow may be importable where `prefect deploy` runs):
+# plan still plans the deployment, under the fallback name, leaving what it cannot read.
+PLANNED_DESPITE = frozenset({"module_not_found", "not_analysable"})
+
+
+def fallback_flow_name(entrypoint: str) -> str:
+    """`default_flow_name` of the function an entrypoint names (`file.py:f` or `mod.f`)."""
+    return default_flow_name(entrypoint.rsplit(":" if ":" in entrypoint else ".", 1)[-1])

@@ -94,6 +94,7 @@ deployments:
         ("error", "E005", 13, "deployments[5].entrypoint"),
         ("error", "E007", 15, "deployments[6].entrypoint"),
     ]
+    assert "plan treats it as flow" in diags[4].message  # planned anyway (tests/test_desired.py)
 
 
 def test_what_prefect_deploy_cannot_load_is_located(tmp_path: Path) -> None:

@@ -17,7 +17,15 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ..diagnostics import Diagnostic, Severity
-from ..flows import EntrypointProblem, FileMemo, FlowInfo, analyze_entrypoint, default_flow_name
+from ..flows import (
+    PLANNED_DESPITE,
+    EntrypointProblem,
+    FileMemo,
+    FlowInfo,
+    analyze_entrypoint,
+    default_flow_name,
+    fallback_flow_name,
+)
 from ..loader import DeploymentEntry, Project
 from ..models import banned_name_chars
 from ..quickvalid import surely_valid
@@ -61,7 +69,15 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
         result = analyze_entrypoint(entrypoint, entry.base_dir, project.root, memo=memo)
         if isinstance(result, EntrypointProblem):
             code, severity = _PROBLEM[result.kind]
-            yield _at(entry, ("entrypoint",), severity, code, f"{entry.label}: {result.message}")
+            planned = (
+                f"; plan treats it as flow '{fallback_flow_name(entrypoint)}' (Prefect's "
+                "fallback name) and leaves its parameter schema, description and version as "
+                "they are on the server"
+                if result.kind in PLANNED_DESPITE
+                else ""
+            )
+            yield _at(entry, ("entrypoint",), severity, code,
+                      f"{entry.label}: {result.message}{planned}")  # fmt: skip
             continue
         yield from _flow(entry, result)
 
