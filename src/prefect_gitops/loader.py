@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from . import templates
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostic, Diagnostics, Severity
 from .models import DeploymentConfig, PoolFile, PrefectYaml, RootConfig
 from .repofiles import FileProblem, expand, inside, read_capped, real, relative
 from .source import JsonPath, SourceMap, Span, YamlLoadError, format_path, load_yaml
@@ -78,6 +78,27 @@ class DeploymentEntry:
 
     def json_path(self, *sub: Any) -> str:
         return format_path((*self.path, *sub))
+
+    def diagnostic(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        sub: tuple[Any, ...] = (),
+        *,
+        key: bool = False,
+        hint: str | None = None,
+    ) -> Diagnostic:
+        """A diagnostic about this deployment, located at `sub` inside it (its key with `key`)."""
+        return Diagnostic(
+            severity,
+            code,
+            message,
+            self.span(*sub, key=key),
+            path=self.json_path(*sub),
+            resource=self.resource,
+            hint=hint,
+        )
 
 
 @dataclass

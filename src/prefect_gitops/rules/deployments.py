@@ -75,14 +75,12 @@ def _step_outputs(
         if key in _NOT_TEMPLATED:
             continue
         for sub, names in walk(value, (key,)):
-            yield Diagnostic(
+            yield entry.diagnostic(
                 Severity.WARNING,
                 "R006",
                 f"{entry.label}: `{format_path(sub)}` uses the step output "
                 f"{', '.join(names)}, known only once the build/push steps ran",
-                entry.span(*sub),
-                path=entry.json_path(*sub),
-                resource=entry.resource,
+                sub,
                 hint="plan/apply need it: --step-output STEP_ID.KEY=VALUE, or --run-steps",
             )
 
@@ -110,8 +108,8 @@ def _templated_empty(
     resolved = _resolved(value, variables, environ)
     if isinstance(resolved, str) and resolved.strip():
         return
-    yield _diag(
-        entry,
+    yield entry.diagnostic(
+        Severity.ERROR,
         "S009",
         f"{entry.label}: `{key}` {value!r} resolves to {resolved!r}; `prefect deploy` and "
         "`plan` need a value",
@@ -128,14 +126,13 @@ def _no_entrypoint(entry: DeploymentEntry, raw: Mapping[Any, Any]) -> Iterator[D
     if entrypoint is not None and not isinstance(entrypoint, str):
         return  # a wrong type: the structure rules report it (S002)
     sub: tuple[Any, ...] = ("entrypoint",) if "entrypoint" in raw else ()
-    yield Diagnostic(
+    yield entry.diagnostic(
         Severity.ERROR,
         "S009",
         f"{entry.label} has {'an empty' if sub else 'no'} `entrypoint`: `prefect deploy` "
         'refuses it ("An entrypoint must be provided") and `plan` cannot read its flow',
-        entry.span(*sub, key=not sub),
-        path=entry.json_path(*sub),
-        resource=entry.resource,
+        sub,
+        key=not sub,
         hint="add `entrypoint: path/to/file.py:flow_function` to the deployment",
     )
 
@@ -160,14 +157,13 @@ def _work_pool(
         sub, what = ("work_pool",), "a `work_pool` without `name`"
     else:
         sub, what = (), "no `work_pool`"
-    yield Diagnostic(
+    yield entry.diagnostic(
         Severity.ERROR,
         "S009",
         f'{entry.label} has {what}: `prefect deploy` refuses it ("A work pool is required '
         'to deploy this flow") and `plan` cannot place it',
-        entry.span(*sub, key=sub != ("work_pool", "name")),
-        path=entry.json_path(*sub),
-        resource=entry.resource,
+        sub,
+        key=sub != ("work_pool", "name"),
         hint="add `work_pool: {name: <pool>}` to the deployment",
     )
 
@@ -189,13 +185,15 @@ def _triggers(
             )
         except TriggerError as exc:
             sub = ("triggers", index, exc.key) if exc.key else ("triggers", index)
-            yield _diag(entry, "S002", f"{entry.label}: `triggers[{index}]`: {exc}", sub)
+            yield entry.diagnostic(
+                Severity.ERROR, "S002", f"{entry.label}: `triggers[{index}]`: {exc}", sub
+            )
             continue
         first = first_of.setdefault(str(spec["name"]), index)
         if first != index:
             has_name = isinstance(item, dict) and "name" in item
-            yield _diag(
-                entry,
+            yield entry.diagnostic(
+                Severity.ERROR,
                 "S015",
                 f"{entry.label}: triggers[{first}] and triggers[{index}] are both named "
                 f"'{spec['name']}'; each trigger of a deployment needs its own name",
@@ -213,14 +211,3 @@ def _templated(item: Any, steps: bool, environ: Mapping[str, str]) -> Any:
     if parameters is not None:
         item["parameters"] = parameters
     return item
-
-
-def _diag(entry: DeploymentEntry, code: str, message: str, sub: tuple[Any, ...]) -> Diagnostic:
-    return Diagnostic(
-        Severity.ERROR,
-        code,
-        message,
-        entry.span(*sub),
-        path=entry.json_path(*sub),
-        resource=entry.resource,
-    )

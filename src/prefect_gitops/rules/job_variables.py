@@ -86,8 +86,7 @@ def _target(
         template = _default_template(pool_type)
         if template is None:
             hint = did_you_mean(pool_type, templates.known_types())
-            yield _diag(
-                entry,
+            yield entry.diagnostic(
                 Severity.ERROR,
                 "J010",
                 f"{entry.label}: `pool_types` gives pool '{name}' the type '{pool_type}', "
@@ -98,8 +97,7 @@ def _target(
             return None
         return _Target(template, f"pool '{name}', type {pool_type} from pool_types", None)
     if job_variables:
-        yield _diag(
-            entry,
+        yield entry.diagnostic(
             Severity.WARNING,
             "J005",
             f"{entry.label}: work pool '{name}' is not declared in this repository, so its "
@@ -163,8 +161,7 @@ def _problem(
         message, _, hint = problem.message.partition("; ")
     else:
         message = problem.message
-    return _diag(
-        entry,
+    return entry.diagnostic(
         severity,
         code,
         f"{entry.label}: `{where}`: {message} ({target.description})",
@@ -179,8 +176,7 @@ def _broken(entry: DeploymentEntry, problem: Problem, target: _Target) -> Diagno
     if target.pool is not None:
         span = target.pool.template_span(*problem.path[:1])
         hint = f"the schema is at {span}"
-    return _diag(
-        entry,
+    return entry.diagnostic(
         Severity.ERROR,
         "J002",
         f"{entry.label}: its job variables cannot be checked, the pool's schema is broken "
@@ -200,8 +196,7 @@ def _queue(
     if queue in names:
         return
     hint = did_you_mean(queue, [*names, "default"])
-    yield _diag(
-        entry,
+    yield entry.diagnostic(
         Severity.ERROR if strict else Severity.WARNING,
         "J009",
         f"{entry.label}: work queue '{queue}' is not declared in {pool.label} "
@@ -224,24 +219,3 @@ def has_steps(entry: DeploymentEntry) -> bool:
     top = entry.file.data if isinstance(entry.file.data, dict) else {}
     # The deployment's own key wins, even an empty one (`push: []`), as in `desired`.
     return any(raw.get(key, top.get(key)) for key in ("build", "push"))
-
-
-def _diag(
-    entry: DeploymentEntry,
-    severity: Severity,
-    code: str,
-    message: str,
-    sub: tuple[Any, ...],
-    *,
-    key: bool = False,
-    hint: str | None = None,
-) -> Diagnostic:
-    return Diagnostic(
-        severity,
-        code,
-        message,
-        entry.span(*sub, key=key),
-        path=entry.json_path(*sub),
-        resource=entry.resource,
-        hint=hint,
-    )

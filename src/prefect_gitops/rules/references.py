@@ -96,12 +96,12 @@ def _concurrency(entry: DeploymentEntry) -> Iterator[Diagnostic]:
         if not _templated(strategy) and strategy not in COLLISION_STRATEGIES:
             sub = ("concurrency_limit", "collision_strategy")
             shown = "missing" if strategy is None else repr(strategy)
-            yield _diag(
-                entry,
-                sub if "collision_strategy" in limit else ("concurrency_limit",),
+            yield entry.diagnostic(
+                Severity.ERROR,
                 "R002",
                 f"{entry.label}: `concurrency_limit.collision_strategy` is {shown}; the "
                 f"mapping form needs {' or '.join(COLLISION_STRATEGIES)} (upper case)",
+                sub if "collision_strategy" in limit else ("concurrency_limit",),
                 hint=did_you_mean(str(strategy), COLLISION_STRATEGIES) if strategy else None,
             )
         grace = limit.get("grace_period_seconds")
@@ -109,12 +109,12 @@ def _concurrency(entry: DeploymentEntry) -> Iterator[Diagnostic]:
             low, high = GRACE_PERIOD_RANGE
             number = _integer(grace)
             if number is None or not low <= number <= high:
-                yield _diag(
-                    entry,
-                    ("concurrency_limit", "grace_period_seconds"),
+                yield entry.diagnostic(
+                    Severity.ERROR,
                     "R003",
                     f"{entry.label}: `concurrency_limit.grace_period_seconds` is {grace!r}; "
                     f"it must be a whole number of seconds from {low} to {high}",
+                    ("concurrency_limit", "grace_period_seconds"),
                 )
     else:
         yield from _limit_value(entry, limit, ("concurrency_limit",))
@@ -125,12 +125,12 @@ def _limit_value(entry: DeploymentEntry, value: Any, sub: tuple[str, ...]) -> It
         return
     number = _integer(value)
     if number is not None and not 0 < number <= DB_INT_MAX:  # other types: the loader's S002
-        yield _diag(
-            entry,
-            sub,
+        yield entry.diagnostic(
+            Severity.ERROR,
             "R004",
             f"{entry.label}: `{'.'.join(sub)}` is {value!r}; the server accepts only a whole "
             f"number from 1 to {DB_INT_MAX} (a 64-bit integer)",
+            sub,
             hint="remove it to run without a limit",
         )
 
@@ -148,17 +148,3 @@ def _integer(value: Any) -> int | None:
         except ValueError:
             return None
     return None
-
-
-def _diag(
-    entry: DeploymentEntry, sub: tuple[str, ...], code: str, message: str, hint: str | None = None
-) -> Diagnostic:
-    return Diagnostic(
-        Severity.ERROR,
-        code,
-        message,
-        entry.span(*sub),
-        path=entry.json_path(*sub),
-        resource=entry.resource,
-        hint=hint,
-    )

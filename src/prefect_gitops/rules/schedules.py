@@ -58,27 +58,23 @@ def _deployment(entry: DeploymentEntry) -> Iterator[Diagnostic]:
         if isinstance(item, dict):
             for key in SELECTORS:
                 if is_templated(item.get(key)):
-                    yield Diagnostic(
+                    yield entry.diagnostic(
                         Severity.INFO,
                         "C012",
                         f"{entry.label}: `{key}` is templated ({item[key]!r}); it is checked "
                         "only once `prefect deploy` resolves it",
-                        entry.span(*path, key),
-                        path=entry.json_path(*path, key),
-                        resource=entry.resource,
+                        (*path, key),
                     )
     yield from _slugs(entry, items)
 
 
 def _problem(entry: DeploymentEntry, path: tuple[Any, ...], problem: ScheduleProblem) -> Diagnostic:
     sub = (*path, problem.key) if problem.key is not None else path
-    return Diagnostic(
+    return entry.diagnostic(
         _SEVERITY[problem.severity],
         _CODES[problem.kind],
         f"{entry.label}: `{entry.json_path(*sub)}`: {problem.message}",
-        entry.span(*sub),
-        path=entry.json_path(*sub),
-        resource=entry.resource,
+        sub,
     )
 
 
@@ -101,24 +97,20 @@ def _slugs(
             seen[slug] = path
             continue
         line = entry.span(*first, "slug").line
-        yield Diagnostic(
+        yield entry.diagnostic(
             Severity.ERROR,
             "C009",
             f"{entry.label}: schedule slug '{slug}' is used twice (first at line {line}); slugs "
             "must be unique within a deployment",
-            entry.span(*path, "slug"),
-            path=entry.json_path(*path, "slug"),
-            resource=entry.resource,
+            (*path, "slug"),
         )
     if slugged and unslugged:
         path = unslugged[0]
-        yield Diagnostic(
+        yield entry.diagnostic(
             Severity.WARNING,
             "C010",
             f"{entry.label} mixes schedules with and without `slug`; once the server holds "
             "slugged schedules, an update with unslugged ones is refused (422)",
-            entry.span(*path),
-            path=entry.json_path(*path),
-            resource=entry.resource,
+            path,
             hint="give every schedule of this deployment a slug",
         )

@@ -564,14 +564,13 @@ def _duplicate_deployments(project: Project) -> Iterator[Diagnostic]:
             seen[key] = entry
             continue
         where = first.span("name", key=True)
-        yield Diagnostic(
+        yield entry.diagnostic(
             Severity.ERROR,
             "S005",
             f"{entry.label} is defined twice with the same entrypoint (first at "
             f"{where.file}:{where.line}); Prefect would keep only the last one",
-            entry.span("name", key=True),
-            path=entry.json_path("name"),
-            resource=entry.resource,
+            ("name",),
+            key=True,
             hint="rename one of them",
         )
 
