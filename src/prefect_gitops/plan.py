@@ -27,7 +27,7 @@ from . import __version__
 from .diff import align, resource_changes
 from .models import IgnoreRule
 from .ownership import Inventory, digest, is_owned
-from .state import Address, ChangeKind, FieldChange, Resource, State
+from .state import RESOURCE_TYPES, Address, ChangeKind, FieldChange, Resource, State
 
 __all__ = [
     "FORMAT_VERSION",
@@ -42,16 +42,9 @@ __all__ = [
 
 FORMAT_VERSION = "1"
 
-# Apply order: dependencies first. Deletes run last, in reverse order.
-TYPE_ORDER: tuple[str, ...] = (
-    "flow",
-    "work_pool",
-    "work_queue",
-    "variable",
-    "concurrency_limit",
-    "deployment",
-    "automation",
-)
+# Apply order: dependencies first (state lists the types in that order). Deletes run last,
+# in reverse order.
+TYPE_ORDER: tuple[str, ...] = RESOURCE_TYPES
 
 
 class Action(str, Enum):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 ChangeKind = Literal["added", "removed", "changed"]
 
-RESOURCE_TYPES = (
+RESOURCE_TYPES = (  # in dependency order: plan.TYPE_ORDER applies them so
     "flow",
     "work_pool",
     "work_queue",
