@@ -100,6 +100,8 @@ def _value(node: ast.expr, module: SourceModule, an: Analysis, depth: int) -> An
         if isinstance(found, enum.Enum):
             return found
         raise Unreadable(f"`{ast.unparse(node)}` is not a literal")
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+        return _display(node, module, an, depth + 1)
     if not isinstance(node, ast.Call):
         raise Unreadable(f"`{ast.unparse(node)}` is not a literal")
     func = _callable(node.func, module, an, depth + 1)
@@ -115,6 +117,28 @@ def _value(node: ast.expr, module: SourceModule, an: Analysis, depth: int) -> An
     try:
         return func(*args, **kwargs)
     except Exception as exc:  # our rebuilt classes validate like the user's would
+        raise Unreadable(f"`{ast.unparse(node)}` fails: {exc}") from None
+
+
+def _display(
+    node: ast.List | ast.Tuple | ast.Set | ast.Dict, module: SourceModule, an: Analysis, depth: int
+) -> Any:
+    """A list, tuple, set or dict written out whose items are values `_value` reads, e.g.
+    `[ExportFormat.CSV]` or `{"eu": Window("a", "b")}` (all-literal ones never get here)."""
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            raise Unreadable(f"`{ast.unparse(node)}` unpacks `**` items")
+        return {
+            _value(key, module, an, depth): _value(item, module, an, depth)
+            for key, item in zip(node.keys, node.values, strict=True)
+            if key is not None
+        }
+    if any(isinstance(item, ast.Starred) for item in node.elts):
+        raise Unreadable(f"`{ast.unparse(node)}` unpacks `*` items")
+    items = [_value(item, module, an, depth) for item in node.elts]
+    try:
+        return {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)](items)
+    except TypeError as exc:  # an unhashable set member
         raise Unreadable(f"`{ast.unparse(node)}` fails: {exc}") from None
 
 
