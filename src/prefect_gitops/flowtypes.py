@@ -75,15 +75,11 @@ class Absent(Unreadable):
     Prefect drops the annotation (or sets the default to None)."""
 
 
-def read_default(node: ast.expr, module: SourceModule, an: Analysis) -> tuple[bool, Any]:
+def read_default(node: ast.expr, module: SourceModule, an: Analysis) -> Any:
     """A literal, a call like `Path("x")` / `timedelta(hours=1)` with literal arguments, a
-    member of an enum or an instance of a model defined in the repository."""
-    try:
-        return True, _value(node, module, an, 0)
-    except Absent:
-        raise
-    except Unreadable:
-        return False, None
+    member of an enum, an instance of a model defined in the repository, or a list, tuple,
+    set or dict of those. Raises `Unreadable` saying why not (`Absent` under static loading)."""
+    return _value(node, module, an, 0)
 
 
 def _value(node: ast.expr, module: SourceModule, an: Analysis, depth: int) -> Any:
