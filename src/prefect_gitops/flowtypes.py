@@ -279,13 +279,17 @@ def _subscript(node: ast.Subscript, module: SourceModule, an: Analysis, depth: i
     base = read_annotation(node.value, module, an, depth + 1)
     elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     if base is typing.Literal:
-        values = []
-        for element in elements:
-            ok, value = literal_value(element)
-            if not ok:
-                raise Unreadable("a `Literal` holds something other than literals")
-            values.append(value)
-        return typing.Literal[tuple(values)]
+        # literals, and what evaluating the annotation also accepts: enum members, constants
+        try:
+            values = [_value(element, module, an, depth + 1) for element in elements]
+        except Absent:
+            raise
+        except Unreadable as exc:
+            raise Unreadable(f"a `Literal` holds something we cannot read: {exc}") from None
+        try:
+            return typing.Literal[tuple(values)]
+        except TypeError as exc:  # an unhashable value: evaluating the annotation fails too
+            raise Unreadable(f"`{ast.unparse(node)}` is not a valid type: {exc}") from None
     if base is typing.Annotated and len(elements) > 1:
         inner = read_annotation(elements[0], module, an, depth + 1)
         extras = tuple(_value(e, module, an, depth + 1) for e in elements[1:])

@@ -1,7 +1,7 @@
 # ruff: noqa  (stand-in for user flow code)
 """Flows whose parameter types live next to them, imported script-style (`from models import`)."""
 
-from typing import Optional
+from typing import Literal, Optional
 
 from prefect import flow
 
@@ -52,5 +52,13 @@ def through_modules(
     config: models.ExportConfig = models.ExportConfig(level=models.Level.HIGH),
     fmt: sibling.ExportFormat = sibling.ExportFormat.PARQUET,
     same: Optional[SameWindow] = None,
+) -> None:
+    pass
+
+
+@flow
+def literal_members(
+    fmt: Literal[ExportFormat.CSV, ExportFormat.PARQUET] = ExportFormat.CSV,
+    level: Optional[Literal[Level.HIGH, "low"]] = None,
 ) -> None:
     pass
