@@ -9,7 +9,7 @@ import lib.deep
 import models
 from common import Level
 from lib.deep import Deep
-from models import Destination, ExportConfig, ExportFormat, Window
+from models import DEFAULT_FORMATS, Destination, ExportConfig, ExportFormat, Window
 
 from . import models as sibling
 from .models import Window as SameWindow
@@ -41,6 +41,8 @@ def containers(
     nested: list[dict[str, list[Level]]] = [{"a": [Level.LOW, Level.HIGH]}, {}],
     windows: list[Window] = [Window("2025-01-01", "2025-01-31", [1, 2])],
     configs: dict[str, ExportConfig] = {"eu": ExportConfig(batch_size=5)},
+    constant: list[ExportFormat] = DEFAULT_FORMATS,
+    through: tuple[ExportFormat, ...] = tuple(models.DEFAULT_FORMATS),
 ) -> None:
     pass
 

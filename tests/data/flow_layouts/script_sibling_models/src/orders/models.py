@@ -31,3 +31,6 @@ class Window:
 class Destination(TypedDict):
     bucket: str
     prefix: str
+
+
+DEFAULT_FORMATS = [ExportFormat.CSV, ExportFormat.PARQUET]
