@@ -13,6 +13,7 @@ from prefect_gitops.desired import (
     analyze_flows,
     build_desired,
     flow_version,
+    opaque_schema_warnings,
     parse_step_outputs,
     project_name,
     refuse_unresolved_steps,
@@ -206,6 +207,33 @@ def test_unreadable_flow_is_one_error(tmp_path: Path) -> None:
     root = repo(tmp_path, "    entrypoint: flows/broken.py:f\n")
     with pytest.raises(ReconcilerError, match="no such function"):
         desired_of(root)
+
+
+def test_an_opaque_parameter_schema_is_unmanaged_and_warned_about(tmp_path: Path) -> None:
+    flow = (
+        "from pydantic import BaseModel\nfrom prefect import flow\n"
+        "class Custom(BaseModel):\n    a: int\n"
+        "    def __get_pydantic_json_schema__(cls, schema, handler): ...\n"
+        "@flow\ndef opaque(c: Custom, n: int = 1): ...\n@flow\ndef clear(n: int = 1): ...\n"
+    )
+    write(tmp_path, {"flows.py": flow})
+    root = repo(tmp_path, "    entrypoint: flows.py:opaque\n"
+                "  - name: e\n    entrypoint: flows.py:clear\n    work_pool: {name: local}\n")  # fmt: skip
+    project, _ = load_project(root)
+    state = build_desired(project, environ={}, flow_lookup=analyze_flows(project))
+    opaque = state[Address.deployment("opaque", "d")]
+    assert opaque.spec["parameter_openapi_schema"] is None
+    assert "parameter_openapi_schema" in opaque.meta["unmanaged"]
+    clear = state[Address.deployment("clear", "e")]
+    assert clear.spec["parameter_openapi_schema"]["properties"]["n"]["default"] == 1
+    assert clear.meta["opaque_schema"] == []
+    (warning,) = opaque_schema_warnings(state)
+    assert warning.startswith("prefect.yaml:2: deployment.opaque/d: parameter_openapi_schema ")
+    assert (
+        "parameter 'c': class `Custom` (flows.py:3) defines `__get_pydantic_json_schema__`"
+        in warning
+    )
+    assert "parameter 'n'" not in warning
 
 
 def test_project_name_fallbacks(tmp_path: Path) -> None:

@@ -463,6 +463,39 @@ def test_classes_we_cannot_rebuild_stay_unread(tmp_path: Path, body: str, says: 
     assert isinstance(info, FlowInfo) and info.parameter_schema is None
     assert info.parameters[0].schema is None and info.parameters[1].schema is not None
     assert says in info.unreadable[0], info.unreadable
+    # what plan warns about: the one parameter that is opaque, and why
+    (opaque,) = info.opaque_parameters
+    assert opaque.startswith("parameter 'c': ") and says in opaque
+
+
+def test_a_readable_signature_has_no_opaque_parameters(tmp_path: Path) -> None:
+    (tmp_path / "x.py").write_text("from prefect import flow\n@flow\ndef f(n: int = 1): ...\n")
+    info = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo) and info.parameter_schema is not None
+    assert info.opaque_parameters == ()
+
+
+@pytest.mark.parametrize(
+    ("default", "says"),
+    [
+        ("[*FORMATS]", "unpacks `*` items"),
+        ("{**BY_REGION}", "unpacks `**` items"),
+        ("[Fmt.CSV, os.sep]", "cannot be read: `os.sep`"),
+        ("{Window(1)}", "fails"),
+    ],
+)
+def test_displays_of_unreadable_items_stay_unread(tmp_path: Path, default: str, says: str) -> None:
+    (tmp_path / "x.py").write_text(
+        "import enum, os\nfrom dataclasses import dataclass\nfrom prefect import flow\n"
+        "class Fmt(str, enum.Enum):\n    CSV = 'csv'\n"
+        "@dataclass\nclass Window:\n    days: int\n"
+        "FORMATS = [Fmt.CSV]\nBY_REGION = {'eu': Fmt.CSV}\n"
+        f"@flow\ndef f(x: object = {default}): ...\n"
+    )
+    info = analyze_entrypoint("x.py:f", tmp_path, tmp_path)
+    assert isinstance(info, FlowInfo) and info.parameter_schema is None
+    (opaque,) = info.opaque_parameters
+    assert opaque.startswith("parameter 'x': the default") and says in opaque, opaque
 
 
 def test_a_problem_found_at_the_def_names_the_function(tmp_path: Path) -> None:

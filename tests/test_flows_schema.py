@@ -302,6 +302,18 @@ REPOSITORIES: dict[str, list[str]] = {
     # a src/ layout, not installed: importing fails (`shop` is not on sys.path), Prefect's
     # static fallback finds it (it adds the script's parent folder to sys.path)
     "src_layout": ["src/shop/orders.py:orders", "src/shop/pipelines/replay.py:replay"],
+    # a script importing its folder's modules (`from models import ...`, `import lib.deep`,
+    # `from . import models`), which import further; defaults that are lists, tuples, dicts
+    # and sets of enum members and model instances; `Literal` of enum members; the same
+    # under the static fallback
+    "script_sibling_models": [
+        "src/orders/export.py:export_orders",
+        "src/orders/export.py:export_window",
+        "src/orders/export.py:containers",
+        "src/orders/export.py:through_modules",
+        "src/orders/export.py:literal_members",
+        "src/orders/export_static.py:static_window",
+    ],
     # `name=` a module constant, sibling modules imported absolutely and as a module, two
     # classes named Config, a relative import beyond the top-level package
     "constants_and_packages": [

@@ -92,6 +92,8 @@ class FlowFacts:
     # Fields the flow would give but we cannot read (its file is not here): unless the YAML
     # sets them, they stay as they are on the server.
     unknown: tuple[str, ...] = ()
+    # why `parameter_schema` is None, one sentence per parameter that cannot be read
+    opaque_parameters: tuple[str, ...] = ()
 
 
 FlowLookup = Callable[[str, Path], "FlowFacts | str"]
@@ -164,6 +166,7 @@ def analyze_flows(project: Project) -> FlowLookup:
                     description=None,
                     version=None,
                     unknown=("description", "version"),
+                    opaque_parameters=(info.message,),
                 )
             elif isinstance(info, EntrypointProblem):
                 cache[key] = info.message
@@ -178,6 +181,7 @@ def analyze_flows(project: Project) -> FlowLookup:
                     description=info.description,
                     version=version,
                     version_alternatives=alternatives,
+                    opaque_parameters=info.opaque_parameters,
                 )
         return cache[key]
 
@@ -627,11 +631,14 @@ def _meta(
     unmanaged: list[str] = []
     if not schedules_given:
         unmanaged.append("schedules")
+    opaque_schema: list[str] = []
     if facts.parameter_schema is None:
         unmanaged.append("parameter_openapi_schema")
+        opaque_schema = list(facts.opaque_parameters) or ["the flow's signature cannot be read"]
     unmanaged.extend(f for f in facts.unknown if not cfg.get(f))
     return {
         "unmanaged": unmanaged,
+        "opaque_schema": opaque_schema,
         "opaque": _opaque_paths(spec, has_steps),
         "generated_slugs": [s["slug"] for s in spec["schedules"] if s.pop("_generated", False)],
         "source": source,
@@ -728,6 +735,19 @@ def _step_placeholders(spec: Mapping[str, Any]) -> dict[str, list[str]]:
         if name not in ("pull_steps", "parameter_openapi_schema"):
             walk(value, (name,))
     return found
+
+
+def opaque_schema_warnings(desired: State) -> list[str]:
+    """One warning per deployment whose parameter schema cannot be derived statically: plan
+    cannot compare it, so a "No changes" would otherwise hide it."""
+    return [
+        f"{res.meta.get('source')}: {res.address}: parameter_openapi_schema is opaque, so "
+        "plan shows no change to it and apply leaves the server's as it is (a new deployment "
+        f"gets an empty one); it cannot be derived without importing the flow: "
+        f"{'; '.join(res.meta['opaque_schema'])}"
+        for res in desired.of_type("deployment")
+        if res.meta.get("opaque_schema")
+    ]
 
 
 def refuse_unresolved_steps(desired: State, writes: Mapping[str, Collection[str] | None]) -> None:

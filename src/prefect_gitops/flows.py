@@ -103,6 +103,14 @@ class FlowInfo:
     # ("schema_fails"). The rest is read as when the import works (e.g. in the deploy's CI).
     load_problem: EntrypointProblem | None = None
 
+    @property
+    def opaque_parameters(self) -> tuple[str, ...]:
+        """Why `parameter_schema` is unknown: one sentence per parameter that could not be
+        read (empty when the schema is known)."""
+        if self.parameter_schema is not None:
+            return ()
+        return tuple(p.unreadable for p in self.parameters if p.unreadable is not None)
+
     def parameter(self, name: str) -> FlowParameter | None:
         for param in self.parameters:
             if param.name == name:
@@ -306,18 +314,23 @@ def _parameters(
         default: Any = inspect.Parameter.empty
         if default_node is not None:
             try:
-                ok, default = read_default(default_node, module, an)
-            except Absent:
-                ok, default, dropped = an.static is not None, None, True
-            if not ok:
+                default = read_default(default_node, module, an)
+            except Unreadable as exc:
                 default = None
-                unreadable.setdefault(
-                    arg.arg,
-                    f"parameter '{arg.arg}': the default `{ast.unparse(default_node)}` "
-                    "is not a literal",
-                )
+                if isinstance(exc, Absent):
+                    dropped = True
+                if an.static is None or not isinstance(exc, Absent):
+                    unreadable.setdefault(arg.arg, _default_unreadable(arg.arg, default_node, exc))
         params.append(inspect.Parameter(arg.arg, kind, default=default, annotation=annotation))
     return params, unreadable, dropped
+
+
+def _default_unreadable(name: str, node: ast.expr, exc: Unreadable) -> str:
+    text = f"`{ast.unparse(node)}`"
+    why = str(exc)
+    if why.startswith(text):  # the reason is about the whole default
+        return f"parameter '{name}': the default {why}"
+    return f"parameter '{name}': the default {text} cannot be read: {why}"
 
 
 def _arguments(args: ast.arguments) -> list[tuple[ast.arg, Any, ast.expr | None]]:

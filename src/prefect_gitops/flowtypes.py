@@ -75,15 +75,11 @@ class Absent(Unreadable):
     Prefect drops the annotation (or sets the default to None)."""
 
 
-def read_default(node: ast.expr, module: SourceModule, an: Analysis) -> tuple[bool, Any]:
+def read_default(node: ast.expr, module: SourceModule, an: Analysis) -> Any:
     """A literal, a call like `Path("x")` / `timedelta(hours=1)` with literal arguments, a
-    member of an enum or an instance of a model defined in the repository."""
-    try:
-        return True, _value(node, module, an, 0)
-    except Absent:
-        raise
-    except Unreadable:
-        return False, None
+    member of an enum, an instance of a model defined in the repository, or a list, tuple,
+    set or dict of those. Raises `Unreadable` saying why not (`Absent` under static loading)."""
+    return _value(node, module, an, 0)
 
 
 def _value(node: ast.expr, module: SourceModule, an: Analysis, depth: int) -> Any:
@@ -100,6 +96,8 @@ def _value(node: ast.expr, module: SourceModule, an: Analysis, depth: int) -> An
         if isinstance(found, enum.Enum):
             return found
         raise Unreadable(f"`{ast.unparse(node)}` is not a literal")
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+        return _display(node, module, an, depth + 1)
     if not isinstance(node, ast.Call):
         raise Unreadable(f"`{ast.unparse(node)}` is not a literal")
     func = _callable(node.func, module, an, depth + 1)
@@ -115,6 +113,28 @@ def _value(node: ast.expr, module: SourceModule, an: Analysis, depth: int) -> An
     try:
         return func(*args, **kwargs)
     except Exception as exc:  # our rebuilt classes validate like the user's would
+        raise Unreadable(f"`{ast.unparse(node)}` fails: {exc}") from None
+
+
+def _display(
+    node: ast.List | ast.Tuple | ast.Set | ast.Dict, module: SourceModule, an: Analysis, depth: int
+) -> Any:
+    """A list, tuple, set or dict written out whose items are values `_value` reads, e.g.
+    `[ExportFormat.CSV]` or `{"eu": Window("a", "b")}` (all-literal ones never get here)."""
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            raise Unreadable(f"`{ast.unparse(node)}` unpacks `**` items")
+        return {
+            _value(key, module, an, depth): _value(item, module, an, depth)
+            for key, item in zip(node.keys, node.values, strict=True)
+            if key is not None
+        }
+    if any(isinstance(item, ast.Starred) for item in node.elts):
+        raise Unreadable(f"`{ast.unparse(node)}` unpacks `*` items")
+    items = [_value(item, module, an, depth) for item in node.elts]
+    try:
+        return {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)](items)
+    except TypeError as exc:  # an unhashable set member
         raise Unreadable(f"`{ast.unparse(node)}` fails: {exc}") from None
 
 
@@ -259,13 +279,17 @@ def _subscript(node: ast.Subscript, module: SourceModule, an: Analysis, depth: i
     base = read_annotation(node.value, module, an, depth + 1)
     elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     if base is typing.Literal:
-        values = []
-        for element in elements:
-            ok, value = literal_value(element)
-            if not ok:
-                raise Unreadable("a `Literal` holds something other than literals")
-            values.append(value)
-        return typing.Literal[tuple(values)]
+        # literals, and what evaluating the annotation also accepts: enum members, constants
+        try:
+            values = [_value(element, module, an, depth + 1) for element in elements]
+        except Absent:
+            raise
+        except Unreadable as exc:
+            raise Unreadable(f"a `Literal` holds something we cannot read: {exc}") from None
+        try:
+            return typing.Literal[tuple(values)]
+        except TypeError as exc:  # an unhashable value: evaluating the annotation fails too
+            raise Unreadable(f"`{ast.unparse(node)}` is not a valid type: {exc}") from None
     if base is typing.Annotated and len(elements) > 1:
         inner = read_annotation(elements[0], module, an, depth + 1)
         extras = tuple(_value(e, module, an, depth + 1) for e in elements[1:])

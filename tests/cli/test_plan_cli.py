@@ -153,3 +153,66 @@ def test_error_messages_print_user_text_visibly(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "unknown environment 'dev\\n::add-mask::x\\x1b[2J'" in result.stderr
     assert not [ln for ln in result.stderr.splitlines() if ln.lstrip().startswith("::")]
+
+
+@pytest.mark.server
+def test_plan_compares_repository_typed_schemas_and_warns_about_opaque_ones(
+    tmp_path: Path, prefect_server: RunningServer
+) -> None:
+    pool = f"typed-{uuid.uuid4().hex[:8]}"
+    root = write_repo(tmp_path / "repo", pool)
+    models = root / "flows" / "models.py"
+    models.write_text(
+        "from enum import Enum\nfrom pydantic import BaseModel\n"
+        "class Fmt(str, Enum):\n    CSV = 'csv'\n    PARQUET = 'parquet'\n"
+        "class Config(BaseModel):\n    region: str = 'eu'\n"
+        "class Custom(BaseModel):\n    a: int\n"
+        "    def __get_pydantic_json_schema__(cls, schema, handler): ...\n"
+    )
+    (root / "flows" / "etl.py").write_text(
+        "from prefect import flow\nfrom models import Config, Custom, Fmt\n"
+        "@flow\ndef etl(config: Config, formats: list[Fmt] = [Fmt.PARQUET]) -> None: ...\n"
+        "@flow\ndef custom(c: Custom) -> None: ...\n"
+    )
+    prefect_yaml = root / "prefect.yaml"
+    prefect_yaml.write_text(
+        prefect_yaml.read_text()
+        + f"  - name: {pool}-custom\n    entrypoint: flows/etl.py:custom\n"
+        + f"    work_pool:\n      name: {pool}\n"
+    )
+    env = {"PREFECT_GITOPS_HOME": str(tmp_path / "home")}
+    args = ("--api-url", prefect_server.url)
+    applied = run_cli("apply", str(root), *args, "--auto-approve", env=env)
+    assert applied.exit_code == 0, applied.stderr
+    with ApiClient(load_settings({}, api_url=prefect_server.url)) as client:
+        (written,) = client.post(
+            "/deployments/filter", json={"deployments": {"name": {"any_": [f"{pool}-etl"]}}}
+        )
+    schema = written["parameter_openapi_schema"]
+    assert set(schema["definitions"]) == {"Config", "Fmt"}
+    assert schema["properties"]["formats"]["default"] == ["parquet"]
+
+    unchanged = run_cli("plan", str(root), *args, "--detailed-exitcode", env=env)
+    assert unchanged.exit_code == 0, unchanged.stdout + unchanged.stderr
+    assert "No changes" in unchanged.stdout
+    # the opaque schema is not silently "No changes": the warning names the parameter
+    (warning,) = [line for line in unchanged.stderr.splitlines() if "opaque" in line]
+    assert warning.startswith("warning: prefect.yaml:")
+    assert f"deployment.custom/{pool}-custom" in warning
+    assert "parameter 'c': class `Custom` (flows/models.py:8)" in warning
+
+    # a change in the models module is a change of the deployment's schema
+    models.write_text(models.read_text().replace("region: str = 'eu'", "region: str = 'us'"))
+    changed = run_cli("plan", str(root), *args, "--detailed-exitcode", "--format", "json", env=env)
+    assert changed.exit_code == 2, changed.stdout + changed.stderr
+    paths = {
+        (rc["address"], c["path"])
+        for rc in changed.json()["resource_changes"]
+        for c in rc["changed_fields"]
+    }
+    assert paths == {
+        (
+            f"deployment.etl/{pool}-etl",
+            "parameter_openapi_schema.definitions.Config.properties.region.default",
+        )
+    }

@@ -75,14 +75,7 @@ REFUSED = "{command}: exit 1, refused by the validate error above{extra}; native
 
 DISAGREE_PLAN: dict[str, str] = {}
 
-DISAGREE_APPLY: dict[str, str] = {
-    "typed-parameters-compat": (
-        "apply: parameter_openapi_schema {} on orders-export and orders-window (types imported "
-        "from the sibling module models.py: pydantic model, Enum, dataclass, TypedDict), "
-        "native writes the full schema with definitions ExportConfig/ExportFormat/Destination"
-        "/Window; plan hides it (opaque) and says No changes"
-    ),
-}
+DISAGREE_APPLY: dict[str, str] = {}
 
 
 # -- layouts and the native deploy ------------------------------------------------------------

@@ -15,6 +15,7 @@ from ..desired import (
     DeployInputs,
     analyze_flows,
     build_desired,
+    opaque_schema_warnings,
     parse_step_outputs,
     project_name,
     used_variables,
@@ -226,6 +227,8 @@ def desired_online(
                 "or --run-steps)",
                 err=True,
             )
+    for warning in opaque_schema_warnings(desired):
+        click.echo(f"warning: {warning}", err=True)
     return desired
 
 
