@@ -8,7 +8,16 @@ from dataclasses import dataclass, field, replace
 from .codes import PROMOTED_BY_STRICT, STRICT_ERROR_CODES
 from .diagnostics import Diagnostic, Diagnostics, Severity
 from .loader import Project
-from .rules import deployments, entrypoints, job_variables, pools, references, schedules, structure
+from .rules import (
+    deployments,
+    entrypoints,
+    job_variables,
+    pools,
+    references,
+    schedules,
+    steps,
+    structure,
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,7 @@ def rules() -> list[Rule]:
     """The rules, in the order they run. Each is independent and only adds diagnostics."""
     return [
         structure.check,
+        steps.check,
         deployments.check,
         entrypoints.check,
         schedules.check,
