@@ -95,13 +95,15 @@ def test_a_step_shared_by_deployments_is_reported_once_naming_them(tmp_path: Pat
 
 
 def test_a_step_name_that_is_not_an_import_path(tmp_path: Path) -> None:
-    text = "build:\n  - build_it: {}\n  - my-steps.build: {}\ndeployments:\n" + deployment()
+    text = "build:\n  - build_it: {}\n  - my-steps.build: {}\ndeployments:\n"
+    text += deployment("a") + deployment("b")
     diags = check(tmp_path, text)
     assert summary(diags) == [
         ("error", 2, "build[0].build_it"),
         ("error", 3, "build[1]['my-steps.build']"),
     ]
     assert all("is not an import path" in d.message for d in diags)
+    assert diags[0].message.startswith("deployment 'a', deployment 'b': build step 'build_it'")
 
 
 def test_the_step_module_is_looked_up_never_imported(tmp_path: Path) -> None:

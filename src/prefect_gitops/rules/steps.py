@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import steps
@@ -44,25 +45,39 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
         # `prefect deploy --all` deploys a file's deployments in order, in one process: what
         # a `requires:` installed stays importable for every later step
         installed: set[str] = set()
-        missing: dict[tuple[_Step, str], list[DeploymentEntry]] = {}
+        found: dict[_Step, tuple[str | steps.NotAnImportPath, list[DeploymentEntry]]] = {}
         for entry in pf.deployments:
             for step in _steps_run(entry):
-                try:
-                    package = steps.step_package(step.name)
-                except steps.NotAnImportPath as exc:
-                    yield _diag([entry], step, Severity.ERROR, f"is not an import path: {exc}; "
-                                "`prefect deploy` fails on it", None)  # fmt: skip
-                    continue
-                if package is None or package == "prefect":
-                    continue  # a script's path; Prefect itself is where `prefect deploy` runs
-                if step.requires:
-                    installed.update((*step.requires, package))
-                elif package not in installed and not steps.package_found(package, pf.base_dir):
-                    missing.setdefault((step, package), []).append(entry)
-        for (step, package), entries in missing.items():
+                problem = _unimportable(step, installed, pf.base_dir)
+                if problem is not None:
+                    found.setdefault(step, (problem, []))[1].append(entry)
+        for step, (problem, entries) in found.items():
+            if isinstance(problem, steps.NotAnImportPath):
+                yield _diag(entries, step, Severity.ERROR, f"is not an import path: {problem}; "
+                            "`prefect deploy` fails on it", None)  # fmt: skip
+                continue
             if prefect_here is None:
                 prefect_here = steps.package_found("prefect", pf.base_dir)
-            yield _missing(entries, step, package, prefect_here)
+            yield _missing(entries, step, problem, prefect_here)
+
+
+def _unimportable(
+    step: _Step, installed: set[str], base_dir: Path
+) -> str | steps.NotAnImportPath | None:
+    """The package of the step's function when it is missing here, or why its name cannot be
+    imported at all; what its `requires:` installs joins `installed`."""
+    try:
+        package = steps.step_package(step.name)
+    except steps.NotAnImportPath as exc:
+        return exc
+    if package is None or package == "prefect":
+        return None  # a script's path; Prefect itself is there wherever `prefect deploy` runs
+    if step.requires:
+        installed.update((*step.requires, package))
+        return None
+    if package in installed or steps.package_found(package, base_dir):
+        return None
+    return package
 
 
 def _steps_run(entry: DeploymentEntry) -> Iterator[_Step]:
