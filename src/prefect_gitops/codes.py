@@ -29,7 +29,7 @@ CODES: dict[str, str] = {
     "S013": "A name contains characters Prefect rejects (/ % & > <, ASCII control characters).",
     "S014": "A deployment has both `schedule` and `schedules` (Prefect refuses it).",
     "S015": "Two triggers of one deployment share a name (`plan` addresses automations by name).",
-    "S016": "A build/push step `prefect deploy` cannot import: its package is not installed and the step has no `requires:` (a warning where Prefect is not installed either).",
+    "S016": "A build/push step `prefect deploy` cannot import: its package is not installed and the step has no `requires:` (a warning where Prefect is not installed either, and for plan/apply without --run-steps).",
     # -- entrypoints and parameters (read statically, never imported) ----------------------
     "E001": "An entrypoint is neither `path/file.py:function` nor `module.function`.",
     "E002": "The entrypoint's file does not exist.",

@@ -25,6 +25,9 @@ class ValidateOptions:
     strict: bool = False
     pool_types: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)
+    # Whether what follows runs the build/push steps: `prefect deploy` does, plan and apply
+    # only with --run-steps (else a step they cannot import does not stop them).
+    runs_steps: bool = True
 
 
 Rule = Callable[[Project, ValidateOptions], Iterable[Diagnostic]]

@@ -136,3 +136,14 @@ def test_validate_exits_1_on_it(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.stderr
     found = [d for d in result.json()["diagnostics"] if d["severity"] == "error"]
     assert [(d["code"], d["line"]) for d in found] == [("S016", 2)]
+
+
+def test_a_command_that_does_not_run_the_steps_gets_a_warning(tmp_path: Path) -> None:
+    # plan and apply without --run-steps: the outputs come from --step-output
+    (tmp_path / "prefect.yaml").write_text(
+        f"build:\n  - {MISSING}: {{}}\n  - build_it: {{}}\ndeployments:\n" + deployment()
+    )
+    project, _ = load_project(tmp_path)
+    diags = list(steps.check(project, ValidateOptions(runs_steps=False)))
+    assert [(d.severity.value, d.span.line) for d in diags] == [("warning", 2), ("warning", 3)]
+    assert all("does not run the steps" in d.message for d in diags)

@@ -124,6 +124,7 @@ def plan_command(
         action="planned",
         environment=environment,
         output_format=output_format,
+        runs_steps=run_steps,
     )
     if project is None:
         return EXIT_PROBLEM
@@ -237,6 +238,7 @@ def load_valid_project(
     action: str,
     environment: str | None = None,
     output_format: str = "text",
+    runs_steps: bool = False,
 ) -> Project | None:
     """Load and validate the whole repository (as `environment` sees it); on errors print
     them (also as the JSON document on stdout with `--format json`) and return None."""
@@ -249,6 +251,7 @@ def load_valid_project(
                 strict=project.config.strict,
                 pool_types=dict(project.config.pool_types),
                 environ=environ,
+                runs_steps=runs_steps,
             ),
         )
     )

@@ -10,14 +10,15 @@ on the worker, whose environment is not this one.
 Whether the package is there is a fact of the environment validate runs in: an error where
 Prefect is installed too (`prefect deploy` would fail here), a warning where it is not (e.g. a
 pre-commit hook's environment, which is not where `prefect deploy` runs). The step's module is
-only looked up, never imported.
+only looked up, never imported. `plan` and `apply` import the steps only with --run-steps;
+without it the outputs come from --step-output, so the step does not stop them (a warning).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,6 @@ class _Step:
 
 
 def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
-    del options
     prefect_here: bool | None = None
     for pf in project.prefect_files:
         # `prefect deploy --all` deploys a file's deployments in order, in one process: what
@@ -53,12 +53,22 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
                     found.setdefault(step, (problem, []))[1].append(entry)
         for step, (problem, entries) in found.items():
             if isinstance(problem, steps.NotAnImportPath):
-                yield _diag(entries, step, Severity.ERROR, f"is not an import path: {problem}; "
-                            "`prefect deploy` fails on it", None)  # fmt: skip
-                continue
-            if prefect_here is None:
-                prefect_here = steps.package_found("prefect", pf.base_dir)
-            yield _missing(entries, step, problem, prefect_here)
+                diagnostic = _diag(entries, step, Severity.ERROR, f"is not an import path: "
+                                   f"{problem}; `prefect deploy` fails on it", None)  # fmt: skip
+            else:
+                if prefect_here is None:
+                    prefect_here = steps.package_found("prefect", pf.base_dir)
+                diagnostic = _missing(entries, step, problem, prefect_here)
+            yield diagnostic if options.runs_steps else _not_run(diagnostic)
+
+
+def _not_run(diagnostic: Diagnostic) -> Diagnostic:
+    return replace(
+        diagnostic,
+        severity=Severity.WARNING,
+        message=f"{diagnostic.message} (this command does not run the steps: their outputs "
+        "come from --step-output)",
+    )
 
 
 def _unimportable(
