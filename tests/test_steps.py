@@ -7,8 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from prefect_gitops.steps import NotAnImportPath, package_found, step_package
+from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.steps import (
+    NotAnImportPath,
+    package_found,
+    prefect_step_runner,
+    step_package,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,3 +46,21 @@ def test_a_package_is_found_installed_or_beside_the_prefect_yaml(tmp_path: Path)
     assert not package_found("mod_beside", tmp_path / "elsewhere")
     assert not package_found("pg_not_installed_anywhere", tmp_path)
     assert not {"mod_beside", "pkg_beside"} & set(sys.modules)
+
+
+def test_run_steps_runs_them_in_the_prefect_yaml_folder_and_reports_a_failing_one(
+    tmp_path: Path,
+) -> None:
+    # a server that is never asked (no placeholders): else Prefect starts a temporary one
+    unused = {PREFECT_API_URL: "http://127.0.0.1:9/api"}
+    with temporary_settings(updates=unused):
+        _run_and_fail(tmp_path)
+
+
+def _run_and_fail(tmp_path: Path) -> None:
+    run = prefect_step_runner()
+    script = "prefect.deployments.steps.run_shell_script"
+    built = run([{script: {"id": "where", "script": "pwd"}}], [], tmp_path)
+    assert built["where"]["stdout"] == str(tmp_path)
+    with pytest.raises(ReconcilerError, match="a build/push step failed"):
+        run([{script: {"script": "false"}}], [], tmp_path)
