@@ -13,6 +13,7 @@ from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.steps import (
     NotAnImportPath,
     package_found,
+    prefect_installed,
     prefect_step_runner,
     step_package,
 )
@@ -46,6 +47,7 @@ def test_a_package_is_found_installed_or_beside_the_prefect_yaml(tmp_path: Path)
     assert not package_found("mod_beside", tmp_path / "elsewhere")
     assert not package_found("pg_not_installed_anywhere", tmp_path)
     assert not {"mod_beside", "pkg_beside"} & set(sys.modules)
+    assert prefect_installed()
 
 
 def test_run_steps_runs_them_in_the_prefect_yaml_folder_and_reports_a_failing_one(

@@ -107,3 +107,12 @@ def package_found(package: str, base_dir: Path) -> bool:
         return importlib.util.find_spec(package) is not None
     except (ImportError, ValueError):  # a module in sys.modules without a spec
         return package in sys.modules
+
+
+def prefect_installed() -> bool:
+    """Whether Prefect is installed here, so that `prefect deploy` could run here (a folder
+    named `prefect` in the repository does not count)."""
+    try:
+        return importlib.util.find_spec("prefect") is not None
+    except (ImportError, ValueError):
+        return "prefect" in sys.modules

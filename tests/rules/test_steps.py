@@ -117,10 +117,8 @@ def test_without_prefect_here_it_is_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # e.g. a pre-commit hook's environment: not where `prefect deploy` runs
-    real = step_lookup.package_found
-    monkeypatch.setattr(
-        step_lookup, "package_found", lambda name, where: name != "prefect" and real(name, where)
-    )
+    monkeypatch.setattr(step_lookup, "prefect_installed", lambda: False)
+    (tmp_path / "prefect").mkdir()  # a folder of the repository is not Prefect
     text = f"build:\n  - {MISSING}: {{}}\n  - prefect.deployments.steps.run_shell_script: {{}}\n"
     diags = check(tmp_path, text + "deployments:\n" + deployment())
     assert summary(diags) == [("warning", 2, f"build[0]['{MISSING}']")]

@@ -57,7 +57,7 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
                                    f"{problem}; `prefect deploy` fails on it", None)  # fmt: skip
             else:
                 if prefect_here is None:
-                    prefect_here = steps.package_found("prefect", pf.base_dir)
+                    prefect_here = steps.prefect_installed()
                 diagnostic = _missing(entries, step, problem, prefect_here)
             yield diagnostic if options.runs_steps else _not_run(diagnostic)
 
