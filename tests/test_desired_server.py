@@ -4,7 +4,7 @@
   that server (plan: no change; apply from empty: the same template), for every shipped type.
 - Prefect's own docker recipe (`prefect init --recipe docker`): apply refuses the unresolved
   `{{ build_image.image }}`, writes the value given with `--step-output`, and with
-  `--run-steps` where prefect-docker/Docker is absent fails with a clear error (exit 1).
+  `--run-steps` where prefect-docker is absent refuses it first (S016, exit 1).
 - A `{{ prefect.variables.x }}` the project does not declare is read from the server.
 """
 
@@ -149,7 +149,10 @@ def test_docker_recipe_step_outputs(server: RunningServer, tmp_path: Path) -> No
 
     built = ours(server, "apply", str(root), "--run-steps", "--auto-approve")
     assert built.exit_code == 1, built.stdout + built.stderr
-    assert "a build/push step failed" in built.stderr and "Traceback" not in built.stderr
+    # refused before anything runs: prefect-docker is not installed and the step has no
+    # `requires:` (S016); a step that fails when it runs is tests/test_steps.py's
+    assert "error[S016]" in built.stderr and "nothing was applied" in built.stderr
+    assert "Traceback" not in built.stderr
     assert deployment(server, "app") is None
 
     given = ours(

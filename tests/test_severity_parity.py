@@ -65,6 +65,24 @@ def default_by_call(when: str = make_name()) -> None:
     print(when)
 """
 
+TYPED_DICT_FLOW = """\
+from typing import Optional, TypedDict
+
+from prefect import flow
+
+
+class Row(TypedDict):
+    a: int
+
+
+@flow
+def f(row: Optional[Row] = None) -> None:
+    print(row)
+"""
+
+MISSING_STEP = "pg_sev_not_installed.deployments.steps.build_image"
+LOCAL_STEPS = "def make() -> dict:\n    return {'made': 'yes'}\n"
+
 CONFIG = f"pool_types:\n  {POOL}: process\nvariables:\n  - name: sev_declared\n    value: x\n"
 
 
@@ -122,6 +140,12 @@ CASES: list[Case] = [
         ),
     ),
     Case("S004", "prefect2-key", deployment("    schedule: {}\n")),
+    Case("S016", "step-package-missing", deployment(f"    build:\n      - {MISSING_STEP}: {{}}\n")),
+    Case(
+        "S016",
+        "push-step-from-the-files-push",
+        f"push:\n  - {MISSING_STEP}: {{}}\n" + deployment("    push: []\n"),
+    ),
     Case(
         "S004",
         "prefect2-pull-step",
@@ -171,6 +195,18 @@ CASES: list[Case] = [
         "syntax-error-in-flow",
         deployment(entrypoint="broken.py:f"),
         {"broken.py": "from prefect import flow\n\n@flow\ndef f(:\n    pass\n"},
+    ),
+    *(
+        [
+            Case(
+                "E005",
+                "typing-typeddict-parameter",
+                deployment(entrypoint="typed.py:f"),
+                {"typed.py": TYPED_DICT_FLOW},
+            )
+        ]
+        if sys.version_info < (3, 12)  # pydantic accepts typing.TypedDict from 3.12 on
+        else []
     ),
     Case("E006", "no-function", deployment(entrypoint="flows.py:nope")),
     Case("E007", "not-a-flow", deployment(entrypoint="flows.py:plain")),
@@ -384,3 +420,26 @@ def test_error_exactly_when_prefect_deploy_fails(native_pool: RunningServer, cas
         assert {d["severity"] for d in mine} == {_CONTRACT[severity]}, mine
     if case.code in codes.STRICT_ERROR_CODES:
         assert {d["severity"] for d in strict if d["code"] == case.code} == {"error"}, strict
+
+
+# Steps `prefect deploy` does not run, or can import: no S016, and the native deploy succeeds.
+STEPS_THAT_DEPLOY: dict[str, str] = {
+    "pull-step-only-stored": f"pull:\n  - {MISSING_STEP}: {{}}\n" + deployment(),
+    "build-replaced-by-the-deployments": f"build:\n  - {MISSING_STEP}: {{}}\n"
+    + deployment("    build: null\n"),
+    "step-module-beside-prefect-yaml": "build:\n  - sev_local_steps.make: {}\n" + deployment(),
+}
+
+
+@pytest.mark.parametrize("prefect_yaml", STEPS_THAT_DEPLOY.values(), ids=list(STEPS_THAT_DEPLOY))
+def test_steps_prefect_deploy_does_not_fail_on_are_not_errors(
+    native_pool: RunningServer, prefect_yaml: str
+) -> None:
+    case = Case("S016", "steps-that-deploy", prefect_yaml, {"sev_local_steps.py": LOCAL_STEPS})
+    with tempfile.TemporaryDirectory(prefix="pg-severity-") as tmp:
+        root = Path(tmp)
+        write_repo(root, case)
+        native = deploy_natively(native_pool, root, case)
+        found = ours(root, case)
+    assert not native.failed, native.log
+    assert [d for d in found if d["severity"] == "error" or d["code"] == "S016"] == []

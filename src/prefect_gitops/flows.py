@@ -21,6 +21,7 @@ import dataclasses
 import inspect
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -534,19 +535,15 @@ def _analyze_function(
             reason = None  # read as Prefect does where the import works, e.g. the deploy CI
     facts = _decorator_facts(func, decorator, module, an)
     signature, unreadable = _signature(func, module, an, _runs_directly(func, target, module))
+    docs = parameter_docstrings(facts.docstring)
     try:
-        schema = generate_parameter_schema(signature, parameter_docstrings(facts.docstring))
+        schema = generate_parameter_schema(signature, docs)
     except (RecursionError, MemoryError):
         raise
     except Exception as exc:  # `@flow` computes the same schema, and fails the same way
         schema = {}
         unreadable = {p: f"parameter '{p}': no schema" for p in signature.parameters}
-        load_problem = EntrypointProblem(
-            "schema_fails",
-            f"{rel}:{func.lineno}: prefect deploy fails on '{target.object_path}' here: pydantic "
-            f"cannot build its parameter schema: {str(exc).splitlines()[0]}",
-            rel, func.lineno, func.name,
-        )  # fmt: skip
+        load_problem = _schema_problem(rel, func, target, signature, docs, exc)
     complete = not unreadable
     return FlowInfo(
         entrypoint=entrypoint,
@@ -568,6 +565,42 @@ def _analyze_function(
         static_reason=reason,
         load_problem=load_problem,
     )
+
+
+def _schema_problem(
+    rel: str,
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+    target: _Target,
+    signature: inspect.Signature,
+    docs: dict[str, str],
+    exc: Exception,
+) -> EntrypointProblem:
+    """pydantic refuses the flow's parameter schema on this Python (e.g. `typing.TypedDict`
+    before 3.12): named at the first parameter it refuses alone, at that parameter's line."""
+    refused = next((p for p in signature.parameters.values()
+                    if not _schema_builds(inspect.Signature([p]), docs)), None)  # fmt: skip
+    args = {arg.arg: arg for arg, _, _ in _arguments(func.args)}
+    line, what = func.lineno, f"flow '{target.object_path}'"
+    if refused is not None:
+        line = args[refused.name].lineno if refused.name in args else line
+        what = f"parameter '{refused.name}' of {what}"
+    python = ".".join(map(str, sys.version_info[:2]))
+    return EntrypointProblem(
+        "schema_fails",
+        f"{rel}:{line}: prefect deploy cannot load the flow: pydantic refuses the type of "
+        f"{what} on Python {python}: {str(exc).splitlines()[0]}",
+        rel, func.lineno, func.name,
+    )  # fmt: skip
+
+
+def _schema_builds(signature: inspect.Signature, docs: dict[str, str]) -> bool:
+    try:
+        generate_parameter_schema(signature, docs)
+    except (RecursionError, MemoryError):
+        raise
+    except Exception:
+        return False
+    return True
 
 
 def _no_flow_problem(

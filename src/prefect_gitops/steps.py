@@ -1,4 +1,5 @@
-"""`--run-steps`: run a deployment's build and push steps as `prefect deploy` does.
+"""`--run-steps`: run a deployment's build and push steps as `prefect deploy` does; and,
+without running anything, whether `prefect deploy` can find a step's function here.
 
 Prefect's own step machinery (`prefect.deployments.steps.run_steps`, which imports each step's
 function and installs its `requires:` package) is imported only here and only when asked: the
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import sys
@@ -69,3 +72,47 @@ def _working_directory(path: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(previous)
+
+
+class NotAnImportPath(ValueError):
+    """A step name `prefect deploy` cannot import at all (Prefect's `import_object` refuses it)."""
+
+
+def step_package(name: str) -> str | None:
+    """The top-level package `prefect deploy` imports a step's function from, read as
+    `prefect.utilities.importtools.import_object` reads it; None for `path/script.py:func`."""
+    if ".py:" in name:
+        return None
+    if ":" in name:
+        module = name.rsplit(":", 1)[0]
+    elif "." in name:
+        module = name.rsplit(".", 1)[0]
+    else:
+        raise NotAnImportPath(f"'{name}' is neither `module.function` nor `module:function`")
+    package = module.split(".", 1)[0]
+    if not package.isidentifier():
+        raise NotAnImportPath(f"'{package}' in '{name}' is not a Python module name")
+    return package
+
+
+def package_found(package: str, base_dir: Path) -> bool:
+    """Whether `import package` would find it in this environment, or in the prefect.yaml's
+    folder, which Prefect's `load_module` puts first on sys.path. Only found, never imported:
+    the specs of top-level names come from the finders alone."""
+    if (base_dir / package).is_dir() or any(
+        (base_dir / f"{package}{suffix}").is_file() for suffix in importlib.machinery.all_suffixes()
+    ):
+        return True
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a module in sys.modules without a spec
+        return package in sys.modules
+
+
+def prefect_installed() -> bool:
+    """Whether Prefect is installed here, so that `prefect deploy` could run here (a folder
+    named `prefect` in the repository does not count)."""
+    try:
+        return importlib.util.find_spec("prefect") is not None
+    except (ImportError, ValueError):
+        return "prefect" in sys.modules

@@ -8,7 +8,16 @@ from dataclasses import dataclass, field, replace
 from .codes import PROMOTED_BY_STRICT, STRICT_ERROR_CODES
 from .diagnostics import Diagnostic, Diagnostics, Severity
 from .loader import Project
-from .rules import deployments, entrypoints, job_variables, pools, references, schedules, structure
+from .rules import (
+    deployments,
+    entrypoints,
+    job_variables,
+    pools,
+    references,
+    schedules,
+    steps,
+    structure,
+)
 
 
 @dataclass(frozen=True)
@@ -16,6 +25,9 @@ class ValidateOptions:
     strict: bool = False
     pool_types: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)
+    # Whether what follows runs the build/push steps: `prefect deploy` does, plan and apply
+    # only with --run-steps (else a step they cannot import does not stop them).
+    runs_steps: bool = True
 
 
 Rule = Callable[[Project, ValidateOptions], Iterable[Diagnostic]]
@@ -25,6 +37,7 @@ def rules() -> list[Rule]:
     """The rules, in the order they run. Each is independent and only adds diagnostics."""
     return [
         structure.check,
+        steps.check,
         deployments.check,
         entrypoints.check,
         schedules.check,

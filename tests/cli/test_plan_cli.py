@@ -47,6 +47,21 @@ def test_validation_errors_stop_before_any_request(tmp_path: Path) -> None:
     assert "Cannot connect" not in result.stderr and "connect" not in result.stderr.lower()
 
 
+def test_a_step_prefect_cannot_import_stops_plan_only_with_run_steps(tmp_path: Path) -> None:
+    # Without --run-steps plan and apply never import the build steps (their outputs come
+    # from --step-output): `prefect deploy` would fail on it, plan need not
+    root = write_repo(tmp_path, "p")
+    text = (root / "prefect.yaml").read_text()
+    (root / "prefect.yaml").write_text("build:\n  - pg_not_installed_steps.build: {}\n" + text)
+    target = (str(root), "--api-url", "http://127.0.0.1:9/api")
+    run = run_cli("plan", *target, "--run-steps")
+    assert run.exit_code == 1 and "nothing was planned" in run.stderr
+    assert "error[S016]" in run.stderr and "connect" not in run.stderr.lower()
+    planned = run_cli("plan", *target)
+    assert planned.exit_code == 1 and "nothing was planned" not in planned.stderr
+    assert "connect" in planned.stderr.lower()  # past validation, on to the (absent) server
+
+
 @pytest.fixture
 def clients(monkeypatch: pytest.MonkeyPatch) -> list[ApiClient]:
     """Every client `plan` opens, to inspect its request counters afterwards."""

@@ -58,18 +58,7 @@ _POOL_FIELDS = ("type", "description", "base_job_template", "concurrency_limit",
 
 # -- today's disagreements with Prefect (remove an entry when it is fixed) ---------------------
 
-DISAGREE_VALIDATE: dict[str, str] = {
-    "typed-parameters": (
-        "validate: no errors, but native fails: pydantic refuses `typing.TypedDict` in the flow "
-        "signature on Python < 3.12 (PydanticUserError: use typing_extensions.TypedDict), so "
-        "Prefect cannot load the flow"
-    ),
-    "docker-recipe": (
-        "validate: no errors, but native fails: build step "
-        "prefect_docker.deployments.steps.build_docker_image cannot be imported (prefect-docker "
-        "not installed, no `requires:`), StepExecutionError"
-    ),
-}
+DISAGREE_VALIDATE: dict[str, str] = {}
 
 REFUSED = "{command}: exit 1, refused by the validate error above{extra}; native deployed it"
 

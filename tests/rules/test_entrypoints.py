@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -262,3 +263,50 @@ def test_a_flow_name_that_cannot_be_read_is_a_warning_naming_the_fallback(tmp_pa
     assert summary(diags) == [("warning", "E015", 3, "deployments[0].entrypoint")]
     assert "os.environ.get('FLOW', 'dyn-flow')" in diags[0].message
     assert "planned as flow 'load-all'" in diags[0].message
+TYPED_FLOW = """\
+import typing
+from typing import Optional
+
+import typing_extensions
+from prefect import flow
+
+
+class Old(typing.TypedDict):
+    a: int
+
+
+class New(typing_extensions.TypedDict):
+    a: int
+
+
+@flow
+def old(
+    n: int,
+    row: Optional[Old] = None,
+):
+    pass
+
+
+@flow
+def new(n: int, row: Optional[New] = None):
+    pass
+"""
+
+
+def test_a_parameter_type_pydantic_refuses_on_this_python_is_an_error(tmp_path: Path) -> None:
+    # pydantic refuses typing.TypedDict before Python 3.12 only: `@flow` fails on the def, so
+    # `prefect deploy` cannot load the flow; typing_extensions.TypedDict is fine everywhere
+    text = (
+        "deployments:\n  - name: old\n    entrypoint: flows/typed.py:old\n"
+        "  - name: new\n    entrypoint: flows/typed.py:new\n"
+    )
+    found = check(tmp_path, text, **{"flows/typed.py": TYPED_FLOW})
+    diags = [d for d in found if d.code != "E014"]  # the refused schema is not read either
+    if sys.version_info >= (3, 12):
+        assert summary(diags) == []
+        return
+    assert summary(diags) == [("error", "E005", 3, "deployments[0].entrypoint")]
+    message = diags[0].message
+    assert message.startswith("deployment 'old': flows/typed.py:19: "), message  # row's line
+    assert "parameter 'row' of flow 'old'" in message and "typing_extensions.TypedDict" in message
+    assert f"Python {sys.version_info[0]}.{sys.version_info[1]}" in message

@@ -169,6 +169,7 @@ def apply_command(
         action="applied",
         environment=environment,
         output_format=output_format,
+        runs_steps=run_steps,
     )
     if project is None:
         return EXIT_PROBLEM

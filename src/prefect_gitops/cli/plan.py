@@ -125,6 +125,7 @@ def plan_command(
         action="planned",
         environment=environment,
         output_format=output_format,
+        runs_steps=run_steps,
     )
     if project is None:
         return EXIT_PROBLEM
@@ -240,6 +241,7 @@ def load_valid_project(
     action: str,
     environment: str | None = None,
     output_format: str = "text",
+    runs_steps: bool = False,
 ) -> Project | None:
     """Load and validate the whole repository (as `environment` sees it); on errors print
     them (also as the JSON document on stdout with `--format json`) and return None."""
@@ -252,6 +254,7 @@ def load_valid_project(
                 strict=project.config.strict,
                 pool_types=dict(project.config.pool_types),
                 environ=environ,
+                runs_steps=runs_steps,
             ),
         )
     )

@@ -1,0 +1,68 @@
+"""Where `prefect deploy` finds a step's function: read as Prefect's `import_object` reads the
+name, looked up in this environment and the prefect.yaml's folder, never imported."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.steps import (
+    NotAnImportPath,
+    package_found,
+    prefect_installed,
+    prefect_step_runner,
+    step_package,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "package"),
+    [
+        ("prefect_docker.deployments.steps.build_docker_image", "prefect_docker"),
+        ("mysteps:build", "mysteps"),
+        ("pkg.sub:obj.method", "pkg"),
+        ("steps/build.py:make", None),  # a script: Prefect loads it by its path
+    ],
+)
+def test_the_package_a_step_is_imported_from(name: str, package: str | None) -> None:
+    assert step_package(name) == package
+
+
+@pytest.mark.parametrize("name", ["build_it", "my-steps.build", "1pkg:f", ":f"])
+def test_a_name_prefect_cannot_import_at_all(name: str) -> None:
+    with pytest.raises(NotAnImportPath):
+        step_package(name)
+
+
+def test_a_package_is_found_installed_or_beside_the_prefect_yaml(tmp_path: Path) -> None:
+    (tmp_path / "mod_beside.py").write_text("raise SystemExit('imported!')\n")
+    (tmp_path / "pkg_beside").mkdir()
+    (tmp_path / "pkg_beside" / "__init__.py").write_text("raise SystemExit('imported!')\n")
+    assert package_found("yaml", tmp_path) and package_found("prefect", tmp_path)
+    assert package_found("mod_beside", tmp_path) and package_found("pkg_beside", tmp_path)
+    assert not package_found("mod_beside", tmp_path / "elsewhere")
+    assert not package_found("pg_not_installed_anywhere", tmp_path)
+    assert not {"mod_beside", "pkg_beside"} & set(sys.modules)
+    assert prefect_installed()
+
+
+def test_run_steps_runs_them_in_the_prefect_yaml_folder_and_reports_a_failing_one(
+    tmp_path: Path,
+) -> None:
+    # a server that is never asked (no placeholders): else Prefect starts a temporary one
+    unused = {PREFECT_API_URL: "http://127.0.0.1:9/api"}
+    with temporary_settings(updates=unused):
+        _run_and_fail(tmp_path)
+
+
+def _run_and_fail(tmp_path: Path) -> None:
+    run = prefect_step_runner()
+    script = "prefect.deployments.steps.run_shell_script"
+    built = run([{script: {"id": "where", "script": "pwd"}}], [], tmp_path)
+    assert built["where"]["stdout"] == str(tmp_path)
+    with pytest.raises(ReconcilerError, match="a build/push step failed"):
+        run([{script: {"script": "false"}}], [], tmp_path)
