@@ -591,3 +591,20 @@ def test_an_entrypoint_validate_only_warns_about_is_planned_leaving_what_cannot_
                  "parameter_openapi_schema": {"type": "object", "properties": {"n": {}}}}  # fmt: skip
     live = Resource(unread.address, live_spec)
     assert resource_changes(live, unread) == []
+
+
+@pytest.mark.parametrize("own", ["    push: []\n", "    push: null\n", ""])
+def test_an_empty_push_of_the_deployment_runs_the_files_push_steps(
+    tmp_path: Path, own: str
+) -> None:
+    top = "push:\n  - prefect.deployments.steps.run_shell_script:\n      id: s\n      script: echo\n"
+    root = repo(
+        tmp_path,
+        "    entrypoint: flows/a.py:f\n" + own,
+        top=top,
+        job_variables="        image: '{{ s.stdout }}'\n",
+    )
+    # A step output, not a placeholder Prefect drops: the file's push steps run.
+    assert one_deployment(desired_of(root)).meta["step_outputs"] == {
+        "job_variables.image": ["{{ s.stdout }}"]
+    }

@@ -443,7 +443,8 @@ def _deployment(
     top_steps = {key: _steps(getattr(top, key)) if top is not None else None for key in _STEP_KEYS}
     cfg = _with_defaults(entry.raw)
     build_steps = cfg.get("build", top_steps["build"]) or []
-    push_steps = cfg.get("push", top_steps["push"]) or []
+    # An empty or null `push` runs the file's push steps (`push_steps or actions["push"]`).
+    push_steps = cfg.get("push") or top_steps["push"] or []
     declared_pull = copy.deepcopy(cfg.get("pull", top_steps["pull"]))
 
     # 3. variables (declared, or read from the server online); offline, an undeclared one

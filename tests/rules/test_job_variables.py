@@ -170,11 +170,20 @@ def test_broken_pool_schemas_are_located_errors_also_with_strict(tmp_path: Path)
             assert j002["file"] == "prefect.yaml" and j002["line"] == 5
 
 
-def test_an_empty_push_of_the_deployment_hides_the_files_push_steps(tmp_path: Path) -> None:
-    """`push: []` on the deployment means no push steps (as `desired` and `prefect deploy`
-    read it): an unresolved placeholder is then dropped (J004), not a step output."""
+def test_an_empty_push_of_the_deployment_falls_back_to_the_files_push_steps(
+    tmp_path: Path,
+) -> None:
+    """`push: []` (or null) on the deployment runs the file's push steps: Prefect 3.9.1's
+    `push_steps or actions.get("push")` (cli/deploy/_core.py); `build: []` does hide the
+    file's build steps. A placeholder is then a step output (J003), not dropped (J004)."""
     top_push = "push:\n  - prefect.deployments.steps.run_shell_script:\n      script: echo\n"
     with_push = top_push + deployment("        name: '{{ s.stdout }}'\n")
     assert [d.code for d in check(tmp_path, with_push)] == ["J003"]
-    no_push = with_push.replace("  - name: d\n", "  - name: d\n    push: []\n")
-    assert [d.code for d in check(tmp_path, no_push)] == ["J004"]
+    for empty in ("push: []", "push: null"):
+        no_push = with_push.replace("  - name: d\n", f"  - name: d\n    {empty}\n")
+        assert [d.code for d in check(tmp_path, no_push)] == ["J003"], empty
+    top_build = top_push.replace("push:", "build:")
+    no_build = (top_build + deployment("        name: '{{ s.stdout }}'\n")).replace(
+        "  - name: d\n", "  - name: d\n    build: []\n"
+    )
+    assert [d.code for d in check(tmp_path, no_build)] == ["J004"]

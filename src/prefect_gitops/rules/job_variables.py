@@ -217,5 +217,6 @@ def has_steps(entry: DeploymentEntry) -> bool:
     """Whether `prefect deploy` runs build or push steps (whose outputs fill placeholders)."""
     raw = entry.raw if isinstance(entry.raw, dict) else {}
     top = entry.file.data if isinstance(entry.file.data, dict) else {}
-    # The deployment's own key wins, even an empty one (`push: []`), as in `desired`.
-    return any(raw.get(key, top.get(key)) for key in ("build", "push"))
+    # The deployment's own `build` wins, even an empty one; an empty or null `push` falls
+    # back to the file's (Prefect's `push_steps or actions.get("push")`), as in `desired`.
+    return bool(raw.get("build", top.get("build")) or raw.get("push") or top.get("push"))
