@@ -597,7 +597,9 @@ def test_an_entrypoint_validate_only_warns_about_is_planned_leaving_what_cannot_
 def test_an_empty_push_of_the_deployment_runs_the_files_push_steps(
     tmp_path: Path, own: str
 ) -> None:
-    top = "push:\n  - prefect.deployments.steps.run_shell_script:\n      id: s\n      script: echo\n"
+    top = (
+        "push:\n  - prefect.deployments.steps.run_shell_script:\n      id: s\n      script: echo\n"
+    )
     root = repo(
         tmp_path,
         "    entrypoint: flows/a.py:f\n" + own,
