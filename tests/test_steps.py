@@ -10,6 +10,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.settings import Settings
 from prefect_gitops.steps import (
     NotAnImportPath,
     package_found,
@@ -50,19 +51,29 @@ def test_a_package_is_found_installed_or_beside_the_prefect_yaml(tmp_path: Path)
     assert prefect_installed()
 
 
+UNUSED = Settings(api_url="http://127.0.0.1:9/api")  # never asked: the steps use no placeholder
+
+
 def test_run_steps_runs_them_in_the_prefect_yaml_folder_and_reports_a_failing_one(
     tmp_path: Path,
 ) -> None:
-    # a server that is never asked (no placeholders): else Prefect starts a temporary one
-    unused = {PREFECT_API_URL: "http://127.0.0.1:9/api"}
-    with temporary_settings(updates=unused):
-        _run_and_fail(tmp_path)
-
-
-def _run_and_fail(tmp_path: Path) -> None:
-    run = prefect_step_runner()
+    run = prefect_step_runner(UNUSED)
     script = "prefect.deployments.steps.run_shell_script"
     built = run([{script: {"id": "where", "script": "pwd"}}], [], tmp_path)
     assert built["where"]["stdout"] == str(tmp_path)
     with pytest.raises(ReconcilerError, match="a build/push step failed"):
         run([{script: {"script": "false"}}], [], tmp_path)
+
+
+def test_steps_run_against_the_api_plan_uses_not_prefects_own_profile(tmp_path: Path) -> None:
+    (tmp_path / "where_step.py").write_text(
+        "from prefect.settings import PREFECT_API_KEY, PREFECT_API_URL\n\n"
+        "def where(**_):\n"
+        "    return {'url': PREFECT_API_URL.value(), 'has_key': bool(PREFECT_API_KEY.value())}\n"
+    )
+    ours = Settings(api_url="http://127.0.0.1:9/api", api_key="k-123")
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:8/elsewhere"}):
+        run = prefect_step_runner(ours)
+        out = run([{"where_step.where": {"id": "w"}}], [], tmp_path)
+        assert PREFECT_API_URL.value() == "http://127.0.0.1:8/elsewhere"  # restored after
+    assert out["w"] == {"url": "http://127.0.0.1:9/api", "has_key": True}

@@ -23,26 +23,58 @@ from typing import Any
 
 from .desired import StepRunner
 from .errors import ReconcilerError
+from .settings import Settings
 
 
-def prefect_step_runner() -> StepRunner:
-    """A runner that runs each distinct (steps, folder) once, like one `prefect deploy`."""
+def prefect_step_runner(settings: Settings) -> StepRunner:
+    """A runner that runs each distinct (steps, folder) once, like one `prefect deploy`,
+    against the API of `settings` (the one plan/apply use)."""
+    try:
+        import prefect.deployments.steps.core  # noqa: F401  (only with --run-steps)
+    except ImportError as exc:
+        raise ReconcilerError(
+            f"--run-steps needs Prefect's step functions: {exc}",
+            hint="install the server extra: pip install 'prefect-gitops[server]'",
+        ) from None
     done: dict[str, Mapping[str, Any]] = {}
 
     def run(build: list[Any], push: list[Any], base_dir: Path) -> Mapping[str, Any]:
         key = json.dumps([build, push, str(base_dir)], sort_keys=True, default=str)
         if key not in done:
-            done[key] = _run(build, push, base_dir)
+            with _prefect_settings(settings):
+                done[key] = _run(build, push, base_dir)
         return done[key]
 
     return run
 
 
+@contextlib.contextmanager
+def _prefect_settings(settings: Settings) -> Iterator[None]:
+    """Prefect's own settings pointed at our API: steps read blocks and variables (and
+    `{{ prefect.* }}` in their inputs) from the server we plan against, not from whatever
+    profile Prefect would pick."""
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_KEY,
+        PREFECT_API_SSL_CERT_FILE,
+        PREFECT_API_TLS_INSECURE_SKIP_VERIFY,
+        PREFECT_API_URL,
+        temporary_settings,
+    )
+
+    updates: dict[Any, Any] = {
+        PREFECT_API_URL: settings.api_url,
+        PREFECT_API_KEY: settings.api_key,
+        PREFECT_API_AUTH_STRING: settings.auth_string,
+        PREFECT_API_SSL_CERT_FILE: settings.ssl_cert_file,
+        PREFECT_API_TLS_INSECURE_SKIP_VERIFY: settings.tls_insecure_skip_verify,
+    }
+    with temporary_settings(updates=updates):
+        yield
+
+
 def _run(build: list[Any], push: list[Any], base_dir: Path) -> dict[str, Any]:
-    try:
-        from prefect.deployments.steps.core import run_steps  # only with --run-steps
-    except ImportError as exc:  # pragma: no cover - Prefect is a dependency
-        raise ReconcilerError(f"--run-steps needs Prefect's step functions: {exc}") from None
+    from prefect.deployments.steps.core import run_steps
 
     def show(*args: Any, **_: Any) -> None:
         print(*args, file=sys.stderr)

@@ -208,7 +208,7 @@ def desired_online(
     if run_steps:
         from ..steps import prefect_step_runner  # imports Prefect: only when asked
 
-        runner = prefect_step_runner()
+        runner = prefect_step_runner(client.settings)
     inputs = DeployInputs(
         step_outputs=step_outputs,
         run_steps=runner,
