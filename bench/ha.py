@@ -338,11 +338,13 @@ class Cli:
         report: dict[str, Any] = json.loads(done.stdout)
         return report
 
-    def start_apply(self, repo: Path) -> subprocess.Popen[str]:
+    def start_apply(self, repo: Path, output: Path) -> subprocess.Popen[bytes]:
+        """`apply` in the background, its stdout and stderr in OUTPUT.out and OUTPUT.err."""
         argv = [sys.executable, "-m", "prefect_gitops", "apply", str(repo), "--auto-approve",
                 "--format", "json", "--lock-timeout", "300", "--api-url", self.url]  # fmt: skip
-        return subprocess.Popen(argv, env=client_env(self.url, self.home), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        with open(f"{output}.out", "wb") as stdout, open(f"{output}.err", "wb") as stderr:
+            return subprocess.Popen(argv, env=client_env(self.url, self.home), stdout=stdout,
+                                    stderr=stderr)  # fmt: skip
 
 
 def deployment_names(server: RunningServer) -> set[str]:
@@ -392,15 +394,20 @@ def check_apply_and_plan(cli: Cli, server: RunningServer, repo: Path, n: int, ou
 def check_concurrent_applies(cli: Cli, repo: Path, n: int, out: Report) -> None:
     write_ha_repo(repo, n, tag="v2")
     with out.timed("two concurrent applies"):
-        procs = [cli.start_apply(repo) for _ in range(2)]
-        outputs = [p.communicate(timeout=COMMAND_TIMEOUT) for p in procs]
-    codes = [p.returncode for p in procs]
+        procs = [cli.start_apply(repo, repo.parent / f"concurrent{i}") for i in range(2)]
+        codes = [p.wait(timeout=COMMAND_TIMEOUT) for p in procs]
+    outs = [(repo.parent / f"concurrent{i}.out").read_text() for i in range(2)]
+    errs = [(repo.parent / f"concurrent{i}.err").read_text() for i in range(2)]
     if codes != [0, 0]:
-        raise CheckFailed(f"concurrent applies exited {codes}:\n"
-                          + "\n".join(o[0][-2000:] + o[1][-2000:] for o in outputs))  # fmt: skip
-    changed = [_changed(json.loads(o[0])) for o in outputs]
-    out.check("two concurrent applies: each deployment updated exactly once (the lock serialises "
-              "them across workers)", sorted(changed) == [0, n], f"changed: {changed}")  # fmt: skip
+        raise CheckFailed(f"concurrent applies exited {codes}:\n{outs}\n{errs}"[-4000:])
+    changed = [_changed(json.loads(text)) for text in outs]
+    waited = sum("for the apply lock" in text for text in errs)
+    out.check(
+        "two concurrent applies: each deployment updated exactly once (the lock, a variable in "
+        "the database, serialises them across workers)",
+        sorted(changed) == [0, n],
+        f"changed: {changed}; {waited} of them waited for the lock",
+    )
     plan = cli.run("plan", str(repo), "--detailed-exitcode", expect=(0, 1, 2))
     out.check("plan after them: no changes", plan.returncode == 0, plan.stdout.strip()[-200:])
 
@@ -545,11 +552,12 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(signum, _interrupt)
     try:
         check_prerequisites()
     except Missing as missing:
-        print(f"bench/ha.py needs {missing}", file=sys.stderr)
+        print(f"bench/ha.py cannot run: {missing}", file=sys.stderr)
         return 1
     out, failed, code = Report(), None, 0
     with tempfile.TemporaryDirectory(prefix="prefect-gitops-ha-") as tmp:
