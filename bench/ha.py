@@ -71,6 +71,7 @@ from tests.runner.helpers import (  # noqa: E402
 
 from bench.client import client_env  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
+from prefect_gitops.api import ApiError  # noqa: E402
 
 START_TIMEOUT = 180.0
 COMMAND_TIMEOUT = 900
@@ -515,12 +516,24 @@ def scenario(args: argparse.Namespace, work: Path, out: Report) -> None:
 
 
 def render(out: Report, args: argparse.Namespace, failed: str | None) -> str:
-    lines = [f"prefect-gitops {__version__} · Prefect HA shape: {args.workers} API workers, "
-             f"PostgreSQL, Redis · {os.cpu_count()} CPUs ({platform.machine()}), "
-             f"Python {platform.python_version()}", "", "| step | seconds |", "| --- | ---: |"]  # fmt: skip
+    import prefect
+
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    lines = [
+        f"prefect-gitops {__version__}, Prefect {prefect.__version__}: {args.workers} API workers "
+        f"on PostgreSQL + Redis; {os.cpu_count()} CPUs ({platform.machine()}), Python "
+        f"{platform.python_version()}, load average at the end {load}",
+        "",
+        "| step | seconds |",
+        "| --- | ---: |",
+    ]
     lines += [f"| {step} | {seconds:.2f} |" for step, seconds in out.timings.items()]
-    lines += ["", f"{sum(held for _n, held, _d in out.checks)} of {len(out.checks)} checks held"
-              + (f"; FAILED: {failed}" if failed else "")]  # fmt: skip
+    held = sum(ok for _name, ok, _detail in out.checks)
+    lines += ["", f"{held} of {len(out.checks)} checks held:"]
+    lines += [f"- {'ok' if ok else 'FAILED'}: {name}" + (f" ({detail})" if detail else "")
+              for name, ok, detail in out.checks]  # fmt: skip
+    if failed:
+        lines += ["", f"FAILED: {failed}"]
     return "\n".join(lines)
 
 
@@ -568,10 +581,11 @@ def main(argv: list[str]) -> int:
         except KeyboardInterrupt:
             print("Interrupted: every process was stopped.", file=sys.stderr)
             return 130
-        except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        except (RuntimeError, OSError, ValueError, subprocess.SubprocessError, ApiError) as error:
             failed, code = f"{type(error).__name__}: {error}", 1
     if args.json:
-        print(json.dumps({"checks": out.checks, "timings": out.timings, "figures": out.figures,
+        checks = [{"check": name, "held": ok, "detail": detail} for name, ok, detail in out.checks]
+        print(json.dumps({"checks": checks, "timings": out.timings, "figures": out.figures,
                           "failed": failed}, indent=2))  # fmt: skip
     else:
         print("\n" + render(out, args, failed))
