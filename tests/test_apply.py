@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from prefect_gitops.api import ApiClient
+from prefect_gitops.api import ApiClient, Throttle
 from prefect_gitops.apply import (
     INTERRUPTED,
     ApplyResult,
@@ -568,16 +570,51 @@ def test_a_dropped_upsert_is_resent_once_more() -> None:
     assert result.ok and calls["n"] == 2
 
 
-def test_throttle_halves_on_push_back_and_grows_back() -> None:
-    from prefect_gitops.apply import GROW_AFTER, Throttle
+class SqliteLike:
+    """Answers writes like a SQLite-backed server: a write arriving while another is being
+    written gets Prefect's 503 for a locked database."""
 
-    throttle = Throttle(8, sleep=lambda s: None)
-    throttle.backoff(0.1)
-    assert throttle.limit == 4
-    for _ in range(GROW_AFTER * 4):
-        with throttle:
-            pass
-    assert throttle.limit == 5
+    def __init__(self, write_seconds: float = 0.002) -> None:
+        self.write_seconds = write_seconds
+        self.writing = 0
+        self.locked = 0
+        self.answers: list[int] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        path = request.url.path.removeprefix("/api")
+        with self._lock:
+            self.writing += 1
+            busy = self.writing > 1
+        try:
+            time.sleep(self.write_seconds)
+            response = (
+                httpx.Response(503, json={"exception_message": "Service Unavailable"})
+                if busy
+                else default_answer(request.method, path, body)
+            )
+        finally:
+            with self._lock:
+                self.writing -= 1
+                self.locked += busy
+                self.answers.append(response.status_code)
+        return response
+
+
+def test_apply_against_a_locked_database_settles_on_one_write_at_a_time() -> None:
+    server = SqliteLike()
+    settings = Settings(api_url="http://prefect.test/api", max_retries=8)
+    desired = many_variables(120)
+    plan = build_plan(desired, State(), project=PROJECT)
+    with ApiClient(settings, transport=httpx.MockTransport(server), sleep=lambda s: None,
+                   throttle=Throttle(8)) as client:  # fmt: skip
+        result = apply_plan(client, plan, desired=desired, live=State(), project=PROJECT,
+                            parallelism=8)  # fmt: skip
+        assert result.ok and client.throttle.limit == 1
+    # Only the writes in flight when the first lock came were refused; none after them.
+    assert server.locked <= 7, server.answers
+    assert 503 not in server.answers[16:], server.answers
 
 
 # -- saved plans, interruptions, ownership recorded before writing ---------------------------
@@ -590,7 +627,6 @@ def many_variables(n: int) -> State:
 def test_ctrl_c_stops_sending_at_once_and_reports_what_was_done() -> None:
     import os
     import signal
-    import threading
 
     sent: list[str] = []
     interrupted = threading.Event()
