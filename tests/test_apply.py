@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from prefect_gitops.apply import (
     inventory_before,
     record_inventory,
 )
+from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.ownership import (
     LABEL,
@@ -37,6 +39,8 @@ from prefect_gitops.ownership import (
 from prefect_gitops.plan import Action, Plan, build_plan
 from prefect_gitops.settings import Settings
 from prefect_gitops.state import Address, Resource, State
+from tests.prefect_server import RunningServer
+from tests.repo_factory import write_repo
 from tests.run_cli import run_cli
 
 PROJECT = "proj"
@@ -744,3 +748,30 @@ def test_a_second_ctrl_c_gives_up_on_the_report() -> None:
     with pytest.raises(KeyboardInterrupt):
         run(many_variables(40), State(), Recorder(handler), parallelism=2, cancel=cancel)
     assert len(sent) <= 2
+
+
+@pytest.mark.server
+def test_thirty_deployments_on_a_real_sqlite_server_apply_with_no_failed_write(
+    prefect_server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    throttles: list[Throttle] = []
+
+    def recorded(maximum: int) -> Throttle:
+        throttles.append(Throttle(maximum))
+        return throttles[-1]
+
+    monkeypatch.setattr(cli_apply, "Throttle", recorded)
+    repo = write_repo(tmp_path / "repo", deployments=30, pools=2, project="thirty",
+                      prefix="thirty-", pool_prefix="thirty-pool")  # fmt: skip
+    result = run_cli("apply", str(repo), "--auto-approve", "--format", "json",
+                     "--api-url", prefect_server.url, "--parallelism", "8")  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    summary = result.json()["summary"]
+    assert (summary["failed"], summary["skipped"]) == (0, 0)
+    (throttle,) = throttles
+    # SQLite may or may not have been locked meanwhile; if it was, one write at a time since.
+    assert throttle.in_flight == 0 and throttle.limit == (1 if throttle.contended else 8)
+    with ApiClient(Settings(api_url=prefect_server.url)) as client:
+        found = client.paginate("/deployments/filter",
+                                {"deployments": {"name": {"like_": "thirty-"}}})  # fmt: skip
+    assert sorted(d["name"] for d in found) == [f"thirty-{i:04d}" for i in range(30)]
