@@ -122,7 +122,7 @@ def read_saved_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
     type=click.IntRange(1, MAX_PARALLELISM),
     default=DEFAULT_PARALLELISM,
     show_default=True,
-    help="Requests in flight at once.",
+    help="Changes sent at once (writes in flight drop when the server pushes back).",
 )
 @click.option(
     "--lock-timeout",
