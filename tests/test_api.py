@@ -772,11 +772,18 @@ LOCKED = {"exception_message": "Service Unavailable"}  # Prefect's 503 for a loc
 class ConcurrencyProbe:
     """A MockTransport handler that notes how many requests are inside it at each arrival."""
 
-    def __init__(self, answer_with: Callable[[int], httpx.Response], latency: float) -> None:
+    def __init__(
+        self,
+        answer_with: Callable[[int], httpx.Response],
+        latency: float,
+        throttle: Throttle | None = None,
+    ) -> None:
         self.answer_with = answer_with
         self.latency = latency
+        self.throttle = throttle
         self.active = 0
         self.arrivals: list[int] = []  # requests inside, this one included, in arrival order
+        self.first_contended: int | None = None  # arrival index when the throttle knew
         self._lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -784,6 +791,8 @@ class ConcurrencyProbe:
             self.active += 1
             self.arrivals.append(self.active)
             number = len(self.arrivals)
+            if self.first_contended is None and self.throttle and self.throttle.contended:
+                self.first_contended = number - 1
         try:
             time.sleep(self.latency)
             return self.answer_with(number)
@@ -832,13 +841,18 @@ def probe_client(probe: ConcurrencyProbe, throttle: Throttle) -> ApiClient:
 def test_a_locked_database_leaves_one_write_in_flight_for_good(locked: httpx.Response) -> None:
     # The first writes meet a lock; everything after succeeds, which must not bring the
     # concurrency back up (the old throttle grew back after a few successes, and flapped).
-    probe = ConcurrencyProbe(lambda n: locked if n <= 3 else answer(201, {"id": "x"}), 0.003)
     throttle = Throttle(8)
+    probe = ConcurrencyProbe(
+        lambda n: locked if n <= 3 else answer(201, {"id": "x"}), 0.003, throttle
+    )
     with probe_client(probe, throttle) as client:
         assert write_concurrently(client, threads=8, each=12) == []
     assert throttle.contended and (throttle.limit, throttle.ceiling) == (1, 1)
-    # The writes in flight when the lock came finish; from then on one at a time.
-    assert max(probe.arrivals[24:]) == 1, probe.arrivals
+    # The writes that took a slot before the lock came (7 at most besides the locked one)
+    # finish; every later one is alone.
+    assert probe.first_contended is not None
+    later = probe.arrivals[probe.first_contended + 7 :]
+    assert len(later) > 60 and set(later) == {1}, probe.arrivals
     assert len(probe.arrivals) == 8 * 12 + 3
 
 

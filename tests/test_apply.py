@@ -616,9 +616,10 @@ def test_apply_against_a_locked_database_settles_on_one_write_at_a_time() -> Non
         result = apply_plan(client, plan, desired=desired, live=State(), project=PROJECT,
                             parallelism=8)  # fmt: skip
         assert result.ok and client.throttle.limit == 1
-    # Only the writes in flight when the first lock came were refused; none after them.
-    assert server.locked <= 7, server.answers
-    assert 503 not in server.answers[16:], server.answers
+    # Only writes sent before the first lock came back can meet a lock (7 besides the one
+    # being written); every later write is alone. The old throttle grew back and was locked
+    # again and again.
+    assert 1 <= server.locked <= 7, server.answers
 
 
 # -- saved plans, interruptions, ownership recorded before writing ---------------------------
