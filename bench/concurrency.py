@@ -118,6 +118,8 @@ def measure_backend(backend: str, args: argparse.Namespace, work: Path) -> list[
                     repo = write_repo(work / tag, deployments=args.deployments, pools=args.pools,
                                       project=tag, prefix=f"{tag}-", pool_prefix=f"{tag}-pool")  # fmt: skip
                     runs[tool].append(one_run(tool, repo, server.url, latency, work))
+                    print(f"{backend} {latency} ms {tool} #{number + 1}: {runs[tool][-1]}",
+                          file=sys.stderr)  # fmt: skip
             row: dict[str, Any] = {"backend": backend, "latency_ms": latency}
             row.update({tool: median_run(found) for tool, found in runs.items()})
             rows.append(row)
