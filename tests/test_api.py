@@ -927,3 +927,15 @@ def test_reads_are_not_gated() -> None:
     )
     assert client.post("/variables/filter", json={}) == []
     assert held is not None and throttle.in_flight == 1
+
+
+def test_waiting_for_a_write_slot_is_bounded_and_reported() -> None:
+    throttle = Throttle(1)
+    held = throttle.acquire(1)  # a write that never comes back
+    rec = Recorder(answer(201, {"id": "x"}))
+    client = ApiClient(
+        Settings(api_url=BASE, timeout=0.002), transport=httpx.MockTransport(rec), throttle=throttle
+    )
+    with pytest.raises(ApiError, match=r"no write slot within 0\.128s \(1 in flight\)") as info:
+        client.post("/variables/", json={"name": "v", "value": 1})
+    assert held is not None and rec.requests == [] and info.value.status is None

@@ -69,13 +69,13 @@ _READ_ONLY_POST_SUFFIXES = (
     "/history",
 )
 _ALWAYS_RETRY_STATUSES = frozenset({429, 503})
+_IDEMPOTENT_RETRY_STATUSES = frozenset({502, 504})
 # What Prefect's server answers for a retryable database error (`custom_internal_exception_handler`):
 # on SQLite, "database is locked"/SQLITE_BUSY, which the body does not say.
 _PREFECT_DB_RETRYABLE_BODY = {"exception_message": "Service Unavailable"}
 _DB_CONTENTION_WORDS = ("database is locked", "sqlite_busy", "database is busy")
 MAX_IN_FLIGHT = 64  # writes; the apply executor's threads are the usual bound
 SLOT_WAIT_ATTEMPTS = 64  # wait for a write slot as long as this many attempts of others take
-_IDEMPOTENT_RETRY_STATUSES = frozenset({502, 504})
 
 
 class ApiError(ReconcilerError):
