@@ -2,8 +2,8 @@
 
 `LoopbackProxy(upstream, latency_ms=50)` listens on 127.0.0.1 (a free port), forwards every
 request to `upstream` and, before answering, sleeps `latency_ms` (one round trip to a remote
-server, as users have). `counts` holds requests by `METHOD /path`. Every request it forwards
-has a timeout, and it stops with the `with` block.
+server, as users have). `counts` holds requests by `METHOD /path`, `statuses` the answers
+by status code. Every request it forwards has a timeout, and it stops with the `with` block.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class LoopbackProxy:
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.latency = latency_ms / 1000.0
         self.counts: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -45,6 +46,8 @@ class LoopbackProxy:
                 with proxy._lock:
                     proxy.counts[f"{self.command} {self.path.split('?')[0]}"] += 1
                 status, headers, data = proxy.forward(self.command, self.path, body, self.headers)
+                with proxy._lock:
+                    proxy.statuses[status] += 1
                 if proxy.latency:
                     time.sleep(proxy.latency)
                 self.send_response(status)

@@ -22,8 +22,11 @@ from prefect_gitops.api import (
     RETRY_WAIT_BUDGET,
     ApiClient,
     ApiError,
+    Throttle,
+    Verdict,
     is_write,
     summarize_error_body,
+    verdict_of,
 )
 from prefect_gitops.errors import ConfigError
 from prefect_gitops.settings import Settings
@@ -759,3 +762,180 @@ def test_proxy_settings_never_capture_a_loopback_server(url: str, trusts_proxies
     ignores HTTP_PROXY and friends agrees with the environments' loopback check."""
     with ApiClient(Settings(api_url=url)) as client:
         assert client._client.trust_env is trusts_proxies
+
+
+# -- the write throttle ----------------------------------------------------------------------
+
+LOCKED = {"exception_message": "Service Unavailable"}  # Prefect's 503 for a locked SQLite
+
+
+class ConcurrencyProbe:
+    """A MockTransport handler that notes how many requests are inside it at each arrival."""
+
+    def __init__(
+        self,
+        answer_with: Callable[[int], httpx.Response],
+        latency: float,
+        throttle: Throttle | None = None,
+    ) -> None:
+        self.answer_with = answer_with
+        self.latency = latency
+        self.throttle = throttle
+        self.active = 0
+        self.arrivals: list[int] = []  # requests inside, this one included, in arrival order
+        self.first_contended: int | None = None  # arrival index when the throttle knew
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.active += 1
+            self.arrivals.append(self.active)
+            number = len(self.arrivals)
+            if self.first_contended is None and self.throttle and self.throttle.contended:
+                self.first_contended = number - 1
+        try:
+            time.sleep(self.latency)
+            return self.answer_with(number)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+def write_concurrently(client: ApiClient, threads: int, each: int) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def writer(t: int) -> None:
+        for i in range(each):
+            try:
+                client.post("/variables/", json={"name": f"v{t}-{i}", "value": i})
+            except ApiError as exc:
+                errors.append(exc)
+
+    workers = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(w.is_alive() for w in workers)
+    return errors
+
+
+def probe_client(probe: ConcurrencyProbe, throttle: Throttle) -> ApiClient:
+    return ApiClient(
+        Settings(api_url=BASE, max_retries=8),
+        transport=httpx.MockTransport(probe),
+        sleep=lambda s: None,
+        throttle=throttle,
+    )
+
+
+@pytest.mark.parametrize(
+    "locked",
+    [
+        answer(503, LOCKED),
+        answer(503, {"detail": "(sqlite3.OperationalError) database is locked"}),
+        answer(503, "database is locked"),
+    ],
+    ids=["prefect-503", "detail-text", "plain-text"],
+)
+def test_a_locked_database_leaves_one_write_in_flight_for_good(locked: httpx.Response) -> None:
+    # The first writes meet a lock; everything after succeeds, which must not bring the
+    # concurrency back up (the old throttle grew back after a few successes, and flapped).
+    throttle = Throttle(8)
+    probe = ConcurrencyProbe(
+        lambda n: locked if n <= 3 else answer(201, {"id": "x"}), 0.003, throttle
+    )
+    with probe_client(probe, throttle) as client:
+        assert write_concurrently(client, threads=8, each=12) == []
+    assert throttle.contended and (throttle.limit, throttle.ceiling) == (1, 1)
+    # The writes that took a slot before the lock came (7 at most besides the locked one)
+    # finish; every later one is alone.
+    assert probe.first_contended is not None
+    later = probe.arrivals[probe.first_contended + 7 :]
+    assert len(later) > 60 and set(later) == {1}, probe.arrivals
+    assert len(probe.arrivals) == 8 * 12 + 3
+
+
+def test_latency_without_errors_keeps_every_thread_writing() -> None:
+    all_in = threading.Barrier(8, timeout=10)
+
+    def answer_with(number: int) -> httpx.Response:
+        if number <= 8:
+            all_in.wait()  # only passes when 8 writes are in flight at once
+        return answer(201, {"id": "x"})
+
+    probe = ConcurrencyProbe(answer_with, 0.02)
+    throttle = Throttle(8)
+    with probe_client(probe, throttle) as client:
+        assert write_concurrently(client, threads=8, each=5) == []
+    assert (throttle.limit, throttle.peak, throttle.contended) == (8, 8, False)
+    assert max(probe.arrivals) == 8
+
+
+def test_push_back_halves_once_per_window_then_grows_to_just_below_the_refused_level() -> None:
+    throttle = Throttle(8)
+    epochs = [throttle.acquire(1) for _ in range(8)]
+    assert throttle.acquire(0.01) is None  # bounded wait: no ninth slot
+    throttle.release(epochs[0], Verdict.PUSHBACK)  # 429 with 8 in flight
+    assert (throttle.limit, throttle.ceiling) == (4, 7)
+    for epoch in epochs[1:]:  # answers to requests sent before the cut cut no further
+        throttle.release(epoch, Verdict.PUSHBACK)
+    assert (throttle.limit, throttle.ceiling) == (4, 7)
+    for _ in range(200):  # additive increase, capped by the ceiling
+        epoch = throttle.acquire(1)
+        assert epoch is not None
+        throttle.release(epoch, Verdict.OK)
+    assert throttle.limit == 7
+
+
+def test_contention_is_never_grown_out_of() -> None:
+    throttle = Throttle(16)
+    first = throttle.acquire(1)
+    assert first is not None
+    throttle.release(first, Verdict.CONTENTION)
+    for _ in range(500):
+        epoch = throttle.acquire(1)
+        assert epoch is not None
+        throttle.release(epoch, Verdict.OK)
+    assert throttle.limit == 1
+
+
+@pytest.mark.parametrize(
+    ("response", "verdict"),
+    [
+        (answer(503, LOCKED), Verdict.CONTENTION),
+        (answer(503, {"detail": "database is locked"}), Verdict.CONTENTION),
+        (answer(503, LOCKED, {"Retry-After": "5"}), Verdict.PUSHBACK),
+        (answer(503, {"detail": "upstream overloaded"}), Verdict.PUSHBACK),
+        (answer(429, {"detail": "slow down"}), Verdict.PUSHBACK),
+        (answer(201, {"id": "x"}), Verdict.OK),
+        (answer(409, {"detail": "exists"}), Verdict.OK),
+        (answer(500, {"exception_message": "Internal Server Error"}), Verdict.NEUTRAL),
+        (answer(502), Verdict.NEUTRAL),
+    ],
+)
+def test_verdicts(response: httpx.Response, verdict: Verdict) -> None:
+    assert verdict_of(response) is verdict
+
+
+def test_reads_are_not_gated() -> None:
+    throttle = Throttle(1)
+    held = throttle.acquire(1)  # the one write slot is taken
+    rec = Recorder(answer(200, []))
+    client = ApiClient(
+        Settings(api_url=BASE), transport=httpx.MockTransport(rec), throttle=throttle
+    )
+    assert client.post("/variables/filter", json={}) == []
+    assert held is not None and throttle.in_flight == 1
+
+
+def test_waiting_for_a_write_slot_is_bounded_and_reported() -> None:
+    throttle = Throttle(1)
+    held = throttle.acquire(1)  # a write that never comes back
+    rec = Recorder(answer(201, {"id": "x"}))
+    client = ApiClient(
+        Settings(api_url=BASE, timeout=0.002), transport=httpx.MockTransport(rec), throttle=throttle
+    )
+    with pytest.raises(ApiError, match=r"no write slot within 0\.128s \(1 in flight\)") as info:
+        client.post("/variables/", json={"name": "v", "value": 1})
+    assert held is not None and rec.requests == [] and info.value.status is None

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from prefect_gitops.api import ApiClient
+from prefect_gitops.api import ApiClient, Throttle
 from prefect_gitops.apply import (
     INTERRUPTED,
     ApplyResult,
@@ -22,6 +25,7 @@ from prefect_gitops.apply import (
     inventory_before,
     record_inventory,
 )
+from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.ownership import (
     LABEL,
@@ -35,6 +39,8 @@ from prefect_gitops.ownership import (
 from prefect_gitops.plan import Action, Plan, build_plan
 from prefect_gitops.settings import Settings
 from prefect_gitops.state import Address, Resource, State
+from tests.prefect_server import RunningServer
+from tests.repo_factory import write_repo
 from tests.run_cli import run_cli
 
 PROJECT = "proj"
@@ -568,16 +574,52 @@ def test_a_dropped_upsert_is_resent_once_more() -> None:
     assert result.ok and calls["n"] == 2
 
 
-def test_throttle_halves_on_push_back_and_grows_back() -> None:
-    from prefect_gitops.apply import GROW_AFTER, Throttle
+class SqliteLike:
+    """Answers writes like a SQLite-backed server: a write arriving while another is being
+    written gets Prefect's 503 for a locked database."""
 
-    throttle = Throttle(8, sleep=lambda s: None)
-    throttle.backoff(0.1)
-    assert throttle.limit == 4
-    for _ in range(GROW_AFTER * 4):
-        with throttle:
-            pass
-    assert throttle.limit == 5
+    def __init__(self, write_seconds: float = 0.002) -> None:
+        self.write_seconds = write_seconds
+        self.writing = 0
+        self.locked = 0
+        self.answers: list[int] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        path = request.url.path.removeprefix("/api")
+        with self._lock:
+            self.writing += 1
+            busy = self.writing > 1
+        try:
+            time.sleep(self.write_seconds)
+            response = (
+                httpx.Response(503, json={"exception_message": "Service Unavailable"})
+                if busy
+                else default_answer(request.method, path, body)
+            )
+        finally:
+            with self._lock:
+                self.writing -= 1
+                self.locked += busy
+                self.answers.append(response.status_code)
+        return response
+
+
+def test_apply_against_a_locked_database_settles_on_one_write_at_a_time() -> None:
+    server = SqliteLike()
+    settings = Settings(api_url="http://prefect.test/api", max_retries=8)
+    desired = many_variables(120)
+    plan = build_plan(desired, State(), project=PROJECT)
+    with ApiClient(settings, transport=httpx.MockTransport(server), sleep=lambda s: None,
+                   throttle=Throttle(8)) as client:  # fmt: skip
+        result = apply_plan(client, plan, desired=desired, live=State(), project=PROJECT,
+                            parallelism=8)  # fmt: skip
+        assert result.ok and client.throttle.limit == 1
+    # Only writes sent before the first lock came back can meet a lock (7 besides the one
+    # being written); every later write is alone. The old throttle grew back and was locked
+    # again and again.
+    assert 1 <= server.locked <= 7, server.answers
 
 
 # -- saved plans, interruptions, ownership recorded before writing ---------------------------
@@ -590,7 +632,6 @@ def many_variables(n: int) -> State:
 def test_ctrl_c_stops_sending_at_once_and_reports_what_was_done() -> None:
     import os
     import signal
-    import threading
 
     sent: list[str] = []
     interrupted = threading.Event()
@@ -708,3 +749,30 @@ def test_a_second_ctrl_c_gives_up_on_the_report() -> None:
     with pytest.raises(KeyboardInterrupt):
         run(many_variables(40), State(), Recorder(handler), parallelism=2, cancel=cancel)
     assert len(sent) <= 2
+
+
+@pytest.mark.server
+def test_thirty_deployments_on_a_real_sqlite_server_apply_with_no_failed_write(
+    prefect_server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    throttles: list[Throttle] = []
+
+    def recorded(maximum: int) -> Throttle:
+        throttles.append(Throttle(maximum))
+        return throttles[-1]
+
+    monkeypatch.setattr(cli_apply, "Throttle", recorded)
+    repo = write_repo(tmp_path / "repo", deployments=30, pools=2, project="thirty",
+                      prefix="thirty-", pool_prefix="thirty-pool")  # fmt: skip
+    result = run_cli("apply", str(repo), "--auto-approve", "--format", "json",
+                     "--api-url", prefect_server.url, "--parallelism", "8")  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    summary = result.json()["summary"]
+    assert (summary["failed"], summary["skipped"]) == (0, 0)
+    (throttle,) = throttles
+    # SQLite may or may not have been locked meanwhile; if it was, one write at a time since.
+    assert throttle.in_flight == 0 and throttle.limit == (1 if throttle.contended else 8)
+    with ApiClient(Settings(api_url=prefect_server.url)) as client:
+        found = client.paginate("/deployments/filter",
+                                {"deployments": {"name": {"like_": "thirty-"}}})  # fmt: skip
+    assert sorted(d["name"] for d in found) == [f"thirty-{i:04d}" for i in range(30)]

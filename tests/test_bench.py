@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from bench import validate as bench
 
@@ -69,3 +74,56 @@ def test_report_renders_ratios() -> None:
     }
     table = bench.markdown(result)
     assert "| prefect-gitops validate, CLI | 900 ms | 900 ms | 900 ms | 9.00 | 0.50 |" in table
+
+
+def test_concurrency_report_gives_ratios_side_by_side() -> None:
+    from bench import concurrency
+
+    def timed(seconds: float, locked: int = 0) -> dict[str, Any]:
+        return {"seconds": seconds, "requests": 40, "503s": locked, "all_seconds": [seconds]}
+
+    row = {"backend": "sqlite", "latency_ms": 50, "p1": timed(6.0), "default": timed(4.0, 7),
+           "native": timed(30.0)}  # fmt: skip
+    assert concurrency.ratios(row) == {"p1_over_default": 1.5, "native_over_default": 7.5}
+    no_native = {k: v for k, v in row.items() if k != "native"}
+    assert concurrency.ratios(no_native)["native_over_default"] is None
+    assert concurrency.median_run([timed(3.0), timed(1.0), timed(2.0)])["seconds"] == 2.0
+    params = {"deployments": 20, "pools": 2, "runs": 1, "default_parallelism": 8,
+              "machine": "Linux x86_64, 2 CPUs", "python": "3.11.7", "version": "0.1.0"}  # fmt: skip
+    table = concurrency.markdown([row, no_native], params)
+    assert ("| sqlite | 50 ms | 6.00 s (40 req, 0× 503) | 4.00 s (40 req, 7× 503) | "
+            "30.00 s (40 req, 0× 503) | 1.50 | 7.50 |") in table  # fmt: skip
+    assert table.splitlines()[-1].endswith("| – | 1.50 | – |")
+
+
+def test_the_proxy_counts_answers_by_status() -> None:
+    from bench.proxy import LoopbackProxy
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status = 503 if self.path.endswith("/locked") else 201
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    thread = threading.Thread(target=upstream.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with LoopbackProxy(f"http://127.0.0.1:{upstream.server_address[1]}") as proxy:
+            for path in ("/ok", "/locked", "/locked"):
+                request = urllib.request.Request(proxy.url + path, data=b"{}", method="POST")
+                try:
+                    urllib.request.urlopen(request, timeout=10).close()
+                except urllib.error.HTTPError as exc:
+                    exc.close()
+        assert proxy.statuses == {201: 1, 503: 2} and proxy.requests == 3
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+        thread.join(timeout=10)

@@ -12,6 +12,9 @@ Retries (exponential backoff with full jitter, ``Retry-After`` honoured):
   ``*/filter``), so that a create is never sent twice;
 - failures to connect at all, on every request.
 
+Writes go through a ``Throttle``: how many may be in flight at once, adapted to the server's
+push-back (below), whatever number of threads share the client. Reads are not gated.
+
 Every request has a wall-clock budget: one attempt may take at most ``settings.timeout``
 seconds in all (httpx's own timeout is per read, so a server sending one byte every few
 seconds would otherwise never end), and the waits between attempts add up to at most
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import enum
 import json
 import logging
 import math
@@ -66,6 +70,12 @@ _READ_ONLY_POST_SUFFIXES = (
 )
 _ALWAYS_RETRY_STATUSES = frozenset({429, 503})
 _IDEMPOTENT_RETRY_STATUSES = frozenset({502, 504})
+# What Prefect's server answers for a retryable database error (`custom_internal_exception_handler`):
+# on SQLite, "database is locked"/SQLITE_BUSY, which the body does not say.
+_PREFECT_DB_RETRYABLE_BODY = {"exception_message": "Service Unavailable"}
+_DB_CONTENTION_WORDS = ("database is locked", "sqlite_busy", "database is busy")
+MAX_IN_FLIGHT = 64  # writes; the apply executor's threads are the usual bound
+SLOT_WAIT_ATTEMPTS = 64  # wait for a write slot as long as this many attempts of others take
 
 
 class ApiError(ReconcilerError):
@@ -122,6 +132,7 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        throttle: Throttle | None = None,
     ) -> None:
         if not settings.api_url:
             raise ConfigError("no Prefect API URL configured", hint="set PREFECT_API_URL")
@@ -135,6 +146,7 @@ class ApiClient:
         self.shown_base_url = redact_url(self.base_url)
         self.request_count = 0
         self.write_count = 0
+        self.throttle = throttle or Throttle()
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -328,8 +340,7 @@ class ApiClient:
                 if write:
                     self.write_count += 1
             try:
-                with self._translate(method, url):
-                    response = self._attempt(method, relative, json, params, budget.deadline)
+                response = self._gated_attempt(method, relative, url, json, params, budget, write)
             except _Retryable as exc:
                 if last or not (exc.before_sending or idempotent):
                     raise exc.error from None
@@ -346,6 +357,47 @@ class ApiClient:
             error = self._error_from_response(method, url, response)
             self._wait(budget, delay, error, asked=asked)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _gated_attempt(
+        self,
+        method: str,
+        relative: str,
+        url: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        budget: _Budget,
+        gated: bool,
+    ) -> httpx.Response:
+        """One attempt; a write first takes a slot of the throttle and tells it how it went."""
+        if not gated:
+            with self._translate(method, url):
+                return self._attempt(method, relative, json, params, budget.deadline)
+        epoch = self._take_slot(method, url, budget)
+        verdict = Verdict.NEUTRAL  # no answer (a transport failure) says nothing about load
+        try:
+            with self._translate(method, url):
+                response = self._attempt(method, relative, json, params, budget.deadline)
+            verdict = verdict_of(response)
+            return response
+        finally:
+            self.throttle.release(epoch, verdict)
+
+    def _take_slot(self, method: str, url: str, budget: _Budget) -> int:
+        """Wait for a write slot; the wait does not count against the request's own budget
+        (nothing was sent meanwhile)."""
+        started = self._clock()
+        patience = self.settings.timeout * SLOT_WAIT_ATTEMPTS
+        epoch = self.throttle.acquire(patience)
+        if epoch is None:
+            raise ApiError(
+                method,
+                url,
+                None,
+                f"no write slot within {patience:g}s ({self.throttle.in_flight} in flight)",
+                hint="the server answers too slowly for the writes in flight; try a lower --parallelism",
+            )
+        budget.deadline += max(0.0, self._clock() - started)
+        return epoch
 
     def _attempt(
         self,
@@ -567,6 +619,100 @@ def _install_deadlines(client: httpx.Client) -> None:
             backend, _DeadlineBackend
         ):
             pool._network_backend = _DeadlineBackend(backend)
+
+
+class Verdict(enum.Enum):
+    """What one answer says about the load the server can take."""
+
+    OK = "ok"  # processed (any 2xx-4xx)
+    CONTENTION = "contention"  # the database cannot take concurrent writes (SQLite locked)
+    PUSHBACK = "pushback"  # rate-limited or overloaded: fewer at once, for a while
+    NEUTRAL = "neutral"  # no answer, or a server error that says nothing about load
+
+
+def verdict_of(response: httpx.Response) -> Verdict:
+    status = response.status_code
+    if status == 503 and _is_database_contention(response):
+        return Verdict.CONTENTION
+    if status in _ALWAYS_RETRY_STATUSES:
+        return Verdict.PUSHBACK
+    return Verdict.OK if status < 500 else Verdict.NEUTRAL
+
+
+def _is_database_contention(response: httpx.Response) -> bool:
+    """Prefect's reply to a retryable database error, or a body naming a locked database.
+    Prefect answers both a locked SQLite and a dropped PostgreSQL connection with the same
+    body; either way the database did not take the write, and one at a time is what helps."""
+    if response.headers.get("Retry-After"):
+        return False  # the server says when: push-back, not a lock
+    body = _parse_body_quietly(response)
+    if body == _PREFECT_DB_RETRYABLE_BODY:
+        return True
+    text = (json.dumps(body) if not isinstance(body, str) else body).lower()
+    return any(words in text for words in _DB_CONTENTION_WORDS)
+
+
+class Throttle:
+    """How many writes may be in flight at once (the API client asks it before each write
+    attempt and tells it the verdict of the answer). It settles rather than oscillates:
+
+    - database contention (a locked SQLite): one write at a time from then on, for good.
+      SQLite serialises writes; more in flight only adds lock errors and their retries;
+    - push-back (429, another 503): at most half of what was in flight, once per window
+      (answers to requests sent before the cut do not cut again), and never again as many as
+      were in flight when it came (the ceiling);
+    - an answer to a request sent since the last cut: after a window of such answers (as
+      many as the limit), one more in flight, up to the ceiling (additive increase).
+
+    Without push-back the limit stays at `maximum`: behind latency, every thread keeps a
+    request in flight.
+    """
+
+    def __init__(self, maximum: int = MAX_IN_FLIGHT) -> None:
+        self.maximum = max(1, maximum)
+        self.limit = self.maximum
+        self.ceiling = self.maximum
+        self.in_flight = 0
+        self.peak = 0  # the most writes ever in flight at once
+        self.contended = False
+        self._epoch = 0  # bumped by every cut
+        self._answers = 0  # answers since the last change of the limit
+        self._cond = threading.Condition()
+
+    def acquire(self, timeout: float) -> int | None:
+        """Take a slot; returns the epoch to give back to `release`, None after `timeout`."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.in_flight < self.limit, timeout):
+                return None
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            return self._epoch
+
+    def release(self, epoch: int, verdict: Verdict) -> None:
+        with self._cond:
+            in_flight = self.in_flight  # this one included
+            self.in_flight -= 1
+            if verdict is Verdict.CONTENTION:
+                if not self.contended:
+                    logger.info("the server's database is locked by concurrent writes: "
+                                "sending one write at a time from now on")  # fmt: skip
+                self.contended = True
+                self._cut(limit=1, ceiling=1)
+            elif verdict is Verdict.PUSHBACK and epoch == self._epoch:
+                self._cut(limit=max(1, min(self.limit, in_flight) // 2),
+                          ceiling=max(1, min(self.ceiling, in_flight - 1)))  # fmt: skip
+            elif verdict is Verdict.OK and epoch == self._epoch and self.limit < self.ceiling:
+                self._answers += 1
+                if self._answers >= self.limit:
+                    self.limit += 1
+                    self._answers = 0
+            self._cond.notify_all()
+
+    def _cut(self, *, limit: int, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = min(limit, ceiling)
+        self._epoch += 1
+        self._answers = 0
 
 
 class _Budget:

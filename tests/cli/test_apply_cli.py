@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from prefect_gitops import lock
-from prefect_gitops.apply import ApplyResult, Cancel, Outcome, Throttle
+from prefect_gitops.apply import ApplyResult, Cancel, Outcome
 from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.live import LiveState
@@ -133,6 +133,6 @@ def test_a_plan_made_again_under_the_lock_is_checked_like_the_first(
     )  # fmt: skip
     run = cli_apply._Run(project, desired, None, {}, False, False, "text", True)
     client: Any = None  # nothing may be sent: any request would fail on it
-    how = cli_apply._Execution(1, Throttle(1), ())
+    how = cli_apply._Execution(1, ())
     with pytest.raises(ReconcilerError, match=r"unresolved step outputs.*job_variables\.image"):
         run.execute(client, first, how, Cancel())

@@ -29,14 +29,13 @@ from typing import Any
 
 import click
 
-from ..api import ApiClient
+from ..api import ApiClient, Throttle
 from ..apply import (
     DEFAULT_PARALLELISM,
     MAX_PARALLELISM,
     ApplyResult,
     Cancel,
     Outcome,
-    Throttle,
     apply_plan,
     changed_fields,
     check_prune_guard,
@@ -123,7 +122,7 @@ def read_saved_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
     type=click.IntRange(1, MAX_PARALLELISM),
     default=DEFAULT_PARALLELISM,
     show_default=True,
-    help="Requests in flight at once.",
+    help="Changes sent at once (writes in flight drop when the server pushes back).",
 )
 @click.option(
     "--lock-timeout",
@@ -191,7 +190,7 @@ def apply_command(
             plan.to_dict(), mask_keys=project.config.mask_keys, mask_values=settings.secrets()
         )
         result, signalled = run.under_lock(
-            client, plan, lock_timeout, _Execution(parallelism, throttle, hidden)
+            client, plan, lock_timeout, _Execution(parallelism, hidden)
         )
     _finish(plan, result, output_format, project, nothing=False, hidden=hidden)
     return _exit_status(result, signalled=signalled)
@@ -216,7 +215,7 @@ def _exit_status(result: ApplyResult, *, signalled: bool) -> int:
 def _apply_client(settings: Settings, throttle: Throttle) -> ApiClient:
     # A 503 is never processed by the server: retry writes longer than a read would.
     settings = dataclasses.replace(settings, max_retries=max(settings.max_retries, APPLY_RETRIES))
-    return ApiClient(settings, sleep=throttle.backoff)
+    return ApiClient(settings, throttle=throttle)
 
 
 def _saved_plan(
@@ -280,11 +279,10 @@ def _signals_stop(cancel: Cancel) -> Iterator[list[int]]:
 
 @dataclasses.dataclass(frozen=True)
 class _Execution:
-    """How the changes are sent: at most `parallelism` at once, adapted by `throttle`;
-    `hidden`: the plan's secrets, masked in the progress lines."""
+    """How the changes are sent: on `parallelism` threads (the client's throttle adapts the
+    writes in flight); `hidden`: the plan's secrets, masked in the progress lines."""
 
     parallelism: int
-    throttle: Throttle
     hidden: Collection[str]
 
 
@@ -375,7 +373,7 @@ class _Run:
         result = apply_plan(
             client, plan, desired=desired, live=live.state, project=name,
             ignore=project.config.ignore, parallelism=how.parallelism,
-            progress=_progress(report_to, how.hidden), throttle=how.throttle, cancel=cancel,
+            progress=_progress(report_to, how.hidden), cancel=cancel,
         )  # fmt: skip
         items, fingerprint = inventory_after(
             plan, result, desired=desired, live=live.state, project=name,
