@@ -9,9 +9,10 @@ The file is for review and CI artifacts, so it holds no secret in clear:
 - it is created with mode 0600 and renamed into place, never readable by others, never half
   written.
 
-`apply PLAN` plans again from the repository and the server, then refuses the saved plan
-unless the key, both fingerprints and the masked changes all match, and applies the plan it
-just made: the secret values come from the repository again, never from the file.
+`apply PLAN` plans again from the repository and the server (with the file's `prune` flag),
+then refuses the saved plan unless the key, both fingerprints, the masked changes and a keyed
+digest of the whole file all match, and applies the plan it just made: the secret values come
+from the repository again, never from the file.
 
 The plan key is `PREFECT_GITOPS_PLAN_KEY` when set (CI: the same secret in the job that plans
 and the job that applies), else a random key this machine creates once in
@@ -38,6 +39,7 @@ KEY_FILE = "plan.key"
 SCHEME = "hmac-sha256:"
 SALT_FIELD = "fingerprint_salt"
 KEY_CHECK_FIELD = "plan_key_check"
+MAC_FIELD = "plan_mac"
 
 _STALE_HINT = "run `prefect-gitops plan --out` again and review the new plan"
 
@@ -100,7 +102,15 @@ def saved_document(
     doc[KEY_CHECK_FIELD] = keyed(key, salt, "plan key")
     doc["live_fingerprint"] = keyed(key, salt, plan.live_fingerprint)
     doc["desired_fingerprint"] = keyed(key, salt, plan.desired_fingerprint)
+    doc[MAC_FIELD] = _document_mac(doc, key, salt)
     return doc
+
+
+def _document_mac(doc: Mapping[str, Any], key: bytes, salt: str) -> str:
+    """A keyed digest of the whole file but itself. Planning again checks the changes, but the
+    `prune` flag (and the environment) apply takes from the file: without this, turning
+    `prune` on and adding the deletes it implies would pass as the same plan."""
+    return keyed(key, salt, _json({k: v for k, v in doc.items() if k != MAC_FIELD}))
 
 
 def render_saved(doc: Mapping[str, Any]) -> str:
@@ -164,6 +174,8 @@ def check_saved(
             "the changes planned now differ (the file was edited, or options or the root config "
             f"changed): {', '.join(differing) or 'their order'}"
         )
+    if not problems and not _matches(saved, MAC_FIELD, _document_mac(saved, key, salt)):
+        problems.append("the file was edited after it was saved (its `prune` flag, say)")
     if problems:
         raise StalePlanError(
             f"saved plan is stale: {' and '.join(problems)}; nothing was written",
