@@ -54,6 +54,8 @@ RETRY_AFTER_CAP = 10.0  # seconds; a longer Retry-After is shortened to this
 RETRY_WAIT_BUDGET = 20.0  # seconds of waiting between the attempts of one request, in all
 WAIT_NOTICE_AFTER = 1.0  # seconds; shorter waits are not worth a log line
 DETAIL_MAX_CHARS = 400
+# Longer is "never" in practice, and a socket timeout beyond ~9e9 s overflows (OverflowError).
+MAX_REQUEST_TIMEOUT = 7 * 24 * 3600.0
 
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
@@ -125,10 +127,11 @@ class ApiClient:
     ) -> None:
         if not settings.api_url:
             raise ConfigError("no Prefect API URL configured", hint="set PREFECT_API_URL")
-        if not (math.isfinite(settings.timeout) and settings.timeout > 0):
+        if not 0 < settings.timeout <= MAX_REQUEST_TIMEOUT:  # NaN fails this too
             raise ConfigError(
                 f"PREFECT_API_REQUEST_TIMEOUT={settings.timeout!r} is not a usable timeout",
-                hint="give a positive, finite number of seconds, e.g. PREFECT_API_REQUEST_TIMEOUT=30",
+                hint="give a positive number of seconds up to a week "
+                f"({MAX_REQUEST_TIMEOUT:g}), e.g. PREFECT_API_REQUEST_TIMEOUT=30",
             )
         self.settings = settings
         self.base_url = settings.api_url.rstrip("/")
