@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import random
 import socket
 import threading
@@ -759,3 +760,28 @@ def test_proxy_settings_never_capture_a_loopback_server(url: str, trusts_proxies
     ignores HTTP_PROXY and friends agrees with the environments' loopback check."""
     with ApiClient(Settings(api_url=url)) as client:
         assert client._client.trust_env is trusts_proxies
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/deployments/name/work/" + os.fsdecode(b"d\xff"), None),  # argv bytes
+        ("POST", "/deployments/d/create_flow_run", {"parameters": {"i": "\ud800"}}),
+        ("POST", "/deployments/d/create_flow_run", {"parameters": {"\udc00": 1}}),
+    ],
+)
+def test_text_that_is_not_unicode_is_refused_before_sending(
+    method: str, path: str, body: Any
+) -> None:
+    """A lone surrogate (command-line bytes that are not UTF-8, a `\\ud800` JSON escape) made
+    httpx crash encoding the request (exit 3); it is an ApiError naming it, and nothing is sent."""
+    rec = Recorder(answer(200, {}))
+    with pytest.raises(ApiError, match="not valid Unicode") as caught:
+        rec.client().request(method, path, json=body)
+    assert rec.requests == []
+    str(caught.value).encode("utf-8")  # the message itself prints
+
+
+def test_an_api_url_that_is_not_unicode_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not valid Unicode"):
+        ApiClient(Settings(api_url=BASE + os.fsdecode(b"\xff")))

@@ -127,6 +127,12 @@ class ApiClient:
     ) -> None:
         if not settings.api_url:
             raise ConfigError("no Prefect API URL configured", hint="set PREFECT_API_URL")
+        if _printable(settings.api_url) != settings.api_url:  # httpx would crash on it
+            raise ConfigError(
+                f"the Prefect API URL {redact_url(_printable(settings.api_url))} is not valid "
+                "Unicode text (bytes that are not UTF-8)",
+                hint="check --api-url, PREFECT_API_URL or the profile",
+            )
         if not 0 < settings.timeout <= MAX_REQUEST_TIMEOUT:  # NaN fails this too
             raise ConfigError(
                 f"PREFECT_API_REQUEST_TIMEOUT={settings.timeout!r} is not a usable timeout",
@@ -201,7 +207,8 @@ class ApiClient:
         """
         method = method.upper()
         relative = path.lstrip("/")
-        url = f"{self.shown_base_url}/{relative}"
+        url = f"{self.shown_base_url}/{_printable(relative)}"
+        _refuse_invalid_text(method, url, (relative, json, params))
         response = self._send(method, relative, url, json=json, params=params)
         self._local.status = response.status_code
         self._local.date = response.headers.get("Date")
@@ -592,6 +599,28 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error = error
         self.before_sending = before_sending
+
+
+def _printable(text: str) -> str:
+    """`text` with lone surrogates as `\\udcff` escapes: an error message must print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _refuse_invalid_text(method: str, url: str, parts: tuple[str, Any, Any]) -> None:
+    """Text that is not valid Unicode cannot be sent (httpx would crash encoding it): a lone
+    surrogate, from a `\\ud800` JSON escape or from command-line bytes that are not UTF-8."""
+    try:
+        json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ascii(exc.object[exc.start : exc.end])
+        raise ApiError(
+            method,
+            url,
+            None,
+            f"the request holds {bad}, which is not valid Unicode text (a lone surrogate)",
+            hint="check the names and values given on the command line: bytes that are not "
+            "UTF-8, or a \\ud800-style escape without its pair",
+        ) from None
 
 
 def summarize_error_body(body: Any, response: httpx.Response | None = None) -> str:
