@@ -20,6 +20,7 @@ import pytest
 from prefect_gitops.api import (
     MAX_PAGE_SIZE,
     RETRY_AFTER_CAP,
+    RETRY_AFTER_RUN_BUDGET,
     RETRY_WAIT_BUDGET,
     ApiClient,
     ApiError,
@@ -152,6 +153,23 @@ def test_retry_after_60_on_every_answer_is_capped_reported_and_given_up(
     notices = [r for r in caplog.records if r.name == "prefect_gitops.api"]
     assert len(notices) == len(rec.sleeps)
     assert all(r.levelname == "WARNING" and "waiting 10s" in r.getMessage() for r in notices)
+
+
+def test_retry_after_waits_of_a_whole_run_are_capped() -> None:
+    """Retry-After: 60 on every write of an apply: each request gives up after
+    RETRY_WAIT_BUDGET, but 24 of them stalled the run for minutes; the client's waits on
+    the server's request are capped in all, and past the cap such answers fail at once."""
+    rec = Recorder(answer(503, {"detail": "busy"}, {"Retry-After": "60"}))
+    client = rec.client(max_retries=50)
+    errors = []
+    for n in range(24):
+        with pytest.raises(ApiError) as info:
+            client.post("/work_pools/", json={"name": f"p{n}"})
+        errors.append(str(info.value))
+    assert sum(rec.sleeps) <= RETRY_AFTER_RUN_BUDGET
+    assert len(rec.sleeps) == int(RETRY_AFTER_RUN_BUDGET // RETRY_AFTER_CAP)
+    assert "this run already waited 60s as servers asked" in errors[-1]
+    assert "asked to retry after 60s" in errors[-1]
 
 
 def test_retry_waits_never_exceed_the_wall_clock_deadline() -> None:

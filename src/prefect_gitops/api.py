@@ -52,6 +52,10 @@ BACKOFF_BASE = 0.5  # seconds; attempt n waits uniform(0, min(BACKOFF_CAP, BASE 
 BACKOFF_CAP = 10.0
 RETRY_AFTER_CAP = 10.0  # seconds; a longer Retry-After is shortened to this
 RETRY_WAIT_BUDGET = 20.0  # seconds of waiting between the attempts of one request, in all
+# Seconds one client (one command) waits in all because a server asked it to (Retry-After):
+# a server asking on every answer would otherwise stall an apply for RETRY_WAIT_BUDGET per
+# request, minutes in all. Past it, such answers are failures at once.
+RETRY_AFTER_RUN_BUDGET = 60.0
 WAIT_NOTICE_AFTER = 1.0  # seconds; shorter waits are not worth a log line
 DETAIL_MAX_CHARS = 400
 # Longer is "never" in practice, and a socket timeout beyond ~9e9 s overflows (OverflowError).
@@ -148,6 +152,9 @@ class ApiClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
+        self._asked_waits = (
+            0.0  # seconds waited on Retry-After, all requests (RETRY_AFTER_RUN_BUDGET)
+        )
         self._local = threading.local()
         self._secrets = tuple(
             s for s in (*settings.secrets(), _basic_token(settings.auth_string)) if s
@@ -412,8 +419,14 @@ class ApiClient:
         """Sleep before the next attempt, or give up with `error` (the failed attempt's) when
         the budget is spent."""
         spent = budget.waited + delay > RETRY_WAIT_BUDGET
-        if spent or self._clock() + delay >= budget.deadline:
-            why = f"the server asked to retry after {asked:g}s; " if asked is not None else ""
+        why = f"the server asked to retry after {asked:g}s; " if asked is not None else ""
+        with self._lock:
+            run_spent = asked is not None and self._asked_waits + delay > RETRY_AFTER_RUN_BUDGET
+            if run_spent:
+                why += f"this run already waited {self._asked_waits:.0f}s as servers asked; "
+            elif asked is not None and not spent and self._clock() + delay < budget.deadline:
+                self._asked_waits += delay  # counted now: parallel requests see it at once
+        if spent or run_spent or self._clock() + delay >= budget.deadline:
             raise ApiError(
                 error.method,
                 error.url,
