@@ -212,3 +212,23 @@ def test_a_plan_saved_for_another_server_is_refused() -> None:
     elsewhere = build_plan(desired(), State(), project="p", api_url="http://127.0.0.1:2/api")
     with pytest.raises(StalePlanError, match=r"made for http://127\.0\.0\.1:1/api, not "):
         check_saved(doc, elsewhere, plan_document(elsewhere), key)
+
+
+def test_write_private_never_replaces_a_device_fifo_or_folder(tmp_path: Path) -> None:
+    """`plan --out /dev/null` renamed the plan over /dev/null itself (as root): the device was
+    gone, replaced by a 0600 regular file. A FIFO or a folder is refused the same way."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for target in (fifo, folder):
+        with pytest.raises(ReconcilerError, match="not a regular file"):
+            write_private(target, "plan\n")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and folder.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder"]
+    # A symlink is replaced itself (never followed): its target stays as it was.
+    target = tmp_path / "elsewhere"
+    target.write_text("keep")
+    (tmp_path / "link.json").symlink_to(target)
+    write_private(tmp_path / "link.json", "plan\n")
+    assert target.read_text() == "keep" and (tmp_path / "link.json").read_text() == "plan\n"

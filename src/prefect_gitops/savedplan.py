@@ -27,6 +27,7 @@ import hmac
 import json
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,17 @@ def render_saved(doc: Mapping[str, Any]) -> str:
 
 def write_private(path: Path, text: str) -> None:
     """Write `path` readable by its owner only, atomically: a temporary file created with mode
-    0600, then renamed over `path` (which takes the new file's mode)."""
+    0600, then renamed over `path` (which takes the new file's mode). Only a regular file (or
+    a symlink, itself replaced) is written over: renaming over `/dev/null`, a FIFO or a socket
+    replaces the device itself (as root, /dev/null became a plan file)."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise ReconcilerError(
+                f"{path} is not a regular file (a device, FIFO, socket or folder); "
+                "a saved plan is never written over one",
+                hint="give the path of a file (a new one, or a plan saved before)",
+            )
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(temporary, flags, 0o600)
