@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import random
 import socket
 import threading
@@ -19,6 +20,7 @@ import pytest
 from prefect_gitops.api import (
     MAX_PAGE_SIZE,
     RETRY_AFTER_CAP,
+    RETRY_AFTER_RUN_BUDGET,
     RETRY_WAIT_BUDGET,
     ApiClient,
     ApiError,
@@ -154,6 +156,23 @@ def test_retry_after_60_on_every_answer_is_capped_reported_and_given_up(
     notices = [r for r in caplog.records if r.name == "prefect_gitops.api"]
     assert len(notices) == len(rec.sleeps)
     assert all(r.levelname == "WARNING" and "waiting 10s" in r.getMessage() for r in notices)
+
+
+def test_retry_after_waits_of_a_whole_run_are_capped() -> None:
+    """Retry-After: 60 on every write of an apply: each request gives up after
+    RETRY_WAIT_BUDGET, but 24 of them stalled the run for minutes; the client's waits on
+    the server's request are capped in all, and past the cap such answers fail at once."""
+    rec = Recorder(answer(503, {"detail": "busy"}, {"Retry-After": "60"}))
+    client = rec.client(max_retries=50)
+    errors = []
+    for n in range(24):
+        with pytest.raises(ApiError) as info:
+            client.post("/work_pools/", json={"name": f"p{n}"})
+        errors.append(str(info.value))
+    assert sum(rec.sleeps) <= RETRY_AFTER_RUN_BUDGET
+    assert len(rec.sleeps) == int(RETRY_AFTER_RUN_BUDGET // RETRY_AFTER_CAP)
+    assert "this run already waited 60s as servers asked" in errors[-1]
+    assert "asked to retry after 60s" in errors[-1]
 
 
 def test_retry_waits_never_exceed_the_wall_clock_deadline() -> None:
@@ -528,7 +547,7 @@ def test_answers_of_the_right_shape_pass_unchanged() -> None:
     assert rec.client().post("/deployments/filter", json={}) == [deployment]
 
 
-@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 0.0, -1.0])
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 0.0, -1.0, 1e20, 1e10])
 def test_an_unusable_timeout_is_a_config_error(timeout: float) -> None:
     with pytest.raises(ConfigError, match="PREFECT_API_REQUEST_TIMEOUT"):
         ApiClient(Settings(api_url=BASE, timeout=timeout))
@@ -704,7 +723,7 @@ def test_a_create_answering_200_empty_is_an_error_not_a_crash(
     )
 
 
-@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "0"])
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "0", "99999999999999999999"])
 def test_an_unusable_timeout_from_the_environment_is_exit_1(timeout: str) -> None:
     from tests.run_cli import run_cli
 
@@ -939,3 +958,28 @@ def test_waiting_for_a_write_slot_is_bounded_and_reported() -> None:
     with pytest.raises(ApiError, match=r"no write slot within 0\.128s \(1 in flight\)") as info:
         client.post("/variables/", json={"name": "v", "value": 1})
     assert held is not None and rec.requests == [] and info.value.status is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/deployments/name/work/" + os.fsdecode(b"d\xff"), None),  # argv bytes
+        ("POST", "/deployments/d/create_flow_run", {"parameters": {"i": "\ud800"}}),
+        ("POST", "/deployments/d/create_flow_run", {"parameters": {"\udc00": 1}}),
+    ],
+)
+def test_text_that_is_not_unicode_is_refused_before_sending(
+    method: str, path: str, body: Any
+) -> None:
+    """A lone surrogate (command-line bytes that are not UTF-8, a `\\ud800` JSON escape) made
+    httpx crash encoding the request (exit 3); it is an ApiError naming it, and nothing is sent."""
+    rec = Recorder(answer(200, {}))
+    with pytest.raises(ApiError, match="not valid Unicode") as caught:
+        rec.client().request(method, path, json=body)
+    assert rec.requests == []
+    str(caught.value).encode("utf-8")  # the message itself prints
+
+
+def test_an_api_url_that_is_not_unicode_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not valid Unicode"):
+        ApiClient(Settings(api_url=BASE + os.fsdecode(b"\xff")))

@@ -508,6 +508,18 @@ def test_a_checkout_path_with_glob_characters_finds_its_files(
     assert diags == [] and [p.name for p in project.pools] == ["local"]
 
 
+@pytest.mark.parametrize("folder", [b"build\xff", b"caf\xe9"])
+def test_a_checkout_path_that_is_not_utf8_is_a_located_error(tmp_path: Path, folder: bytes) -> None:
+    """The prefect file's folder goes into each deployment's pull step: a path with bytes that
+    are not UTF-8 cannot be sent, and `plan` crashed encoding it (exit 3)."""
+    repo = write(tmp_path / os.fsdecode(folder) / "repo", {"prefect.yaml": GOOD, **SUPPORT})
+    found = only(validate_json(repo), "Y002")
+    assert found["file"] == "prefect.yaml" and "not valid UTF-8" in found["message"]
+    planned = run_cli("plan", str(repo), "--api-url", "http://127.0.0.1:9/api")
+    assert planned.exit_code == 1 and "crashed" not in planned.stderr, planned.stderr
+    assert "not valid UTF-8" in planned.stdout + planned.stderr
+
+
 @pytest.mark.parametrize(
     ("config", "line", "message"),
     [

@@ -15,7 +15,7 @@ import pytest
 from prefect_gitops import savedplan
 from prefect_gitops.errors import ConfigError, ReconcilerError, StalePlanError
 from prefect_gitops.ownership import Inventory
-from prefect_gitops.plan import Plan, build_plan
+from prefect_gitops.plan import Action, Plan, build_plan
 from prefect_gitops.render.plan_json import plan_document
 from prefect_gitops.savedplan import (
     check_saved,
@@ -95,6 +95,30 @@ def test_check_saved_accepts_the_same_plan_and_refuses_others() -> None:
     old_format = {**doc, "live_fingerprint": plan.live_fingerprint}
     with pytest.raises(ReconcilerError, match="no keyed fingerprints"):
         check_saved(old_format, fresh, plan_document(fresh), key)
+
+
+def test_check_saved_refuses_a_file_whose_prune_flag_was_turned_on() -> None:
+    """apply takes `prune` from the file and plans again with it: a plan saved without prune,
+    edited to `prune: true` with the deletes that implies, plans again the same; the keyed
+    digest of the whole file is what refuses it."""
+    key = b"k" * 32
+    owned = Resource(Address.variable("stale"), {"name": "stale", "value": 1, "tags": []})
+    repo = desired()
+    live = State.of([*(repo[a] for a in repo), owned])
+    inventory = Inventory("p", {str(owned.address): "x"})
+    url = "http://127.0.0.1:1/api"
+    saved_plan = build_plan(repo, live, project="p", inventory=inventory, api_url=url)
+    pruning = build_plan(repo, live, project="p", inventory=inventory, api_url=url, prune=True)
+    assert [rc.address for rc in pruning.changes if rc.action is Action.DELETE] == [
+        str(owned.address)
+    ]
+    doc: dict[str, Any] = json.loads(saved_text(saved_plan, key))
+    edited = {**doc, "prune": True, "resource_changes": plan_document(pruning)["resource_changes"]}
+    with pytest.raises(StalePlanError, match="file was edited"):
+        check_saved(edited, pruning, plan_document(pruning), key)
+    with pytest.raises(StalePlanError, match="file was edited"):
+        check_saved({**doc, "environment": "prod"}, saved_plan, plan_document(saved_plan), key)
+    check_saved(doc, saved_plan, plan_document(saved_plan), key)
 
 
 def test_write_private_is_0600_from_the_start_and_atomic(
@@ -188,3 +212,23 @@ def test_a_plan_saved_for_another_server_is_refused() -> None:
     elsewhere = build_plan(desired(), State(), project="p", api_url="http://127.0.0.1:2/api")
     with pytest.raises(StalePlanError, match=r"made for http://127\.0\.0\.1:1/api, not "):
         check_saved(doc, elsewhere, plan_document(elsewhere), key)
+
+
+def test_write_private_never_replaces_a_device_fifo_or_folder(tmp_path: Path) -> None:
+    """`plan --out /dev/null` renamed the plan over /dev/null itself (as root): the device was
+    gone, replaced by a 0600 regular file. A FIFO or a folder is refused the same way."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for target in (fifo, folder):
+        with pytest.raises(ReconcilerError, match="not a regular file"):
+            write_private(target, "plan\n")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and folder.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder"]
+    # A symlink is replaced itself (never followed): its target stays as it was.
+    target = tmp_path / "elsewhere"
+    target.write_text("keep")
+    (tmp_path / "link.json").symlink_to(target)
+    write_private(tmp_path / "link.json", "plan\n")
+    assert target.read_text() == "keep" and (tmp_path / "link.json").read_text() == "plan\n"

@@ -56,8 +56,14 @@ BACKOFF_BASE = 0.5  # seconds; attempt n waits uniform(0, min(BACKOFF_CAP, BASE 
 BACKOFF_CAP = 10.0
 RETRY_AFTER_CAP = 10.0  # seconds; a longer Retry-After is shortened to this
 RETRY_WAIT_BUDGET = 20.0  # seconds of waiting between the attempts of one request, in all
+# Seconds one client (one command) waits in all because a server asked it to (Retry-After):
+# a server asking on every answer would otherwise stall an apply for RETRY_WAIT_BUDGET per
+# request, minutes in all. Past it, such answers are failures at once.
+RETRY_AFTER_RUN_BUDGET = 60.0
 WAIT_NOTICE_AFTER = 1.0  # seconds; shorter waits are not worth a log line
 DETAIL_MAX_CHARS = 400
+# Longer is "never" in practice, and a socket timeout beyond ~9e9 s overflows (OverflowError).
+MAX_REQUEST_TIMEOUT = 7 * 24 * 3600.0
 
 _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
@@ -136,10 +142,17 @@ class ApiClient:
     ) -> None:
         if not settings.api_url:
             raise ConfigError("no Prefect API URL configured", hint="set PREFECT_API_URL")
-        if not (math.isfinite(settings.timeout) and settings.timeout > 0):
+        if _printable(settings.api_url) != settings.api_url:  # httpx would crash on it
+            raise ConfigError(
+                f"the Prefect API URL {redact_url(_printable(settings.api_url))} is not valid "
+                "Unicode text (bytes that are not UTF-8)",
+                hint="check --api-url, PREFECT_API_URL or the profile",
+            )
+        if not 0 < settings.timeout <= MAX_REQUEST_TIMEOUT:  # NaN fails this too
             raise ConfigError(
                 f"PREFECT_API_REQUEST_TIMEOUT={settings.timeout!r} is not a usable timeout",
-                hint="give a positive, finite number of seconds, e.g. PREFECT_API_REQUEST_TIMEOUT=30",
+                hint="give a positive number of seconds up to a week "
+                f"({MAX_REQUEST_TIMEOUT:g}), e.g. PREFECT_API_REQUEST_TIMEOUT=30",
             )
         self.settings = settings
         self.base_url = settings.api_url.rstrip("/")
@@ -151,6 +164,9 @@ class ApiClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
+        self._asked_waits = (
+            0.0  # seconds waited on Retry-After, all requests (RETRY_AFTER_RUN_BUDGET)
+        )
         self._local = threading.local()
         self._secrets = tuple(
             s for s in (*settings.secrets(), _basic_token(settings.auth_string)) if s
@@ -210,7 +226,8 @@ class ApiClient:
         """
         method = method.upper()
         relative = path.lstrip("/")
-        url = f"{self.shown_base_url}/{relative}"
+        url = f"{self.shown_base_url}/{_printable(relative)}"
+        _refuse_invalid_text(method, url, (relative, json, params))
         response = self._send(method, relative, url, json=json, params=params)
         self._local.status = response.status_code
         self._local.date = response.headers.get("Date")
@@ -454,8 +471,14 @@ class ApiClient:
         """Sleep before the next attempt, or give up with `error` (the failed attempt's) when
         the budget is spent."""
         spent = budget.waited + delay > RETRY_WAIT_BUDGET
-        if spent or self._clock() + delay >= budget.deadline:
-            why = f"the server asked to retry after {asked:g}s; " if asked is not None else ""
+        why = f"the server asked to retry after {asked:g}s; " if asked is not None else ""
+        with self._lock:
+            run_spent = asked is not None and self._asked_waits + delay > RETRY_AFTER_RUN_BUDGET
+            if run_spent:
+                why += f"this run already waited {self._asked_waits:.0f}s as servers asked; "
+            elif asked is not None and not spent and self._clock() + delay < budget.deadline:
+                self._asked_waits += delay  # counted now: parallel requests see it at once
+        if spent or run_spent or self._clock() + delay >= budget.deadline:
             raise ApiError(
                 error.method,
                 error.url,
@@ -735,6 +758,28 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error = error
         self.before_sending = before_sending
+
+
+def _printable(text: str) -> str:
+    """`text` with lone surrogates as `\\udcff` escapes: an error message must print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _refuse_invalid_text(method: str, url: str, parts: tuple[str, Any, Any]) -> None:
+    """Text that is not valid Unicode cannot be sent (httpx would crash encoding it): a lone
+    surrogate, from a `\\ud800` JSON escape or from command-line bytes that are not UTF-8."""
+    try:
+        json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ascii(exc.object[exc.start : exc.end])
+        raise ApiError(
+            method,
+            url,
+            None,
+            f"the request holds {bad}, which is not valid Unicode text (a lone surrogate)",
+            hint="check the names and values given on the command line: bytes that are not "
+            "UTF-8, or a \\ud800-style escape without its pair",
+        ) from None
 
 
 def summarize_error_body(body: Any, response: httpx.Response | None = None) -> str:

@@ -635,12 +635,32 @@ def _read_listed(
                 hint="only files inside the repository are read",
             )
             continue
+        folder = str(real(item.path).parent)
+        if what == "prefect file" and not _is_unicode(folder):
+            diags.error(
+                "Y002",
+                f"the folder of {what} {relative(item.path, project.root)} is not valid UTF-8 "
+                f"({os.fsencode(folder)!r}): Prefect records it in each deployment's pull step "
+                "(set_working_directory), and the server only takes text",
+                item.where,
+                hint="check the repository out under a path that is valid UTF-8",
+            )
+            continue
         source = read_yaml_file(
             item.path, project.root, diags, what=what, lenient_duplicates=what == "prefect file"
         )
         if source is not None:
             out.append(source)
     return out
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a path holding bytes that are not UTF-8 (lone surrogates once decoded)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _single_file(target: Path) -> bool:

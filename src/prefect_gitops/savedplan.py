@@ -9,9 +9,10 @@ The file is for review and CI artifacts, so it holds no secret in clear:
 - it is created with mode 0600 and renamed into place, never readable by others, never half
   written.
 
-`apply PLAN` plans again from the repository and the server, then refuses the saved plan
-unless the key, both fingerprints and the masked changes all match, and applies the plan it
-just made: the secret values come from the repository again, never from the file.
+`apply PLAN` plans again from the repository and the server (with the file's `prune` flag),
+then refuses the saved plan unless the key, both fingerprints, the masked changes and a keyed
+digest of the whole file all match, and applies the plan it just made: the secret values come
+from the repository again, never from the file.
 
 The plan key is `PREFECT_GITOPS_PLAN_KEY` when set (CI: the same secret in the job that plans
 and the job that applies), else a random key this machine creates once in
@@ -26,6 +27,7 @@ import hmac
 import json
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ KEY_FILE = "plan.key"
 SCHEME = "hmac-sha256:"
 SALT_FIELD = "fingerprint_salt"
 KEY_CHECK_FIELD = "plan_key_check"
+MAC_FIELD = "plan_mac"
 
 _STALE_HINT = "run `prefect-gitops plan --out` again and review the new plan"
 
@@ -100,7 +103,15 @@ def saved_document(
     doc[KEY_CHECK_FIELD] = keyed(key, salt, "plan key")
     doc["live_fingerprint"] = keyed(key, salt, plan.live_fingerprint)
     doc["desired_fingerprint"] = keyed(key, salt, plan.desired_fingerprint)
+    doc[MAC_FIELD] = _document_mac(doc, key, salt)
     return doc
+
+
+def _document_mac(doc: Mapping[str, Any], key: bytes, salt: str) -> str:
+    """A keyed digest of the whole file but itself. Planning again checks the changes, but the
+    `prune` flag (and the environment) apply takes from the file: without this, turning
+    `prune` on and adding the deletes it implies would pass as the same plan."""
+    return keyed(key, salt, _json({k: v for k, v in doc.items() if k != MAC_FIELD}))
 
 
 def render_saved(doc: Mapping[str, Any]) -> str:
@@ -109,7 +120,17 @@ def render_saved(doc: Mapping[str, Any]) -> str:
 
 def write_private(path: Path, text: str) -> None:
     """Write `path` readable by its owner only, atomically: a temporary file created with mode
-    0600, then renamed over `path` (which takes the new file's mode)."""
+    0600, then renamed over `path` (which takes the new file's mode). Only a regular file (or
+    a symlink, itself replaced) is written over: renaming over `/dev/null`, a FIFO or a socket
+    replaces the device itself (as root, /dev/null became a plan file)."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise ReconcilerError(
+                f"{path} is not a regular file (a device, FIFO, socket or folder); "
+                "a saved plan is never written over one",
+                hint="give the path of a file (a new one, or a plan saved before)",
+            )
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(temporary, flags, 0o600)
@@ -164,6 +185,8 @@ def check_saved(
             "the changes planned now differ (the file was edited, or options or the root config "
             f"changed): {', '.join(differing) or 'their order'}"
         )
+    if not problems and not _matches(saved, MAC_FIELD, _document_mac(saved, key, salt)):
+        problems.append("the file was edited after it was saved (its `prune` flag, say)")
     if problems:
         raise StalePlanError(
             f"saved plan is stale: {' and '.join(problems)}; nothing was written",

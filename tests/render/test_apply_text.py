@@ -75,3 +75,12 @@ def test_report_makes_control_characters_visible() -> None:
         "! deployment.etl/d\\n::error::y: update failed (bad value\\n::add-mask::x\\x1b[2J)"
     )
     assert not [ln for ln in text.splitlines() if ln.lstrip().startswith("::")]
+
+
+def test_apply_json_escapes_what_json_leaves_raw() -> None:
+    detail = "bad\u2028::error::x\x85y\u202ez"
+    outcome = Outcome("deployment.etl/d", "deployment", "etl/d", Action.UPDATE, "failed", detail)
+    text = render_apply_json(make_plan(), ApplyResult((outcome,)))
+    assert all(ch not in text for ch in "\u2028\x85\u202e")
+    assert not [ln for ln in text.splitlines() if ln.lstrip().startswith("::")]
+    assert json.loads(text)["resource_changes"][0]["detail"] == detail

@@ -3,6 +3,7 @@ from __future__ import annotations
 from prefect_gitops.render.escaping import (
     escape_data,
     escape_property,
+    json_visible,
     safe_line_start,
     visible,
 )
@@ -27,3 +28,14 @@ def test_workflow_command_escaping_follows_the_toolkit() -> None:
 def test_a_path_never_opens_a_line_as_a_command() -> None:
     assert safe_line_start("::error::x/prefect.yaml:1:1:") == "./::error::x/prefect.yaml:1:1:"
     assert safe_line_start("flows/prefect.yaml:1:1:") == "flows/prefect.yaml:1:1:"
+
+
+def test_json_visible_escapes_only_inside_strings_and_keeps_the_data() -> None:
+    import json
+
+    data = {"k\u2028": ["v\x85", "\u202e", "plain é"]}
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    safe = json_visible(text)
+    assert json.loads(safe) == data
+    assert "\u2028" not in safe and "\x85" not in safe and "\u202e" not in safe
+    assert "é" in safe and safe.count("\n") == text.count("\n")

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from prefect_gitops.plan import Action, Reason
-from prefect_gitops.render.masking import MASK, Masker, hide_url_password, mask_plan_dict
+from prefect_gitops.render.masking import (
+    MASK,
+    Masker,
+    hide_url_password,
+    mask_message,
+    mask_plan_dict,
+)
 
 from .factories import change, make_plan
 
@@ -162,3 +170,16 @@ def test_the_unmasked_plan_is_left_alone() -> None:
     plan = make_plan(rc)
     mask_plan_dict(plan.to_dict())
     assert plan.resource_changes[0].after == {"name": "api_token", "value": "v-123456"}
+
+
+def test_a_server_message_quoting_a_secret_as_json_or_repr_is_masked() -> None:
+    # A 422 that echoes the request body shows the secret JSON-escaped (quotes, backslashes,
+    # tabs, non-ASCII as \\u escapes) or as a Python repr, and the API client folds whitespace.
+    secrets = {'ak_live_quote"back\\slash', "Hunter5  Super\tSecret", "pässwörd-ü-secret"}
+    body = json.dumps({"value": sorted(secrets)})
+    for echoed in (body, json.dumps(sorted(secrets), ensure_ascii=False), repr(sorted(secrets))):
+        for text in (echoed, " ".join(echoed.split())):
+            masked = mask_message(f"HTTP 422: rejected: {text}", secrets)
+            assert "ak_live" not in masked and "Hunter5" not in masked, masked
+            assert "p\\u00e4ssw" not in masked and "pässw" not in masked, masked
+            assert masked.count(MASK) == 3, masked

@@ -96,3 +96,20 @@ def test_json_is_masked() -> None:
     rc = change("variable.token", Action.CREATE, after={"name": "token", "value": "v-1234567"})
     doc = json.loads(render_plan_json(make_plan(rc)))
     assert doc["resource_changes"][0]["after"] == {"name": "token", "value": MASK}
+
+
+HOSTILE = "a\u2028::error::x\u2029b\x85c\x9b2Jd\u202eevil\x7f"
+
+
+def test_json_escapes_what_json_leaves_raw() -> None:
+    """U+2028/2029, C1 controls (NEL, 8-bit CSI), DEL and bidi overrides are not escaped by
+    `json.dumps(ensure_ascii=False)`: printed raw, they split lines and rewrite terminals."""
+    from prefect_gitops.plan import Action
+
+    from .factories import change
+
+    rc = change("variable.note", Action.CREATE, after={"name": "note", "value": HOSTILE})
+    text = render_plan_json(make_plan(rc))
+    assert all(ch not in text for ch in "\u2028\u2029\x85\x9b\u202e\x7f")
+    assert not [ln for ln in text.splitlines() if ln.lstrip().startswith("::")]
+    assert json.loads(text)["resource_changes"][0]["after"]["value"] == HOSTILE

@@ -9,6 +9,7 @@ from typing import Any
 from .. import __version__
 from ..apply import ApplyResult
 from ..plan import Plan
+from .escaping import json_visible
 from .masking import mask_message
 
 FORMAT_VERSION = "1"
@@ -50,4 +51,4 @@ def apply_document(
 
 def render_apply_json(plan: Plan, result: ApplyResult, *, mask_values: Collection[str] = ()) -> str:
     doc = apply_document(plan, result, mask_values=mask_values)
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_visible(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"

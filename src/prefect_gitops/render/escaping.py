@@ -17,6 +17,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\
 _CONTROL_BUT_NEWLINES = re.compile(
     "[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
+# What JSON leaves raw in a string: JSON escapes only C0 controls (output with
+# `ensure_ascii=False` keeps the rest, which split lines and rewrite terminals all the same).
+_CONTROL_JSON_KEEPS = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -30,6 +33,13 @@ def visible(text: str, *, keep_newlines: bool = False) -> str:
     """`text` with every control character written as an escape (`\\n`, `\\x1b`, `\\u2028`)."""
     pattern = _CONTROL_BUT_NEWLINES if keep_newlines else _CONTROL
     return pattern.sub(_escape, text)
+
+
+def json_visible(text: str) -> str:
+    """JSON text (`json.dumps(..., ensure_ascii=False)`) with the controls JSON leaves raw
+    written as `\\uXXXX` escapes: the same data, and no line break or terminal control in it.
+    They can only stand inside strings there, where the escape is valid JSON."""
+    return _CONTROL_JSON_KEEPS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def escape_data(text: str) -> str:

@@ -18,6 +18,7 @@ the states (a saved plan carries keyed ones instead, see savedplan.py).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Iterable
 from typing import Any
@@ -289,18 +290,30 @@ def plan_secrets(
 
 def mask_message(text: str, secrets: Collection[str]) -> str:
     """`text` (a server's error message, say) with every secret of `secrets` masked by the rules
-    values follow, also in the forms the API client leaves of them: runs of whitespace folded to
-    one space, and a secret cut short where a long message was truncated with "…"."""
+    values follow, also in the forms a server echoes them in (escaped as JSON or as a Python
+    repr, as request bodies and pydantic errors are) and the forms the API client leaves of
+    them: runs of whitespace folded to one space, and a secret cut short where a long message
+    was truncated with "…"."""
     masker = Masker()
     for secret in secrets:
         if secret and secret != MASK:
-            masker.secrets.add(secret)
-            masker.secrets.add(" ".join(secret.split()))
+            masker.secrets.update(_echoed_forms(secret))
     masker.secrets.discard("")
     text = masker.scrub_text(text)
     if text.endswith("…"):
         text = _mask_cut_secret(text[:-1], masker.secrets) + "…"
     return text
+
+
+def _echoed_forms(secret: str) -> set[str]:
+    """`secret` as a server's message may quote it, each also with its whitespace folded."""
+    escaped = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+    }
+    return escaped | {" ".join(form.split()) for form in escaped}
 
 
 def _mask_cut_secret(text: str, secrets: Iterable[str]) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from typing import Any
 
 from ..plan import Plan
+from .escaping import json_visible
 from .masking import mask_plan_dict
 
 
@@ -28,4 +29,4 @@ def render_plan_json(
 
 
 def render_document_json(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_visible(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
