@@ -196,108 +196,127 @@ def check_schedule(item: Any) -> list[ScheduleProblem]:
                 None, "a schedule must be a mapping with cron, interval or rrule", kind="shape"
             )
         ]
-    problems: list[ScheduleProblem] = []
-
-    def err(
-        key: str | None, message: str, severity: Severity = "error", kind: ProblemKind | None = None
-    ) -> None:
-        if kind is None:
-            kind = "ignored" if severity != "error" else _KIND_OF_KEY.get(key or "", "value")
-        problems.append(ScheduleProblem(key, message, severity, kind))
-
-    for key in item:
-        if key == "schedule":
-            err(
-                key,
-                "the `schedule: {...}` (DeploymentScheduleCreate) form is refused by prefect "
-                "deploy 3.9 ('Unknown schedule type'); put cron/interval/rrule on the item itself",
-                kind="shape",
-            )
-        elif key not in ITEM_KEYS:
-            err(
-                key,
-                f"unknown schedule key '{key}': prefect deploy refuses the whole file "
-                f"(allowed: {', '.join(sorted(ITEM_KEYS))})",
-                kind="unknown_key",
-            )
     given = [k for k in SELECTORS if item.get(k) is not None]
-    if not given and "schedule" not in item:
-        err(
-            None,
-            "a schedule needs exactly one of cron, interval or rrule; it has none",
-            kind="shape",
-        )
-    elif len(given) > 1:
-        err(
-            given[1],
-            f"a schedule takes exactly one of cron, interval or rrule; it has {' and '.join(given)}",
-            kind="shape",
-        )
-
-    timezone = item.get("timezone")
-    if timezone is not None and not is_templated(timezone):
-        if not isinstance(timezone, str):
-            err("timezone", f"timezone must be a string such as 'Europe/Paris', not {timezone!r}")
-        elif timezone and not is_timezone(timezone):
-            err(
-                "timezone",
-                f"unknown time zone '{timezone}' (use an IANA name such as America/New_York)",
-            )
-        elif not timezone and "rrule" in given:
-            err("timezone", "an rrule schedule needs a non-empty time zone")
-
-    cron = item.get("cron")
-    if cron is not None and not is_templated(cron):
-        if not isinstance(cron, str):
-            err("cron", f"cron must be a string, not {cron!r}")
-        elif not cron.strip():
-            err("cron", "cron is empty")
-        elif (why := cron_problem(cron)) is not None:
-            err("cron", why)
-
-    interval = item.get("interval")
-    if interval is not None and not is_templated(interval):
-        parsed = parse_interval(interval)
-        if parsed is None:
-            err(
-                "interval",
-                f"interval {interval!r} is not seconds, HH:MM:SS or an ISO 8601 duration",
-            )
-        elif parsed <= datetime.timedelta(0):
-            err("interval", f"interval must be greater than 0 (got {interval!r})")
-
-    rrule = item.get("rrule")
-    if rrule is not None and not is_templated(rrule):
-        if not isinstance(rrule, str):
-            err("rrule", f"rrule must be a string, not {rrule!r}")
-        else:
-            decoded = _rrule_json(rrule)
-            if decoded is not None:
-                problems.extend(_check_rrule_json(decoded))
-            elif (problem := rrule_problem(rrule)) is not None:
-                problems.append(problem)
-
+    problems = [*_key_problems(item), *_selector_problems(item, given)]
+    problems += _timezone_problems(item.get("timezone"), given)
+    problems += _cron_problems(item.get("cron"))
+    problems += _interval_problems(item.get("interval"))
+    problems += _rrule_item_problems(item.get("rrule"))
     anchor = item.get("anchor_date")
     if anchor is not None and not is_templated(anchor):
         problems.extend(_anchor_problems(item, anchor, given))
+    problems += _option_problems(item, given)
+    return problems
 
+
+def _problem(
+    key: str | None, message: str, severity: Severity = "error", kind: ProblemKind | None = None
+) -> ScheduleProblem:
+    if kind is None:
+        kind = "ignored" if severity != "error" else _KIND_OF_KEY.get(key or "", "value")
+    return ScheduleProblem(key, message, severity, kind)
+
+
+def _key_problems(item: Mapping[str, Any]) -> list[ScheduleProblem]:
+    problems: list[ScheduleProblem] = []
+    for key in item:
+        if key == "schedule":
+            why = (
+                "the `schedule: {...}` (DeploymentScheduleCreate) form is refused by prefect "
+                "deploy 3.9 ('Unknown schedule type'); put cron/interval/rrule on the item itself"
+            )
+            problems.append(_problem(key, why, kind="shape"))
+        elif key not in ITEM_KEYS:
+            why = (
+                f"unknown schedule key '{key}': prefect deploy refuses the whole file "
+                f"(allowed: {', '.join(sorted(ITEM_KEYS))})"
+            )
+            problems.append(_problem(key, why, kind="unknown_key"))
+    return problems
+
+
+def _selector_problems(item: Mapping[str, Any], given: list[str]) -> list[ScheduleProblem]:
+    if not given and "schedule" not in item:
+        why = "a schedule needs exactly one of cron, interval or rrule; it has none"
+        return [_problem(None, why, kind="shape")]
+    if len(given) > 1:
+        why = (
+            f"a schedule takes exactly one of cron, interval or rrule; it has {' and '.join(given)}"
+        )
+        return [_problem(given[1], why, kind="shape")]
+    return []
+
+
+def _timezone_problems(timezone: Any, given: list[str]) -> list[ScheduleProblem]:
+    if timezone is None or is_templated(timezone):
+        return []
+    if not isinstance(timezone, str):
+        why = f"timezone must be a string such as 'Europe/Paris', not {timezone!r}"
+        return [_problem("timezone", why)]
+    if timezone and not is_timezone(timezone):
+        why = f"unknown time zone '{timezone}' (use an IANA name such as America/New_York)"
+        return [_problem("timezone", why)]
+    if not timezone and "rrule" in given:
+        return [_problem("timezone", "an rrule schedule needs a non-empty time zone")]
+    return []
+
+
+def _cron_problems(cron: Any) -> list[ScheduleProblem]:
+    if cron is None or is_templated(cron):
+        return []
+    if not isinstance(cron, str):
+        return [_problem("cron", f"cron must be a string, not {cron!r}")]
+    if not cron.strip():
+        return [_problem("cron", "cron is empty")]
+    if (why := cron_problem(cron)) is not None:
+        return [_problem("cron", why)]
+    return []
+
+
+def _interval_problems(interval: Any) -> list[ScheduleProblem]:
+    if interval is None or is_templated(interval):
+        return []
+    parsed = parse_interval(interval)
+    if parsed is None:
+        why = f"interval {interval!r} is not seconds, HH:MM:SS or an ISO 8601 duration"
+        return [_problem("interval", why)]
+    if parsed <= datetime.timedelta(0):
+        return [_problem("interval", f"interval must be greater than 0 (got {interval!r})")]
+    return []
+
+
+def _rrule_item_problems(rrule: Any) -> list[ScheduleProblem]:
+    if rrule is None or is_templated(rrule):
+        return []
+    if not isinstance(rrule, str):
+        return [_problem("rrule", f"rrule must be a string, not {rrule!r}")]
+    decoded = _rrule_json(rrule)
+    if decoded is not None:
+        return _check_rrule_json(decoded)
+    problem = rrule_problem(rrule)
+    return [] if problem is None else [problem]
+
+
+def _option_problems(item: Mapping[str, Any], given: list[str]) -> list[ScheduleProblem]:
+    """day_or, active, parameters, slug and replaces: the keys that qualify a schedule."""
+    problems: list[ScheduleProblem] = []
     day_or = item.get("day_or")
     if day_or is not None and not is_templated(day_or):
         if parse_bool(day_or) is None:
-            err("day_or", f"day_or must be true or false, not {day_or!r}")
+            problems.append(_problem("day_or", f"day_or must be true or false, not {day_or!r}"))
         elif given and given[0] != "cron":
-            err("day_or", "day_or only applies to cron schedules; it is ignored here", "warning")
-
+            why = "day_or only applies to cron schedules; it is ignored here"
+            problems.append(_problem("day_or", why, "warning"))
     active = item.get("active")
     if active is not None and not is_templated(active) and parse_bool(active) is None:
-        err("active", f"active must be true or false, not {active!r}")
+        problems.append(_problem("active", f"active must be true or false, not {active!r}"))
     parameters = item.get("parameters")
     if parameters is not None and not isinstance(parameters, Mapping):
-        err("parameters", "schedule parameters must be a mapping")
+        problems.append(_problem("parameters", "schedule parameters must be a mapping"))
     for key in ("slug", "replaces"):
         value = item.get(key)
         if value is not None and not isinstance(value, str):
-            err(key, f"{key} must be a string, not {value!r}")
+            problems.append(_problem(key, f"{key} must be a string, not {value!r}"))
     return problems
 
 
