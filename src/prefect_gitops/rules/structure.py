@@ -180,29 +180,53 @@ def _names(keys: Iterable[Any]) -> str:
 def _prefect_file(pf: PrefectFile, project: Project) -> Iterator[Diagnostic]:
     source = pf.file
     data: dict[Any, Any] = source.data
-    rel = source.rel
     keys = [k for k in data if isinstance(k, str)]
     if not any(k in PREFECT_MARKERS or closest(k, PREFECT_MARKERS) for k in keys):
-        hint = "a prefect.yaml has a `deployments:` list"
-        if "services" in data:
-            hint = "this looks like a docker-compose file; " + hint
-        first = next(iter(data), None)
-        yield Diagnostic(
-            Severity.ERROR,
-            "Y009",
-            f"{rel} is not a Prefect configuration: it has none of the keys "
-            "`deployments`, `build`, `push`, `pull`",
-            source.span((first,), key=True) if first is not None else Span(rel, 1, 1),
-            path="",
-            hint=hint,
-        )
+        yield _not_a_prefect_file(source)
         return
+    candidates, layout = _unknown_top_level_keys(source)
+    yield from _top_level_key_problems(source, candidates, layout)
+    for section in STEP_SECTIONS:
+        yield from _steps(source, (section,), data.get(section), label=source.rel, resource=None)
+    raw_deployments = data.get("deployments")
+    if not layout and (raw_deployments is None or raw_deployments == []):
+        yield _no_deployments(source)
+    for entry in pf.deployments:
+        if isinstance(entry.raw, dict):
+            yield from _deployment(entry, project)
 
+
+def _not_a_prefect_file(source: SourceFile) -> Diagnostic:
+    data: dict[Any, Any] = source.data
+    hint = "a prefect.yaml has a `deployments:` list"
+    if "services" in data:
+        hint = "this looks like a docker-compose file; " + hint
+    first = next(iter(data), None)
+    return Diagnostic(
+        Severity.ERROR,
+        "Y009",
+        f"{source.rel} is not a Prefect configuration: it has none of the keys "
+        "`deployments`, `build`, `push`, `pull`",
+        source.span((first,), key=True) if first is not None else Span(source.rel, 1, 1),
+        path="",
+        hint=hint,
+    )
+
+
+def _unknown_top_level_keys(source: SourceFile) -> tuple[list[Any], list[Any]]:
+    """The top-level keys Prefect ignores, and those of them that are a Prefect 2 layout."""
     anchored = _anchor_sources(source)
-    candidates = [k for k in data if k not in KNOWN_TOP_LEVEL_KEYS and k not in anchored]
+    candidates = [k for k in source.data if k not in KNOWN_TOP_LEVEL_KEYS and k not in anchored]
     layout = [k for k in candidates if k in TOP_LEVEL_DEPLOYMENT_KEYS]
     if all(k in WEAK_LAYOUT_KEYS for k in layout):
         layout = []
+    return candidates, layout
+
+
+def _top_level_key_problems(
+    source: SourceFile, candidates: list[Any], layout: list[Any]
+) -> Iterator[Diagnostic]:
+    rel = source.rel
     for key in candidates:
         if key in layout:
             continue
@@ -232,27 +256,20 @@ def _prefect_file(pf: PrefectFile, project: Project) -> Iterator[Diagnostic]:
             "(`deployments: [{name: ..., entrypoint: ..., work_pool: ...}]`)",
         )
 
-    for section in STEP_SECTIONS:
-        yield from _steps(source, (section,), data.get(section), label=rel, resource=None)
 
-    raw_deployments = data.get("deployments")
-    if not layout and (raw_deployments is None or raw_deployments == []):
-        where: JsonPath = ("deployments",) if "deployments" in data else ()
-        # A warning: `prefect deploy --all` has nothing to do here, but the repository may
-        # declare work pools, variables and limits, which prefect-gitops applies all the same.
-        yield _diag(
-            Severity.WARNING,
-            "S012",
-            f'{rel} declares no deployments; `prefect deploy --all` fails in its folder ("An '
-            'entrypoint must be provided"); prefect-gitops applies the rest of the repository',
-            source,
-            where,
-            hint="add a `deployments:` list, or drop this file from `prefect_files`",
-        )
-
-    for entry in pf.deployments:
-        if isinstance(entry.raw, dict):
-            yield from _deployment(entry, project)
+def _no_deployments(source: SourceFile) -> Diagnostic:
+    where: JsonPath = ("deployments",) if "deployments" in source.data else ()
+    # A warning: `prefect deploy --all` has nothing to do here, but the repository may
+    # declare work pools, variables and limits, which prefect-gitops applies all the same.
+    return _diag(
+        Severity.WARNING,
+        "S012",
+        f'{source.rel} declares no deployments; `prefect deploy --all` fails in its folder ("An '
+        'entrypoint must be provided"); prefect-gitops applies the rest of the repository',
+        source,
+        where,
+        hint="add a `deployments:` list, or drop this file from `prefect_files`",
+    )
 
 
 def _steps(
@@ -300,20 +317,37 @@ def _steps(
 
 def _deployment(entry: DeploymentEntry, project: Project) -> Iterator[Diagnostic]:
     raw: dict[Any, Any] = entry.raw
-    source = entry.file
-    base = entry.path
-    label = entry.label
-    resource = entry.resource
+    yield from _name_problems(entry)
+    yield from _deployment_key_problems(entry, project)
+    work_pool = raw.get("work_pool")
+    if isinstance(work_pool, dict):
+        yield from _work_pool(entry, work_pool, project)
+    yield from _schedules(entry)
+    limit = raw.get("concurrency_limit")
+    if isinstance(limit, dict):
+        yield from _concurrency_limit_keys(entry, limit)
+    for section in STEP_SECTIONS:
+        yield from _steps(
+            entry.file,
+            (*entry.path, section),
+            raw.get(section),
+            label=entry.label,
+            resource=entry.resource,
+        )
 
+
+def _name_problems(entry: DeploymentEntry) -> Iterator[Diagnostic]:
+    raw: dict[Any, Any] = entry.raw
+    base = entry.path
     name = raw.get("name")
     if name is None or (isinstance(name, str) and not name.strip()):
         yield Diagnostic(
             Severity.ERROR,
             "S009",
-            f"{label} has no `name`; `prefect deploy` needs one to create it",
-            source.span((*base, "name") if "name" in raw else base, key=True),
+            f"{entry.label} has no `name`; `prefect deploy` needs one to create it",
+            entry.file.span((*base, "name") if "name" in raw else base, key=True),
             path=format_path((*base, "name")),
-            resource=resource,
+            resource=entry.resource,
             hint="add `name: <deployment-name>` to this item",
         )
     elif isinstance(name, str):
@@ -322,16 +356,20 @@ def _deployment(entry: DeploymentEntry, project: Project) -> Iterator[Diagnostic
             yield _diag(
                 Severity.ERROR,
                 "S013",
-                f"{label}: the name contains {' '.join(bad)}, which Prefect rejects",
-                source,
+                f"{entry.label}: the name contains {' '.join(bad)}, which Prefect rejects",
+                entry.file,
                 (*base, "name"),
-                resource=resource,
+                resource=entry.resource,
                 key=False,
             )
 
+
+def _deployment_key_problems(entry: DeploymentEntry, project: Project) -> Iterator[Diagnostic]:
+    raw: dict[Any, Any] = entry.raw
+    source, label, resource = entry.file, entry.label, entry.resource
     job_variables: set[str] | None = None
     for key in raw:
-        path = (*base, key)
+        path = (*entry.path, key)
         if key in KNOWN_DEPLOYMENT_KEYS:
             continue
         if key in MISPLACED_IN_DEPLOYMENT:
@@ -374,30 +412,19 @@ def _deployment(entry: DeploymentEntry, project: Project) -> Iterator[Diagnostic
                 hint=suggestion,
             )
 
-    work_pool = raw.get("work_pool")
-    if isinstance(work_pool, dict):
-        yield from _work_pool(entry, work_pool, project)
 
-    yield from _schedules(entry)
-
-    limit = raw.get("concurrency_limit")
-    if isinstance(limit, dict):
-        for key in limit:
-            if key not in KNOWN_CONCURRENCY_KEYS:
-                yield _diag(
-                    Severity.WARNING,
-                    "S001",
-                    f"{label}: unknown key '{key}' in `concurrency_limit` (Prefect ignores it)",
-                    source,
-                    (*base, "concurrency_limit", key),
-                    resource=resource,
-                    hint=did_you_mean(str(key), KNOWN_CONCURRENCY_KEYS),
-                )
-
-    for section in STEP_SECTIONS:
-        yield from _steps(
-            source, (*base, section), raw.get(section), label=label, resource=resource
-        )
+def _concurrency_limit_keys(entry: DeploymentEntry, limit: dict[Any, Any]) -> Iterator[Diagnostic]:
+    for key in limit:
+        if key not in KNOWN_CONCURRENCY_KEYS:
+            yield _diag(
+                Severity.WARNING,
+                "S001",
+                f"{entry.label}: unknown key '{key}' in `concurrency_limit` (Prefect ignores it)",
+                entry.file,
+                (*entry.path, "concurrency_limit", key),
+                resource=entry.resource,
+                hint=did_you_mean(str(key), KNOWN_CONCURRENCY_KEYS),
+            )
 
 
 def _job_variable_names(pool_name: Any, project: Project) -> set[str]:
