@@ -260,9 +260,37 @@ def read_yaml_file(
     `lenient_duplicates` (Prefect's own files) a key given twice is a warning and the later
     value is kept, as Prefect's `yaml.safe_load` keeps it; in our own formats it is an error."""
     rel = relative(path, root)
-    top = Span(rel, 1, 1)
+    data = _read_file_bytes(path, within or root, rel, diags, what=what)
+    if data is None:
+        return None
+    text = _decode_text(data, rel, diags, what=what)
+    if text is None:
+        return None
     try:
-        data = read_capped(path, within or root, cap=MAX_FILE_BYTES, name=f"{what} {rel}")
+        value, smap = load_yaml(text, rel, keep_last_duplicate=lenient_duplicates)
+    except YamlLoadError as exc:
+        _yaml_error(exc, text, rel, diags)
+        return None
+    for key_path, (line, column), first in smap.duplicates:
+        diags.warning(
+            "Y005",
+            f"{what} {rel}: duplicate key {format_path(key_path)!r} (first at line {first}); "
+            "Prefect's YAML loader silently keeps only this later one",
+            Span(rel, line, column),
+            hint="remove or rename one of them",
+        )
+    if require_mapping and not isinstance(value, dict):
+        message, hint = _not_a_mapping_hint(text, value)
+        diags.error("Y008", f"{what} {rel}: {message}", Span(rel, 1, 1), hint=hint)
+        return None
+    return SourceFile(path, rel, value, smap)
+
+
+def _read_file_bytes(
+    path: Path, within: Path, rel: str, diags: Diagnostics, *, what: str
+) -> bytes | None:
+    try:
+        return read_capped(path, within, cap=MAX_FILE_BYTES, name=f"{what} {rel}")
     except FileProblem as problem:
         hint = problem.hint
         if problem.kind == "missing" and what == "prefect file":
@@ -271,8 +299,12 @@ def read_yaml_file(
                 "`prefect_files` of prefect-gitops.yaml"
             )
         code = "S010" if problem.kind == "outside" else "Y001"
-        diags.error(code, problem.message, top, hint=hint)
+        diags.error(code, problem.message, Span(rel, 1, 1), hint=hint)
         return None
+
+
+def _decode_text(data: bytes, rel: str, diags: Diagnostics, *, what: str) -> str | None:
+    """The file's text without its BOM, or None (diagnosed) if not UTF-8 or mid-merge."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -296,24 +328,7 @@ def read_yaml_file(
             hint="resolve the merge conflict before validating",
         )
         return None
-    try:
-        value, smap = load_yaml(text, rel, keep_last_duplicate=lenient_duplicates)
-    except YamlLoadError as exc:
-        _yaml_error(exc, text, rel, diags)
-        return None
-    for key_path, (line, column), first in smap.duplicates:
-        diags.warning(
-            "Y005",
-            f"{what} {rel}: duplicate key {format_path(key_path)!r} (first at line {first}); "
-            "Prefect's YAML loader silently keeps only this later one",
-            Span(rel, line, column),
-            hint="remove or rename one of them",
-        )
-    if require_mapping and not isinstance(value, dict):
-        message, hint = _not_a_mapping_hint(text, value)
-        diags.error("Y008", f"{what} {rel}: {message}", Span(rel, 1, 1), hint=hint)
-        return None
-    return SourceFile(path, rel, value, smap)
+    return text
 
 
 def read_json_or_yaml(
@@ -410,6 +425,16 @@ def _type_hint(path: JsonPath, value: Any, expected: list[str]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _ErrorSite:
+    """Where a model's errors are reported: the file, the value's path in it, whose it is."""
+
+    source: SourceFile
+    prefix: JsonPath
+    label: str
+    resource: str | None
+
+
 def model_errors(
     exc: ValidationError,
     data: Any,
@@ -427,23 +452,13 @@ def model_errors(
     A value that fails every branch of a union gets one message listing what each branch
     expected; when a branch got further into the value, its (more specific) errors win.
     """
+    site = _ErrorSite(source, prefix, label, resource)
     groups: dict[JsonPath, list[tuple[JsonPath, Mapping[str, Any]]]] = {}
     for err in exc.errors():
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
-            path = _data_path(data, loc)
-            key = loc[-1]
-            parent_path = path[:-1] if path and path[-1] == key else path
             if unknown_is_error:
-                where_text = format_path((*prefix, *parent_path)) or "the top level"
-                diags.error(
-                    "S001",
-                    f"{label}: unknown key '{key}' in {where_text}",
-                    source.span((*prefix, *parent_path, key), key=True),
-                    path=format_path((*prefix, *parent_path, key)),
-                    resource=resource,
-                    hint=did_you_mean(str(key), known_fields),
-                )
+                _unknown_key_error(site, _data_path(data, loc), loc[-1], diags, known_fields)
             continue
         if err["type"] == "missing":
             missing = (*_data_path(data, loc[:-1]), loc[-1])
@@ -453,46 +468,74 @@ def model_errors(
             (_data_path(data, loc), err)
         )
     for group_path, errs in groups.items():
-        first = errs[0][1]
-        if first["type"] == "missing":
-            key, where = group_path[-1], group_path[:-1]
-            inside_of = f" in `{format_path((*prefix, *where))}`" if where else ""
-            diags.error(
-                "S009",
-                f"{label}: missing required key '{key}'{inside_of}",
-                source.span((*prefix, *where), key=bool(where)),
-                path=format_path((*prefix, *group_path)),
-                resource=resource,
-            )
-            continue
-        deepest = max(len(p) for p, _ in errs)
-        chosen = [(p, e) for p, e in errs if len(p) == deepest]
-        path = chosen[0][0]
-        value = _value_at(data, path)
-        expected: list[str] = []
-        others: list[str] = []
-        for _, detail in chosen:
-            wanted = _EXPECTED.get(detail["type"])
-            bucket, text = (expected, wanted) if wanted else (others, _clean_message(detail))
-            if text not in bucket:
-                bucket.append(text)
-        shown = format_path((*prefix, *path)) or "the document"
-        if expected and not others:
-            message = f"`{shown}` should be {' or '.join(expected)}, not {_kind(value)}"
-            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-                message += f" ({_short_repr(value)})"
+        if errs[0][1]["type"] == "missing":
+            _missing_key_error(site, group_path, diags)
         else:
-            reasons = others + [f"expected {e}" for e in expected]
-            message = f"`{shown}` = {_short_repr(value)} is invalid: {'; or '.join(reasons)}"
-        banned = any("Prefect server rejects" in str(e.get("msg")) for _, e in chosen)
-        diags.error(
-            "S013" if banned else "S002",
-            f"{label}: {message}",
-            source.span((*prefix, *path)),
-            path=format_path((*prefix, *path)),
-            resource=resource,
-            hint=_type_hint((*prefix, *path), value, expected),
-        )
+            _invalid_value_error(site, data, errs, diags)
+
+
+def _unknown_key_error(
+    site: _ErrorSite, path: JsonPath, key: Any, diags: Diagnostics, known_fields: Iterable[str]
+) -> None:
+    parent_path = path[:-1] if path and path[-1] == key else path
+    where_text = format_path((*site.prefix, *parent_path)) or "the top level"
+    diags.error(
+        "S001",
+        f"{site.label}: unknown key '{key}' in {where_text}",
+        site.source.span((*site.prefix, *parent_path, key), key=True),
+        path=format_path((*site.prefix, *parent_path, key)),
+        resource=site.resource,
+        hint=did_you_mean(str(key), known_fields),
+    )
+
+
+def _missing_key_error(site: _ErrorSite, group_path: JsonPath, diags: Diagnostics) -> None:
+    key, where = group_path[-1], group_path[:-1]
+    inside_of = f" in `{format_path((*site.prefix, *where))}`" if where else ""
+    diags.error(
+        "S009",
+        f"{site.label}: missing required key '{key}'{inside_of}",
+        site.source.span((*site.prefix, *where), key=bool(where)),
+        path=format_path((*site.prefix, *group_path)),
+        resource=site.resource,
+    )
+
+
+def _invalid_value_error(
+    site: _ErrorSite,
+    data: Any,
+    errs: list[tuple[JsonPath, Mapping[str, Any]]],
+    diags: Diagnostics,
+) -> None:
+    """One diagnostic for a value, from the errors of the branches that got deepest into it."""
+    deepest = max(len(p) for p, _ in errs)
+    chosen = [(p, e) for p, e in errs if len(p) == deepest]
+    path = chosen[0][0]
+    value = _value_at(data, path)
+    expected: list[str] = []
+    others: list[str] = []
+    for _, detail in chosen:
+        wanted = _EXPECTED.get(detail["type"])
+        bucket, text = (expected, wanted) if wanted else (others, _clean_message(detail))
+        if text not in bucket:
+            bucket.append(text)
+    shown = format_path((*site.prefix, *path)) or "the document"
+    if expected and not others:
+        message = f"`{shown}` should be {' or '.join(expected)}, not {_kind(value)}"
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            message += f" ({_short_repr(value)})"
+    else:
+        reasons = others + [f"expected {e}" for e in expected]
+        message = f"`{shown}` = {_short_repr(value)} is invalid: {'; or '.join(reasons)}"
+    banned = any("Prefect server rejects" in str(e.get("msg")) for _, e in chosen)
+    diags.error(
+        "S013" if banned else "S002",
+        f"{site.label}: {message}",
+        site.source.span((*site.prefix, *path)),
+        path=format_path((*site.prefix, *path)),
+        resource=site.resource,
+        hint=_type_hint((*site.prefix, *path), value, expected),
+    )
 
 
 def field_names(model: type[BaseModel]) -> set[str]:
