@@ -12,6 +12,7 @@ from ..api import ApiClient
 from ..errors import ConfigError, ReconcilerError
 from ..runner.health import HealthServer
 from ..runner.poll import Runner, RunnerOptions
+from ..settings import Settings
 from . import cli
 from .common import api_options, resolve_settings
 from .options import Seconds, with_no_color
@@ -170,7 +171,14 @@ def start(
         python=sys.executable,
         **({"name": name} if name else {}),
     )
-    settings = resolve_settings(api_url, profile)
+    health_address = (healthcheck_host, healthcheck_port) if with_healthcheck else None
+    _serve(resolve_settings(api_url, profile), options, health_address)
+    return 0
+
+
+def _serve(
+    settings: Settings, options: RunnerOptions, health_address: tuple[str, int] | None
+) -> None:
     with ApiClient(settings) as client:
         runner = Runner(
             client,
@@ -181,24 +189,27 @@ def start(
             output=click.echo,
         )
         health: HealthServer | None = None
-        if with_healthcheck:
-            health = HealthServer(healthcheck_host, healthcheck_port, runner.is_healthy)
+        if health_address is not None:
+            health = HealthServer(*health_address, runner.is_healthy)
             health.start()
             click.echo(f"health check at {health.address}", err=True)
         try:
-            runner.install_signal_handlers()
-            runner.start()
-            queues_text = ", ".join(queues) if queues else "all queues"
-            click.echo(
-                f"runner {options.name!r} polling work pool {pool!r} ({queues_text}) every "
-                f"{query_seconds:g}s" + (f", limit {limit}" if limit else ""),
-                err=True,
-            )
-            runner.run()
+            _poll(runner, options)
         finally:
             if health is not None:
                 health.close()
-    return 0
+
+
+def _poll(runner: Runner, options: RunnerOptions) -> None:
+    runner.install_signal_handlers()
+    runner.start()
+    queues_text = ", ".join(options.queues) if options.queues else "all queues"
+    click.echo(
+        f"runner {options.name!r} polling work pool {options.pool!r} ({queues_text}) every "
+        f"{options.query_seconds:g}s" + (f", limit {options.limit}" if options.limit else ""),
+        err=True,
+    )
+    runner.run()
 
 
 def _exec_lean() -> None:
