@@ -328,35 +328,46 @@ def _resolve_templated(
         return out
 
     if not has_steps:
-        for path, leaf in _leaves(value):
-            if not isinstance(leaf, str):
-                continue
-            names = sorted(
-                p.full_match for p in templating.find_placeholders(leaf) if p.is_step_output
-            )
-            if not names:
-                continue
-            whole = templating.is_whole_placeholder(leaf) is not None
-            effect = "drops this key" if whole else f"replaces {', '.join(names)} with ''"
-            out.problems.append(
-                Problem(
-                    ProblemKind.DROPPED,
-                    path,
-                    f"no value for {', '.join(names)}: no build or push step, nor environment "
-                    f"variable, provides it, so prefect deploy {effect}",
-                    "placeholder",
-                )
-            )
+        out.problems += _dropped_step_outputs(value)
     step_values: Mapping[str, Any] = _StepOutputs(registry) if has_steps else {}
     value = templating.apply_values(
         value, step_values, skip_prefixes=["ctx."], environ=_UnsetEnv(registry)
     )
     out.value = value
+    out.problems += _offline_problems(value, registry)
+    return out
+
+
+def _dropped_step_outputs(value: Any) -> list[Problem]:
+    """The step-output placeholders `prefect deploy` drops when no build or push step runs."""
+    problems: list[Problem] = []
+    for path, leaf in _leaves(value):
+        if not isinstance(leaf, str):
+            continue
+        names = sorted(p.full_match for p in templating.find_placeholders(leaf) if p.is_step_output)
+        if not names:
+            continue
+        whole = templating.is_whole_placeholder(leaf) is not None
+        effect = "drops this key" if whole else f"replaces {', '.join(names)} with ''"
+        problems.append(
+            Problem(
+                ProblemKind.DROPPED,
+                path,
+                f"no value for {', '.join(names)}: no build or push step, nor environment "
+                f"variable, provides it, so prefect deploy {effect}",
+                "placeholder",
+            )
+        )
+    return problems
+
+
+def _offline_problems(value: Any, registry: Mapping[str, Unknown]) -> list[Problem]:
+    problems: list[Problem] = []
     for path, leaf in _leaves(value):
         unknowns = _unknowns_in(leaf, registry)
         if unknowns:
             reasons = "; ".join(dict.fromkeys(f"{u.text}: {u.reason}" for u in unknowns))
-            out.problems.append(
+            problems.append(
                 Problem(
                     ProblemKind.OFFLINE,
                     path,
@@ -364,7 +375,7 @@ def _resolve_templated(
                     "placeholder",
                 )
             )
-    return out
+    return problems
 
 
 # -- the server's schema handling ----------------------------------------------------------------
