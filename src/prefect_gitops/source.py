@@ -180,40 +180,9 @@ class _Builder:
             origin = self._child_path() if anchor is not None else ()
             self._complete(value, 1, mark, anchor, origin, is_alias=False)
         elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-            is_map = kind is yaml.MappingStartEvent
-            tag = event.tag
-            if (is_map and tag not in _MAP_TAGS) or (not is_map and tag not in _SEQ_TAGS):
-                raise YamlLoadError(
-                    f"unsupported YAML tag {tag!r} (Prefect reads files with yaml.safe_load)",
-                    *mark,
-                    kind="unsupported",
-                )
-            if len(self.stack) >= MAX_DEPTH:
-                raise _too_deep(*mark)
-            if event.anchor is not None:
-                self._define_anchor(event.anchor, mark)
-                self.open_anchors.add(event.anchor)
-            self.stack.append(
-                _Frame(
-                    is_map,
-                    self._child_path(),
-                    mark,
-                    event.anchor,
-                    {} if is_map else [],
-                    flow=bool(event.flow_style),
-                )
-            )
+            self._open_collection(event, kind is yaml.MappingStartEvent, mark)
         elif kind is yaml.AliasEvent:
-            name = event.anchor
-            if name in self.open_anchors:
-                raise YamlLoadError(f"alias *{name} refers to its own anchor (a cycle)", *mark)
-            anchor = self.anchors.get(name)
-            if anchor is None:
-                raise YamlLoadError(f"alias *{name} refers to an anchor that is not defined", *mark)
-            path = self._child_path()
-            if not self._is_key_position():
-                self.smap.redirects[path] = anchor.path
-            self._complete(anchor.value, anchor.size, mark, None, anchor.path, is_alias=True)
+            self._alias(event.anchor, mark)
         elif kind is yaml.DocumentStartEvent:
             self.documents += 1
             if self.documents > 1:
@@ -222,6 +191,41 @@ class _Builder:
                     *mark,
                     kind="unsupported",
                 )
+
+    def _open_collection(self, event: Any, is_map: bool, mark: tuple[int, int]) -> None:
+        tag = event.tag
+        if (is_map and tag not in _MAP_TAGS) or (not is_map and tag not in _SEQ_TAGS):
+            raise YamlLoadError(
+                f"unsupported YAML tag {tag!r} (Prefect reads files with yaml.safe_load)",
+                *mark,
+                kind="unsupported",
+            )
+        if len(self.stack) >= MAX_DEPTH:
+            raise _too_deep(*mark)
+        if event.anchor is not None:
+            self._define_anchor(event.anchor, mark)
+            self.open_anchors.add(event.anchor)
+        self.stack.append(
+            _Frame(
+                is_map,
+                self._child_path(),
+                mark,
+                event.anchor,
+                {} if is_map else [],
+                flow=bool(event.flow_style),
+            )
+        )
+
+    def _alias(self, name: str, mark: tuple[int, int]) -> None:
+        if name in self.open_anchors:
+            raise YamlLoadError(f"alias *{name} refers to its own anchor (a cycle)", *mark)
+        anchor = self.anchors.get(name)
+        if anchor is None:
+            raise YamlLoadError(f"alias *{name} refers to an anchor that is not defined", *mark)
+        path = self._child_path()
+        if not self._is_key_position():
+            self.smap.redirects[path] = anchor.path
+        self._complete(anchor.value, anchor.size, mark, None, anchor.path, is_alias=True)
 
     def _define_anchor(self, name: str, mark: tuple[int, int]) -> None:
         # yaml.safe_load refuses a second anchor of the same name in one document.
@@ -338,19 +342,22 @@ class _Builder:
             return
         path = (*parent.path, key)
         if key in parent.value:
-            first = self.smap.keys.get(path, (0, 0))
-            if self.keep_last_duplicate:
-                self.smap.duplicates.append((path, parent.key_mark, first[0]))
-            else:
-                raise YamlLoadError(
-                    f"duplicate key {key!r} (first defined at line {first[0]}); "
-                    "YAML loaders silently keep only the last one",
-                    *parent.key_mark,
-                    kind="duplicate",
-                )
+            self._duplicate_key(path, parent.key_mark)
         parent.value[key] = value
         self.smap.keys[path] = parent.key_mark
         self.smap.values[path] = mark
+
+    def _duplicate_key(self, path: JsonPath, key_mark: tuple[int, int]) -> None:
+        first = self.smap.keys.get(path, (0, 0))
+        if self.keep_last_duplicate:
+            self.smap.duplicates.append((path, key_mark, first[0]))
+            return
+        raise YamlLoadError(
+            f"duplicate key {path[-1]!r} (first defined at line {first[0]}); "
+            "YAML loaders silently keep only the last one",
+            *key_mark,
+            kind="duplicate",
+        )
 
     def _collect_merge(
         self, frame: _Frame, value: Any, origin: JsonPath, mark: tuple[int, int]
