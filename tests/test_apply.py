@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +33,7 @@ from prefect_gitops.ownership import (
     inventory_base_name,
     inventory_names,
 )
-from prefect_gitops.plan import Action, Plan, build_plan
+from prefect_gitops.plan import Action, Plan, ResourceChange, build_plan
 from prefect_gitops.settings import Settings
 from prefect_gitops.state import Address, Resource, State
 from tests.run_cli import run_cli
@@ -708,3 +709,47 @@ def test_a_second_ctrl_c_gives_up_on_the_report() -> None:
     with pytest.raises(KeyboardInterrupt):
         run(many_variables(40), State(), Recorder(handler), parallelism=2, cancel=cancel)
     assert len(sent) <= 2
+
+
+class _CountedChange(ResourceChange):
+    """A change that counts how often anything reads its `type` (the ordering's unit of work)."""
+
+    reads = 0
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "type":
+            _CountedChange.reads += 1
+        return super().__getattribute__(name)
+
+
+def test_ordering_work_grows_linearly_with_the_deployments() -> None:
+    # Ordering deployments after their dependencies used to scan every write once per
+    # deployment: 10,000 deployments cost 10^8 steps before the first request.
+    per_size: dict[int, int] = {}
+    for size in (100, 400):
+        deployments = [
+            Resource(
+                Address.deployment("etl", f"d{i}"),
+                deployment_spec(name=f"d{i}"),
+                {"unmanaged": [], "opaque": [], "generated_slugs": []},
+            )
+            for i in range(size)
+        ]
+        desired = State.of([Resource(POOL, pool_spec()), Resource(FLOW, {"name": "etl"}),
+                            *deployments])  # fmt: skip
+        plan = build_plan(desired, State(), project=PROJECT)
+        counted = tuple(
+            _CountedChange(**{f.name: getattr(rc, f.name) for f in dataclasses.fields(rc)})
+            for rc in plan.resource_changes
+        )
+        plan = dataclasses.replace(plan, resource_changes=counted)
+        _CountedChange.reads = 0
+        rec = Recorder()
+        with rec.client() as client:
+            result = apply_plan(client, plan, desired=desired, live=State(), project=PROJECT)
+        assert result.ok and len(rec.writes()) == size + 2
+        paths = [p for _, p, _ in rec.requests]
+        assert paths.index("/work_pools/") < paths.index("/deployments/")
+        per_size[size] = _CountedChange.reads
+    # 4x the deployments: about 4x the work (quadratic was 16x).
+    assert per_size[400] < 6 * per_size[100]
