@@ -128,7 +128,11 @@ def measure(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         with LoopbackProxy(server.url) as proxy:
             argv = client.argv("plan", "plan", str(repo), "--api-url", proxy.url,
                                "--detailed-exitcode")  # fmt: skip
+            cpu_before, wait_before = _tree_times(server.process.pid)
             plan = run(argv, client_env(proxy.url, home))
+            cpu_after, wait_after = _tree_times(server.process.pid)
+            plan["server_cpu_s"] = round(cpu_after - cpu_before, 2)
+            plan["server_cpu_wait_s"] = round(wait_after - wait_before, 2)
             plan["requests"] = proxy.requests
             plan["endpoints"] = dict(proxy.counts.most_common())
         row["plan"] = plan
@@ -164,26 +168,24 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f" {os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}, Python"
         f" {platform.python_version()}, prefect-gitops {__version__}",
         "",
-        "| deployments | validate s (CPU s) | plan s (CPU s, requests) | no-op apply s (CPU s,"
-        " requests, writes) | apply from empty s (requests) | server CPU s | server waiting for"
-        " a CPU s | apply / server CPU | apply / (server CPU + wait) | peak RSS MiB |",
+        "| deployments | validate s (CPU s) | plan s (CPU s; server CPU s; requests) | no-op apply s"
+        " (CPU s; server CPU s; requests; writes) | apply from empty s (requests) | server CPU s"
+        " | server waiting for a CPU s | apply / server CPU | apply / (server CPU + wait) |"
+        " peak RSS MiB |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        empty, noop, plan, check = (
-            row["apply_empty"],
-            row["apply_noop"],
-            row["plan"],
-            row["validate"],
-        )
+        empty, noop, plan = row["apply_empty"], row["apply_noop"], row["plan"]
+        check = row["validate"]
         peak = max(row[k]["rss_mib"] for k in ("validate", "plan", "apply_empty", "apply_noop"))
         busy = empty["server_cpu_s"] + empty["server_cpu_wait_s"]
         ratio = empty["seconds"] / empty["server_cpu_s"] if empty["server_cpu_s"] else 0.0
         ratio_busy = empty["seconds"] / busy if busy else 0.0
         lines.append(
             f"| {row['deployments']:,} | {check['seconds']} ({check['cpu_s']}) |"
-            f" {plan['seconds']} ({plan['cpu_s']}, {plan['requests']}) |"
-            f" {noop['seconds']} ({noop['cpu_s']}, {noop['requests']}, {noop['writes']}) |"
+            f" {plan['seconds']} ({plan['cpu_s']}; {plan.get('server_cpu_s', '-')};"
+            f" {plan['requests']}) | {noop['seconds']} ({noop['cpu_s']};"
+            f" {noop['server_cpu_s']}; {noop['requests']}; {noop['writes']}) |"
             f" {empty['seconds']} ({empty['requests']}) | {empty['server_cpu_s']} |"
             f" {empty['server_cpu_wait_s']} | {ratio:.2f} | {ratio_busy:.2f} | {peak} |"
         )
