@@ -1,23 +1,29 @@
 """Scaling curve: validate, plan, no-op apply and apply from empty at 1k, 5k and 10k deployments.
 
-usage: python bench/scale.py [--sizes 1000,5000,10000] [--backend postgres|sqlite] [--pools 20] [--json]
+usage: python bench/scale.py [--sizes 1000,5000,10000] [--backend postgres|sqlite] [--pools 20]
+                             [--scheduler] [--profile DIR] [--json]
 
 For each size: a generated repository (`tests/repo_factory.py`: N deployments with a daily
 cron on P process pools) and a fresh `prefect server start` on the chosen backend (PostgreSQL:
-a database of its own on the throwaway cluster of tests/postgres.py). Each of our commands
-runs as a CLI subprocess through a counting loopback proxy (bench/proxy.py):
+a database of its own on the throwaway cluster of tests/postgres.py), its scheduler service
+off unless `--scheduler` (it would be inserting up to 100 runs per new deployment while we
+measure). Each of our commands runs as a CLI subprocess through a counting loopback proxy
+(bench/proxy.py):
 
 - `validate` (offline);
-- `apply` from empty: wall time, HTTP requests and writes, and the CPU time the server's
-  processes spent meanwhile (a local server is bound by its own CPU: the goal compares the
-  two);
-- `plan` of the applied repository (must say "No changes"): wall time and requests;
+- `apply` from empty: wall time, HTTP requests and writes, the CPU time the server's
+  processes spent meanwhile and the time their threads were ready to run but waited for a
+  CPU (a local server is bound by its own CPU: the goal compares the two; on a shared machine
+  the wait says how much of a core the server was denied);
+- `plan` of the applied repository (must say "No changes"): wall time, requests by endpoint,
+  server CPU;
 - the no-op `apply` (must send 0 writes).
 
-Every figure includes interpreter start-up; peak RSS is the client process's own maximum
-resident set (`wait4`). Goals (issue "Scale"): plan of 10k <= 10 s and <= 60 requests; no-op
-apply of 10k <= 15 s with 0 writes; peak RSS <= 500 MiB; apply from empty within 1.2x of the
-server's CPU time.
+Every figure includes interpreter start-up; the client's CPU seconds and peak RSS are its own
+(`wait4`). Each finished size is also printed to stderr as JSON. `--profile DIR` runs our CLI
+under cProfile (DIR/<size>/<step>.prof; slower, for finding where the time goes). Goals
+(issue "Scale"): plan of 10k <= 10 s and <= 60 requests; no-op apply of 10k <= 15 s with 0
+writes; peak RSS <= 500 MiB; apply from empty within 1.2x of the server's CPU time.
 """
 
 from __future__ import annotations
