@@ -1,23 +1,29 @@
 """Scaling curve: validate, plan, no-op apply and apply from empty at 1k, 5k and 10k deployments.
 
-usage: python bench/scale.py [--sizes 1000,5000,10000] [--backend postgres|sqlite] [--pools 20] [--json]
+usage: python bench/scale.py [--sizes 1000,5000,10000] [--backend postgres|sqlite] [--pools 20]
+                             [--scheduler] [--profile DIR] [--json]
 
 For each size: a generated repository (`tests/repo_factory.py`: N deployments with a daily
 cron on P process pools) and a fresh `prefect server start` on the chosen backend (PostgreSQL:
-a database of its own on the throwaway cluster of tests/postgres.py). Each of our commands
-runs as a CLI subprocess through a counting loopback proxy (bench/proxy.py):
+a database of its own on the throwaway cluster of tests/postgres.py), its scheduler service
+off unless `--scheduler` (it would be inserting up to 100 runs per new deployment while we
+measure). Each of our commands runs as a CLI subprocess through a counting loopback proxy
+(bench/proxy.py):
 
 - `validate` (offline);
-- `apply` from empty: wall time, HTTP requests and writes, and the CPU time the server's
-  processes spent meanwhile (a local server is bound by its own CPU: the goal compares the
-  two);
-- `plan` of the applied repository (must say "No changes"): wall time and requests;
+- `apply` from empty: wall time, HTTP requests and writes, the CPU time the server's
+  processes spent meanwhile and the time their threads were ready to run but waited for a
+  CPU (a local server is bound by its own CPU: the goal compares the two; on a shared machine
+  the wait says how much of a core the server was denied);
+- `plan` of the applied repository (must say "No changes"): wall time, requests by endpoint,
+  server CPU;
 - the no-op `apply` (must send 0 writes).
 
-Every figure includes interpreter start-up; peak RSS is the client process's own maximum
-resident set (`wait4`). Goals (issue "Scale"): plan of 10k <= 10 s and <= 60 requests; no-op
-apply of 10k <= 15 s with 0 writes; peak RSS <= 500 MiB; apply from empty within 1.2x of the
-server's CPU time.
+Every figure includes interpreter start-up; the client's CPU seconds and peak RSS are its own
+(`wait4`). Each finished size is also printed to stderr as JSON. `--profile DIR` runs our CLI
+under cProfile (DIR/<size>/<step>.prof; slower, for finding where the time goes). Goals
+(issue "Scale"): plan of 10k <= 10 s and <= 60 requests; no-op apply of 10k <= 15 s with 0
+writes; peak RSS <= 500 MiB; apply from empty within 1.2x of the server's CPU time.
 """
 
 from __future__ import annotations
@@ -46,8 +52,10 @@ from prefect_gitops import __version__  # noqa: E402
 COMMAND_TIMEOUT = 3600
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` and every descendant (Linux /proc), in seconds."""
+def _tree_times(pid: int) -> tuple[float, float]:
+    """CPU seconds (utime + stime) of `pid` and every descendant, and the seconds their
+    threads spent ready to run but waiting for a CPU (`/proc/<pid>/task/<tid>/schedstat`): on
+    a shared machine a CPU-bound server does not get a whole core, and this says so."""
     ticks = os.sysconf("SC_CLK_TCK")
     stats: dict[int, list[str]] = {}  # one read of each process's stat, for tree and times
     for entry in Path("/proc").iterdir():
@@ -59,17 +67,23 @@ def _tree_cpu_seconds(pid: int) -> float:
     children: dict[int, list[int]] = {}
     for child, fields in stats.items():
         children.setdefault(int(fields[1]), []).append(child)
-    total, todo = 0.0, [pid]
+    cpu = wait = 0.0
+    todo = [pid]
     while todo:
         current = todo.pop()
-        if current in stats:
-            total += (int(stats[current][11]) + int(stats[current][12])) / ticks
         todo.extend(children.get(current, []))
-    return total
+        if current in stats:
+            cpu += (int(stats[current][11]) + int(stats[current][12])) / ticks
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                wait += int((task / "schedstat").read_text().split()[1]) / 1e9
+            except (OSError, ValueError, IndexError):
+                continue
+    return cpu, wait
 
 
 def run(argv: list[str], env: dict[str, str], expect: tuple[int, ...] = (0,)) -> dict[str, Any]:
-    """Run a CLI; wall seconds, peak RSS (MiB) and stdout."""
+    """Run a CLI; wall seconds, its own CPU seconds, peak RSS (MiB) and stdout."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
@@ -81,65 +95,105 @@ def run(argv: list[str], env: dict[str, str], expect: tuple[int, ...] = (0,)) ->
         stdout, stderr = out.read().decode(), err.read().decode()
     if proc.returncode not in expect:
         raise SystemExit(f"{argv[2:4]} exited {proc.returncode}:\n{stdout[-2000:]}{stderr[-2000:]}")
-    return {"seconds": round(seconds, 2), "rss_mib": round(usage.ru_maxrss / 1024, 1),
-            "stdout": stdout}  # fmt: skip
+    return {"seconds": round(seconds, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "rss_mib": round(usage.ru_maxrss / 1024, 1), "stdout": stdout}  # fmt: skip
 
 
-def _ours(*args: str) -> list[str]:
-    return [sys.executable, "-m", "prefect_gitops", *args]
+class Client:
+    """How our CLI is started: plainly, or under cProfile writing `<profile>/<name>.prof`
+    (slower: for finding where the time goes, not for the table)."""
+
+    def __init__(self, profile: Path | None) -> None:
+        self.profile = profile
+
+    def argv(self, name: str, *args: str) -> list[str]:
+        if self.profile is None:
+            return [sys.executable, "-m", "prefect_gitops", *args]
+        out = self.profile / f"{name}.prof"
+        return [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "prefect_gitops", *args]
 
 
-def measure(size: int, pools: int, backend: str, work: Path) -> dict[str, Any]:
-    repo = write_repo(work / f"repo-{size}", deployments=size, pools=pools, project=f"s{size}")
+# The scheduler service would be inserting up to 100 runs per new deployment (daily crons,
+# 100 days ahead: a million rows at 10k) while we measure: off unless --scheduler.
+NO_SCHEDULER = {"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}
+
+
+def measure(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    project = f"s{size}"
+    repo = write_repo(work / f"repo-{size}", deployments=size, pools=args.pools, project=project)
     home = work / f"home-{size}"
+    profile = Path(args.profile) / str(size) if args.profile else None
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+    client = Client(profile)
     row: dict[str, Any] = {"deployments": size}
-    row["validate"] = run(_ours("validate", str(repo)), client_env("", home))
-    with running_server(backend) as server:
-        row["apply_empty"] = _apply(server, repo, home)
+    row["validate"] = run(client.argv("validate", "validate", str(repo)), client_env("", home))
+    extra_env = None if args.scheduler else NO_SCHEDULER
+    with running_server(args.backend, extra_env=extra_env) as server:
+        row["apply_empty"] = _apply(server, repo, home, client.argv, "apply_empty")
         with LoopbackProxy(server.url) as proxy:
-            plan = run(_ours("plan", str(repo), "--api-url", proxy.url, "--detailed-exitcode"),
-                       client_env(proxy.url, home))  # fmt: skip
+            argv = client.argv("plan", "plan", str(repo), "--api-url", proxy.url,
+                               "--detailed-exitcode")  # fmt: skip
+            cpu_before, wait_before = _tree_times(server.process.pid)
+            plan = run(argv, client_env(proxy.url, home))
+            cpu_after, wait_after = _tree_times(server.process.pid)
+            plan["server_cpu_s"] = round(cpu_after - cpu_before, 2)
+            plan["server_cpu_wait_s"] = round(wait_after - wait_before, 2)
             plan["requests"] = proxy.requests
+            plan["endpoints"] = dict(proxy.counts.most_common())
         row["plan"] = plan
-        row["apply_noop"] = _apply(server, repo, home)
+        row["apply_noop"] = _apply(server, repo, home, client.argv, "apply_noop")
     for entry in row.values():
         if isinstance(entry, dict):
             entry.pop("stdout", None)
     return row
 
 
-def _apply(server: RunningServer, repo: Path, home: Path) -> dict[str, Any]:
+def _apply(server: RunningServer, repo: Path, home: Path, argv: Any, name: str) -> dict[str, Any]:
     with LoopbackProxy(server.url) as proxy:
-        cpu_before = _tree_cpu_seconds(server.process.pid)
+        cpu_before, wait_before = _tree_times(server.process.pid)
         result = run(
-            _ours("apply", str(repo), "--auto-approve", "--format", "json", "--api-url", proxy.url),
+            argv(name, "apply", str(repo), "--auto-approve", "--format", "json",
+                 "--api-url", proxy.url),
             client_env(proxy.url, home),
-        )
-        result["server_cpu_s"] = round(_tree_cpu_seconds(server.process.pid) - cpu_before, 2)
+        )  # fmt: skip
+        cpu_after, wait_after = _tree_times(server.process.pid)
+        result["server_cpu_s"] = round(cpu_after - cpu_before, 2)
+        result["server_cpu_wait_s"] = round(wait_after - wait_before, 2)
         result["requests"] = proxy.requests
+        result["endpoints"] = dict(proxy.counts.most_common(8))
     report = json.loads(result["stdout"])
     result["writes"] = report["requests"]["writes"]
     return result
 
 
-def markdown(rows: list[dict[str, Any]], backend: str) -> str:
+def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    scheduler = "on" if args.scheduler else "off"
     lines = [
-        f"backend: {backend}; {platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, prefect-gitops {__version__}",
+        f"backend: {args.backend}, scheduler service {scheduler}; {platform.machine()},"
+        f" {os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}, Python"
+        f" {platform.python_version()}, prefect-gitops {__version__}",
         "",
-        "| deployments | validate s | plan s (requests) | no-op apply s (writes) | apply from empty s"
-        " (requests) | server CPU s | apply / server CPU | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| deployments | validate s (CPU s) | plan s (CPU s; server CPU s; requests) | no-op apply s"
+        " (CPU s; server CPU s; requests; writes) | apply from empty s (requests) | server CPU s"
+        " | server waiting for a CPU s | apply / server CPU | apply / (server CPU + wait) |"
+        " peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         empty, noop, plan = row["apply_empty"], row["apply_noop"], row["plan"]
+        check = row["validate"]
         peak = max(row[k]["rss_mib"] for k in ("validate", "plan", "apply_empty", "apply_noop"))
+        busy = empty["server_cpu_s"] + empty["server_cpu_wait_s"]
         ratio = empty["seconds"] / empty["server_cpu_s"] if empty["server_cpu_s"] else 0.0
+        ratio_busy = empty["seconds"] / busy if busy else 0.0
         lines.append(
-            f"| {row['deployments']:,} | {row['validate']['seconds']} | {plan['seconds']}"
-            f" ({plan['requests']}) | {noop['seconds']} ({noop['writes']}) |"
+            f"| {row['deployments']:,} | {check['seconds']} ({check['cpu_s']}) |"
+            f" {plan['seconds']} ({plan['cpu_s']}; {plan.get('server_cpu_s', '-')};"
+            f" {plan['requests']}) | {noop['seconds']} ({noop['cpu_s']};"
+            f" {noop['server_cpu_s']}; {noop['requests']}; {noop['writes']}) |"
             f" {empty['seconds']} ({empty['requests']}) | {empty['server_cpu_s']} |"
-            f" {ratio:.2f} | {peak} |"
+            f" {empty['server_cpu_wait_s']} | {ratio:.2f} | {ratio_busy:.2f} | {peak} |"
         )
     return "\n".join(lines)
 
@@ -149,15 +203,21 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,5000,10000")
     parser.add_argument("--pools", type=int, default=20)
     parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--scheduler", action="store_true", help="keep the scheduler service on")
+    parser.add_argument("--profile", metavar="DIR", help="run our CLI under cProfile into DIR")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    rows = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        rows = [measure(size, args.pools, args.backend, Path(tmp)) for size in sizes]
+        for size in sizes:
+            rows.append(measure(size, args, Path(tmp)))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # kept if a later size dies
     if args.json:
-        print(json.dumps({"backend": args.backend, "rows": rows}, indent=2))
+        print(json.dumps({"backend": args.backend, "scheduler": args.scheduler, "rows": rows},
+                         indent=2))  # fmt: skip
     else:
-        print(markdown(rows, args.backend))
+        print(markdown(rows, args))
     return 0
 
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +81,11 @@ def postgres_admin_url() -> str:
 
 
 def start_server(
-    home: Path | None = None, *, python: str | None = None, backend: str = "sqlite"
+    home: Path | None = None,
+    *,
+    python: str | None = None,
+    backend: str = "sqlite",
+    extra_env: Mapping[str, str] | None = None,
 ) -> RunningServer:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
@@ -89,7 +93,7 @@ def start_server(
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = home / "server.log"
-    env = server_env(home)
+    env = {**server_env(home), **(extra_env or {})}
     if backend == "postgres":
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = postgres.create_database(
             postgres_admin_url()
@@ -144,8 +148,10 @@ def stop_server(server: RunningServer, *, remove: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def running_server(backend: str = "sqlite") -> Iterator[RunningServer]:
-    server = start_server(backend=backend)
+def running_server(
+    backend: str = "sqlite", extra_env: Mapping[str, str] | None = None
+) -> Iterator[RunningServer]:
+    server = start_server(backend=backend, extra_env=extra_env)
     try:
         yield server
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -127,3 +128,41 @@ def test_the_proxy_counts_answers_by_status() -> None:
         upstream.shutdown()
         upstream.server_close()
         thread.join(timeout=10)
+
+
+def test_scale_counts_a_busy_child_and_renders_both_ratios() -> None:
+    from argparse import Namespace
+
+    from bench import scale
+
+    burn = (
+        "import sys, time\n"
+        "sys.stdin.readline()\n"
+        "start = time.process_time()\n"
+        "while time.process_time() - start < 0.3: pass\n"
+        "print('done', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        first = scale._tree_times(os.getpid())
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "done\n"
+        later = scale._tree_times(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert later[0] - first[0] >= 0.25  # the child's CPU is counted as ours (tick rounding)
+    assert later[1] >= first[1] >= 0.0
+    step = {"seconds": 2.0, "cpu_s": 1.0, "rss_mib": 80.0, "requests": 9, "writes": 0,
+            "server_cpu_s": 0.5, "server_cpu_wait_s": 0.1}  # fmt: skip
+    empty = {**step, "seconds": 30.0, "server_cpu_s": 10.0, "server_cpu_wait_s": 15.0}
+    row = {"deployments": 1000, "validate": step, "plan": step, "apply_noop": step,
+           "apply_empty": empty}  # fmt: skip
+    table = scale.markdown([row], Namespace(backend="postgres", scheduler=False))
+    assert "scheduler service off" in table
+    assert "| 1,000 | 2.0 (1.0) | 2.0 (1.0; 0.5; 9) | 2.0 (1.0; 0.5; 9; 0) | 30.0 (9) |" in table
+    assert "| 10.0 | 15.0 | 3.00 | 1.20 | 80.0 |" in table

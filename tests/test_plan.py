@@ -190,3 +190,35 @@ def test_undeclared_automations_follow_their_deployment() -> None:
     assert "automation.f/gone/t" not in rcs
     rcs = by_address(plan_of([managing(dep("d"), False)], live, prune=True))
     assert "automation.f/gone/t" not in rcs
+
+
+def test_created_deployments_do_not_rescan_the_live_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each created deployment looked through every live deployment for an owned one of the
+    # same name (moved to another flow): quadratic when adding thousands to a full server.
+    scans: list[int] = []
+    of_type = State.of_type
+
+    def counted(self: State, type_: str) -> list[Resource]:
+        found = of_type(self, type_)
+        scans.append(len(found))
+        return found
+
+    monkeypatch.setattr(State, "of_type", counted)
+    owned = {"labels": {"prefect-gitops.project": "proj"}}
+    per_size: dict[int, int] = {}
+    for size in (10, 100):
+        live = [pool("p")] + [
+            Resource(Address.deployment("old", f"d{i}"), dep(f"d{i}").spec | {"flow_name": "old"},
+                     owned)
+            for i in range(size)
+        ]  # fmt: skip
+        desired = [pool("p")] + [dep(f"d{i}") for i in range(size)]
+        scans.clear()
+        plan = plan_of(desired, live)
+        rcs = by_address(plan)
+        assert rcs[f"deployment.f/d{size - 1}"].notes == (
+            f"the flow changed: replaces deployment.old/d{size - 1}",
+        )
+        assert rcs[f"deployment.old/d{size - 1}"].action is Action.NOOP
+        per_size[size] = sum(scans)
+    assert per_size[100] <= 10 * per_size[10] + 10  # linear: 10x, not 100x

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -245,3 +246,33 @@ def test_step_outputs_are_the_standard_placeholders_outside_prefects_context() -
         "$HOME": False,
         "prefect.variables.v": False,
     }
+
+
+class _CountingPattern:
+    """PLACEHOLDER_PATTERN that records the strings it scans."""
+
+    def __init__(self, real: re.Pattern[str]) -> None:
+        self.real = real
+        self.scanned: list[str] = []
+
+    def findall(self, text: str) -> list[Any]:
+        self.scanned.append(text)
+        return self.real.findall(text)
+
+    def sub(self, repl: Any, text: str) -> str:
+        return self.real.sub(repl, text)
+
+
+def test_strings_without_braces_are_not_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plan walks every deployment's strings through several templating passes: only the
+    # few holding "{{" can hold a placeholder, the regex is not run over the rest.
+    counting = _CountingPattern(templating.PLACEHOLDER_PATTERN)
+    monkeypatch.setattr(templating, "PLACEHOLDER_PATTERN", counting)
+    template = {"a": "plain", "b": ["x", {"c": "y {not one}"}], "d": "at {{ $HOME }}"}
+    found = templating.find_placeholders(template)
+    assert [p.full_match for p in found] == ["{{ $HOME }}"]
+    assert counting.scanned == ["at {{ $HOME }}"]
+    counting.scanned.clear()
+    resolved = templating.resolve_env({"k": "v", "e": "{{ $X }}-{x}"}, {"X": "1"})
+    assert resolved == {"k": "v", "e": "1-{x}"}
+    assert counting.scanned == ["{{ $X }}-{x}"]

@@ -256,10 +256,12 @@ def build_plan(
       delete with `prune`, else a no-op with a note.
     """
     aligned = align(desired, live)
+    moved = _undeclared_owned_deployments(desired, aligned, project, inventory)
     changes: list[ResourceChange] = []
     for address, want in desired.items():
         have = aligned.get(address)
-        changes.append(_compare(want, have, aligned, project, inventory, adopt, ignore, desired))
+        notes = _create_notes(want, aligned, desired, moved) if have is None else ()
+        changes.append(_compare(want, have, aligned, project, inventory, adopt, ignore, notes))
     for address, have in aligned.items():
         if address.type == "automation" and address not in desired:
             changes.extend(_removed_automation(have, desired, aligned, project, inventory, prune))
@@ -308,11 +310,11 @@ def _compare(
     inventory: Inventory | None,
     adopt: bool,
     ignore: Sequence[IgnoreRule],
-    desired: State,
+    create_notes: Iterable[str],
 ) -> ResourceChange:
     address = want.address
     after = dict(want.spec)
-    notes = list(_create_notes(want, live, desired, project, inventory)) if have is None else []
+    notes = list(create_notes)
     if have is None:
         return ResourceChange(
             str(address), address.type, address.name, Action.CREATE, None, after,
@@ -387,23 +389,35 @@ def _all_fields(want: Resource) -> tuple[FieldChange, ...]:
     return tuple(FieldChange(k, None, v, "added") for k, v in sorted(want.spec.items()))
 
 
+def _undeclared_owned_deployments(
+    desired: State, live: State, project: str, inventory: Inventory | None
+) -> dict[str, list[Address]]:
+    """Live deployments the project owns but no longer declares, by deployment name: a
+    created deployment of the same name is that one under another flow. Built once per plan
+    (looked up per created deployment, the scan was quadratic)."""
+    moved: dict[str, list[Address]] = {}
+    for other in live.of_type("deployment"):
+        if other.address not in desired and is_owned(other, project, inventory):
+            moved.setdefault(other.name.split("/", 1)[1], []).append(other.address)
+    return moved
+
+
 def _create_notes(
-    want: Resource, live: State, desired: State, project: str, inventory: Inventory | None
-) -> Iterable[str]:
+    want: Resource, live: State, desired: State, moved: Mapping[str, list[Address]]
+) -> tuple[str, ...]:
     if want.type != "deployment":
-        return
+        return ()
+    notes = []
     pool = want.spec.get("work_pool_name")
     if (
         isinstance(pool, str)
         and Address.pool(pool) not in live
         and Address.pool(pool) not in desired
     ):
-        yield f"work pool '{pool}' does not exist on the server"
-    name = want.name.split("/", 1)[1]
-    for other in live.of_type("deployment"):
-        same_name = other.name.split("/", 1)[1] == name and other.address not in desired
-        if same_name and is_owned(other, project, inventory):
-            yield f"the flow changed: replaces {other.address}"
+        notes.append(f"work pool '{pool}' does not exist on the server")
+    for other in moved.get(want.name.split("/", 1)[1], ()):
+        notes.append(f"the flow changed: replaces {other}")
+    return tuple(notes)
 
 
 def _delete_notes(have: Resource, live: State) -> tuple[str, ...]:
