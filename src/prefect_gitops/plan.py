@@ -265,29 +265,8 @@ def build_plan(
     for address, have in aligned.items():
         if address.type == "automation" and address not in desired:
             changes.extend(_removed_automation(have, desired, aligned, project, inventory, prune))
-            continue
-        if address in desired or not is_owned(have, project, inventory):
-            continue
-        if address.type in NEVER_DELETED or (
-            address.type == "work_queue" and address.name.endswith("/default")
-        ):
-            continue
-        if prune:
-            changes.append(
-                ResourceChange(
-                    str(address), address.type, address.name, Action.DELETE,
-                    dict(have.spec), None, (), Reason.NOT_IN_CONFIG,
-                    notes=_delete_notes(have, aligned),
-                )
-            )  # fmt: skip
-        else:
-            changes.append(
-                ResourceChange(
-                    str(address), address.type, address.name, Action.NOOP,
-                    dict(have.spec), None, (), None,
-                    notes=("no longer in the repository; `--prune` deletes it",),
-                )
-            )  # fmt: skip
+        elif address not in desired and is_owned(have, project, inventory):
+            changes.extend(_undeclared(have, aligned, prune))
     when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return Plan(
         format_version=FORMAT_VERSION,
@@ -387,6 +366,31 @@ def _removed_automation(
 
 def _all_fields(want: Resource) -> tuple[FieldChange, ...]:
     return tuple(FieldChange(k, None, v, "added") for k, v in sorted(want.spec.items()))
+
+
+def _undeclared(have: Resource, aligned: State, prune: bool) -> list[ResourceChange]:
+    """An owned object the repository no longer declares: deleted with `prune`, else a
+    no-op with a note (pools' default queues and NEVER_DELETED types are never deleted)."""
+    address = have.address
+    if address.type in NEVER_DELETED or (
+        address.type == "work_queue" and address.name.endswith("/default")
+    ):
+        return []
+    if prune:
+        return [
+            ResourceChange(
+                str(address), address.type, address.name, Action.DELETE,
+                dict(have.spec), None, (), Reason.NOT_IN_CONFIG,
+                notes=_delete_notes(have, aligned),
+            )
+        ]  # fmt: skip
+    return [
+        ResourceChange(
+            str(address), address.type, address.name, Action.NOOP,
+            dict(have.spec), None, (), None,
+            notes=("no longer in the repository; `--prune` deletes it",),
+        )
+    ]  # fmt: skip
 
 
 def _undeclared_owned_deployments(

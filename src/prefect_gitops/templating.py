@@ -174,69 +174,76 @@ def apply_values(
     process environment). `on_notset` is called for each placeholder that found no value.
     Returns `NotSet` for a whole-string placeholder without a value.
     """
-    env: Mapping[str, str] = os.environ if environ is None else environ
-    prefixes = tuple(skip_prefixes or ())
+    return _Substitution(
+        values,
+        env=os.environ if environ is None else environ,
+        prefixes=tuple(skip_prefixes or ()),
+        remove_notset=remove_notset,
+        warn_on_notset=warn_on_notset,
+        on_notset=on_notset,
+    ).walk(template)
 
-    def missing(placeholder: Placeholder, shown: str) -> None:
-        if warn_on_notset:
-            _log.warning(
-                "Value for placeholder %r not found in provided values. Please ensure that "
-                "the placeholder is spelled correctly and that the corresponding value is "
-                "provided.",
-                shown,
-            )
-        if on_notset is not None:
-            on_notset(placeholder)
 
-    def walk(node: Any) -> Any:
+@dataclass(frozen=True)
+class _Substitution:
+    """One `apply_values` pass: its values and options, walked over a template."""
+
+    values: Mapping[str, Any]
+    env: Mapping[str, str]
+    prefixes: tuple[str, ...]
+    remove_notset: bool
+    warn_on_notset: bool
+    on_notset: Callable[[Placeholder], None] | None
+
+    def walk(self, node: Any) -> Any:
         if node is NotSet or node is None or isinstance(node, (int, float, Opaque)):
             return node
         if isinstance(node, str):
-            return substitute(node)
+            return self.substitute(node)
         if isinstance(node, dict):
             out: dict[Any, Any] = {}
             for key, value in node.items():
-                new = walk(value)
+                new = self.walk(value)
                 if new is not NotSet:
                     out[key] = new
-                elif not remove_notset:
+                elif not self.remove_notset:
                     out[key] = value
             return out
         if isinstance(node, list):
             items: list[Any] = []
             for value in node:
-                new = walk(value)
+                new = self.walk(value)
                 if new is not NotSet:
                     items.append(new)
-                elif not remove_notset:
+                elif not self.remove_notset:
                     items.append(value)
             return items
         raise TemplateTypeError(f"Unexpected template type {type(node).__name__!r}")
 
-    def substitute(text: str) -> Any:
+    def substitute(self, text: str) -> Any:
         placeholders = find_placeholders(text)
-        if prefixes:
-            placeholders = {p for p in placeholders if not p.name.startswith(prefixes)}
+        if self.prefixes:
+            placeholders = {p for p in placeholders if not p.name.startswith(self.prefixes)}
         if not placeholders:
             return text
         if len(placeholders) == 1:
             (only,) = placeholders
             if only.full_match == text and only.kind is PlaceholderKind.STANDARD:
-                value = lookup(values, only.name)
+                value = lookup(self.values, only.name)
                 if value is NotSet:
-                    missing(only, only.name)
+                    self.missing(only, only.name)
                 return value
         replacements: dict[str, str] = {}
         for placeholder in placeholders:
             if placeholder.kind is PlaceholderKind.STANDARD:
-                value = lookup(values, placeholder.name)
+                value = lookup(self.values, placeholder.name)
             elif placeholder.kind is PlaceholderKind.ENV:
-                value = env.get(placeholder.name.lstrip(ENV_PREFIX), NotSet)
+                value = self.env.get(placeholder.name.lstrip(ENV_PREFIX), NotSet)
             else:
                 continue
             if value is NotSet:
-                missing(placeholder, placeholder.full_match)
-                if remove_notset:
+                self.missing(placeholder, placeholder.full_match)
+                if self.remove_notset:
                     replacements[placeholder.full_match] = ""
             else:
                 replacements[placeholder.full_match] = str(value)
@@ -244,7 +251,16 @@ def apply_values(
             lambda match: replacements.get(match.group(1), match.group(1)), text
         )
 
-    return walk(template)
+    def missing(self, placeholder: Placeholder, shown: str) -> None:
+        if self.warn_on_notset:
+            _log.warning(
+                "Value for placeholder %r not found in provided values. Please ensure that "
+                "the placeholder is spelled correctly and that the corresponding value is "
+                "provided.",
+                shown,
+            )
+        if self.on_notset is not None:
+            self.on_notset(placeholder)
 
 
 def resolve_variables(
