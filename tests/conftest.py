@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.prefect_server import BACKENDS, RunningServer, running_server
+
+# CI (`.ci/run` sets HYPOTHESIS_PROFILE=ci) replays the same examples on every run, so a red CI
+# is never a coin toss; at a desk the default profile explores new ones each time (keep the
+# failures found as @example).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
