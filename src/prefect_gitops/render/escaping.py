@@ -37,7 +37,8 @@ def visible(text: str, *, keep_newlines: bool = False) -> str:
 
 def json_visible(text: str) -> str:
     """JSON text (`json.dumps(..., ensure_ascii=False)`) with the controls JSON leaves raw
-    written as `\\uXXXX` escapes: the same data, and no line break or terminal control in it.
+    written as four-digit `\\u` escapes: the same data, with no line break or terminal
+    control in it.
     They can only stand inside strings there, where the escape is valid JSON."""
     return _CONTROL_JSON_KEEPS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 

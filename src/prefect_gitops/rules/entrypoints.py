@@ -64,9 +64,13 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
         if not isinstance(entrypoint, str) or not entrypoint.strip():
             continue  # a missing or mistyped entrypoint is the structure rules'
         if find_placeholders(entrypoint):
-            yield _at(entry, ("entrypoint",), Severity.INFO, "E008",
-                      f"{entry.label}: the entrypoint '{entrypoint}' is templated; its flow is "
-                      "checked only once `prefect deploy` resolves it")  # fmt: skip
+            yield entry.diagnostic(
+                Severity.INFO,
+                "E008",
+                f"{entry.label}: the entrypoint '{entrypoint}' is templated; its flow is "
+                "checked only once `prefect deploy` resolves it",
+                ("entrypoint",),
+            )
             continue
         result = analyze_entrypoint(entrypoint, entry.base_dir, project.root, memo=memo)
         if isinstance(result, EntrypointProblem):
@@ -78,29 +82,11 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
                 if result.kind in PLANNED_DESPITE
                 else ""
             )
-            yield _at(entry, ("entrypoint",), severity, code,
-                      f"{entry.label}: {result.message}{planned}")  # fmt: skip
+            yield entry.diagnostic(
+                severity, code, f"{entry.label}: {result.message}{planned}", ("entrypoint",)
+            )
             continue
         yield from _flow(entry, result)
-
-
-def _at(
-    entry: DeploymentEntry,
-    sub: tuple[Any, ...],
-    severity: Severity,
-    code: str,
-    message: str,
-    hint: str | None = None,
-) -> Diagnostic:
-    return Diagnostic(
-        severity,
-        code,
-        message,
-        entry.span(*sub),
-        path=entry.json_path(*sub),
-        resource=entry.resource,
-        hint=hint,
-    )
 
 
 def _enforced(entry: DeploymentEntry) -> bool:
@@ -111,25 +97,38 @@ def _enforced(entry: DeploymentEntry) -> bool:
 def _flow(entry: DeploymentEntry, info: FlowInfo) -> Iterator[Diagnostic]:
     where = f"{info.file}:{info.line}"
     if info.name is not None and (bad := banned_name_chars(info.name)):
-        yield _at(entry, ("entrypoint",), Severity.ERROR, "E009",
-                  f"{entry.label}: flow name '{info.name}' ({where}) contains {' '.join(bad)}, "
-                  "which Prefect rejects")  # fmt: skip
+        yield entry.diagnostic(
+            Severity.ERROR,
+            "E009",
+            f"{entry.label}: flow name '{info.name}' ({where}) contains {' '.join(bad)}, "
+            "which Prefect rejects",
+            ("entrypoint",),
+        )
     if info.load_problem is not None:
         code, severity = _PROBLEM[info.load_problem.kind]
-        yield _at(entry, ("entrypoint",), severity, code, f"{entry.label}: "
-                  f"{info.load_problem.message}")  # fmt: skip
+        yield entry.diagnostic(
+            severity, code, f"{entry.label}: {info.load_problem.message}", ("entrypoint",)
+        )
     if info.unread_name is not None:
         fallback = default_flow_name(info.function)
-        yield _at(entry, ("entrypoint",), Severity.WARNING, "E015",
-                  f"{entry.label}: the flow name `{info.unread_name}` ({where}) cannot be read "
-                  f"without running the flow's module; planned as flow '{fallback}', Prefect's "
-                  "fallback when it cannot evaluate it. Where `prefect deploy` can import the "
-                  "flow it uses the evaluated name, and plan then shows another deployment")  # fmt: skip
+        yield entry.diagnostic(
+            Severity.WARNING,
+            "E015",
+            f"{entry.label}: the flow name `{info.unread_name}` ({where}) cannot be read "
+            f"without running the flow's module; planned as flow '{fallback}', Prefect's "
+            "fallback when it cannot evaluate it. Where `prefect deploy` can import the "
+            "flow it uses the evaluated name, and plan then shows another deployment",
+            ("entrypoint",),
+        )
     if info.unreadable:
-        yield _at(entry, ("entrypoint",), Severity.INFO, "E014",
-                  f"{entry.label}: parts of flow '{info.function}' ({where}) cannot be read "
-                  f"without importing it, so the checks that need them are skipped: "
-                  f"{'; '.join(info.unreadable)}")  # fmt: skip
+        yield entry.diagnostic(
+            Severity.INFO,
+            "E014",
+            f"{entry.label}: parts of flow '{info.function}' ({where}) cannot be read "
+            f"without importing it, so the checks that need them are skipped: "
+            f"{'; '.join(info.unreadable)}",
+            ("entrypoint",),
+        )
     yield from _flow_run_name(entry, info, where)
     enforced = _enforced(entry)
     parameters = entry.raw.get("parameters")
@@ -165,10 +164,14 @@ def _parameters(
         if param is None or param.kind in ("VAR_POSITIONAL", "VAR_KEYWORD"):
             if info.has_var_keyword:
                 continue
-            yield _at(entry, (*base, name), Severity.ERROR, "E010",
-                      f"{entry.label}: flow '{info.function}' has no parameter '{name}'; every "
-                      "run would fail with an unexpected keyword argument",
-                      did_you_mean(str(name), known))  # fmt: skip
+            yield entry.diagnostic(
+                Severity.ERROR,
+                "E010",
+                f"{entry.label}: flow '{info.function}' has no parameter '{name}'; every "
+                "run would fail with an unexpected keyword argument",
+                (*base, name),
+                hint=did_you_mean(str(name), known),
+            )
             continue
         if param.schema is None or _templated(value) or surely_valid(param.schema, value):
             continue
@@ -176,11 +179,17 @@ def _parameters(
         error = best_match(Draft202012Validator(schema).iter_errors(value))
         if error is not None:
             inner = "".join(f"[{p!r}]" for p in error.absolute_path)
-            yield _at(entry, (*base, name, *error.absolute_path), severity, "E012",
-                      f"{entry.label}: parameter `{name}{inner}`: {error.message} "
-                      f"(flow '{info.function}' declares {_describe(param.schema)})",
-                      None if enforced else "enforce_parameter_schema is off, so the server "
-                      "will not reject it; the flow may still fail")  # fmt: skip
+            yield entry.diagnostic(
+                severity,
+                "E012",
+                f"{entry.label}: parameter `{name}{inner}`: {error.message} "
+                f"(flow '{info.function}' declares {_describe(param.schema)})",
+                (*base, name, *error.absolute_path),
+                hint=None
+                if enforced
+                else "enforce_parameter_schema is off, so the server "
+                "will not reject it; the flow may still fail",
+            )
 
 
 def _required(
@@ -191,16 +200,15 @@ def _required(
         return
     names = ", ".join(f"'{n}'" for n in missing)
     sub = ("parameters",) if "parameters" in entry.raw else ("entrypoint",)
-    yield _at(
-        entry,
-        sub,
-        Severity.WARNING,  # Prefect deploys it; --strict promotes it (codes.SEVERITY)
+    yield entry.diagnostic(
+        Severity.WARNING,
         "E011",
         f"{entry.label}: required parameter{'s' if len(missing) > 1 else ''} {names} of flow "
         f"'{info.function}' {'are' if len(missing) > 1 else 'is'} not set; Prefect deploys it, "
         f"but scheduled runs will fail unless they pass {names}, and so will any other run "
         + ("that does not (the server refuses it)" if enforced else "that does not"),
-        "set it under `parameters:`, or give the flow parameter a default",
+        sub,
+        hint="set it under `parameters:`, or give the flow parameter a default",
     )
 
 
@@ -211,17 +219,26 @@ def _flow_run_name(entry: DeploymentEntry, info: FlowInfo, where: str) -> Iterat
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(info.flow_run_name) if f]
     except ValueError as exc:
-        yield _at(entry, ("entrypoint",), Severity.ERROR, "E013",
-                  f"{entry.label}: flow_run_name {info.flow_run_name!r} ({where}) is not a valid "
-                  f"format string: {exc}")  # fmt: skip
+        yield entry.diagnostic(
+            Severity.ERROR,
+            "E013",
+            f"{entry.label}: flow_run_name {info.flow_run_name!r} ({where}) is not a valid "
+            f"format string: {exc}",
+            ("entrypoint",),
+        )
         return
     for field_name in fields:
         base = field_name.split(".", 1)[0].split("[", 1)[0]
         if base not in known:
-            yield _at(entry, ("entrypoint",), Severity.ERROR, "E013",
-                      f"{entry.label}: flow_run_name {info.flow_run_name!r} ({where}) uses "
-                      f"'{{{field_name}}}', which is not a parameter of the flow; every run "
-                      "would fail naming itself", did_you_mean(base, known))  # fmt: skip
+            yield entry.diagnostic(
+                Severity.ERROR,
+                "E013",
+                f"{entry.label}: flow_run_name {info.flow_run_name!r} ({where}) uses "
+                f"'{{{field_name}}}', which is not a parameter of the flow; every run "
+                "would fail naming itself",
+                ("entrypoint",),
+                hint=did_you_mean(base, known),
+            )
 
 
 def _templated(value: Any) -> bool:
