@@ -62,9 +62,9 @@ def ours(repo: Path, url: str, home: Path) -> dict[str, Any]:
 
 
 def create_pools(url: str, pools: int) -> None:
-    from prefect_gitops.api import ApiClient
-    from prefect_gitops.settings import load_settings
-    from prefect_gitops.templates import default_template
+    from prefect_gitops.prefect.api import ApiClient
+    from prefect_gitops.prefect.settings import load_settings
+    from prefect_gitops.prefect.templates import default_template
 
     with ApiClient(load_settings({}, api_url=url)) as client:
         for p in range(pools):

@@ -44,7 +44,7 @@ from tests.repo_factory import write_repo  # noqa: E402
 from bench.client import client_env  # noqa: E402
 from bench.proxy import LoopbackProxy  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
-from prefect_gitops.apply import DEFAULT_PARALLELISM  # noqa: E402
+from prefect_gitops.apply.executor import DEFAULT_PARALLELISM  # noqa: E402
 
 COMMAND_TIMEOUT = 3600
 P1, DEFAULT, NATIVE = "p1", "default", "native"
@@ -72,9 +72,9 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> tup
 
 def create_pools(url: str, repo: Path) -> None:
     """The pools the repository's deployments use (`prefect deploy` needs them to exist)."""
-    from prefect_gitops.api import ApiClient
-    from prefect_gitops.settings import load_settings
-    from prefect_gitops.templates import default_template
+    from prefect_gitops.prefect.api import ApiClient
+    from prefect_gitops.prefect.settings import load_settings
+    from prefect_gitops.prefect.templates import default_template
 
     with ApiClient(load_settings({}, api_url=url)) as client:
         for pool_file in sorted((repo / "work-pools").glob("*.yaml")):

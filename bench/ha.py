@@ -71,7 +71,7 @@ from tests.runner.helpers import (  # noqa: E402
 
 from bench.client import client_env  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
-from prefect_gitops.api import ApiError  # noqa: E402
+from prefect_gitops.prefect.api import ApiError  # noqa: E402
 
 START_TIMEOUT = 180.0
 COMMAND_TIMEOUT = 900

@@ -38,10 +38,10 @@ from tests.prefect_server import start_server, stop_server  # noqa: E402
 from bench.client import client_env  # noqa: E402
 from bench.proxy import LoopbackProxy  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
-from prefect_gitops.api import ApiClient, ApiError  # noqa: E402
-from prefect_gitops.desired import analyze_flows, build_desired  # noqa: E402
-from prefect_gitops.loader import load_project  # noqa: E402
-from prefect_gitops.settings import Settings  # noqa: E402
+from prefect_gitops.prefect.api import ApiClient, ApiError  # noqa: E402
+from prefect_gitops.prefect.settings import Settings  # noqa: E402
+from prefect_gitops.repo.loader import load_project  # noqa: E402
+from prefect_gitops.state.desired import analyze_flows, build_desired  # noqa: E402
 
 FLOW_FILE = '''from prefect import flow
 

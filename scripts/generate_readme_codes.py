@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from prefect_gitops.codes import CODES, SEVERITY
+from prefect_gitops.check.codes import CODES, SEVERITY
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START = "<!-- codes:start -->"

@@ -4,7 +4,7 @@ usage: python scripts/generate_schemas.py [--check] [--out DIR]
 
 `schemas/work-pool.schema.json` (work-pool files), `schemas/prefect-gitops.schema.json` (the
 root config) and `schemas/prefect.yaml.schema.json` (prefect.yaml), each with its stable `$id`
-under `prefect_gitops.schemas.SCHEMA_BASE_URL`. `prefect-gitops schema --write DIR` writes the
+under `prefect_gitops.repo.schemas.SCHEMA_BASE_URL`. `prefect-gitops schema --write DIR` writes the
 same files into a user's repository. With `--check`, nothing is written and the exit code says
 whether they are stale.
 """
@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from prefect_gitops.schemas import SCHEMAS, schema_texts
+from prefect_gitops.repo.schemas import SCHEMAS, schema_texts
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 

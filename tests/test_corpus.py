@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_gitops.codes import CODES
+from prefect_gitops.check.codes import CODES
 from tests.validate_run import run_validate
 
 

@@ -14,12 +14,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import prefect
 import pytest
 import yaml
 
-from prefect_gitops.codes import CODES
-from prefect_gitops.loader import load_project
+import prefect
+from prefect_gitops.check.codes import CODES
+from prefect_gitops.repo.loader import load_project
 from tests.prefect_server import RunningServer
 from tests.validate_run import run_validate
 

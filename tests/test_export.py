@@ -11,10 +11,6 @@ import httpx
 import pytest
 import yaml
 
-from prefect_gitops import templates
-from prefect_gitops.api import ApiClient
-from prefect_gitops.desired import FlowFacts, build_desired
-from prefect_gitops.diff import align, resource_changes
 from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.export import (
     Export,
@@ -29,18 +25,22 @@ from prefect_gitops.export import (
     recorded_owners,
     write_files,
 )
-from prefect_gitops.live import (
+from prefect_gitops.prefect import templates
+from prefect_gitops.prefect.api import ApiClient
+from prefect_gitops.prefect.settings import Settings
+from prefect_gitops.repo.loader import load_project
+from prefect_gitops.repo.schemas import MODELINE, SCHEMA_BASE_URL, schema_texts
+from prefect_gitops.state.desired import FlowFacts, build_desired
+from prefect_gitops.state.diff import align, resource_changes
+from prefect_gitops.state.live import (
     deployment_resource,
     limit_resource,
     pool_resource,
     queue_resource,
     variable_resource,
 )
-from prefect_gitops.loader import load_project
-from prefect_gitops.ownership import LABEL, Inventory, decode_inventory, encode_inventory
-from prefect_gitops.schemas import MODELINE, SCHEMA_BASE_URL, schema_texts
-from prefect_gitops.settings import Settings
-from prefect_gitops.state import Address, Resource, State
+from prefect_gitops.state.ownership import LABEL, Inventory, decode_inventory, encode_inventory
+from prefect_gitops.state.resources import Address, Resource, State
 
 SCHEMA = {"title": "Parameters", "type": "object", "properties": {}}
 

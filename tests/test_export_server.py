@@ -18,13 +18,18 @@ from typing import Any
 import pytest
 import yaml
 
-from prefect_gitops import templates
-from prefect_gitops.api import ApiClient
-from prefect_gitops.ownership import inventory_base_name
-from prefect_gitops.settings import Settings
+from prefect_gitops.prefect import templates
+from prefect_gitops.prefect.api import ApiClient
+from prefect_gitops.prefect.settings import Settings
+from prefect_gitops.state.ownership import inventory_base_name
+from tests.plan.test_build_server import (
+    EXAMPLE_NAMES,
+    EXAMPLES,
+    prefect_deploy,
+    seed_infrastructure,
+)
 from tests.prefect_server import RunningServer, running_server
 from tests.run_cli import CliResult, run_cli
-from tests.test_plan_server import EXAMPLE_NAMES, EXAMPLES, prefect_deploy, seed_infrastructure
 
 pytestmark = [pytest.mark.server, pytest.mark.both_backends]
 

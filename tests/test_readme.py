@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from prefect_gitops.codes import CODES, SEVERITY
+from prefect_gitops.check.codes import CODES, SEVERITY
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

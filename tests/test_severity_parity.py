@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops import codes
+from prefect_gitops.check import codes
 from tests.prefect_server import RunningServer
 from tests.run_cli import run_cli
 

@@ -8,6 +8,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src" / "prefect_gitops"
 MAX_FUNCTION_LINES = 60
 
+
 def _long_functions(root: Path) -> dict[str, int]:
     """`file::function` -> its length in lines, for every function over the cap under `root`."""
     offenders: dict[str, int] = {}

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops.api import ApiClient
-from prefect_gitops.settings import Settings
+from prefect_gitops.prefect.api import ApiClient
+from prefect_gitops.prefect.settings import Settings
+from tests.plan.test_build_server import edit, prefect_deploy, seed_infrastructure
 from tests.prefect_server import RunningServer, running_server
 from tests.run_cli import CliResult, run_cli
-from tests.test_plan_server import edit, prefect_deploy, seed_infrastructure
 
 pytestmark = pytest.mark.server
 

@@ -40,13 +40,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import templates
-from .api import ApiClient
-from .apply import record_inventory
-from .desired import DEFAULT_QUEUE, SET_WORKING_DIRECTORY, FlowFacts
-from .diff import diff_specs
+from .apply.executor import record_inventory
 from .errors import ReconcilerError
-from .live import (
+from .prefect import templates
+from .prefect.api import ApiClient
+from .prefect.schedules import normalize_server_schedule
+from .prefect.templating import find_placeholders
+from .render.masking import Masker
+from .repo.models import banned_name_chars
+from .repo.schemas import CONFIG_SCHEMA, POOL_SCHEMA, PREFECT_YAML_SCHEMA, SCHEMAS, modeline
+from .repo.yaml_writer import dump_yaml
+from .state.desired import DEFAULT_QUEUE, SET_WORKING_DIRECTORY, FlowFacts
+from .state.diff import diff_specs
+from .state.live import (
     deployment_resource,
     limit_resource,
     pool_resource,
@@ -55,20 +61,8 @@ from .live import (
     read_inventory,
     variable_resource,
 )
-from .models import banned_name_chars
-from .ownership import (
-    INVENTORY_PREFIX,
-    LABEL,
-    Inventory,
-    decode_inventory,
-    digest,
-)
-from .render.masking import Masker
-from .schedules import normalize_server_schedule
-from .schemas import CONFIG_SCHEMA, POOL_SCHEMA, PREFECT_YAML_SCHEMA, SCHEMAS, modeline
-from .state import Address, Resource, State
-from .templating import find_placeholders
-from .yaml_writer import dump_yaml
+from .state.ownership import INVENTORY_PREFIX, LABEL, Inventory, decode_inventory, digest
+from .state.resources import Address, Resource, State
 
 CONFIG_FILE = "prefect-gitops.yaml"
 PREFECT_FILE = "prefect.yaml"

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from prefect_gitops.cli.annotations import repository_path, repository_top, resource_sources
-from prefect_gitops.desired import analyze_flows, build_desired
-from prefect_gitops.loader import load_project
+from prefect_gitops.repo.loader import load_project
+from prefect_gitops.state.desired import analyze_flows, build_desired
 from tests.cli.test_validate import FLOW, write
 
 PROJECT = {

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops import lock
-from prefect_gitops.apply import ApplyResult, Cancel, Outcome
+from prefect_gitops.apply import lock
+from prefect_gitops.apply.executor import ApplyResult, Cancel, Outcome
 from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.errors import ReconcilerError
-from prefect_gitops.live import LiveState
-from prefect_gitops.loader import load_project
-from prefect_gitops.plan import Plan, build_plan
-from prefect_gitops.state import Address, Resource, State
+from prefect_gitops.plan.build import Plan, build_plan
+from prefect_gitops.repo.loader import load_project
+from prefect_gitops.state.live import LiveState
+from prefect_gitops.state.resources import Address, Resource, State
 from tests.cli.test_plan_cli import write_repo
 from tests.prefect_server import RunningServer
 from tests.run_cli import run_cli

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops.schemas import SCHEMA_BASE_URL, schema_texts
+from prefect_gitops.repo.schemas import SCHEMA_BASE_URL, schema_texts
 from tests.npm_modules import npm_module
 from tests.run_cli import run_cli
 

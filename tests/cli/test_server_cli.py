@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 import prefect_gitops.cli.server  # noqa: F401  (registers the command group)
-from prefect_gitops import server
-from prefect_gitops.api import ApiClient
 from prefect_gitops.cli import cli
 from prefect_gitops.cli.common import open_client
+from prefect_gitops.prefect import server
+from prefect_gitops.prefect.api import ApiClient
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from prefect.client.schemas.actions import DeploymentScheduleCreate
 
-from prefect_gitops.schedules import (
+from prefect_gitops.prefect.schedules import (
     ScheduleError,
     check_schedule,
     is_templated,

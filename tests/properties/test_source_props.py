@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from prefect_gitops.source import YamlLoadError, load_yaml
+from prefect_gitops.repo.source import YamlLoadError, load_yaml
 from tests.properties.strategies import mutated, values
 from tests.yaml_values import same_value
 

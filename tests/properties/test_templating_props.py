@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prefect.utilities import templating as prefect_templating
 
-from prefect_gitops import templating
+from prefect_gitops.prefect import templating
 
 PROPS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 NAMES = st.sampled_from(["a", "b", "a.b", "x[0]", "$HOME", "$X", "prefect.variables.v", "c"])

@@ -37,8 +37,8 @@ from typing import Any
 import pytest
 import yaml
 
-from prefect_gitops.api import ApiClient
-from prefect_gitops.settings import load_settings
+from prefect_gitops.prefect.api import ApiClient
+from prefect_gitops.prefect.settings import load_settings
 from tests.prefect_server import RunningServer, running_server
 from tests.run_cli import CliResult, run_cli
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect_gitops.plan import Action, Plan, Reason, ResourceChange
-from prefect_gitops.state import FieldChange
+from prefect_gitops.plan.build import Action, Plan, Reason, ResourceChange
+from prefect_gitops.state.resources import FieldChange
 
 PROCESS_TEMPLATE: dict[str, Any] = {
     "job_configuration": {

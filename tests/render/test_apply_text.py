@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-from prefect_gitops.apply import ApplyResult, Outcome
-from prefect_gitops.plan import Action, Reason
+from prefect_gitops.apply.executor import ApplyResult, Outcome
+from prefect_gitops.plan.build import Action, Reason
 from prefect_gitops.render.apply_json import render_apply_json
 from prefect_gitops.render.apply_text import progress_line, render_apply_text
 from prefect_gitops.render.masking import MASK, mask_message, plan_secrets
-
-from .factories import change, make_plan
+from tests.render.factories import change, make_plan
 
 API_KEY = "pnu_0123456789abcdefghijklmnopqrstuvwxyz"
 PASSWORD = "s3cr3t  db\tpass"  # whitespace the API client folds when it summarises a message

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import json
 
-from prefect_gitops.diagnostics import Diagnostic, Severity, Summary
 from prefect_gitops.render.diagnostics import (
     RENDERERS,
     render_github,
     render_json,
     render_text,
 )
-from prefect_gitops.source import Span
+from prefect_gitops.repo.diagnostics import Diagnostic, Severity, Summary
+from prefect_gitops.repo.source import Span
 
 DIAGS = [
     Diagnostic(

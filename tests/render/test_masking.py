@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from prefect_gitops.plan import Action, Reason
+from prefect_gitops.plan.build import Action, Reason
 from prefect_gitops.render.masking import (
     MASK,
     Masker,
@@ -12,8 +12,7 @@ from prefect_gitops.render.masking import (
     mask_message,
     mask_plan_dict,
 )
-
-from .factories import change, make_plan
+from tests.render.factories import change, make_plan
 
 
 @pytest.mark.parametrize(

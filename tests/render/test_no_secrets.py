@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from prefect_gitops.plan import Action, Plan, Reason
+from prefect_gitops.plan.build import Action, Plan, Reason
 from prefect_gitops.render.masking import MASK
 from prefect_gitops.render.plan import PLAN_RENDERERS
-
-from .factories import change, flow_noop, make_plan
+from tests.render.factories import change, flow_noop, make_plan
 
 API_KEY = "pnu_0123456789abcdefghijklmnopqrstuvwxyz"
 SECRETS = [

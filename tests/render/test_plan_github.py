@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from prefect_gitops.plan import Action, Reason
+from prefect_gitops.plan.build import Action, Reason
 from prefect_gitops.render.plan_github import render_plan_github
-
-from .factories import (
+from tests.render.factories import (
     INJECTED,
     change,
     command_lines,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from prefect_gitops.plan import Action, Reason, ResourceChange
+from prefect_gitops.plan.build import Action, Reason, ResourceChange
 from prefect_gitops.render.plan_json import plan_document
 from prefect_gitops.render.plan_markdown import (
     COMMENT_BUDGET,
@@ -12,8 +12,7 @@ from prefect_gitops.render.plan_markdown import (
     render_plan_markdown,
 )
 from prefect_gitops.render.plan_text import changed_resources
-
-from .factories import (
+from tests.render.factories import (
     INJECTED,
     change,
     command_lines,

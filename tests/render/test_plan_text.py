@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from prefect_gitops.plan import Action, Reason
+from prefect_gitops.plan.build import Action, Reason
 from prefect_gitops.render.plan_text import render_plan_text
-
-from .factories import (
+from tests.render.factories import (
     INJECTED,
     change,
     command_lines,
@@ -224,7 +223,7 @@ def test_big_added_subtree_is_summarised_not_dumped() -> None:
 
 
 def test_whole_template_change_shows_only_changed_leaves() -> None:
-    from .factories import PROCESS_TEMPLATE
+    from tests.render.factories import PROCESS_TEMPLATE
 
     after = {
         **PROCESS_TEMPLATE,

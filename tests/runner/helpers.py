@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from prefect_gitops.api import ApiClient
-from prefect_gitops.settings import Settings
-from prefect_gitops.templates import default_template
+from prefect_gitops.prefect.api import ApiClient
+from prefect_gitops.prefect.settings import Settings
+from prefect_gitops.prefect.templates import default_template
 from tests.prefect_server import RunningServer
 
 FLOWS = """

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops.api import ApiClient
+from prefect_gitops.prefect.api import ApiClient
 from tests.prefect_server import RunningServer
 from tests.runner.helpers import (
     DAEMON,

@@ -13,10 +13,10 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ..diagnostics import Diagnostic
-from ..loader import Project
-from ..source import Span
-from ..state import State
+from ..repo.diagnostics import Diagnostic
+from ..repo.loader import Project
+from ..repo.source import Span
+from ..state.resources import State
 
 
 def repository_top(path: Path, environ: Mapping[str, str]) -> Path | None:

@@ -29,8 +29,7 @@ from typing import Any
 
 import click
 
-from ..api import ApiClient, Throttle
-from ..apply import (
+from ..apply.executor import (
     DEFAULT_PARALLELISM,
     MAX_PARALLELISM,
     ApplyResult,
@@ -43,20 +42,21 @@ from ..apply import (
     inventory_before,
     record_inventory,
 )
-from ..desired import parse_step_outputs, refuse_unresolved_steps
-from ..environments import api_target
+from ..apply.lock import LockInfo, acquire, force_unlock
 from ..errors import ReconcilerError, StalePlanError
-from ..loader import Project, load_project
-from ..lock import LockInfo, acquire, force_unlock
-from ..ownership import Inventory, owner_key
-from ..plan import Action, Plan, ResourceChange
+from ..plan.build import Action, Plan, ResourceChange
+from ..plan.saved import check_saved, plan_key
+from ..prefect.api import ApiClient, Throttle
+from ..prefect.settings import Settings
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible
 from ..render.masking import plan_secrets
-from ..savedplan import check_saved, plan_key
-from ..settings import Settings
-from ..state import State
+from ..repo.environments import api_target
+from ..repo.loader import Project, load_project
+from ..state.desired import parse_step_outputs, refuse_unresolved_steps
+from ..state.ownership import Inventory, owner_key
+from ..state.resources import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
 from .options import Seconds, config_option, env_option, format_option, use_color

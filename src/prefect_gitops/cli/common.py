@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import server
-from ..api import ApiClient
-from ..environments import api_target
-from ..loader import Project, load_project
-from ..settings import Settings, load_settings
+from ..prefect import server
+from ..prefect.api import ApiClient
+from ..prefect.settings import Settings, load_settings
+from ..repo.environments import api_target
+from ..repo.loader import Project, load_project
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..api import ApiClient, ApiError
+from ..prefect.api import ApiClient, ApiError
 from ..runner.doctor import diagnose_pool
 from . import cli
 from .common import api_options, environment_api, environment_project, resolve_settings

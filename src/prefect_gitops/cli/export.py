@@ -9,9 +9,6 @@ from typing import Any
 import click
 import yaml
 
-from ..api import ApiClient
-from ..desired import analyze_flows, project_name
-from ..environments import api_target
 from ..errors import ReconcilerError
 from ..export import (
     CONFIG_FILE,
@@ -24,9 +21,12 @@ from ..export import (
     recorded_owners,
     write_files,
 )
-from ..loader import Project, load_project
-from ..models import RootConfig
-from ..state import Address
+from ..prefect.api import ApiClient
+from ..repo.environments import api_target
+from ..repo.loader import Project, load_project
+from ..repo.models import RootConfig
+from ..state.desired import analyze_flows, project_name
+from ..state.resources import Address
 from . import EXIT_OK, cli
 from .common import api_options, open_client
 from .options import env_option

@@ -10,8 +10,20 @@ from typing import Any
 
 import click
 
-from ..api import ApiClient
-from ..desired import (
+from ..check.validate import ValidateOptions, validate_project
+from ..errors import ReconcilerError
+from ..plan.build import Plan, build_plan
+from ..plan.saved import plan_key, render_saved, saved_document, write_private
+from ..prefect.api import ApiClient
+from ..prefect.settings import describe_api
+from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
+from ..render.plan import PLAN_RENDERERS, render_document
+from ..render.plan_json import plan_document
+from ..render.plan_markdown import COMMENT_BUDGET
+from ..repo.diagnostics import Diagnostics, Summary
+from ..repo.environments import api_target, load_for_environment
+from ..repo.loader import Project
+from ..state.desired import (
     DeployInputs,
     analyze_flows,
     build_desired,
@@ -20,21 +32,9 @@ from ..desired import (
     project_name,
     used_variables,
 )
-from ..diagnostics import Diagnostics, Summary
-from ..environments import api_target, load_for_environment
-from ..errors import ReconcilerError
-from ..live import LiveState, read_deploy_inputs, read_live
-from ..loader import Project
-from ..ownership import owner_key
-from ..plan import Plan, build_plan
-from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
-from ..render.plan import PLAN_RENDERERS, render_document
-from ..render.plan_json import plan_document
-from ..render.plan_markdown import COMMENT_BUDGET
-from ..savedplan import plan_key, render_saved, saved_document, write_private
-from ..settings import describe_api
-from ..state import State
-from ..validate import ValidateOptions, validate_project
+from ..state.live import LiveState, read_deploy_inputs, read_live
+from ..state.ownership import owner_key
+from ..state.resources import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .annotations import resource_sources
 from .common import api_options, open_client
@@ -206,7 +206,7 @@ def desired_online(
     )
     runner = None
     if run_steps:
-        from ..steps import prefect_step_runner  # imports Prefect: only when asked
+        from ..prefect.steps import prefect_step_runner  # imports Prefect: only when asked
 
         runner = prefect_step_runner(client.settings)
     inputs = DeployInputs(

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from ..api import ApiClient
 from ..errors import ReconcilerError
+from ..prefect.api import ApiClient
 from ..runner.flowruns import FINAL_TYPES, read_flow_run, state_type
 from ..runner.poll import Runner, RunnerOptions
 from . import cli

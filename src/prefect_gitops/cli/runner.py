@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from ..api import ApiClient
 from ..errors import ConfigError, ReconcilerError
+from ..prefect.api import ApiClient
+from ..prefect.settings import Settings
 from ..runner.health import HealthServer
 from ..runner.poll import Runner, RunnerOptions
-from ..settings import Settings
 from . import cli
 from .common import api_options, resolve_settings
 from .options import Seconds, with_no_color

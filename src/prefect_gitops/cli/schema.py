@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import ReconcilerError
-from ..schemas import CONFIG_SCHEMA, POOL_SCHEMA, PREFECT_YAML_SCHEMA, schema_texts
+from ..repo.schemas import CONFIG_SCHEMA, POOL_SCHEMA, PREFECT_YAML_SCHEMA, schema_texts
 from . import EXIT_OK, cli
 
 # what the user types -> schema file name

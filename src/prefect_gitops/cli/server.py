@@ -6,7 +6,7 @@ import os
 
 import click
 
-from .. import server as embedded
+from ..prefect import server as embedded
 from . import cli
 
 

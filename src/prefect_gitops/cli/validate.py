@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import Diagnostics, Summary
-from ..environments import environment_diagnostics, load_for_environment
+from ..check.validate import ValidateOptions, validate_project
 from ..render.diagnostics import RENDERERS
-from ..validate import ValidateOptions, validate_project
+from ..repo.diagnostics import Diagnostics, Summary
+from ..repo.environments import environment_diagnostics, load_for_environment
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .annotations import with_repository_paths
 from .options import (

@@ -7,8 +7,8 @@ from collections.abc import Collection
 from typing import Any
 
 from .. import __version__
-from ..apply import ApplyResult
-from ..plan import Plan
+from ..apply.executor import ApplyResult
+from ..plan.build import Plan
 from .escaping import json_visible
 from .masking import mask_message
 

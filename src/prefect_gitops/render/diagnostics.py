@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ..diagnostics import Diagnostic, Severity, Summary
+from ..repo.diagnostics import Diagnostic, Severity, Summary
 from .escaping import escape_data, escape_property, safe_line_start, visible
 
 FORMAT_VERSION = "1"

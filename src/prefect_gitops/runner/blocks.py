@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from ..api import ApiClient
 from ..errors import ReconcilerError
-from ..templating import (
+from ..prefect.api import ApiClient
+from ..prefect.templating import (
     NotSet,
     Placeholder,
     PlaceholderKind,

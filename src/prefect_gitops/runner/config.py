@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
-from ..templates import default_template
-from ..templating import (
+from ..prefect.templates import default_template
+from ..prefect.templating import (
     VARIABLE_PREFIX,
     NotSet,
     PlaceholderKind,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..api import ApiClient
+from ..prefect.api import ApiClient
 from .flowruns import iso
 
 LATE_AFTER = timedelta(seconds=60)

@@ -25,9 +25,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..api import ApiClient, ApiError
 from ..errors import ConfigError, ReconcilerError
-from ..settings import Settings
+from ..prefect.api import ApiClient, ApiError
+from ..prefect.settings import Settings
 from .blocks import ServerBlocks, redact
 from .config import (
     DEFAULT_PROCESS_TEMPLATE,

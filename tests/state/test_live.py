@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from prefect_gitops.prefect.api import ApiClient
+from prefect_gitops.prefect.settings import Settings
+from prefect_gitops.state.live import read_deploy_inputs, read_live
+from prefect_gitops.state.ownership import LABEL, Inventory, encode_inventory
+from prefect_gitops.state.resources import Address, Resource, State
+
+
+def api_deployment(i: int, flow_id: str = "flow-1", **extra: Any) -> dict[str, Any]:
+    body = {
+        "id": f"dep-{i}",
+        "name": f"d{i:04d}",
+        "flow_id": flow_id,
+        "description": "None",
+        "version": "v",
+        "tags": ["b", "a", "a"],
+        "labels": {"prefect.flow.id": flow_id, LABEL: "proj", "team": "x"},
+        "parameters": {},
+        "parameter_openapi_schema": {},
+        "enforce_parameter_schema": True,
+        "job_variables": {},
+        "work_pool_name": f"pool-{i % 10}",
+        "work_queue_name": "default",
+        "paused": False,
+        "concurrency_limit": None,
+        "global_concurrency_limit": {"limit": 3, "name": f"deployment:dep-{i}"},
+        "concurrency_options": None,
+        "pull_steps": [],
+        "entrypoint": "f.py:f",
+        "path": None,
+        "schedules": [
+            {"id": "s1", "slug": None, "active": True, "parameters": {}, "max_scheduled_runs": None,
+             "schedule": {"interval": 60, "anchor_date": "2026-01-01T00:00:00+00:00", "timezone": None}},
+        ],
+    }  # fmt: skip
+    body.update(extra)
+    return body
+
+
+class FakeServer:
+    """Answers the read endpoints from canned objects, with real offset/limit paging."""
+
+    def __init__(self, deployments: int) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+        self.deployments = [api_deployment(i) for i in range(deployments)]
+        self.pools = [
+            {"id": f"pool-id-{i}", "name": f"pool-{i}", "type": "process", "base_job_template": {}}
+            for i in range(10)
+        ]
+        inventory = Inventory("proj", {"variable.v": "abc"}, "t", "d")
+        self.variables = [
+            {"id": f"inv-{n}", "name": n, "value": v} for n, v in encode_inventory(inventory)
+        ]
+        self.variables.append({"name": "v", "value": {"a": 1}, "tags": ["z"], "id": "var-1"})
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        path = request.url.path.removeprefix("/api")
+        self.calls.append((request.method, path, body))
+        if request.method == "GET" and path.startswith("/v2/concurrency_limits/"):
+            name = path.rsplit("/", 1)[1]
+            if name == "db":
+                return httpx.Response(
+                    200,
+                    json={
+                        "id": "gcl",
+                        "name": "db",
+                        "limit": 2,
+                        "active": True,
+                        "slot_decay_per_second": 0,
+                    },
+                )
+            return httpx.Response(404, json={"detail": "not found"})
+        if path == "/deployments/count":
+            return httpx.Response(200, json=len(self.deployments))
+        assert request.method == "POST" and path.endswith("/filter"), path
+        assert body["limit"] <= 200
+        items: list[Any] = {
+            "/work_pools/filter": self.pools,
+            "/work_queues/filter": [{"name": "q", "work_pool_name": "pool-1", "priority": 1}],
+            "/flows/filter": [{"id": "flow-1", "name": "f"}],
+            "/deployments/filter": self.deployments,
+            "/variables/filter": self.variables,
+        }[path]
+        offset = body.get("offset", 0)
+        return httpx.Response(200, json=items[offset : offset + body["limit"]])
+
+
+def client_for(server: FakeServer) -> ApiClient:
+    return ApiClient(
+        Settings(api_url="http://test/api"), transport=httpx.MockTransport(server.handler)
+    )
+
+
+def desired_for(count: int) -> State:
+    resources = [Resource(Address.deployment("f", f"d{i:04d}"), {}) for i in range(count)]
+    resources += [Resource(Address.pool(f"pool-{i}"), {}) for i in range(10)]
+    resources.append(Resource(Address.queue("pool-1", "q"), {}))
+    resources.append(Resource(Address.flow("f"), {}))
+    resources.append(Resource(Address.limit("db"), {}))
+    return State.of(resources)
+
+
+def test_thousand_deployments_in_a_handful_of_requests() -> None:
+    server = FakeServer(1000)
+    with client_for(server) as client:
+        live = read_live(client, desired_for(1000), project="proj")
+        assert client.write_count == 0
+        assert client.request_count <= 20
+    assert len(live.state.of_type("deployment")) == 1000
+    assert len(live.state.of_type("work_pool")) == 10
+    assert live.inventory is not None and live.inventory.owns(Address.variable("v"))
+    assert live.state[Address.variable("v")].spec == {"name": "v", "value": {"a": 1}, "tags": ["z"]}
+    assert live.state[Address.limit("db")].spec["limit"] == 2
+    # one count, then the 5 pages (concurrently)
+    assert sum(1 for m, p, _ in server.calls if p == "/deployments/filter") == 5
+    assert sum(1 for m, p, _ in server.calls if p == "/deployments/count") == 1
+    offsets = sorted(b["offset"] for _, p, b in server.calls if p == "/deployments/filter")
+    assert offsets == [0, 200, 400, 600, 800]
+    # never one request per deployment
+    deployment_paths = {p for _, p, _ in server.calls if p.startswith("/deployments/")}
+    assert deployment_paths == {"/deployments/filter", "/deployments/count"}
+
+
+def test_deployment_normalization() -> None:
+    server = FakeServer(1)
+    with client_for(server) as client:
+        live = read_live(client, desired_for(1), project="proj")
+    dep = live.state[Address.deployment("f", "d0000")]
+    assert dep.spec["description"] is None  # the "None" quirk
+    assert dep.spec["concurrency_limit"] == 3  # from global_concurrency_limit
+    assert dep.spec["tags"] == ["b", "a", "a"]  # as stored: order and duplicates kept
+    assert dep.spec["labels"] == {"team": "x"}  # system and ownership labels set aside
+    assert dep.meta["labels"][LABEL] == "proj"
+    (schedule,) = dep.spec["schedules"]
+    assert schedule["schedule"] == {
+        "interval": 60.0,
+        "anchor_date": "2026-01-01T00:00:00Z",
+        "timezone": "UTC",
+    }
+    assert dep.meta["unslugged_ids"] == ["s1"]
+
+
+def test_nothing_declared_reads_only_the_inventory() -> None:
+    server = FakeServer(0)
+    with client_for(server) as client:
+        live = read_live(client, State(), project="nobody")
+        assert client.request_count == 1
+    assert live.inventory is None
+    assert len(live.state) == 0
+
+
+def test_pages_shifted_by_a_concurrent_delete_are_read_again() -> None:
+    server = FakeServer(450)
+    real = server.handler
+
+    def shrinking(request: httpx.Request) -> httpx.Response:
+        response = real(request)
+        if request.url.path.endswith("/deployments/count"):
+            del server.deployments[0]  # someone deletes one right after the count
+        return response
+
+    client = ApiClient(
+        Settings(api_url="http://test/api"), transport=httpx.MockTransport(shrinking)
+    )
+    with client:
+        live = read_live(client, desired_for(450), project="proj")
+    assert len(live.state.of_type("deployment")) == 449
+
+
+def test_an_absurd_count_is_not_believed() -> None:
+    server = FakeServer(3)
+    real = server.handler
+
+    def lying(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/deployments/count"):
+            return httpx.Response(200, json=10**15)
+        return real(request)
+
+    client = ApiClient(Settings(api_url="http://test/api"), transport=httpx.MockTransport(lying))
+    with client:
+        live = read_live(client, desired_for(3), project="proj")
+        assert client.request_count < 20
+    assert len(live.state.of_type("deployment")) == 3
+
+
+VIEW = {
+    "prefect": {"process": {"type": "process", "default_base_job_configuration": {"p": 1}}},
+    "prefect-docker": {"docker": {"type": "docker", "default_base_job_configuration": {"d": 1}}},
+}
+
+
+def inputs_handler(view_status: int, calls: list[str]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api")
+        calls.append(f"{request.method} {path}")
+        if path == "/collections/views/aggregate-worker-metadata":
+            return httpx.Response(view_status, json=VIEW if view_status == 200 else {"detail": "x"})
+        body = json.loads(request.content)
+        assert path == "/variables/filter" and body["variables"]["name"]["any_"] == ["region"]
+        return httpx.Response(200, json=[{"name": "region", "value": "eu", "id": "v"}])
+
+    return handler
+
+
+def test_deploy_inputs_read_variables_and_the_servers_default_templates() -> None:
+    calls: list[str] = []
+    transport = httpx.MockTransport(inputs_handler(200, calls))
+    with ApiClient(Settings(api_url="http://test/api"), transport=transport) as client:
+        got = read_deploy_inputs(client, ["region"], ["docker", "process", "nope"])
+    assert got.variables == {"region": "eu"}
+    # process comes from Prefect's own worker class (our shipped data), like its CLI does
+    assert got.pool_templates == {"docker": {"d": 1}}
+    assert "server's" in got.templates_note and "shipped data for nope" in got.templates_note
+    with ApiClient(Settings(api_url="http://test/api"), transport=transport) as client:
+        none = read_deploy_inputs(client, [], ["process"])
+    assert none.pool_templates == {} and none.templates_note == ""
+    assert calls == ["POST /variables/filter", "GET /collections/views/aggregate-worker-metadata"]
+
+
+def test_deploy_inputs_fall_back_to_shipped_templates_when_the_view_fails() -> None:
+    transport = httpx.MockTransport(inputs_handler(404, []))
+    with ApiClient(Settings(api_url="http://test/api"), transport=transport) as client:
+        got = read_deploy_inputs(client, [], ["docker"])
+    assert got.pool_templates is None and got.templates_note.startswith(
+        "default pool templates: shipped data"
+    )
