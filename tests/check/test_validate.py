@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from prefect_gitops.check import codes
-from prefect_gitops.check.validate import ValidateOptions, validate_project, within_contract
+from prefect_gitops.check.options import ValidateOptions
+from prefect_gitops.check.validate import validate_project, within_contract
 from prefect_gitops.repo.diagnostics import Diagnostic, Severity
 from prefect_gitops.repo.loader import load_project
 from prefect_gitops.repo.source import Span

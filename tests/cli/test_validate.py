@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from prefect_gitops.check.options import ValidateOptions
 from prefect_gitops.check.rules import structure
-from prefect_gitops.check.validate import ValidateOptions
 from prefect_gitops.cli import options as cli_options
 from prefect_gitops.cli import validate as cli_validate
 from prefect_gitops.repo.diagnostics import Diagnostics
-from prefect_gitops.repo.loader import Project
+from prefect_gitops.repo.project import Project
 from tests.run_cli import run_cli
 
 CORPUS = Path("/work/shared/corpus/real-world")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from pathlib import Path
 
 from ..repo.diagnostics import Diagnostic, Diagnostics, Severity
-from ..repo.loader import Project
+from ..repo.environments import label
+from ..repo.loader import load_project
+from ..repo.project import Project
 from .codes import PROMOTED_BY_STRICT, STRICT_ERROR_CODES
+from .options import ValidateOptions
 from .rules import (
     deployments,
     entrypoints,
@@ -18,17 +22,6 @@ from .rules import (
     steps,
     structure,
 )
-
-
-@dataclass(frozen=True)
-class ValidateOptions:
-    strict: bool = False
-    pool_types: Mapping[str, str] = field(default_factory=dict)
-    environ: Mapping[str, str] = field(default_factory=dict)
-    # Whether what follows runs the build/push steps: `prefect deploy` does, plan and apply
-    # only with --run-steps (else a step they cannot import does not stop them).
-    runs_steps: bool = True
-
 
 Rule = Callable[[Project, ValidateOptions], Iterable[Diagnostic]]
 
@@ -64,3 +57,33 @@ def within_contract(diagnostic: Diagnostic, strict: bool) -> Diagnostic:
     if not strict and severity is Severity.ERROR and diagnostic.code in STRICT_ERROR_CODES:
         return replace(diagnostic, severity=Severity.WARNING)
     return diagnostic
+
+
+def environment_diagnostics(
+    path: Path,
+    config_path: Path | None,
+    environ: Mapping[str, str],
+    *,
+    strict: bool,
+    base: Iterable[Diagnostic],
+) -> list[Diagnostic]:
+    """Validate the repository as each declared environment sees it: the diagnostics that
+    the plain run (`base`) did not already report, each saying its environment."""
+    project, _ = load_project(path, config_path=config_path, environ=environ)
+    seen = {(d.code, d.span) for d in base}
+    out: list[Diagnostic] = []
+    for name in sorted(project.config.environments):
+        env_project, diags = load_project(
+            path, config_path=config_path, environ=environ, environment=name
+        )
+        options = ValidateOptions(
+            strict=strict or env_project.config.strict,
+            pool_types=dict(env_project.config.pool_types),
+            environ=environ,
+        )
+        diags.extend(validate_project(env_project, options))
+        for diag in label(diags, name):
+            if (diag.code, diag.span) not in seen:
+                seen.add((diag.code, diag.span))
+                out.append(diag)
+    return out

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import click
 
-from .. import __version__
 from ..errors import ReconcilerError
 from ..render.escaping import visible
+from ..version import __version__
 from .options import color_setting, no_color_option, with_no_color
 
 EXIT_OK = 0

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..repo.diagnostics import Diagnostic
-from ..repo.loader import Project
+from ..repo.project import Project
 from ..repo.source import Span
 from ..state.resources import State
 

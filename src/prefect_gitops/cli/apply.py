@@ -53,7 +53,8 @@ from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible
 from ..render.masking import plan_secrets
 from ..repo.environments import api_target
-from ..repo.loader import Project, load_project
+from ..repo.loader import load_project
+from ..repo.project import Project
 from ..state.desired import parse_step_outputs, refuse_unresolved_steps
 from ..state.ownership import Inventory, owner_key
 from ..state.resources import State

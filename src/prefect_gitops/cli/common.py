@@ -14,7 +14,8 @@ from ..prefect import server
 from ..prefect.api import ApiClient
 from ..prefect.settings import Settings, load_settings
 from ..repo.environments import api_target
-from ..repo.loader import Project, load_project
+from ..repo.loader import load_project
+from ..repo.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 

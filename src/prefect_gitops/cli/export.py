@@ -23,8 +23,9 @@ from ..export import (
 )
 from ..prefect.api import ApiClient
 from ..repo.environments import api_target
-from ..repo.loader import Project, load_project
+from ..repo.loader import load_project
 from ..repo.models import RootConfig
+from ..repo.project import Project
 from ..state.desired import analyze_flows, project_name
 from ..state.resources import Address
 from . import EXIT_OK, cli

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from ..check.validate import ValidateOptions, validate_project
+from ..check.options import ValidateOptions
+from ..check.validate import validate_project
 from ..errors import ReconcilerError
 from ..plan.build import Plan, build_plan
 from ..plan.saved import plan_key, render_saved, saved_document, write_private
@@ -21,8 +22,9 @@ from ..render.plan import PLAN_RENDERERS, render_document
 from ..render.plan_json import plan_document
 from ..render.plan_markdown import COMMENT_BUDGET
 from ..repo.diagnostics import Diagnostics, Summary
-from ..repo.environments import api_target, load_for_environment
-from ..repo.loader import Project
+from ..repo.environments import api_target
+from ..repo.loader import load_for_environment
+from ..repo.project import Project
 from ..state.desired import (
     DeployInputs,
     analyze_flows,

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
-from ..check.validate import ValidateOptions, validate_project
+from ..check.options import ValidateOptions
+from ..check.validate import environment_diagnostics, validate_project
 from ..render.diagnostics import RENDERERS
 from ..repo.diagnostics import Diagnostics, Summary
-from ..repo.environments import environment_diagnostics, load_for_environment
+from ..repo.loader import load_for_environment
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .annotations import with_repository_paths
 from .options import (

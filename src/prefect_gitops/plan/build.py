@@ -23,11 +23,11 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, cast
 
-from .. import __version__
 from ..repo.models import IgnoreRule
 from ..state.diff import align, resource_changes
 from ..state.ownership import Inventory, digest, is_owned
 from ..state.resources import RESOURCE_TYPES, Address, ChangeKind, FieldChange, Resource, State
+from ..version import __version__
 
 __all__ = [
     "FORMAT_VERSION",

@@ -43,8 +43,8 @@ from typing import Any
 import httpcore
 import httpx
 
-from .. import __version__
 from ..errors import ConfigError, ReconcilerError
+from ..version import __version__
 from .responses import ShapeError, check_shape
 from .settings import Settings, is_loopback_url, redact_url
 

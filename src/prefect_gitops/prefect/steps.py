@@ -17,13 +17,16 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ReconcilerError
-from ..state.desired import StepRunner
 from .settings import Settings
+
+StepRunner = Callable[[list[Any], list[Any], Path], Mapping[str, Any]]
+"""(build steps, push steps, prefect.yaml folder) -> the step outputs, as `prefect deploy`
+collects them. Raises `ReconcilerError` when a step fails."""
 
 
 def prefect_step_runner(settings: Settings) -> StepRunner:

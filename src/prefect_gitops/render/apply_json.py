@@ -6,9 +6,9 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from .. import __version__
 from ..apply.executor import ApplyResult
 from ..plan.build import Plan
+from ..version import __version__
 from .escaping import json_visible
 from .masking import mask_message
 

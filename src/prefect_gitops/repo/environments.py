@@ -24,7 +24,6 @@ import dataclasses
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ReconcilerError
@@ -39,9 +38,10 @@ from ..prefect.settings import (
     same_api_url,
 )
 from .diagnostics import Diagnostic, Diagnostics
-from .loader import CONFIG_NAMES, Project, validate_model
+from .modelcheck import validate_model
 from .models import DeploymentConfig, EnvironmentSpec
-from .source import Span, format_path
+from .project import Project
+from .source import format_path
 from .suggest import did_you_mean
 
 
@@ -56,29 +56,6 @@ def select(project: Project, name: str) -> EnvironmentSpec:
         + (", ".join(f"'{n}'" for n in known) if known else "no `environments:`"),
         hint=did_you_mean(name, known),
     )
-
-
-def load_for_environment(
-    path: Path, config_path: Path | None, environ: Mapping[str, str], environment: str | None
-) -> tuple[Project, Diagnostics]:
-    """`load_project`, with an unknown `environment` reported as a located error (R005) on
-    the repository as written, so that every output format can carry it."""
-    from .loader import load_project
-
-    try:
-        return load_project(path, config_path=config_path, environ=environ, environment=environment)
-    except ReconcilerError as exc:
-        if environment is None:
-            raise
-        project, diags = load_project(path, config_path=config_path, environ=environ)
-        config = project.config_file
-        span = (
-            config.span(("environments",), key=True)
-            if config is not None
-            else Span(CONFIG_NAMES[0], 1, 1)
-        )
-        diags.error("R005", exc.message, span, hint=exc.hint, path="environments")
-        return project, diags
 
 
 def merge(base: Any, override: Any) -> Any:
@@ -283,36 +260,3 @@ def _location(project: Project, name: str, key: str) -> str:
     if project.config_file is None:
         return "the root config"
     return str(project.config_file.span(("environments", name, key)))
-
-
-def environment_diagnostics(
-    path: Path,
-    config_path: Path | None,
-    environ: Mapping[str, str],
-    *,
-    strict: bool,
-    base: Iterable[Diagnostic],
-) -> list[Diagnostic]:
-    """Validate the repository as each declared environment sees it: the diagnostics that
-    the plain run (`base`) did not already report, each saying its environment."""
-    from ..check.validate import ValidateOptions, validate_project
-    from .loader import load_project
-
-    project, _ = load_project(path, config_path=config_path, environ=environ)
-    seen = {(d.code, d.span) for d in base}
-    out: list[Diagnostic] = []
-    for name in sorted(project.config.environments):
-        env_project, diags = load_project(
-            path, config_path=config_path, environ=environ, environment=name
-        )
-        options = ValidateOptions(
-            strict=strict or env_project.config.strict,
-            pool_types=dict(env_project.config.pool_types),
-            environ=environ,
-        )
-        diags.extend(validate_project(env_project, options))
-        for diag in label(diags, name):
-            if (diag.code, diag.span) not in seen:
-                seen.add((diag.code, diag.span))
-                out.append(diag)
-    return out

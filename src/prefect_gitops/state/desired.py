@@ -60,6 +60,7 @@ from ..prefect import schedules as schedule_shapes
 from ..prefect.automations import TriggerError
 from ..prefect.automations import build_automation as automation_spec
 from ..prefect.automations import default_name as default_automation_name
+from ..prefect.steps import StepRunner
 from ..prefect.templating import (
     VARIABLE_PREFIX,
     NotSet,
@@ -71,7 +72,7 @@ from ..prefect.templating import (
     resolve_env,
     resolve_variables,
 )
-from ..repo.loader import DeploymentEntry, PoolEntry, Project
+from ..repo.project import DeploymentEntry, PoolEntry, Project
 from .resources import Address, Resource, State, join_path
 
 DEFAULT_QUEUE = "default"
@@ -98,10 +99,6 @@ class FlowFacts:
 
 FlowLookup = Callable[[str, Path], "FlowFacts | str"]
 """(entrypoint, prefect.yaml folder) -> facts, or a one-line problem."""
-
-StepRunner = Callable[[list[Any], list[Any], Path], Mapping[str, Any]]
-"""(build steps, push steps, prefect.yaml folder) -> the step outputs, as `prefect deploy`
-collects them. Raises `ReconcilerError` when a step fails."""
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from prefect_gitops.check.options import ValidateOptions
 from prefect_gitops.check.rules import deployments
-from prefect_gitops.check.validate import ValidateOptions
 from prefect_gitops.repo.diagnostics import Diagnostic
 from prefect_gitops.repo.loader import load_project
 from tests.run_cli import run_cli

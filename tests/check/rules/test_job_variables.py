@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prefect_gitops.check.options import ValidateOptions
 from prefect_gitops.check.rules import job_variables
-from prefect_gitops.check.validate import ValidateOptions, validate_project
+from prefect_gitops.check.validate import validate_project
 from prefect_gitops.repo.diagnostics import Diagnostic
 from prefect_gitops.repo.loader import load_project
 

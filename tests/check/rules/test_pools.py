@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from prefect_gitops.check.options import ValidateOptions
 from prefect_gitops.check.rules import pools
-from prefect_gitops.check.validate import ValidateOptions
 from prefect_gitops.repo.diagnostics import Diagnostic
 from prefect_gitops.repo.loader import load_project
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from prefect_gitops.check.options import ValidateOptions
 from prefect_gitops.check.rules import structure
-from prefect_gitops.check.validate import ValidateOptions
 from prefect_gitops.repo.diagnostics import Diagnostic
 from prefect_gitops.repo.loader import load_project
 

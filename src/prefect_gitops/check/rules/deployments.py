@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from ...prefect.automations import TriggerError, build_automation, default_name
 from ...prefect.templating import apply_values, find_placeholders, resolve_env, resolve_variables
 from ...repo.diagnostics import Diagnostic, Severity
-from ...repo.loader import DeploymentEntry, Project
+from ...repo.project import DeploymentEntry, Project
 from ...repo.source import format_path
 from .job_variables import has_steps
 
 if TYPE_CHECKING:
-    from ..validate import ValidateOptions
+    from ..options import ValidateOptions
 
 
 def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:

@@ -18,8 +18,8 @@ from jsonschema.exceptions import best_match
 
 from ...prefect.templating import find_placeholders
 from ...repo.diagnostics import Diagnostic, Severity
-from ...repo.loader import DeploymentEntry, Project
 from ...repo.models import banned_name_chars
+from ...repo.project import DeploymentEntry, Project
 from ...repo.suggest import did_you_mean
 from ..flows.analysis import (
     PLANNED_DESPITE,
@@ -33,7 +33,7 @@ from ..flows.analysis import (
 from ..quickvalid import surely_valid
 
 if TYPE_CHECKING:
-    from ..validate import ValidateOptions
+    from ..options import ValidateOptions
 
 _PROBLEM = {
     "format": ("E001", Severity.ERROR),

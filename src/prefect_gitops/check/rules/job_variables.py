@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from ...prefect import templates, templating
 from ...repo.diagnostics import Diagnostic, Severity
-from ...repo.loader import DeploymentEntry, PoolEntry, Project
+from ...repo.project import DeploymentEntry, PoolEntry, Project
 from ...repo.source import format_path
 from ...repo.suggest import did_you_mean
 from .. import jobvars
 from ..jobvars import Problem, ProblemKind
 
 if TYPE_CHECKING:
-    from ..validate import ValidateOptions
+    from ..options import ValidateOptions
 
 DEFAULT_AGENT_POOL = "default-agent-pool"
 

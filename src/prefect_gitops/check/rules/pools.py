@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 from ...prefect import templates
 from ...repo.diagnostics import Diagnostic, Severity
-from ...repo.loader import PoolEntry, Project
+from ...repo.project import PoolEntry, Project
 from ...repo.source import format_path
 from ...repo.suggest import did_you_mean
 from .. import jobvars
 from ..jobvars import ProblemKind
 
 if TYPE_CHECKING:
-    from ..validate import ValidateOptions
+    from ..options import ValidateOptions
 
 
 def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:

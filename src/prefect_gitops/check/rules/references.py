@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from ...prefect.templating import PLACEHOLDER_PATTERN, VARIABLE_PREFIX
 from ...repo.diagnostics import Diagnostic, Severity
-from ...repo.loader import DeploymentEntry, Project, SourceFile
 from ...repo.models import DB_INT_MAX
+from ...repo.project import DeploymentEntry, Project, SourceFile
 from ...repo.source import JsonPath, format_path
 from ...repo.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    from ..validate import ValidateOptions
+    from ..options import ValidateOptions
 
 COLLISION_STRATEGIES = ("ENQUEUE", "CANCEL_NEW")
 GRACE_PERIOD_RANGE = (60, 86400)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...prefect.schedules import SELECTORS, ScheduleProblem, check_schedule, is_templated
 from ...repo.diagnostics import Diagnostic, Severity
-from ...repo.loader import DeploymentEntry, Project
+from ...repo.project import DeploymentEntry, Project
 
 if TYPE_CHECKING:
-    from ..validate import ValidateOptions
+    from ..options import ValidateOptions
 
 _CODES = {
     "shape": "C001",

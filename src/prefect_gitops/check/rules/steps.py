@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from ...prefect import steps
 from ...repo.diagnostics import Diagnostic, Severity
-from ...repo.loader import DeploymentEntry, Project
+from ...repo.project import DeploymentEntry, Project
 from ...repo.source import JsonPath, format_path
 
 if TYPE_CHECKING:
-    from ..validate import ValidateOptions
+    from ..options import ValidateOptions
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...repo.diagnostics import Diagnostic, Severity
-from ...repo.loader import DeploymentEntry, PoolEntry, PrefectFile, Project, SourceFile
 from ...repo.models import (
     KNOWN_CONCURRENCY_KEYS,
     KNOWN_DEPLOYMENT_KEYS,
@@ -21,11 +20,12 @@ from ...repo.models import (
     KNOWN_WORK_POOL_KEYS,
     banned_name_chars,
 )
+from ...repo.project import DeploymentEntry, PoolEntry, PrefectFile, Project, SourceFile
 from ...repo.source import JsonPath, Span, format_path
 from ...repo.suggest import closest, did_you_mean
 
 if TYPE_CHECKING:
-    from ..validate import ValidateOptions
+    from ..options import ValidateOptions
 
 STEP_SECTIONS = ("build", "push", "pull")
 
