@@ -25,8 +25,8 @@ from prefect_gitops.apply.executor import (
     inventory_before,
     record_inventory,
 )
-from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.pipeline import applied as cli_apply
 from prefect_gitops.plan.build import Action, Plan, ResourceChange, build_plan
 from prefect_gitops.prefect.api import ApiClient, Throttle
 from prefect_gitops.prefect.settings import Settings

@@ -12,8 +12,9 @@ import pytest
 
 from prefect_gitops.apply import lock
 from prefect_gitops.apply.executor import ApplyResult, Cancel, Outcome
-from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.pipeline import applied as cli_apply
+from prefect_gitops.pipeline.applied import ApplyOptions
 from prefect_gitops.plan.build import Plan, build_plan
 from prefect_gitops.repo.loader import load_project
 from prefect_gitops.state.live import LiveState
@@ -131,8 +132,7 @@ def test_a_plan_made_again_under_the_lock_is_checked_like_the_first(
         cli_apply, "compute_plan",
         lambda *_a, **_k: (LiveState(live_now, None, "relock"), fresh),
     )  # fmt: skip
-    run = cli_apply._Run(project, desired, None, {}, False, False, "text", True)
+    run = cli_apply._Run(project, desired, ApplyOptions(auto_approve=True), {})
     client: Any = None  # nothing may be sent: any request would fail on it
-    how = cli_apply._Execution(1, ())
     with pytest.raises(ReconcilerError, match=r"unresolved step outputs.*job_variables\.image"):
-        run.execute(client, first, how, Cancel())
+        run.execute(client, first, None, Cancel())

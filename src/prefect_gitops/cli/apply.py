@@ -1,78 +1,40 @@
 """`prefect-gitops apply` and `force-unlock`: converge the live server to the repository.
 
-Sequence (nothing is written before the whole repository validates and the plan is made):
-
-1. load and validate everything; build the desired state; read the live state; plan
-   (`apply plan.json`: the saved plan, refused as stale unless planning again gives the same
-   fingerprints and changes; the plan made again is applied, with the values the file masks);
-2. nothing to change and the ownership inventory up to date: stop, with zero writes;
-3. show the plan and ask (on a terminal), or require `--auto-approve`;
-4. take the owner's lock on the server (`lock.py`, renewed in the background), re-read the
-   live state: if it moved while we waited, a reviewed or saved plan is refused, an
-   auto-approved one is re-planned;
-5. record what is about to be written as owned, execute (`apply.py`; Ctrl-C or SIGTERM stop
-   sending), record the ownership inventory, release the lock, report.
+The sequence (plan, ask, lock, re-plan, record, execute, record) is `pipeline.applied`; this
+module parses the options, asks on a terminal, shows progress and renders the report.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..apply.executor import (
-    DEFAULT_PARALLELISM,
-    MAX_PARALLELISM,
-    ApplyResult,
-    Cancel,
-    Outcome,
-    apply_plan,
-    changed_fields,
-    check_prune_guard,
-    inventory_after,
-    inventory_before,
-    record_inventory,
-)
-from ..apply.lock import LockInfo, acquire, force_unlock
-from ..errors import ReconcilerError, StalePlanError
-from ..plan.build import Action, Plan, ResourceChange
-from ..plan.saved import check_saved, plan_key
-from ..prefect.api import ApiClient, Throttle
-from ..prefect.settings import Settings
+from ..apply.executor import DEFAULT_PARALLELISM, MAX_PARALLELISM, ApplyResult, Outcome
+from ..apply.lock import force_unlock
+from ..errors import ReconcilerError
+from ..pipeline.applied import Applied, ApplyOptions, Hooks, apply_client, apply_project
+from ..pipeline.planned import Planned, PlanOptions, owner_of
+from ..pipeline.source import Source
+from ..plan.build import Plan
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible
-from ..render.masking import plan_secrets
 from ..repo.environments import api_target
 from ..repo.loader import load_project
-from ..repo.project import Project
-from ..state.desired import parse_step_outputs, refuse_unresolved_steps
-from ..state.ownership import Inventory, owner_key
-from ..state.resources import State
-from . import EXIT_OK, EXIT_PROBLEM, cli
-from .common import api_options, open_client, resolve_settings
+from ..state.desired import parse_step_outputs
+from ..state.ownership import owner_key
+from .common import api_options, checked_project, echo_err, open_client, resolve_settings
+from .group import EXIT_OK, EXIT_PROBLEM, cli
 from .options import Seconds, config_option, env_option, format_option, use_color
-from .plan import (
-    compute_plan,
-    desired_online,
-    load_valid_project,
-    masked_document,
-    owner_of,
-    render_plan,
-    step_options,
-)
+from .plan import render_plan, step_options
 
 DEFAULT_LOCK_TIMEOUT = 60.0
-APPLY_RETRIES = 8
 
 
 def _stdin_is_tty() -> bool:
@@ -161,48 +123,32 @@ def apply_command(
     interrupted (Ctrl-C or SIGTERM: what was done is reported and recorded).
     """
     saved, saved_doc = _saved_plan(target, repo, auto_approve)
-    environ = os.environ
-    project = load_valid_project(
-        repo or (Path(".") if saved else target),
-        config_path,
-        environ,
-        action="applied",
-        environment=environment,
-        output_format=output_format,
-        runs_steps=run_steps,
-    )
+    source = Source(repo or (Path(".") if saved else target), config_path, environment)
+    project = checked_project(source, action="applied", output_format=output_format,
+                              runs_steps=run_steps)  # fmt: skip
     if project is None:
         return EXIT_PROBLEM
-    outputs = parse_step_outputs(step_outputs)
-    if saved is not None:  # the saved plan's flag: planning again must give that same plan
-        prune = saved.prune
-    should_prune = project.config.prune if prune is None else prune
-    throttle = Throttle(parallelism)
+    plan_options = PlanOptions(prune, adopt, parse_step_outputs(step_outputs), run_steps)
+    options = ApplyOptions(plan_options, auto_approve, parallelism, lock_timeout, saved, saved_doc)
     settings = resolve_settings(*api_target(project, api_url, profile))
-    with _apply_client(settings, throttle) as client:
-        desired = desired_online(client, project, environ, outputs, run_steps)
-        run = _Run(
-            project, desired, saved, saved_doc, should_prune, adopt, output_format, auto_approve
-        )
-        plan = run.plan(client)
-        if plan is None:
-            return EXIT_OK
-        hidden = plan_secrets(
-            plan.to_dict(), mask_keys=project.config.mask_keys, mask_values=settings.secrets()
-        )
-        result, signalled = run.under_lock(
-            client, plan, lock_timeout, _Execution(parallelism, hidden)
-        )
-    _finish(plan, result, output_format, project, nothing=False, hidden=hidden)
-    return _exit_status(result, signalled=signalled)
+    with apply_client(settings, parallelism) as client:
+        applied = apply_project(client, project, options, source.environ,
+                                _hooks(output_format, auto_approve))  # fmt: skip
+    _finish(applied, output_format)
+    if applied.nothing:
+        return EXIT_OK
+    return _exit_status(applied.result, signalled=applied.signalled)
 
 
-def _written_fields(rc: ResourceChange) -> set[str] | None:
-    """The top-level fields apply sends for `rc`; None when it writes the whole resource."""
-    if rc.action in (Action.CREATE, Action.REPLACE):
-        return None
-    fields = changed_fields(rc)
-    return None if "labels" in fields else fields  # labels: a full upsert
+def _hooks(output_format: str, auto_approve: bool) -> Hooks:
+    report_to = sys.stderr if output_format == "json" else sys.stdout
+
+    def review(planned: Planned) -> bool:
+        if output_format == "text":
+            click.echo(render_plan(planned.masked(), planned.project, planned.desired, "text"))
+        return auto_approve or _confirm()
+
+    return Hooks(echo_err, review, lambda hidden: _progress(report_to, hidden))
 
 
 def _exit_status(result: ApplyResult, *, signalled: bool) -> int:
@@ -211,12 +157,6 @@ def _exit_status(result: ApplyResult, *, signalled: bool) -> int:
                    "listed as skipped, what was done is recorded as owned.", err=True)  # fmt: skip
         return EXIT_INTERRUPTED if signalled else EXIT_PROBLEM
     return EXIT_OK if result.ok else EXIT_PROBLEM
-
-
-def _apply_client(settings: Settings, throttle: Throttle) -> ApiClient:
-    # A 503 is never processed by the server: retry writes longer than a read would.
-    settings = dataclasses.replace(settings, max_retries=max(settings.max_retries, APPLY_RETRIES))
-    return ApiClient(settings, throttle=throttle)
 
 
 def _saved_plan(
@@ -238,185 +178,7 @@ def _saved_plan(
     return saved, saved_doc
 
 
-LOCK_LOST = "the apply lock was removed while applying (force-unlock, or judged stale)"
 EXIT_INTERRUPTED = 130
-
-
-def _waiting(lock_timeout: float) -> Callable[[LockInfo], None]:
-    def waiting(info: LockInfo) -> None:
-        click.echo(
-            f"Waiting up to {lock_timeout:g} s for the apply lock ({visible(info.describe())})...",
-            err=True,
-        )
-
-    return waiting
-
-
-@contextlib.contextmanager
-def _signals_stop(cancel: Cancel) -> Iterator[list[int]]:
-    """Ctrl-C, or a CI timeout's SIGTERM, stops apply at once: nothing new is sent, requests
-    in flight finish, the inventory is recorded and the report printed. A second one
-    raises `KeyboardInterrupt`: apply exits once the requests in flight end. Yields the
-    signals received (empty: none)."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def stop(signum: int, frame: object) -> None:
-        if received:
-            raise KeyboardInterrupt
-        received.append(signum)
-        cancel.set()
-        click.echo("Stopping: finishing the requests in flight, sending nothing new...", err=True)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Execution:
-    """How the changes are sent: on `parallelism` threads (the client's throttle adapts the
-    writes in flight); `hidden`: the plan's secrets, masked in the progress lines."""
-
-    parallelism: int
-    hidden: Collection[str]
-
-
-@dataclasses.dataclass
-class _Run:
-    """One apply: what it plans and executes (the command parses, this does the work)."""
-
-    project: Project
-    desired: State
-    saved: Plan | None
-    saved_doc: dict[str, Any]
-    prune: bool
-    adopt: bool
-    output_format: str
-    auto_approve: bool
-
-    @property
-    def owner(self) -> str:
-        return owner_of(self.project)
-
-    def refuse(self, plan: Plan) -> None:
-        """What no plan may do: prune every object of a kind, write unresolved step outputs."""
-        check_prune_guard(plan, self.desired, allow_empty=self.project.config.allow_empty)
-        written = {rc.address: _written_fields(rc) for rc in plan.changes}
-        refuse_unresolved_steps(self.desired, written)
-
-    def plan(self, client: ApiClient) -> Plan | None:
-        """Plan (or check the saved plan), show it and ask; None when nothing is to be done
-        (the result is then already reported)."""
-        project, desired, saved = self.project, self.desired, self.saved
-        live, plan = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
-        if saved is not None:
-            # Apply `plan`, the saved one made again: it holds the values the file masks.
-            masked = masked_document(plan, project, client.settings.secrets())
-            check_saved(self.saved_doc, plan, masked, plan_key(os.environ))
-        self.refuse(plan)
-        if not _needs_writes(plan, desired, live.state, self.owner, live.inventory):
-            result = ApplyResult((), client.request_count, client.write_count)
-            _finish(plan, result, self.output_format, project, nothing=True)
-            return None
-        if saved is None and self.output_format == "text":
-            shown = masked_document(plan, project, client.settings.secrets())
-            click.echo(render_plan(shown, project, desired, "text"))
-        if saved is None and not self.auto_approve and not _confirm():
-            raise ReconcilerError("apply cancelled; nothing was written")
-        return plan
-
-    def under_lock(
-        self, client: ApiClient, plan: Plan, lock_timeout: float, how: _Execution
-    ) -> tuple[ApplyResult, bool]:
-        """Take the lock, execute while it is renewed, release it. Returns the result (with
-        the whole run's request counts, planning included) and whether a signal stopped it."""
-        lease = acquire(client, self.owner, timeout=lock_timeout, on_wait=_waiting(lock_timeout))
-        cancel = Cancel()
-        lease.keep_alive(on_lost=lambda: cancel.set(LOCK_LOST))
-        try:
-            with _signals_stop(cancel) as signalled:
-                result = self.execute(client, plan, how, cancel)
-        finally:
-            lease.release()
-        if result.interrupted is None and cancel.reason == LOCK_LOST:  # lost after the sends
-            result = dataclasses.replace(result, interrupted=LOCK_LOST)
-        result = dataclasses.replace(
-            result, requests=client.request_count, writes=client.write_count
-        )
-        return result, bool(signalled)
-
-    def execute(
-        self, client: ApiClient, plan: Plan, how: _Execution, cancel: Cancel
-    ) -> ApplyResult:
-        """Under the lock: re-plan, record what is about to be written as owned, apply,
-        record the inventory (also after an interruption)."""
-        project, desired, name = self.project, self.desired, self.owner
-        live, fresh = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
-        if fresh.live_fingerprint != plan.live_fingerprint:
-            if self.saved is not None or not self.auto_approve:
-                raise StalePlanError(
-                    "the server changed while waiting for the lock; nothing was written",
-                    hint="run apply again to see the new plan",
-                )
-            plan = fresh
-            self.refuse(plan)
-        pending = inventory_before(plan, live.inventory)
-        record_inventory(client, name, pending, _fingerprint(live.inventory),
-                         previous=live.inventory)  # fmt: skip
-        previous = Inventory(name, pending, None, _fingerprint(live.inventory))
-        report_to = sys.stderr if self.output_format == "json" else sys.stdout
-        result = apply_plan(
-            client, plan, desired=desired, live=live.state, project=name,
-            ignore=project.config.ignore, parallelism=how.parallelism,
-            progress=_progress(report_to, how.hidden), cancel=cancel,
-        )  # fmt: skip
-        items, fingerprint = inventory_after(
-            plan, result, desired=desired, live=live.state, project=name,
-            inventory=live.inventory,
-        )  # fmt: skip
-        written = _record(client, name, items, fingerprint, previous)
-        if isinstance(written, Outcome):
-            return dataclasses.replace(result, outcomes=(*result.outcomes, written))
-        return dataclasses.replace(result, inventory_written=written)
-
-
-def _fingerprint(inventory: Inventory | None) -> str | None:
-    return inventory.desired if inventory is not None else None
-
-
-def _needs_writes(
-    plan: Plan, desired: State, live: State, project: str, inventory: Inventory | None
-) -> bool:
-    if plan.has_changes():
-        return True
-    items, fingerprint = inventory_after(
-        plan, ApplyResult(()), desired=desired, live=live, project=project, inventory=inventory
-    )
-    if inventory is None:
-        return bool(items)
-    return dict(inventory.items) != items or inventory.desired != fingerprint
-
-
-def _record(
-    client: ApiClient,
-    project: str,
-    items: dict[str, str],
-    fingerprint: str | None,
-    previous: Inventory,
-) -> bool | Outcome:
-    try:
-        return record_inventory(client, project, items, fingerprint, previous=previous)
-    except ReconcilerError as exc:
-        return Outcome(
-            f"variable.{project}", "variable", "ownership inventory", Action.UPDATE, "failed",
-            f"recording the ownership inventory failed: {exc.message}",
-        )  # fmt: skip
 
 
 def _confirm() -> bool:
@@ -443,20 +205,13 @@ def _progress(stream: Any, hidden: Collection[str]) -> Any:
     return show
 
 
-def _finish(
-    plan: Plan,
-    result: ApplyResult,
-    output_format: str,
-    project: Project,
-    *,
-    nothing: bool,
-    hidden: Collection[str] = (),
-) -> None:
-    """The report; `hidden`: the plan's secrets, masked in the server's messages too."""
+def _finish(applied: Applied, output_format: str) -> None:
+    """The report; the plan's secrets (`applied.hidden`) masked in the server's messages too."""
+    plan, result, hidden = applied.planned.plan, applied.result, applied.hidden
     if output_format == "json":
         click.echo(render_apply_json(plan, result, mask_values=hidden), nl=False)
         return
-    if nothing:
+    if applied.nothing:
         click.echo("No changes. Live state matches the repository; nothing was written.")
         return
     click.echo(

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from ..prefect import server
+from ..pipeline.checked import check
+from ..pipeline.planned import Target, settings_for
+from ..pipeline.source import Source
 from ..prefect.api import ApiClient
-from ..prefect.settings import Settings, load_settings
+from ..prefect.settings import Settings
+from ..render.diagnostics import RENDERERS
 from ..repo.environments import api_target
 from ..repo.loader import load_project
 from ..repo.project import Project
+from .options import use_color
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,23 +43,32 @@ def api_options(command: F) -> F:
     return command
 
 
+def echo_err(line: str) -> None:
+    """The pipeline's notes and warnings: on stderr, so stdout stays the command's output."""
+    click.echo(line, err=True)
+
+
 def resolve_settings(api_url: str | None, profile: str | None) -> Settings:
-    """Settings as Prefect resolves them (environment, the working directory's .env,
-    prefect.toml and pyproject.toml, the profile), plus the options; starts the embedded server
-    if none is configured."""
-    settings = load_settings(os.environ, api_url=api_url, profile=profile)
-    if settings.api_url is not None:
-        return settings
-    folder = server.state_dir(os.environ)
-    if not server.status(environ=os.environ).running:
-        click.echo(
-            "No Prefect API configured (PREFECT_API_URL in the environment, .env, prefect.toml "
-            f"or pyproject.toml, a profile, or --api-url): starting the embedded Prefect server (state: {folder}); the first start takes about 15 s...",
-            err=True,
-        )
-    url = server.ensure_running(environ=os.environ)
-    click.echo(f"Using the embedded Prefect server at {url} (state: {folder})", err=True)
-    return dataclasses.replace(settings, api_url=url, source="embedded")
+    """Settings for `--api-url`/`--profile` as Prefect resolves them, starting the embedded
+    server if no API is configured (pipeline.planned.settings_for)."""
+    return settings_for(Target(api_url, profile), os.environ, notify=echo_err)
+
+
+def checked_project(
+    source: Source, *, action: str, output_format: str = "text", runs_steps: bool = False
+) -> Project | None:
+    """The repository loaded and checked (as `source.environment` sees it); on errors print
+    them (also as the JSON document on stdout with `--format json`) and return None."""
+    checked = check(source, runs_steps=runs_steps)
+    if checked.ok:
+        return checked.project
+    diags, summary = checked.diagnostics, checked.summary
+    text = RENDERERS["text"](diags, use_color=use_color(sys.stderr), summary=summary, verbose=False)
+    click.echo(text, err=True)
+    click.echo(f"Error: the repository has errors; nothing was {action}.", err=True)
+    if output_format == "json":
+        click.echo(RENDERERS["json"](diags, use_color=False, summary=summary))
+    return None
 
 
 def open_client(api_url: str | None, profile: str | None) -> ApiClient:

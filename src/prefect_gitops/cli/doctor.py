@@ -9,8 +9,8 @@ import click
 
 from ..prefect.api import ApiClient, ApiError
 from ..runner.doctor import diagnose_pool
-from . import cli
 from .common import api_options, environment_api, environment_project, resolve_settings
+from .group import cli
 from .options import env_option
 
 

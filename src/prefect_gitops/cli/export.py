@@ -21,6 +21,7 @@ from ..export import (
     recorded_owners,
     write_files,
 )
+from ..pipeline.planned import PlanOptions, desired_online
 from ..prefect.api import ApiClient
 from ..repo.environments import api_target
 from ..repo.loader import load_project
@@ -28,10 +29,9 @@ from ..repo.models import RootConfig
 from ..repo.project import Project
 from ..state.desired import analyze_flows, project_name
 from ..state.resources import Address
-from . import EXIT_OK, cli
-from .common import api_options, open_client
+from .common import api_options, echo_err, open_client
+from .group import EXIT_OK, cli
 from .options import env_option
-from .plan import desired_online
 
 
 @cli.command("export")
@@ -138,7 +138,7 @@ def _adopt(
             hint=f"run `prefect-gitops validate {directory}`, fix them, then "
             "`prefect-gitops export --force --adopt` again",
         )
-    desired = desired_online(client, loaded, os.environ, {}, run_steps=False)
+    desired = desired_online(client, loaded, os.environ, PlanOptions(), notify=echo_err)
     owner = project_name(loaded)
     inventory = adopt(client, owner, addresses, desired)
     count = sum(1 for a in addresses if inventory.owns(a))

@@ -4,42 +4,27 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..check.options import ValidateOptions
-from ..check.validate import validate_project
 from ..errors import ReconcilerError
-from ..plan.build import Plan, build_plan
+from ..pipeline.planned import PlanOptions, plan_with
+from ..pipeline.source import Source
+from ..plan.build import Plan
 from ..plan.saved import plan_key, render_saved, saved_document, write_private
-from ..prefect.api import ApiClient
 from ..prefect.settings import describe_api
-from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
 from ..render.plan import PLAN_RENDERERS, render_document
-from ..render.plan_json import plan_document
 from ..render.plan_markdown import COMMENT_BUDGET
-from ..repo.diagnostics import Diagnostics, Summary
 from ..repo.environments import api_target
-from ..repo.loader import load_for_environment
 from ..repo.project import Project
-from ..state.desired import (
-    DeployInputs,
-    analyze_flows,
-    build_desired,
-    opaque_schema_warnings,
-    parse_step_outputs,
-    project_name,
-    used_variables,
-)
-from ..state.live import LiveState, read_deploy_inputs, read_live
-from ..state.ownership import owner_key
+from ..state.desired import parse_step_outputs
 from ..state.resources import State
-from . import EXIT_OK, EXIT_PROBLEM, cli
 from .annotations import resource_sources
-from .common import api_options, open_client
+from .common import api_options, checked_project, echo_err, open_client
+from .group import EXIT_OK, EXIT_PROBLEM, cli
 from .options import config_option, env_option, format_option, path_argument, use_color
 
 EXIT_CHANGES = 2
@@ -119,37 +104,22 @@ def plan_command(
     repository or on the server), 2 changes present (only with --detailed-exitcode) or a
     usage error (click's), 3 an internal crash (a bug).
     """
-    environ = os.environ
-    project = load_valid_project(
-        path,
-        config_path,
-        environ,
-        action="planned",
-        environment=environment,
-        output_format=output_format,
-        runs_steps=run_steps,
-    )
+    source = Source(path, config_path, environment)
+    project = checked_project(source, action="planned", output_format=output_format,
+                              runs_steps=run_steps)  # fmt: skip
     if project is None:
         return EXIT_PROBLEM
-
-    outputs = parse_step_outputs(step_outputs)
-    should_prune = project.config.prune if prune is None else prune
+    options = PlanOptions(prune, step_outputs=parse_step_outputs(step_outputs), run_steps=run_steps)
     with open_client(*api_target(project, api_url, profile)) as client:
-        desired = desired_online(client, project, environ, outputs, run_steps)
-        _live, plan = compute_plan(client, project, desired, prune=should_prune)
-        if client.write_count:  # pragma: no cover - a bug guard: plan must never write
-            raise ReconcilerError(
-                f"internal error: plan sent {client.write_count} write request(s)"
-            )
-
-    click.echo(describe_api(client.settings), err=True)  # where the URL came from
-    masked = masked_document(plan, project, client.settings.secrets())
+        planned = plan_with(client, project, source.environ, options, notify=echo_err)
+    click.echo(describe_api(planned.settings), err=True)  # where the URL came from
+    masked = planned.masked()
     if out_path is not None:
-        save_plan(out_path, plan, masked, environ)
+        save_plan(out_path, planned.plan, masked, source.environ)
         click.echo(f"Saved the plan to {out_path} (apply it: prefect-gitops apply {out_path})",
                    err=True)  # fmt: skip
-    click.echo(render_plan(masked, project, desired, output_format, markdown_budget))
-    if detailed_exitcode and plan.has_changes():
+    click.echo(render_plan(masked, project, planned.desired, output_format, markdown_budget))
+    if detailed_exitcode and planned.plan.has_changes():
         return EXIT_CHANGES
     return EXIT_OK
 
@@ -180,126 +150,3 @@ def save_plan(path: Path, plan: Plan, masked: dict[str, Any], environ: Mapping[s
         write_private(path, render_saved(doc))
     except OSError as exc:
         raise ReconcilerError(f"cannot write the plan to {path}: {exc.strerror or exc}") from exc
-
-
-# -- shared with `apply` (cli/apply.py) ------------------------------------------------------
-
-
-def masked_document(plan: Plan, project: Project, secrets: Collection[str]) -> dict[str, Any]:
-    """The plan document as every output shows it: what `--out` saves and `apply PLAN`
-    compares with the plan it makes again."""
-    return plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
-
-
-def desired_online(
-    client: ApiClient,
-    project: Project,
-    environ: Mapping[str, str],
-    step_outputs: Mapping[str, Any],
-    run_steps: bool,
-) -> State:
-    """The desired state with what `prefect deploy` reads from the server (undeclared
-    variables, default pool templates) and the step outputs; notes go to stderr."""
-    declared = {v.name for v in project.config.variables}
-    defaults = read_deploy_inputs(
-        client,
-        sorted(used_variables(project) - declared),
-        [p.spec.type for p in project.pools if p.spec is not None and p.template_is_default],
-    )
-    runner = None
-    if run_steps:
-        from ..prefect.steps import prefect_step_runner  # imports Prefect: only when asked
-
-        runner = prefect_step_runner(client.settings)
-    inputs = DeployInputs(
-        step_outputs=step_outputs,
-        run_steps=runner,
-        server_variables=defaults.variables,
-        pool_templates=defaults.pool_templates,
-    )
-    desired = build_desired(
-        project, environ=environ, flow_lookup=analyze_flows(project), inputs=inputs
-    )
-    if defaults.templates_note:
-        click.echo(f"note: {defaults.templates_note}", err=True)
-    for res in desired.of_type("deployment"):
-        for path, names in (res.meta.get("step_outputs") or {}).items():
-            click.echo(
-                f"note: {res.meta.get('source')}: {res.address}: {path} uses the step output "
-                f"{', '.join(names)} (known after the steps run; apply needs --step-output "
-                "or --run-steps)",
-                err=True,
-            )
-    for warning in opaque_schema_warnings(desired):
-        click.echo(f"warning: {warning}", err=True)
-    return desired
-
-
-def load_valid_project(
-    path: Path,
-    config_path: Path | None,
-    environ: Mapping[str, str],
-    *,
-    action: str,
-    environment: str | None = None,
-    output_format: str = "text",
-    runs_steps: bool = False,
-) -> Project | None:
-    """Load and validate the whole repository (as `environment` sees it); on errors print
-    them (also as the JSON document on stdout with `--format json`) and return None."""
-    project, load_diags = load_for_environment(path, config_path, environ, environment)
-    diags = Diagnostics(load_diags)
-    diags.extend(
-        validate_project(
-            project,
-            ValidateOptions(
-                strict=project.config.strict,
-                pool_types=dict(project.config.pool_types),
-                environ=environ,
-                runs_steps=runs_steps,
-            ),
-        )
-    )
-    if not diags.has_errors:
-        return project
-    summary = Summary.of(
-        diags,
-        files=project.files_read,
-        deployments=len(project.deployments),
-        work_pools=len(project.pools),
-    )
-    click.echo(
-        DIAGNOSTIC_RENDERERS["text"](
-            diags, use_color=use_color(sys.stderr), summary=summary, verbose=False
-        ),
-        err=True,
-    )
-    click.echo(f"Error: the repository has errors; nothing was {action}.", err=True)
-    if output_format == "json":
-        click.echo(DIAGNOSTIC_RENDERERS["json"](diags, use_color=False, summary=summary))
-    return None
-
-
-def owner_of(project: Project) -> str:
-    """Who owns what this project applies: the project, per environment (`--env`)."""
-    return owner_key(project_name(project), project.environment)
-
-
-def compute_plan(
-    client: ApiClient, project: Project, desired: State, *, prune: bool, adopt: bool = False
-) -> tuple[LiveState, Plan]:
-    """Read the live state for `desired` and plan against it (reads only)."""
-    name = owner_of(project)
-    live = read_live(client, desired, project=name)
-    plan = build_plan(
-        desired,
-        live.state,
-        project=name,
-        inventory=live.inventory,
-        prune=prune,
-        adopt=adopt,
-        ignore=project.config.ignore,
-        api_url=client.shown_base_url,
-        environment=project.environment or client.settings.profile,
-    )
-    return live, plan

@@ -15,8 +15,8 @@ from ..errors import ReconcilerError
 from ..prefect.api import ApiClient
 from ..runner.flowruns import FINAL_TYPES, read_flow_run, state_type
 from ..runner.poll import Runner, RunnerOptions
-from . import cli
 from .common import api_options, environment_api, environment_project, resolve_settings
+from .group import cli
 from .options import Seconds, env_option
 
 

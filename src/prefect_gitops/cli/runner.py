@@ -13,8 +13,8 @@ from ..prefect.api import ApiClient
 from ..prefect.settings import Settings
 from ..runner.health import HealthServer
 from ..runner.poll import Runner, RunnerOptions
-from . import cli
 from .common import api_options, resolve_settings
+from .group import cli
 from .options import Seconds, with_no_color
 
 

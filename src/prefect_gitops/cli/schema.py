@@ -10,7 +10,7 @@ import click
 
 from ..errors import ReconcilerError
 from ..repo.schemas import CONFIG_SCHEMA, POOL_SCHEMA, PREFECT_YAML_SCHEMA, schema_texts
-from . import EXIT_OK, cli
+from .group import EXIT_OK, cli
 
 # what the user types -> schema file name
 NAMES = {

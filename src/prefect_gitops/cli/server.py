@@ -7,7 +7,7 @@ import os
 import click
 
 from ..prefect import server as embedded
-from . import cli
+from .group import cli
 
 
 @cli.group("server")

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import click
 
-from ..check.options import ValidateOptions
-from ..check.validate import environment_diagnostics, validate_project
+from ..pipeline.checked import check
+from ..pipeline.source import Source
 from ..render.diagnostics import RENDERERS
-from ..repo.diagnostics import Diagnostics, Summary
-from ..repo.loader import load_for_environment
-from . import EXIT_OK, EXIT_PROBLEM, cli
 from .annotations import with_repository_paths
+from .group import EXIT_OK, EXIT_PROBLEM, cli
 from .options import (
     config_option,
     env_option,
@@ -82,26 +80,8 @@ def _validate(
     verbose: bool,
     environment: str | None,
 ) -> int:
-    project, load_diags = load_for_environment(path, config_path, os.environ, environment)
-    options = ValidateOptions(
-        strict=strict or project.config.strict,
-        pool_types=dict(project.config.pool_types),
-        environ=os.environ,
-    )
-    diags = Diagnostics(load_diags)
-    diags.extend(validate_project(project, options))
-    if environment is None and project.config.environments:
-        diags.extend(
-            environment_diagnostics(
-                path, config_path, os.environ, strict=options.strict, base=diags
-            )
-        )
-    summary = Summary.of(
-        diags,
-        files=project.files_read,
-        deployments=len(project.deployments),
-        work_pools=len(project.pools),
-    )
+    checked = check(Source(path, config_path, environment), strict=strict, every_environment=True)
+    project, diags, summary = checked.project, checked.diagnostics, checked.summary
     shown = (
         with_repository_paths(diags, project.root, os.environ)
         if output_format == "github"

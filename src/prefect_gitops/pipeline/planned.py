@@ -1,0 +1,180 @@
+"""From a checked project to a plan: the API to talk to, the desired state with what the
+server supplies (undeclared variables, default pool templates, step outputs), the live state,
+and the plan. Reads only."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ReconcilerError
+from ..plan.build import Plan, build_plan
+from ..prefect import server
+from ..prefect.api import ApiClient
+from ..prefect.settings import Settings, load_settings
+from ..render.plan_json import plan_document
+from ..repo.environments import api_target
+from ..repo.project import Project
+from ..state.desired import (
+    DeployInputs,
+    analyze_flows,
+    build_desired,
+    opaque_schema_warnings,
+    project_name,
+    used_variables,
+)
+from ..state.live import LiveState, read_deploy_inputs, read_live
+from ..state.ownership import owner_key
+from ..state.resources import State
+from .source import Notify, ignore
+
+
+@dataclass(frozen=True)
+class Target:
+    """The Prefect API to use: `--api-url`/`--profile`, else the environment's, else the
+    configured one (as Prefect resolves it), else the embedded local server."""
+
+    api_url: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    prune: bool | None = None  # None: `prune:` in the root config
+    adopt: bool = False
+    step_outputs: Mapping[str, Any] = field(default_factory=dict)  # nested, `--step-output`
+    run_steps: bool = False  # `--run-steps`
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan and what it was made from."""
+
+    project: Project
+    desired: State
+    live: LiveState
+    plan: Plan
+    settings: Settings
+
+    def masked(self) -> dict[str, Any]:
+        return masked_document(self.plan, self.project, self.settings.secrets())
+
+
+def settings_for(target: Target, environ: Mapping[str, str], notify: Notify = ignore) -> Settings:
+    """Settings as Prefect resolves them (environment, the working directory's .env,
+    prefect.toml and pyproject.toml, the profile), plus the options; starts the embedded
+    server if none is configured."""
+    settings = load_settings(environ, api_url=target.api_url, profile=target.profile)
+    if settings.api_url is not None:
+        return settings
+    folder = server.state_dir(environ)
+    if not server.status(environ=environ).running:
+        notify(
+            "No Prefect API configured (PREFECT_API_URL in the environment, .env, prefect.toml "
+            "or pyproject.toml, a profile, or --api-url): starting the embedded Prefect server "
+            f"(state: {folder}); the first start takes about 15 s..."
+        )
+    url = server.ensure_running(environ=environ)
+    notify(f"Using the embedded Prefect server at {url} (state: {folder})")
+    return dataclasses.replace(settings, api_url=url, source="embedded")
+
+
+def project_target(project: Project, target: Target, environ: Mapping[str, str]) -> Target:
+    """`target`, or the server the selected environment names (environments.api_target)."""
+    return Target(*api_target(project, target.api_url, target.profile, environ))
+
+
+def owner_of(project: Project) -> str:
+    """Who owns what this project applies: the project, per environment (`--env`)."""
+    return owner_key(project_name(project), project.environment)
+
+
+def masked_document(plan: Plan, project: Project, secrets: Collection[str]) -> dict[str, Any]:
+    """The plan document as every output shows it: what `--out` saves and `apply PLAN`
+    compares with the plan it makes again."""
+    return plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
+
+
+def desired_online(
+    client: ApiClient,
+    project: Project,
+    environ: Mapping[str, str],
+    options: PlanOptions,
+    notify: Notify = ignore,
+) -> State:
+    """The desired state with what `prefect deploy` reads from the server (undeclared
+    variables, default pool templates) and the step outputs."""
+    declared = {v.name for v in project.config.variables}
+    defaults = read_deploy_inputs(
+        client,
+        sorted(used_variables(project) - declared),
+        [p.spec.type for p in project.pools if p.spec is not None and p.template_is_default],
+    )
+    runner = None
+    if options.run_steps:
+        from ..prefect.steps import prefect_step_runner  # imports Prefect: only when asked
+
+        runner = prefect_step_runner(client.settings)
+    inputs = DeployInputs(
+        step_outputs=options.step_outputs,
+        run_steps=runner,
+        server_variables=defaults.variables,
+        pool_templates=defaults.pool_templates,
+    )
+    desired = build_desired(
+        project, environ=environ, flow_lookup=analyze_flows(project), inputs=inputs
+    )
+    if defaults.templates_note:
+        notify(f"note: {defaults.templates_note}")
+    _notify_desired(desired, notify)
+    return desired
+
+
+def _notify_desired(desired: State, notify: Notify) -> None:
+    for res in desired.of_type("deployment"):
+        for path, names in (res.meta.get("step_outputs") or {}).items():
+            notify(
+                f"note: {res.meta.get('source')}: {res.address}: {path} uses the step output "
+                f"{', '.join(names)} (known after the steps run; apply needs --step-output "
+                "or --run-steps)"
+            )
+    for warning in opaque_schema_warnings(desired):
+        notify(f"warning: {warning}")
+
+
+def compute_plan(
+    client: ApiClient, project: Project, desired: State, *, prune: bool, adopt: bool = False
+) -> tuple[LiveState, Plan]:
+    """Read the live state for `desired` and plan against it (reads only)."""
+    name = owner_of(project)
+    live = read_live(client, desired, project=name)
+    plan = build_plan(
+        desired,
+        live.state,
+        project=name,
+        inventory=live.inventory,
+        prune=prune,
+        adopt=adopt,
+        ignore=project.config.ignore,
+        api_url=client.shown_base_url,
+        environment=project.environment or client.settings.profile,
+    )
+    return live, plan
+
+
+def plan_with(
+    client: ApiClient,
+    project: Project,
+    environ: Mapping[str, str],
+    options: PlanOptions,
+    notify: Notify = ignore,
+) -> Planned:
+    """Plan `project` through `client`; never writes (a write would be a bug, refused)."""
+    desired = desired_online(client, project, environ, options, notify)
+    prune = project.config.prune if options.prune is None else options.prune
+    live, plan = compute_plan(client, project, desired, prune=prune, adopt=options.adopt)
+    if client.write_count:  # pragma: no cover - a bug guard: plan must never write
+        raise ReconcilerError(f"internal error: plan sent {client.write_count} write request(s)")
+    return Planned(project, desired, live, plan, client.settings)
