@@ -44,7 +44,7 @@ from tests.repo_factory import write_repo  # noqa: E402
 from bench.client import client_env  # noqa: E402
 from bench.proxy import LoopbackProxy  # noqa: E402
 from prefect_gitops import __version__  # noqa: E402
-from prefect_gitops.apply.executor import DEFAULT_PARALLELISM  # noqa: E402
+from prefect_gitops.execution.executor import DEFAULT_PARALLELISM  # noqa: E402
 
 COMMAND_TIMEOUT = 3600
 P1, DEFAULT, NATIVE = "p1", "default", "native"

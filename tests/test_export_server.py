@@ -22,7 +22,7 @@ from prefect_gitops.prefect import templates
 from prefect_gitops.prefect.api import ApiClient
 from prefect_gitops.prefect.settings import Settings
 from prefect_gitops.state.ownership import inventory_base_name
-from tests.plan.test_build_server import (
+from tests.plans.test_build_server import (
     EXAMPLE_NAMES,
     EXAMPLES,
     prefect_deploy,

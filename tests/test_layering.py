@@ -9,8 +9,8 @@ Stages, lowest first (a module may import its own stage and any lower one):
     repo/                the repository's files: YAML with positions, models, loading
     check/               every offline check (rules, job variables, flow analysis)
     state/               desired and live state, their diff, ownership
-    plan/                the plan (pure data) and saved plans
-    apply/               executing a plan, the lock
+    plans/               the plan (pure data) and saved plans
+    execution/           executing a plan, the lock
     render/              plans, diagnostics and reports as text, JSON, Markdown, GitHub
     export               live objects back into repository files
     pipeline/            the sequence: check -> plan -> apply, and the Python API
@@ -36,8 +36,8 @@ STAGES = [
     ("repo",),
     ("check",),
     ("state",),
-    ("plan",),
-    ("apply",),
+    ("plans",),
+    ("execution",),
     ("render",),
     ("export",),
     ("pipeline",),
@@ -159,7 +159,7 @@ def test_every_stage_is_listed() -> None:
     ("importer", "target"),
     [
         ("prefect_gitops.repo.loader", "prefect_gitops.state.desired"),
-        ("prefect_gitops.plan.build", "prefect_gitops.render.plan_text"),
+        ("prefect_gitops.plans.build", "prefect_gitops.render.plan_text"),
         ("prefect_gitops.runner.poll", "prefect_gitops.state.live"),
         ("prefect_gitops.pipeline.planned", "prefect_gitops.cli.common"),
         ("prefect_gitops.check.validate", "prefect_gitops.runner.poll"),
@@ -186,18 +186,57 @@ def test_an_import_circle_is_reported() -> None:
 def test_the_imports_are_read_from_every_form() -> None:
     """Relative, absolute, in a function, under TYPE_CHECKING, a module from its package:
     all count."""
-    known = {"prefect_gitops.repo.loader", "prefect_gitops.state.desired", "prefect_gitops.plan",
-             "prefect_gitops.plan.build", "prefect_gitops.check.flows.types"}  # fmt: skip
+    known = {"prefect_gitops.repo.loader", "prefect_gitops.state.desired", "prefect_gitops.plans",
+             "prefect_gitops.plans.build", "prefect_gitops.check.flows.types"}  # fmt: skip
     text = (
         "from typing import TYPE_CHECKING\n"
-        "from ..plan import build\n"
+        "from ..plans import build\n"
         "if TYPE_CHECKING:\n    from ..state.desired import State\n"
         "def f():\n    import prefect_gitops.check.flows.types\n"
     )
     found = set(imports_of(text, "prefect_gitops.repo.loader", False, known))
     assert found == {
-        "prefect_gitops.plan.build",
+        "prefect_gitops.plans.build",
         "prefect_gitops.state.desired",
         "prefect_gitops.check.flows.types",
         "typing",
     }
+
+
+# Third-party libraries that only one place may use: the rest of the code stays independent
+# of the HTTP client, the diff engine and the command-line toolkit.
+ONLY_IN = {
+    "httpx": ("prefect_gitops.prefect.api",),
+    "deepdiff": ("prefect_gitops.state.diff",),
+    "click": ("prefect_gitops.cli",),
+}
+
+
+def outside_their_place(sources: dict[str, str]) -> list[str]:
+    """`module imports library` for each library used outside its place (`sources`: module
+    name -> its text)."""
+    out = set()
+    for name, text in sources.items():
+        for imported in imports_of(text, name, False, set()):
+            top = imported.split(".")[0]
+            places = ONLY_IN.get(top)
+            if places and not any(name == p or name.startswith(p + ".") for p in places):
+                out.add(f"{name} imports {top}")
+    return sorted(out)
+
+
+def test_httpx_deepdiff_and_click_stay_in_their_one_place() -> None:
+    sources = {name: path.read_text(encoding="utf-8") for name, path in modules().items()}
+    assert outside_their_place(sources) == []
+
+
+def test_a_library_outside_its_place_is_reported() -> None:
+    text = "import httpx\ndef f():\n    from deepdiff import DeepDiff\n"
+    found = outside_their_place(
+        {"prefect_gitops.state.live": text, "prefect_gitops.state.diff": text}
+    )
+    assert found == [
+        "prefect_gitops.state.diff imports httpx",
+        "prefect_gitops.state.live imports deepdiff",
+        "prefect_gitops.state.live imports httpx",
+    ]

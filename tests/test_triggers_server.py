@@ -13,7 +13,7 @@ import pytest
 
 from prefect_gitops.prefect.api import ApiClient
 from prefect_gitops.prefect.settings import Settings
-from tests.plan.test_build_server import edit, prefect_deploy, seed_infrastructure
+from tests.plans.test_build_server import edit, prefect_deploy, seed_infrastructure
 from tests.prefect_server import RunningServer, running_server
 from tests.run_cli import CliResult, run_cli
 

@@ -40,8 +40,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .apply.executor import record_inventory
 from .errors import ReconcilerError
+from .execution.executor import record_inventory
 from .prefect import templates
 from .prefect.api import ApiClient
 from .prefect.schedules import normalize_server_schedule

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops.apply import lock
-from prefect_gitops.apply.executor import ApplyResult, Cancel, Outcome
 from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.execution import lock
+from prefect_gitops.execution.executor import ApplyResult, Cancel, Outcome
 from prefect_gitops.pipeline import applied as cli_apply
 from prefect_gitops.pipeline.applied import ApplyOptions
-from prefect_gitops.plan.build import Plan, build_plan
+from prefect_gitops.plans.build import Plan, build_plan
 from prefect_gitops.repo.loader import load_project
 from prefect_gitops.state.live import LiveState
 from prefect_gitops.state.resources import Address, Resource, State

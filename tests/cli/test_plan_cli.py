@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from prefect_gitops.cli import plan as cli_plan
-from prefect_gitops.plan.build import Plan
+from prefect_gitops.plans.build import Plan
 from prefect_gitops.prefect.api import ApiClient
 from prefect_gitops.prefect.settings import load_settings
 from tests.prefect_server import RunningServer

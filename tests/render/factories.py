@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect_gitops.plan.build import Action, Plan, Reason, ResourceChange
+from prefect_gitops.plans.build import Action, Plan, Reason, ResourceChange
 from prefect_gitops.state.resources import FieldChange
 
 PROCESS_TEMPLATE: dict[str, Any] = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from prefect_gitops.apply.executor import ApplyResult, Outcome
-from prefect_gitops.plan.build import Action, Reason
+from prefect_gitops.execution.executor import ApplyResult, Outcome
+from prefect_gitops.plans.build import Action, Reason
 from prefect_gitops.render.apply_json import render_apply_json
 from prefect_gitops.render.apply_text import progress_line, render_apply_text
 from prefect_gitops.render.masking import MASK, mask_message, plan_secrets

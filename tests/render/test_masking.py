@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from prefect_gitops.plan.build import Action, Reason
+from prefect_gitops.plans.build import Action, Reason
 from prefect_gitops.render.masking import (
     MASK,
     Masker,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from prefect_gitops.plan.build import Action, Plan, Reason
+from prefect_gitops.plans.build import Action, Plan, Reason
 from prefect_gitops.render.masking import MASK
 from prefect_gitops.render.plan import PLAN_RENDERERS
 from tests.render.factories import change, flow_noop, make_plan

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from prefect_gitops.plan.build import Action, Reason
+from prefect_gitops.plans.build import Action, Reason
 from prefect_gitops.render.plan_github import render_plan_github
 from tests.render.factories import (
     INJECTED,

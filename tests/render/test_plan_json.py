@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from prefect_gitops.plan.build import Plan
+from prefect_gitops.plans.build import Plan
 from prefect_gitops.render.masking import MASK
 from prefect_gitops.render.plan_json import render_plan_json
 from tests.render.factories import flow_noop, make_plan, pool_replace, queue_drift
@@ -88,7 +88,7 @@ def test_json_round_trips_through_the_plan() -> None:
 
 
 def test_json_is_masked() -> None:
-    from prefect_gitops.plan.build import Action
+    from prefect_gitops.plans.build import Action
     from tests.render.factories import change
 
     rc = change("variable.token", Action.CREATE, after={"name": "token", "value": "v-1234567"})
@@ -102,7 +102,7 @@ HOSTILE = "a\u2028::error::x\u2029b\x85c\x9b2Jd\u202eevil\x7f"
 def test_json_escapes_what_json_leaves_raw() -> None:
     """U+2028/2029, C1 controls (NEL, 8-bit CSI), DEL and bidi overrides are not escaped by
     `json.dumps(ensure_ascii=False)`: printed raw, they split lines and rewrite terminals."""
-    from prefect_gitops.plan.build import Action
+    from prefect_gitops.plans.build import Action
     from tests.render.factories import change
 
     rc = change("variable.note", Action.CREATE, after={"name": "note", "value": HOSTILE})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from prefect_gitops.plan.build import Action, Reason, ResourceChange
+from prefect_gitops.plans.build import Action, Reason, ResourceChange
 from prefect_gitops.render.plan_json import plan_document
 from prefect_gitops.render.plan_markdown import (
     COMMENT_BUDGET,

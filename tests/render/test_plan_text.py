@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from prefect_gitops.plan.build import Action, Reason
+from prefect_gitops.plans.build import Action, Reason
 from prefect_gitops.render.plan_text import render_plan_text
 from tests.render.factories import (
     INJECTED,

@@ -15,13 +15,13 @@ from typing import Any
 
 import click
 
-from ..apply.executor import DEFAULT_PARALLELISM, MAX_PARALLELISM, ApplyResult, Outcome
-from ..apply.lock import force_unlock
 from ..errors import ReconcilerError
+from ..execution.executor import DEFAULT_PARALLELISM, MAX_PARALLELISM, ApplyResult, Outcome
+from ..execution.lock import force_unlock
 from ..pipeline.applied import Applied, ApplyOptions, Hooks, apply_client, apply_project
 from ..pipeline.planned import Planned, PlanOptions, owner_of
 from ..pipeline.source import Source
-from ..plan.build import Plan
+from ..plans.build import Plan
 from ..render.apply_json import render_apply_json
 from ..render.apply_text import progress_bar, progress_line, render_apply_text
 from ..render.escaping import visible

@@ -13,8 +13,8 @@ import click
 from ..errors import ReconcilerError
 from ..pipeline.planned import PlanOptions, plan_with
 from ..pipeline.source import Source
-from ..plan.build import Plan
-from ..plan.saved import plan_key, render_saved, saved_document, write_private
+from ..plans.build import Plan
+from ..plans.saved import plan_key, render_saved, saved_document, write_private
 from ..prefect.settings import describe_api
 from ..render.plan import PLAN_RENDERERS, render_document
 from ..render.plan_markdown import COMMENT_BUDGET

@@ -18,7 +18,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..apply.executor import (
+from ..errors import ReconcilerError, StalePlanError
+from ..execution.executor import (
     ApplyResult,
     Cancel,
     Outcome,
@@ -29,10 +30,9 @@ from ..apply.executor import (
     inventory_before,
     record_inventory,
 )
-from ..apply.lock import LockInfo, acquire
-from ..errors import ReconcilerError, StalePlanError
-from ..plan.build import Action, Plan, ResourceChange
-from ..plan.saved import check_saved, plan_key
+from ..execution.lock import LockInfo, acquire
+from ..plans.build import Action, Plan, ResourceChange
+from ..plans.saved import check_saved, plan_key
 from ..prefect.api import ApiClient, Throttle
 from ..prefect.settings import Settings
 from ..render.escaping import visible

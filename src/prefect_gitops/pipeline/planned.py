@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ReconcilerError
-from ..plan.build import Plan, build_plan
+from ..plans.build import Plan, build_plan
 from ..prefect import server
 from ..prefect.api import ApiClient
 from ..prefect.settings import Settings, load_settings

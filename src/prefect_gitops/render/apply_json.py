@@ -6,8 +6,8 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from ..apply.executor import ApplyResult
-from ..plan.build import Plan
+from ..execution.executor import ApplyResult
+from ..plans.build import Plan
 from ..version import __version__
 from .escaping import json_visible
 from .masking import mask_message

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..apply.executor import ApplyResult, Outcome
-from ..plan.build import Action
+from ..execution.executor import ApplyResult, Outcome
+from ..plans.build import Action
 from .escaping import visible
 from .masking import mask_message
 

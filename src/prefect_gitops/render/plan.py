@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
-from ..plan.build import Plan
+from ..plans.build import Plan
 from .plan_github import render_document_github, render_plan_github
 from .plan_json import render_document_json, render_plan_json
 from .plan_markdown import COMMENT_BUDGET, render_document_markdown, render_plan_markdown

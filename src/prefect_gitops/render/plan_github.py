@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..plan.build import Plan
+from ..plans.build import Plan
 from .escaping import escape_data, escape_property
 from .plan_json import plan_document
 from .plan_text import changed_resources, headline, reason_notes, summary_line, top_field

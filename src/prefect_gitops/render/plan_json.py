@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from ..plan.build import Plan
+from ..plans.build import Plan
 from .escaping import json_visible
 from .masking import mask_plan_dict
 

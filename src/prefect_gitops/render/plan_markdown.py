@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from ..plan.build import Plan
+from ..plans.build import Plan
 from .escaping import visible
 from .plan_json import plan_document
 from .plan_text import VERBS, Line, action_of, changed_resources, resource_lines, summary_line

@@ -21,7 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from ..plan.build import Plan
+from ..plans.build import Plan
 from .escaping import visible
 from .masking import MASK, parse_path
 from .plan_json import plan_document

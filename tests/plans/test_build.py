@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops.plan.build import Action, Plan, Reason, build_plan
+from prefect_gitops.plans.build import Action, Plan, Reason, build_plan
 from prefect_gitops.repo.models import IgnoreRule
 from prefect_gitops.state.ownership import Inventory, digest
 from prefect_gitops.state.resources import Address, Resource, State

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_gitops.apply.lock import LockHeldError, acquire, force_unlock, lock_name, read_lock
+from prefect_gitops.execution.lock import LockHeldError, acquire, force_unlock, lock_name, read_lock
 from prefect_gitops.prefect.api import ApiClient
 from prefect_gitops.prefect.settings import Settings, load_settings
 from prefect_gitops.state.ownership import owner_key

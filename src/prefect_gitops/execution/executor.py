@@ -50,7 +50,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from ..errors import ReconcilerError
-from ..plan.build import Action, Plan, Reason, ResourceChange, sort_key
+from ..plans.build import Action, Plan, Reason, ResourceChange, sort_key
 from ..prefect.api import MAX_IN_FLIGHT, ApiClient, ApiError
 from ..prefect.automations import request_body
 from ..repo.models import IgnoreRule

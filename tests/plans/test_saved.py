@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from prefect_gitops.errors import ConfigError, ReconcilerError, StalePlanError
-from prefect_gitops.plan import saved as savedplan
-from prefect_gitops.plan.build import Action, Plan, build_plan
-from prefect_gitops.plan.saved import (
+from prefect_gitops.plans import saved as savedplan
+from prefect_gitops.plans.build import Action, Plan, build_plan
+from prefect_gitops.plans.saved import (
     check_saved,
     plan_key,
     render_saved,
@@ -25,7 +25,7 @@ from prefect_gitops.plan.saved import (
 from prefect_gitops.render.plan_json import plan_document
 from prefect_gitops.state.ownership import Inventory
 from prefect_gitops.state.resources import Address, Resource, State
-from tests.apply.test_executor import (
+from tests.execution.test_executor import (
     POOL,
     PROJECT,
     deployment_spec,

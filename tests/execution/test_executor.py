@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_gitops.apply.executor import (
+from prefect_gitops.errors import ReconcilerError
+from prefect_gitops.execution.executor import (
     INTERRUPTED,
     ApplyResult,
     Cancel,
@@ -25,9 +26,8 @@ from prefect_gitops.apply.executor import (
     inventory_before,
     record_inventory,
 )
-from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.pipeline import applied as cli_apply
-from prefect_gitops.plan.build import Action, Plan, ResourceChange, build_plan
+from prefect_gitops.plans.build import Action, Plan, ResourceChange, build_plan
 from prefect_gitops.prefect.api import ApiClient, Throttle
 from prefect_gitops.prefect.settings import Settings
 from prefect_gitops.state.ownership import (

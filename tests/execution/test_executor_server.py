@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops.apply.executor import apply_plan
-from prefect_gitops.plan.build import build_plan
+from prefect_gitops.execution.executor import apply_plan
+from prefect_gitops.plans.build import build_plan
 from prefect_gitops.prefect.api import ApiClient
 from prefect_gitops.prefect.settings import load_settings
 from prefect_gitops.repo.loader import load_project
