@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prefect_gitops.cli import _COMMAND_MODULES, cli
+from prefect_gitops.cli.group import _COMMAND_MODULES, cli
 from tests.run_cli import run_cli
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
