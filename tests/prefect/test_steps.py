@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -13,6 +14,7 @@ from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.prefect.settings import Settings
 from prefect_gitops.prefect.steps import (
     NotAnImportPath,
+    own_steps,
     package_found,
     prefect_installed,
     prefect_step_runner,
@@ -77,3 +79,19 @@ def test_steps_run_against_the_api_plan_uses_not_prefects_own_profile(tmp_path: 
         out = run([{"where_step.where": {"id": "w"}}], [], tmp_path)
         assert PREFECT_API_URL.value() == "http://127.0.0.1:8/elsewhere"  # restored after
     assert out["w"] == {"url": "http://127.0.0.1:9/api", "has_key": True}
+
+
+@pytest.mark.parametrize(
+    ("deployment", "expected"),
+    [
+        ({}, {"build": False, "push": False}),
+        ({"build": []}, {"build": True, "push": False}),  # written, even empty: its own
+        ({"build": None, "push": None}, {"build": True, "push": False}),
+        ({"push": []}, {"build": False, "push": False}),  # empty push: the file's
+        ({"push": [{"my.step": {}}]}, {"build": False, "push": True}),
+    ],
+)
+def test_which_steps_prefect_deploy_runs(
+    deployment: dict[str, Any], expected: dict[str, bool]
+) -> None:
+    assert own_steps(deployment) == expected

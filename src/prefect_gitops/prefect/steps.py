@@ -29,6 +29,14 @@ StepRunner = Callable[[list[Any], list[Any], Path], Mapping[str, Any]]
 collects them. Raises `ReconcilerError` when a step fails."""
 
 
+def own_steps(deployment: Mapping[str, Any]) -> dict[str, bool]:
+    """For `build` and `push`: whether `prefect deploy` runs the deployment's own steps (True)
+    or its prefect.yaml's top-level ones (False). The deployment's `build` wins whenever it
+    is written, even empty; its `push` only when not empty (Prefect 3.9.1's
+    `push_steps or actions["push"]`), so an empty or null `push` runs the file's."""
+    return {"build": "build" in deployment, "push": bool(deployment.get("push"))}
+
+
 def prefect_step_runner(settings: Settings) -> StepRunner:
     """A runner that runs each distinct (steps, folder) once, like one `prefect deploy`,
     against the API of `settings` (the one plan/apply use)."""

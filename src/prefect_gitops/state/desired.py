@@ -60,7 +60,7 @@ from ..prefect import schedules as schedule_shapes
 from ..prefect.automations import TriggerError
 from ..prefect.automations import build_automation as automation_spec
 from ..prefect.automations import default_name as default_automation_name
-from ..prefect.steps import StepRunner
+from ..prefect.steps import StepRunner, own_steps
 from ..prefect.templating import (
     VARIABLE_PREFIX,
     NotSet,
@@ -439,9 +439,9 @@ def _deployment(
     top = next((pf.top for pf in project.prefect_files if pf.file is entry.file), None)
     top_steps = {key: _steps(getattr(top, key)) if top is not None else None for key in _STEP_KEYS}
     cfg = _with_defaults(entry.raw)
-    build_steps = cfg.get("build", top_steps["build"]) or []
-    # An empty or null `push` runs the file's push steps (`push_steps or actions["push"]`).
-    push_steps = cfg.get("push") or top_steps["push"] or []
+    own = own_steps(cfg)
+    build_steps = (cfg["build"] if own["build"] else top_steps["build"]) or []
+    push_steps = (cfg["push"] if own["push"] else top_steps["push"]) or []
     declared_pull = copy.deepcopy(cfg.get("pull", top_steps["pull"]))
 
     # 3. variables (declared, or read from the server online); offline, an undeclared one

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...prefect import templates, templating
+from ...prefect.steps import own_steps
 from ...repo.diagnostics import Diagnostic, Severity
 from ...repo.project import DeploymentEntry, PoolEntry, Project
 from ...repo.source import format_path
@@ -218,6 +219,5 @@ def has_steps(entry: DeploymentEntry) -> bool:
     """Whether `prefect deploy` runs build or push steps (whose outputs fill placeholders)."""
     raw = entry.raw if isinstance(entry.raw, dict) else {}
     top = entry.file.data if isinstance(entry.file.data, dict) else {}
-    # The deployment's own `build` wins, even an empty one; an empty or null `push` falls
-    # back to the file's (Prefect's `push_steps or actions.get("push")`), as in `desired`.
-    return bool(raw.get("build", top.get("build")) or raw.get("push") or top.get("push"))
+    own = own_steps(raw)
+    return any((raw if own[section] else top).get(section) for section in ("build", "push"))

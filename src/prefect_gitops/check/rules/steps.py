@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...prefect import steps
+from ...prefect.steps import own_steps
 from ...repo.diagnostics import Diagnostic, Severity
 from ...repo.project import DeploymentEntry, Project
 from ...repo.source import JsonPath, format_path
@@ -94,14 +95,10 @@ def _steps_run(entry: DeploymentEntry) -> Iterator[_Step]:
     """The build then push steps `prefect deploy` runs for this deployment, where written."""
     raw = entry.raw if isinstance(entry.raw, dict) else {}
     top = entry.file.data if isinstance(entry.file.data, dict) else {}
-    build: tuple[JsonPath, Any] = (
-        ((*entry.path, "build"), raw["build"]) if "build" in raw else (("build",), top.get("build"))
-    )
-    # Prefect falls back to the file's push steps when the deployment's are empty or null.
-    push: tuple[JsonPath, Any] = (
-        ((*entry.path, "push"), raw["push"]) if raw.get("push") else (("push",), top.get("push"))
-    )
-    for section, (path, value) in (("build", build), ("push", push)):
+    own = own_steps(raw)
+    for section in ("build", "push"):
+        path: JsonPath = (*entry.path, section) if own[section] else (section,)
+        value = (raw if own[section] else top).get(section)
         if isinstance(value, dict):  # one step written without its list
             items: list[tuple[JsonPath, Any]] = [(path, value)]
         elif isinstance(value, list):
