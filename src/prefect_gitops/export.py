@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .apply.executor import record_inventory
+from .apply.inventory import record_inventory
 from .errors import ReconcilerError
 from .prefect import templates
 from .prefect.api import ApiClient

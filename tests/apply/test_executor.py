@@ -14,17 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_gitops.apply.executor import (
-    INTERRUPTED,
-    ApplyResult,
-    Cancel,
-    apply_plan,
-    check_prune_guard,
-    effective_spec,
-    inventory_after,
-    inventory_before,
-    record_inventory,
-)
+from prefect_gitops.apply.effective import effective_spec
+from prefect_gitops.apply.executor import INTERRUPTED, Cancel, apply_plan, check_prune_guard
+from prefect_gitops.apply.inventory import inventory_after, inventory_before, record_inventory
+from prefect_gitops.apply.results import ApplyResult
 from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.plan.build import Action, Plan, ResourceChange, build_plan

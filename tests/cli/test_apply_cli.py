@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from prefect_gitops.apply import lock
-from prefect_gitops.apply.executor import ApplyResult, Cancel, Outcome
+from prefect_gitops.apply.executor import Cancel
+from prefect_gitops.apply.results import ApplyResult, Outcome
 from prefect_gitops.cli import apply as cli_apply
 from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.plan.build import Plan, build_plan

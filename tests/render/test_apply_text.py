@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from prefect_gitops.apply.executor import ApplyResult, Outcome
+from prefect_gitops.apply.results import ApplyResult, Outcome
 from prefect_gitops.plan.build import Action, Reason
 from prefect_gitops.render.apply_json import render_apply_json
 from prefect_gitops.render.apply_text import progress_line, render_apply_text

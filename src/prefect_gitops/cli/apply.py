@@ -29,20 +29,17 @@ from typing import Any
 
 import click
 
+from ..apply.effective import changed_fields
 from ..apply.executor import (
     DEFAULT_PARALLELISM,
     MAX_PARALLELISM,
-    ApplyResult,
     Cancel,
-    Outcome,
     apply_plan,
-    changed_fields,
     check_prune_guard,
-    inventory_after,
-    inventory_before,
-    record_inventory,
 )
+from ..apply.inventory import inventory_after, inventory_before, record_inventory
 from ..apply.lock import LockInfo, acquire, force_unlock
+from ..apply.results import ApplyResult, Outcome
 from ..errors import ReconcilerError, StalePlanError
 from ..plan.build import Action, Plan, ResourceChange
 from ..plan.saved import check_saved, plan_key

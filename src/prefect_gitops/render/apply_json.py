@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from ..apply.executor import ApplyResult
+from ..apply.results import ApplyResult
 from ..plan.build import Plan
 from ..version import __version__
 from .escaping import json_visible

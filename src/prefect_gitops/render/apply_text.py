@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..apply.executor import ApplyResult, Outcome
+from ..apply.results import ApplyResult, Outcome
 from ..plan.build import Action
 from .escaping import visible
 from .masking import mask_message
