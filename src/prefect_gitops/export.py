@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ReconcilerError
-from .execution.executor import record_inventory
+from .execution.inventory import record_inventory
 from .prefect import templates
 from .prefect.api import ApiClient
 from .prefect.schedules import normalize_server_schedule

@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 from prefect.utilities.schema_tools.validation import preprocess_schema as prefect_preprocess
 
-from prefect_gitops.check import jobvars
-from prefect_gitops.check.jobvars import ProblemKind
+from prefect_gitops.check.jobvars.problems import ProblemKind
+from prefect_gitops.check.jobvars.schema import preprocess_schema, remove_nested_keys
+from prefect_gitops.check.jobvars.verdicts import (
+    check_job_variables,
+    check_pool_template,
+    strict_problems,
+)
 from prefect_gitops.prefect import templates
 
 
@@ -52,7 +57,7 @@ SCHEMAS: list[dict[str, Any]] = [
 @pytest.mark.parametrize("schema", SCHEMAS, ids=range(len(SCHEMAS)))
 @pytest.mark.parametrize("allow_none", [True, False])
 def test_preprocess_matches_prefect(schema: dict[str, Any], allow_none: bool) -> None:
-    ours = jobvars.preprocess_schema(schema, allow_none_with_default=allow_none)
+    ours = preprocess_schema(schema, allow_none_with_default=allow_none)
     assert ours == prefect_preprocess(schema, allow_none_with_default=allow_none)
 
 
@@ -61,13 +66,13 @@ def test_remove_nested_keys_skips_lists() -> None:
         "required": ["a"],
         "properties": {"required": {}, "x": {"anyOf": [{"required": ["k"]}]}},
     }
-    assert jobvars.remove_nested_keys(frozenset({"required"}), schema) == {
+    assert remove_nested_keys(frozenset({"required"}), schema) == {
         "properties": {"x": {"anyOf": [{"required": ["k"]}]}}
     }
 
 
 def test_type_error_names_path_rule_and_types() -> None:
-    report = jobvars.check_job_variables({"stream_output": "yes"}, PROCESS)
+    report = check_job_variables({"stream_output": "yes"}, PROCESS)
     assert report.rejected
     [problem] = report.problems
     assert problem.path == ("stream_output",)
@@ -76,9 +81,7 @@ def test_type_error_names_path_rule_and_types() -> None:
 
 
 def test_nested_and_enum_errors_point_inside() -> None:
-    report = jobvars.check_job_variables(
-        {"env": {"A": 1}, "image_pull_policy": "Sometimes"}, KUBERNETES
-    )
+    report = check_job_variables({"env": {"A": 1}, "image_pull_policy": "Sometimes"}, KUBERNETES)
     by_path = {p.path: p for p in report.problems}
     assert by_path[("env", "A")].rule == "type"
     assert by_path[("image_pull_policy",)].rule == "enum"
@@ -87,8 +90,8 @@ def test_nested_and_enum_errors_point_inside() -> None:
 
 def test_empty_job_variables_are_not_validated() -> None:
     broken = {"job_configuration": {}, "variables": {"properties": {"x": {"type": "strin"}}}}
-    assert jobvars.check_job_variables({}, broken).problems == []
-    report = jobvars.check_job_variables({"x": 1}, broken)
+    assert check_job_variables({}, broken).problems == []
+    report = check_job_variables({"x": 1}, broken)
     assert report.rejected
     assert {p.kind for p in report.problems} == {ProblemKind.BROKEN_SCHEMA}
 
@@ -103,14 +106,14 @@ def test_invalid_defaults_are_dropped_before_merging() -> None:
             }
         },
     }
-    report = jobvars.check_job_variables({"c": 1}, template)
+    report = check_job_variables({"c": 1}, template)
     assert not report.rejected
     assert report.merged == {"b": 2, "c": 1}
 
 
 def test_unknown_keys_pass_but_strict_flags_them_with_a_suggestion() -> None:
-    assert not jobvars.check_job_variables({"strem_output": True}, PROCESS).rejected
-    [problem] = jobvars.strict_problems({"strem_output": True}, PROCESS)
+    assert not check_job_variables({"strem_output": True}, PROCESS).rejected
+    [problem] = strict_problems({"strem_output": True}, PROCESS)
     assert problem.kind is ProblemKind.UNKNOWN_KEY
     assert "did you mean 'stream_output'?" in problem.message
 
@@ -128,7 +131,7 @@ def test_strict_dotted_keys_unreferenced_and_required() -> None:
             },
         },
     }
-    problems = jobvars.strict_problems({"env.FOO": "x", "cmd": "run"}, template)
+    problems = strict_problems({"env.FOO": "x", "cmd": "run"}, template)
     kinds = {(p.kind, p.path) for p in problems}
     assert kinds == {
         (ProblemKind.UNREFERENCED, ("env.FOO",)),
@@ -138,7 +141,7 @@ def test_strict_dotted_keys_unreferenced_and_required() -> None:
 
 
 def test_environment_and_declared_variables_are_resolved() -> None:
-    report = jobvars.check_job_variables(
+    report = check_job_variables(
         {"stream_output": "{{ prefect.variables.flag }}", "working_dir": "{{ $WD }}"},
         PROCESS,
         environ={"WD": "/srv"},
@@ -157,7 +160,7 @@ def test_environment_and_declared_variables_are_resolved() -> None:
     ],
 )
 def test_deploy_time_values_are_not_false_type_errors(value: Any, fragment: str) -> None:
-    report = jobvars.check_job_variables({"stream_output": value}, PROCESS)
+    report = check_job_variables({"stream_output": value}, PROCESS)
     assert not report.rejected
     [note] = report.problems
     assert note.kind is ProblemKind.OFFLINE
@@ -167,18 +170,18 @@ def test_deploy_time_values_are_not_false_type_errors(value: Any, fragment: str)
 
 def test_step_outputs_are_unknown_with_steps_and_dropped_without() -> None:
     jv = {"stream_output": "{{ build-image.flag }}", "name": "n-{{ build-image.tag }}"}
-    with_steps = jobvars.check_job_variables(jv, PROCESS, has_steps=True)
+    with_steps = check_job_variables(jv, PROCESS, has_steps=True)
     assert not with_steps.rejected
     assert {p.kind for p in with_steps.problems} == {ProblemKind.OFFLINE}
     assert any("{{ build-image.flag }}" in p.message for p in with_steps.problems)
 
-    without = jobvars.check_job_variables(jv, PROCESS, has_steps=False)
+    without = check_job_variables(jv, PROCESS, has_steps=False)
     assert without.sent == {"name": "n-"}
     assert {p.kind for p in without.problems} == {ProblemKind.DROPPED}
 
 
 def test_unset_env_var_in_text_is_still_text() -> None:
-    report = jobvars.check_job_variables({"stream_output": "{{ $NOT_SET }}"}, PROCESS, environ={})
+    report = check_job_variables({"stream_output": "{{ $NOT_SET }}"}, PROCESS, environ={})
     kinds = [p.kind for p in report.problems]
     assert ProblemKind.OFFLINE in kinds and report.rejected
     invalid = next(p for p in report.problems if p.kind is ProblemKind.INVALID)
@@ -186,7 +189,7 @@ def test_unset_env_var_in_text_is_still_text() -> None:
 
 
 def test_unknown_text_is_not_checked_against_enum_or_pattern() -> None:
-    report = jobvars.check_job_variables(
+    report = check_job_variables(
         {"image_pull_policy": "{{ $POLICY }}", "namespace": "ns-{{ prefect.blocks.string.ns }}"},
         KUBERNETES,
         environ={},
@@ -196,15 +199,15 @@ def test_unknown_text_is_not_checked_against_enum_or_pattern() -> None:
 
 
 def test_ctx_placeholders_are_kept_for_the_worker() -> None:
-    report = jobvars.check_job_variables({"name": "{{ ctx.flow_run.name }}"}, PROCESS)
+    report = check_job_variables({"name": "{{ ctx.flow_run.name }}"}, PROCESS)
     assert report.problems == []
     assert report.sent == {"name": "{{ ctx.flow_run.name }}"}
 
 
 def test_pool_template_checks() -> None:
-    assert jobvars.check_pool_template(PROCESS) == []
-    assert jobvars.check_pool_template({}) == []
-    problems = jobvars.check_pool_template(
+    assert check_pool_template(PROCESS) == []
+    assert check_pool_template({}) == []
+    problems = check_pool_template(
         {
             "job_configuration": {"a": "{{ x }}", "b": {"c": ["{{ $HOME }}"]}},
             "variables": {"properties": {"x": {"type": "integer", "default": "no"}}},
@@ -213,12 +216,12 @@ def test_pool_template_checks() -> None:
     paths = {(p.kind, p.path) for p in problems}
     assert (ProblemKind.INVALID, ("job_configuration", "b", "c", 0)) in paths
     assert (ProblemKind.INVALID, ("variables", "properties", "x", "default")) in paths
-    missing = jobvars.check_pool_template({"variables": {"properties": {}}})
+    missing = check_pool_template({"variables": {"properties": {}}})
     assert [p.rule for p in missing] == ["required"]
 
 
 def test_broken_schema_is_reported_with_its_location() -> None:
-    problems = jobvars.check_pool_template(
+    problems = check_pool_template(
         {
             "job_configuration": {"a": "{{ x }}"},
             "variables": {"properties": {"x": {"type": "strin"}}},
@@ -236,23 +239,23 @@ def test_block_default_is_offline_at_pool_level() -> None:
             "properties": {"x": {"type": "object", "default": {"$ref": {"block_document_id": "b"}}}}
         },
     }
-    problems = jobvars.check_pool_template(template)
+    problems = check_pool_template(template)
     assert [p.kind for p in problems] == [ProblemKind.OFFLINE]
 
 
 def test_every_shipped_default_template_is_accepted() -> None:
     for pool_type in templates.known_types():
-        assert jobvars.check_pool_template(templates.default_template(pool_type)) == [], pool_type
+        assert check_pool_template(templates.default_template(pool_type)) == [], pool_type
 
 
 @pytest.mark.parametrize("variables", [True, 1, "schema", [{"type": "object"}]])
 def test_a_variables_schema_that_is_not_a_mapping_is_broken_not_a_crash(variables: Any) -> None:
     template = {"job_configuration": {"command": "{{ command }}"}, "variables": variables}
-    report = jobvars.check_job_variables({"command": "x"}, template, resolve=False)
+    report = check_job_variables({"command": "x"}, template, resolve=False)
     assert report.problems
     assert {p.kind for p in report.problems} == {ProblemKind.BROKEN_SCHEMA}
     assert all(p.path[:1] == ("variables",) for p in report.problems)
-    assert jobvars.strict_problems({"command": "x"}, template) == []
+    assert strict_problems({"command": "x"}, template) == []
 
 
 @pytest.mark.parametrize(
@@ -265,5 +268,5 @@ def test_a_variables_schema_that_is_not_a_mapping_is_broken_not_a_crash(variable
 )
 def test_strict_checks_survive_unhashable_or_non_string_names(variables: Any) -> None:
     template = {"job_configuration": {"command": "{{ x }}"}, "variables": variables}
-    problems = jobvars.strict_problems({"y": 1}, template)
+    problems = strict_problems({"y": 1}, template)
     assert [p.kind for p in problems] == [ProblemKind.UNKNOWN_KEY]

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from prefect_gitops.check import jobvars
+from prefect_gitops.check.jobvars.deploytime import _resolve_templated, resolve_for_deploy
+from prefect_gitops.check.jobvars.problems import Problem
+from prefect_gitops.check.jobvars.schema import _Validator, compile_schema, schema_key
 from prefect_gitops.check.quickvalid import surely_valid
 from prefect_gitops.prefect import templates
 
@@ -67,17 +69,17 @@ VALUES: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-def _dump(problems: list[jobvars.Problem]) -> str:
+def _dump(problems: list[Problem]) -> str:
     return json.dumps([[p.kind, list(p.path), p.message, p.rule] for p in problems])
 
 
 @pytest.mark.parametrize("name", SCHEMAS)
 def test_memoised_validation_equals_whole_instance_validation(name: str) -> None:
-    compiled = jobvars._compile(jobvars._key(SCHEMAS[name]))
+    compiled = compile_schema(schema_key(SCHEMAS[name]))
     assert (compiled.by_property is None) == (name == "not-by-property")
     for _ in range(2):  # the second round is served from the memo
         for value in VALUES:
-            resolved = jobvars.resolve_for_deploy(value, environ={}, has_steps=True)
+            resolved = resolve_for_deploy(value, environ={}, has_steps=True)
             merged = {**compiled.defaults, **resolved.value}
             whole = compiled._validate_whole(merged, resolved)
             assert _dump(compiled.validate(merged, resolved)) == _dump(whole), value
@@ -88,10 +90,8 @@ def test_memoised_validation_equals_whole_instance_validation(name: str) -> None
 def test_untemplated_values_skip_templating_with_the_same_result(
     value: dict[str, Any], has_steps: bool
 ) -> None:
-    fast = jobvars.resolve_for_deploy(value, environ={"HOME": "/h"}, has_steps=has_steps)
-    slow = jobvars._resolve_templated(
-        value, environ={"HOME": "/h"}, variables=None, has_steps=has_steps
-    )
+    fast = resolve_for_deploy(value, environ={"HOME": "/h"}, has_steps=has_steps)
+    slow = _resolve_templated(value, environ={"HOME": "/h"}, variables=None, has_steps=has_steps)
     assert repr(fast.value) == repr(slow.value)
     assert _dump(fast.problems) == _dump(slow.problems)
     assert fast.value is not value
@@ -124,5 +124,5 @@ def test_untemplated_values_skip_templating_with_the_same_result(
 def test_surely_valid_is_never_wrong(schema: dict[str, Any], value: Any, sure: bool) -> None:
     assert surely_valid(schema, value) is sure
     if sure:
-        assert not list(jobvars._Validator(schema).iter_errors(value))
+        assert not list(_Validator(schema).iter_errors(value))
         assert not list(Draft202012Validator(schema).iter_errors(value))

@@ -23,7 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_gitops.check import jobvars
+from prefect_gitops.check.jobvars.problems import ProblemKind, rejected
+from prefect_gitops.check.jobvars.verdicts import (
+    check_job_variables,
+    check_pool_template,
+    strict_problems,
+)
 from prefect_gitops.prefect import templates
 from tests.prefect_server import RunningServer
 
@@ -340,13 +345,13 @@ def test_job_variables_verdicts_match_the_server(
     for index, (key, job_variables) in enumerate(LITERAL_CASES):
         pool_name, template = pools[key]
         status = _post_deployment(api, flow_id, pool_name, job_variables, index)
-        report = jobvars.check_job_variables(job_variables, template, resolve=False)
+        report = check_job_variables(job_variables, template, resolve=False)
         server_rejects = status == 422
         verdicts.append(server_rejects)
         if report.rejected != server_rejects:
             mismatches.append((key, job_variables, status, report.problems))
         if not server_rejects:
-            extras = jobvars.strict_problems(job_variables, template)
+            extras = strict_problems(job_variables, template)
             strict_extras.extend((key, job_variables, p.kind.value) for p in extras)
     assert not mismatches, "\n".join(map(repr, mismatches))
     assert len(LITERAL_CASES) >= 40
@@ -397,10 +402,10 @@ def test_templated_job_variables_match_prefect_deploy_and_the_server(
             _prefect_deploy_templating(copy.deepcopy(job_variables), prefect_server.url)
         )
         status = _post_deployment(api, flow_id, pool_name, sent, 1000 + index)
-        report = jobvars.check_job_variables(
+        report = check_job_variables(
             job_variables, template, environ=ENVIRON, variables=declared, has_steps=False
         )
-        assert not [p for p in report.problems if p.kind is jobvars.ProblemKind.OFFLINE], raw
+        assert not [p for p in report.problems if p.kind is ProblemKind.OFFLINE], raw
         assert report.sent == sent, (raw, report.sent, sent)
         verdicts.append(status == 422)
         if report.rejected != (status == 422):
@@ -430,11 +435,11 @@ def test_pool_default_verdicts_match_the_server(api: httpx.Client) -> None:
         }
         resp = _post(api, "/work_pools/", body)
         assert resp.status_code in (201, 422), (resp.status_code, resp.text)
-        ours = jobvars.rejected(jobvars.check_pool_template(template))
+        ours = rejected(check_pool_template(template))
         verdicts.append(resp.status_code == 422)
         if ours != (resp.status_code == 422):
             mismatches.append(
-                (template, resp.status_code, resp.text[:300], jobvars.check_pool_template(template))
+                (template, resp.status_code, resp.text[:300], check_pool_template(template))
             )
     assert not mismatches, "\n".join(map(repr, mismatches))
     assert sum(verdicts) >= 8 and verdicts.count(False) >= 5

@@ -12,7 +12,8 @@ import pytest
 
 from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.execution import lock
-from prefect_gitops.execution.executor import ApplyResult, Cancel, Outcome
+from prefect_gitops.execution.executor import Cancel
+from prefect_gitops.execution.results import ApplyResult, Outcome
 from prefect_gitops.pipeline import applied as cli_apply
 from prefect_gitops.pipeline.applied import ApplyOptions
 from prefect_gitops.plans.build import Plan, build_plan

@@ -15,17 +15,10 @@ import httpx
 import pytest
 
 from prefect_gitops.errors import ReconcilerError
-from prefect_gitops.execution.executor import (
-    INTERRUPTED,
-    ApplyResult,
-    Cancel,
-    apply_plan,
-    check_prune_guard,
-    effective_spec,
-    inventory_after,
-    inventory_before,
-    record_inventory,
-)
+from prefect_gitops.execution.effective import effective_spec
+from prefect_gitops.execution.executor import INTERRUPTED, Cancel, apply_plan, check_prune_guard
+from prefect_gitops.execution.inventory import inventory_after, inventory_before, record_inventory
+from prefect_gitops.execution.results import ApplyResult
 from prefect_gitops.pipeline import applied as cli_apply
 from prefect_gitops.plans.build import Action, Plan, ResourceChange, build_plan
 from prefect_gitops.prefect.api import ApiClient, Throttle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from prefect_gitops.execution.executor import ApplyResult, Outcome
+from prefect_gitops.execution.results import ApplyResult, Outcome
 from prefect_gitops.plans.build import Action, Reason
 from prefect_gitops.render.apply_json import render_apply_json
 from prefect_gitops.render.apply_text import progress_line, render_apply_text

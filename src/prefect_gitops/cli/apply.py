@@ -16,8 +16,9 @@ from typing import Any
 import click
 
 from ..errors import ReconcilerError
-from ..execution.executor import DEFAULT_PARALLELISM, MAX_PARALLELISM, ApplyResult, Outcome
+from ..execution.executor import DEFAULT_PARALLELISM, MAX_PARALLELISM
 from ..execution.lock import force_unlock
+from ..execution.results import ApplyResult, Outcome
 from ..pipeline.applied import Applied, ApplyOptions, Hooks, apply_client, apply_project
 from ..pipeline.planned import Planned, PlanOptions, owner_of
 from ..pipeline.source import Source

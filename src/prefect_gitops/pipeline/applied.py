@@ -19,18 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ReconcilerError, StalePlanError
-from ..execution.executor import (
-    ApplyResult,
-    Cancel,
-    Outcome,
-    apply_plan,
-    changed_fields,
-    check_prune_guard,
-    inventory_after,
-    inventory_before,
-    record_inventory,
-)
+from ..execution.effective import changed_fields
+from ..execution.executor import Cancel, apply_plan, check_prune_guard
+from ..execution.inventory import inventory_after, inventory_before, record_inventory
 from ..execution.lock import LockInfo, acquire
+from ..execution.results import ApplyResult, Outcome
 from ..plans.build import Action, Plan, ResourceChange
 from ..plans.saved import check_saved, plan_key
 from ..prefect.api import ApiClient, Throttle

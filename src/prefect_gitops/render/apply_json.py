@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from ..execution.executor import ApplyResult
+from ..execution.results import ApplyResult
 from ..plans.build import Plan
 from ..version import __version__
 from .escaping import json_visible

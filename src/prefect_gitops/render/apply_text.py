@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..execution.executor import ApplyResult, Outcome
+from ..execution.results import ApplyResult, Outcome
 from ..plans.build import Action
 from .escaping import visible
 from .masking import mask_message

@@ -142,10 +142,10 @@ def parse_step_outputs(items: Iterable[str]) -> dict[str, Any]:
 def analyze_flows(project: Project) -> FlowLookup:
     """The real lookup: static analysis of the entrypoint plus the version Prefect would give
     the flow (see `flow_version`), cached."""
-    from ..check.flows.analysis import (
+    from ..check.flows.analysis import analyze_entrypoint
+    from ..check.flows.facts import (
         PLANNED_DESPITE,
         EntrypointProblem,
-        analyze_entrypoint,
         default_flow_name,
         fallback_flow_name,
     )

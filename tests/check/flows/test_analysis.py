@@ -15,14 +15,10 @@ from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.utilities.callables import parameter_docstrings as prefect_docstrings
 from prefect.utilities.callables import parameter_schema
 
-from prefect_gitops.check.flows.analysis import (
-    MAX_FLOW_BYTES,
-    EntrypointProblem,
-    FlowInfo,
-    analyze_entrypoint,
-    default_flow_name,
-)
+from prefect_gitops.check.flows.analysis import analyze_entrypoint
 from prefect_gitops.check.flows.docstrings import parameter_docstrings
+from prefect_gitops.check.flows.facts import EntrypointProblem, FlowInfo, default_flow_name
+from prefect_gitops.check.flows.pysource import MAX_FLOW_BYTES
 from tests.special_files import make_special_file
 
 FLOWS = Path(__file__).parents[2] / "data" / "flows"

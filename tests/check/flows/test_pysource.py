@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from prefect_gitops.check.flows.pysource import EntrypointProblem, FileMemo, read_module
+from prefect_gitops.check.flows.facts import EntrypointProblem
+from prefect_gitops.check.flows.pysource import FileMemo, read_module
 
 FLOW = "from prefect import flow\n\n@flow\ndef hello():\n    pass\n"
 

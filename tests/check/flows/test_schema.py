@@ -27,6 +27,7 @@ from prefect.utilities.callables import generate_parameter_schema as prefect_sch
 
 from prefect_gitops.check.flows import analysis as flows
 from prefect_gitops.check.flows import schema as flowschema
+from prefect_gitops.check.flows.facts import EntrypointProblem
 
 P = inspect.Parameter
 EMPTY = P.empty
@@ -244,7 +245,7 @@ def _prefect_loads(repo: Path, entrypoints: list[str], tmp_path: Path) -> dict[s
 
 def _ours(repo: Path, entrypoint: str) -> dict[str, Any]:
     info = flows.analyze_entrypoint(entrypoint, repo, repo)
-    if isinstance(info, flows.EntrypointProblem):
+    if isinstance(info, EntrypointProblem):
         return {"fails": info.kind, "message": info.message}
     if info.load_problem is not None:
         return {"fails": info.load_problem.kind, "message": info.load_problem.message}

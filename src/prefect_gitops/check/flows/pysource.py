@@ -2,7 +2,7 @@
 per PEP 263, parsed with `ast`, and indexed by what its top level binds (imports, defs,
 classes, assignments), including under a top-level `try` or `if`, as importing it runs them.
 
-Shared by the flow analysis (`flows`) and the rebuilding of repository types (`flowtypes`).
+Shared by the flow analysis (`analysis`) and the rebuilding of repository types (`types`).
 """
 
 from __future__ import annotations
@@ -16,42 +16,13 @@ import sys
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from ...repo.files import FileProblem, read_capped, real, relative
+from .facts import EntrypointProblem, FlowInfo, ProblemKind
 
-if TYPE_CHECKING:
-    from .analysis import FlowInfo
-
-
-ProblemKind = Literal[
-    "format",  # not `path.py:func`, `module:func` or `module.func`
-    "missing_file",
-    "outside_repo",
-    "module_not_found",  # module form not found in the repo: may be an installed package
-    "unreadable_file",  # not UTF-8, not a regular file, over the size cap, a symlink loop
-    "syntax_error",
-    "too_complex",  # nested too deeply for the parser or for our reading of it
-    "no_function",
-    "not_a_flow",
-    "not_analysable",  # defined in a way we cannot follow statically (assignment, import...)
-    # only as FlowInfo.load_problem:
-    "import_fails",  # importing it fails here, and Prefect's static fallback cannot load it
-    "schema_fails",  # pydantic refuses a parameter's type here (e.g. typing.TypedDict < 3.12)
-]
 # Flow modules are rarely over 100 KiB; parsing 10 MiB takes half a minute and gigabytes.
 MAX_FLOW_BYTES = 2 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class EntrypointProblem:
-    kind: ProblemKind
-    message: str
-    file: str | None = None  # repo-relative path of the file involved, if any
-    line: int | None = None
-    # the function's name when its def was found: what a plan can still know of the flow
-    # (`default_flow_name`) when the rest cannot be read
-    function: str | None = None
 
 
 @dataclass
@@ -159,7 +130,7 @@ class SourceModule:
         return self.path.stem
 
 
-_Result = tuple["FlowInfo | EntrypointProblem", tuple[Path, ...], tuple[Any, ...]]
+_Result = tuple[FlowInfo | EntrypointProblem, tuple[Path, ...], tuple[Any, ...]]
 _MODULE_CACHE: dict[tuple[str, int, int], SourceModule | EntrypointProblem] = {}
 
 

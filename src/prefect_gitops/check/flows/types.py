@@ -37,8 +37,8 @@ import pydantic
 import pydantic.dataclasses
 import typing_extensions
 
+from .facts import EntrypointProblem
 from .pysource import (
-    EntrypointProblem,
     FileMemo,
     ImportStmt,
     SourceModule,

@@ -21,15 +21,15 @@ from ...repo.diagnostics import Diagnostic, Severity
 from ...repo.models import banned_name_chars
 from ...repo.project import DeploymentEntry, Project
 from ...repo.suggest import did_you_mean
-from ..flows.analysis import (
+from ..flows.analysis import analyze_entrypoint
+from ..flows.facts import (
     PLANNED_DESPITE,
     EntrypointProblem,
-    FileMemo,
     FlowInfo,
-    analyze_entrypoint,
     default_flow_name,
     fallback_flow_name,
 )
+from ..flows.pysource import FileMemo
 from ..quickvalid import surely_valid
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from ...repo.diagnostics import Diagnostic, Severity
 from ...repo.project import DeploymentEntry, PoolEntry, Project
 from ...repo.source import format_path
 from ...repo.suggest import did_you_mean
-from .. import jobvars
-from ..jobvars import Problem, ProblemKind
+from ..jobvars.problems import Problem, ProblemKind
+from ..jobvars.verdicts import check_job_variables, strict_problems
 
 if TYPE_CHECKING:
     from ..options import ValidateOptions
@@ -119,7 +119,7 @@ def _check(
     declared_variables: Mapping[str, Any],
     strict: bool,
 ) -> Iterator[Diagnostic]:
-    report = jobvars.check_job_variables(
+    report = check_job_variables(
         job_variables,
         target.template,
         environ=environ,
@@ -135,7 +135,7 @@ def _check(
             continue
         yield _problem(entry, problem, target)
     if isinstance(report.sent, dict) and not broken_reported:
-        for problem in jobvars.strict_problems(job_variables, target.template):
+        for problem in strict_problems(job_variables, target.template):
             # A typo'd key silently does nothing, so it is always worth a warning (J006).
             if strict or problem.kind is ProblemKind.UNKNOWN_KEY:
                 yield _problem(entry, problem, target, strict=strict)

@@ -16,8 +16,8 @@ from ...repo.diagnostics import Diagnostic, Severity
 from ...repo.project import PoolEntry, Project
 from ...repo.source import format_path
 from ...repo.suggest import did_you_mean
-from .. import jobvars
-from ..jobvars import ProblemKind
+from ..jobvars.problems import ProblemKind
+from ..jobvars.verdicts import check_pool_template
 
 if TYPE_CHECKING:
     from ..options import ValidateOptions
@@ -86,7 +86,7 @@ _CODES = {
 
 
 def _template(pool: PoolEntry) -> Iterator[Diagnostic]:
-    for problem in jobvars.check_pool_template(pool.template):
+    for problem in check_pool_template(pool.template):
         code, severity = _CODES.get(problem.kind, ("", Severity.ERROR))
         path = problem.path
         if not code:
