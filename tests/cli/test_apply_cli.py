@@ -10,16 +10,10 @@ from typing import Any
 
 import pytest
 
-from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.execution import lock
-from prefect_gitops.execution.executor import Cancel
 from prefect_gitops.execution.results import ApplyResult, Outcome
-from prefect_gitops.pipeline import applied as cli_apply
-from prefect_gitops.pipeline.applied import ApplyOptions
-from prefect_gitops.plans.build import Plan, build_plan
-from prefect_gitops.repo.loader import load_project
-from prefect_gitops.state.live import LiveState
-from prefect_gitops.state.resources import Address, Resource, State
+from prefect_gitops.pipeline import applied as applied_stage
+from prefect_gitops.plans.build import Plan
 from tests.cli.test_plan_cli import write_repo
 from tests.prefect_server import RunningServer
 from tests.run_cli import run_cli
@@ -60,7 +54,7 @@ def test_failure_report_masks_the_servers_echo_of_a_secret(
         + f"      job_variables:\n        env:\n          DB_PASSWORD: {SECRET}\n"
     )
     (root / "prefect-gitops.yaml").write_text(f"project: {pool}\n")
-    monkeypatch.setattr(cli_apply, "apply_plan", echoing_server)
+    monkeypatch.setattr(applied_stage, "apply_plan", echoing_server)
     result = run_cli(
         "apply",
         *(str(root), "--auto-approve", "--format", output_format),
@@ -86,7 +80,7 @@ def test_a_lock_removed_while_applying_stops_sending_and_says_why(
     monkeypatch.setattr(
         lock.Lease, "keep_alive", lambda self, on_lost: renew(self, on_lost, interval=0.05)
     )
-    real_apply_plan = cli_apply.apply_plan
+    real_apply_plan = applied_stage.apply_plan
 
     def lock_removed_first(client: Any, plan: Plan, **kw: Any) -> ApplyResult:
         lock.force_unlock(client, pool)
@@ -96,44 +90,16 @@ def test_a_lock_removed_while_applying_stops_sending_and_says_why(
             time.sleep(0.05)
         return real_apply_plan(client, plan, **kw)
 
-    monkeypatch.setattr(cli_apply, "apply_plan", lock_removed_first)
+    monkeypatch.setattr(applied_stage, "apply_plan", lock_removed_first)
     result = run_cli(
         "apply", str(root), "--auto-approve", "--format", "json",
         "--api-url", prefect_server.url,
     )  # fmt: skip
     assert result.exit_code == 1, result.stderr
-    assert f"Stopped early: {cli_apply.LOCK_LOST}" in result.stderr
+    assert f"Stopped early: {applied_stage.LOCK_LOST}" in result.stderr
     report = json.loads(result.stdout)
     sent = [c for c in report["resource_changes"] if c["status"] != "no-op"]
     assert sent and all(c["status"] == "skipped" for c in sent), report
     # The first ones are not attempted for that reason; their dependents follow them.
     why = {c["detail"] for c in sent if not c["detail"].startswith("skipped because ")}
-    assert why == {f"not attempted: {cli_apply.LOCK_LOST}"}, report
-
-
-def test_a_plan_made_again_under_the_lock_is_checked_like_the_first(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With --auto-approve, a server that moved while apply waited for the lock is planned
-    again; that plan may write fields the first did not, so it is refused on the same terms
-    (here: an unresolved build step output) before anything is recorded or sent."""
-    project, _ = load_project(write_repo(tmp_path / "repo", "relock"), environ={})
-    address = Address.deployment("etl", "daily")
-    spec = {"name": "daily", "flow_name": "etl",
-            "job_variables": {"image": "{{ build_image.image }}"}}  # fmt: skip
-    meta = {"step_outputs": {"job_variables.image": ["build_image.image"]},
-            "source": "prefect.yaml:3"}  # fmt: skip
-    desired = State.of([Resource(address, spec, meta)])
-    live_then = State.of([Resource(address, spec, {"id": "d"})])
-    live_now = State.of([Resource(address, {**spec, "job_variables": {"image": "x"}}, {"id": "d"})])
-    first = build_plan(desired, live_then, project="relock")
-    fresh = build_plan(desired, live_now, project="relock")
-    assert not first.has_changes() and fresh.has_changes()
-    monkeypatch.setattr(
-        cli_apply, "compute_plan",
-        lambda *_a, **_k: (LiveState(live_now, None, "relock"), fresh),
-    )  # fmt: skip
-    run = cli_apply._Run(project, desired, ApplyOptions(auto_approve=True), {})
-    client: Any = None  # nothing may be sent: any request would fail on it
-    with pytest.raises(ReconcilerError, match=r"unresolved step outputs.*job_variables\.image"):
-        run.execute(client, first, None, Cancel())
+    assert why == {f"not attempted: {applied_stage.LOCK_LOST}"}, report

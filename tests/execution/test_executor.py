@@ -19,7 +19,7 @@ from prefect_gitops.execution.effective import effective_spec
 from prefect_gitops.execution.executor import INTERRUPTED, Cancel, apply_plan, check_prune_guard
 from prefect_gitops.execution.inventory import inventory_after, inventory_before, record_inventory
 from prefect_gitops.execution.results import ApplyResult
-from prefect_gitops.pipeline import applied as cli_apply
+from prefect_gitops.pipeline import applied as applied_stage
 from prefect_gitops.plans.build import Action, Plan, ResourceChange, build_plan
 from prefect_gitops.prefect.api import ApiClient, Throttle
 from prefect_gitops.prefect.settings import Settings
@@ -762,7 +762,7 @@ def test_thirty_deployments_on_a_real_sqlite_server_apply_with_no_failed_write(
         throttles.append(Throttle(maximum))
         return throttles[-1]
 
-    monkeypatch.setattr(cli_apply, "Throttle", recorded)
+    monkeypatch.setattr(applied_stage, "Throttle", recorded)
     repo = write_repo(tmp_path / "repo", deployments=30, pools=2, project="thirty",
                       prefix="thirty-", pool_prefix="thirty-pool")  # fmt: skip
     result = run_cli("apply", str(repo), "--auto-approve", "--format", "json",

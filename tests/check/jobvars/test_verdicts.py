@@ -1,6 +1,6 @@
 """jobvars: preprocessing, merging, templated values and strict extras (no server).
 
-The verdicts themselves are compared with a real server in tests/test_jobvars_parity.py.
+The verdicts themselves are compared with a real server in tests/check/jobvars/test_parity.py.
 """
 
 from __future__ import annotations
