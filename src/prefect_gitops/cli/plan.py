@@ -144,7 +144,7 @@ def render_plan(
 
 
 def save_plan(path: Path, plan: Plan, masked: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """`--out`: the masked plan (`masked`) with keyed fingerprints, mode 0600 (savedplan.py)."""
+    """`--out`: the masked plan (`masked`) with keyed fingerprints, mode 0600 (plans/saved.py)."""
     doc = saved_document(masked, plan, plan_key(environ))
     try:
         write_private(path, render_saved(doc))

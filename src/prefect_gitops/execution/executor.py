@@ -363,7 +363,7 @@ class _Executor:
                         break
                 except KeyboardInterrupt:
                     # Ctrl-C: stop sending; what is in flight finishes; the report says what
-                    # was done. Once already stopping (cli/apply.py turns the first Ctrl-C or
+                    # was done. Once already stopping (pipeline/applied.py turns the first Ctrl-C or
                     # SIGTERM into `cancel`), the user insists: give up on the report.
                     if self.cancel.is_set():
                         raise

@@ -13,7 +13,7 @@ Three nets, applied in order:
    cut out of every string of the document, and the password of an `api_url` is hidden.
 
 A plan holding a secret also has its two fingerprints masked: they are plain SHA-256 hashes of
-the states (a saved plan carries keyed ones instead, see savedplan.py).
+the states (a saved plan carries keyed ones instead, see plans/saved.py).
 """
 
 from __future__ import annotations
