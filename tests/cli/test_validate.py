@@ -13,6 +13,7 @@ from prefect_gitops.check.options import ValidateOptions
 from prefect_gitops.check.rules import structure
 from prefect_gitops.cli import options as cli_options
 from prefect_gitops.cli import validate as cli_validate
+from prefect_gitops.pipeline import checked
 from prefect_gitops.repo.diagnostics import Diagnostics
 from prefect_gitops.repo.project import Project
 from tests.run_cli import run_cli
@@ -269,13 +270,13 @@ def test_crash_exits_3_with_the_bug_message(
 
 def _capture_options(monkeypatch: pytest.MonkeyPatch) -> list[ValidateOptions]:
     seen: list[ValidateOptions] = []
-    real = cli_validate.validate_project
+    real = checked.validate_project
 
     def spy(project: Project, options: ValidateOptions) -> Diagnostics:
         seen.append(options)
         return real(project, options)
 
-    monkeypatch.setattr(cli_validate, "validate_project", spy)
+    monkeypatch.setattr(checked, "validate_project", spy)
     return seen
 
 
