@@ -427,24 +427,6 @@ def test_every_exported_yaml_file_names_its_schema_on_the_first_line(tmp_path: P
     assert lines["prefect-gitops.yaml"] == f"{MODELINE}schemas/prefect-gitops.schema.json"
 
 
-def test_the_project_name_prefers_the_option_then_the_recorded_owner(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from prefect_gitops.cli.export import _project_name
-
-    folder = tmp_path / "checkout-name"
-    assert _project_name(None, {}, "", folder) == "checkout-name"
-    assert _project_name(None, {}, "from-config", folder) == "from-config"
-    assert _project_name(None, {"platform": 3}, "", folder) == "platform"
-    assert capsys.readouterr().err == ""
-    assert _project_name(None, {"platform": 3, "analytics": 1}, "", folder) == "platform"
-    assert "owned by 'platform' (3), 'analytics' (1)" in capsys.readouterr().err
-    assert _project_name(None, {"platform": 3}, "from-config", folder) == "platform"
-    assert "the project is named 'platform'" in capsys.readouterr().err
-    assert _project_name("mine", {"platform": 3}, "", folder) == "mine"
-    assert "not by 'mine'" in capsys.readouterr().err
-
-
 def test_a_pool_with_the_servers_default_template_is_exported_without_one(tmp_path: Path) -> None:
     server_default = {
         "job_configuration": {"image": "{{ image }}"},

@@ -18,7 +18,7 @@ import click
 from ..errors import ReconcilerError
 from ..execution.executor import DEFAULT_PARALLELISM, MAX_PARALLELISM
 from ..execution.lock import force_unlock
-from ..execution.results import ApplyResult, Outcome
+from ..execution.results import Outcome
 from ..pipeline.applied import Applied, ApplyOptions, Hooks, apply_client, apply_project
 from ..pipeline.planned import Planned, PlanOptions, owner_of
 from ..pipeline.source import Source
@@ -136,9 +136,7 @@ def apply_command(
         applied = apply_project(client, project, options, source.environ,
                                 _hooks(output_format, auto_approve))  # fmt: skip
     _finish(applied, output_format)
-    if applied.nothing:
-        return EXIT_OK
-    return _exit_status(applied.result, signalled=applied.signalled)
+    return _exit_status(applied)
 
 
 def _hooks(output_format: str, auto_approve: bool) -> Hooks:
@@ -152,11 +150,16 @@ def _hooks(output_format: str, auto_approve: bool) -> Hooks:
     return Hooks(echo_err, review, lambda hidden: _progress(report_to, hidden))
 
 
-def _exit_status(result: ApplyResult, *, signalled: bool) -> int:
+def _exit_status(applied: Applied) -> int:
+    """0 applied or nothing to do; 130 stopped by a signal; 1 some changes failed or were
+    not attempted."""
+    result = applied.result
+    if applied.nothing:
+        return EXIT_OK
     if result.interrupted is not None:
         click.echo(f"Stopped early: {result.interrupted}; the changes not attempted are "
                    "listed as skipped, what was done is recorded as owned.", err=True)  # fmt: skip
-        return EXIT_INTERRUPTED if signalled else EXIT_PROBLEM
+        return EXIT_INTERRUPTED if applied.signalled else EXIT_PROBLEM
     return EXIT_OK if result.ok else EXIT_PROBLEM
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..prefect.api import ApiClient, ApiError
-from ..runner.doctor import diagnose_pool
+from ..prefect.api import ApiClient
+from ..runner.doctor import api_error, diagnose_pool, pools_to_check
 from .common import api_options, environment_api, environment_project, resolve_settings
 from .group import cli
 from .options import env_option
@@ -43,21 +43,15 @@ def doctor(
     project = environment_project(path, environment)
     settings = resolve_settings(*environment_api(project, api_url, profile))
     with ApiClient(settings) as client:
-        try:
-            client.get("/health")
-        except ApiError as exc:
-            click.echo(f"FAIL API {client.shown_base_url}: unreachable ({exc.detail})")
-            if exc.hint:
-                click.echo(f"  fix: {exc.hint}")
+        error = api_error(client)
+        if error is not None:
+            click.echo(f"FAIL API {client.shown_base_url}: unreachable ({error.detail})")
+            if error.hint:
+                click.echo(f"  fix: {error.hint}")
             return 1
         click.echo(f"OK   API {client.shown_base_url} is reachable (source: {settings.source})")
         declared = [e.name for e in project.pools if e.name] if project is not None else []
-        names = list(pools) or declared
-        if not names:
-            found = client.paginate("/work_pools/filter")
-            names = [
-                p["name"] for p in found if not str(p.get("type", "")).startswith("prefect-agent")
-            ]
+        names = pools_to_check(client, pools, declared)
         if not names:
             click.echo("no work pools to check")
             return 0

@@ -4,32 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import click
-import yaml
 
-from ..errors import ReconcilerError
-from ..export import (
-    CONFIG_FILE,
-    Selection,
-    adopt,
-    build_export,
-    local_schema_dir,
-    read_inventories,
-    read_server,
-    recorded_owners,
-    write_files,
-)
-from ..pipeline.planned import PlanOptions, desired_online
-from ..prefect.api import ApiClient
-from ..repo.environments import api_target
-from ..repo.loader import load_project
-from ..repo.models import RootConfig
-from ..repo.project import Project
-from ..state.desired import analyze_flows, project_name
-from ..state.resources import Address
-from .common import api_options, echo_err, open_client
+from ..export import Selection
+from ..pipeline.exported import adopt_exported, export_from, export_request
+from .common import api_options, echo_err, environment_api, environment_project, open_client
 from .group import EXIT_OK, cli
 from .options import env_option
 
@@ -94,93 +74,22 @@ def export_command(
     are exported only without --pool/--deployment/--tag. Existing files are kept unless
     --force; secrets are written as Secret block references, never in clear text.
     """
-    target = directory.absolute()
-    existing = _existing_config(target)
-    if environment is not None:
-        # The environment's server; the files written are the repository's (base) files.
-        current, _ = load_project(target, environ=os.environ, environment=environment)
-        api_url, profile = api_target(current, api_url, profile)
     selection = Selection(pools=pools, deployments=deployments, tags=tags)
-    lookup = analyze_flows(Project(root=target, config=RootConfig(), config_file=None))
-    with open_client(api_url, profile) as client:
-        objects = read_server(client, selection)
-        owners = recorded_owners(objects, read_inventories(client))
-        name = _project_name(project, owners, str(existing.get("project") or ""), target)
-        result = build_export(
-            objects,
-            target=target,
-            project=name,
-            source=client.shown_base_url,
-            flow_lookup=lookup,
-            config=existing,
-            local_schemas=local_schema_dir(target),
-        )
-        written = write_files(target, result.files, force=force)
-        for path in written:
+    request = export_request(directory, selection, project, force)
+    # With --env: that environment's server; the files written are the repository's (base) files.
+    env_project = environment_project(request.target, environment) if environment else None
+    with open_client(*environment_api(env_project, api_url, profile)) as client:
+        exported = export_from(client, request, notify=echo_err)
+        for path in exported.written:
             click.echo(f"wrote {os.path.relpath(path)}")
-        for warning in result.warnings:
+        for warning in exported.warnings:
             click.echo(f"warning: {warning}", err=True)
-        click.echo(f"Exported {result.summary()}.")
+        click.echo(f"Exported {exported.summary}.")
         if adopt_objects:
-            _adopt(client, target, directory, result.addresses)
+            adopted = adopt_exported(client, directory, exported.addresses, os.environ, echo_err)
+            click.echo(
+                f"Adopted {adopted.count} object(s) into project '{adopted.project}': "
+                "`plan --prune` may now delete them when they leave the repository."
+            )
     click.echo(f"Next: prefect-gitops validate {directory} && prefect-gitops plan {directory}")
     return EXIT_OK
-
-
-def _adopt(
-    client: ApiClient, target: Path, directory: Path, addresses: tuple[Address, ...]
-) -> None:
-    """`--adopt`: record what was exported as owned by the project the written files name."""
-    loaded, diags = load_project(target, environ=os.environ)
-    if diags.has_errors:
-        raise ReconcilerError(
-            "the files were written, but they have errors; nothing was adopted",
-            hint=f"run `prefect-gitops validate {directory}`, fix them, then "
-            "`prefect-gitops export --force --adopt` again",
-        )
-    desired = desired_online(client, loaded, os.environ, PlanOptions(), notify=echo_err)
-    owner = project_name(loaded)
-    inventory = adopt(client, owner, addresses, desired)
-    count = sum(1 for a in addresses if inventory.owns(a))
-    click.echo(
-        f"Adopted {count} object(s) into project '{owner}': `plan --prune` may "
-        "now delete them when they leave the repository."
-    )
-
-
-def _project_name(chosen: str | None, owners: dict[str, int], existing: str, target: Path) -> str:
-    """--project, else the owner the server records (apply and prune then treat the exported
-    objects as the repository's own), else the existing config's name, else the folder's."""
-    listed = ", ".join(f"'{owner}' ({count})" for owner, count in owners.items())
-    if chosen is not None:
-        if owners and chosen not in owners:
-            click.echo(
-                f"warning: the exported objects are owned by {listed} on the server, not by "
-                f"'{chosen}': plan will show them as not yet owned by this project",
-                err=True,
-            )
-        return chosen
-    if not owners:
-        return existing or target.name
-    name = next(iter(owners))
-    if len(owners) > 1 or (existing and existing != name):
-        click.echo(
-            f"warning: the exported objects are owned by {listed} on the server; the project "
-            f"is named '{name}' (choose another with --project)",
-            err=True,
-        )
-    return name
-
-
-def _existing_config(target: Path) -> dict[str, Any]:
-    """The root config already in `target` (kept, apart from what export writes)."""
-    path = target / CONFIG_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ReconcilerError(
-            f"cannot read {path}: {exc}", hint="fix it, or export into another folder"
-        ) from exc
-    return data if isinstance(data, dict) else {}

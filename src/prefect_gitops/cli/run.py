@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,8 @@ import click
 
 from ..errors import ReconcilerError
 from ..prefect.api import ApiClient
-from ..runner.flowruns import FINAL_TYPES, read_flow_run, state_type
-from ..runner.poll import Runner, RunnerOptions
-from .common import api_options, environment_api, environment_project, resolve_settings
+from ..runner.oneoff import RunRequest, create_flow_run, final_state
+from .common import api_options, echo_err, environment_api, environment_project, resolve_settings
 from .group import cli
 from .options import Seconds, env_option
 
@@ -89,44 +87,6 @@ def _flow_slash_deployment(_ctx: click.Context, _param: click.Parameter, value: 
     return value
 
 
-def find_deployment(client: ApiClient, name: str) -> dict[str, Any]:
-    flow_name, _, deployment_name = name.partition("/")
-    found = client.get(f"/deployments/name/{flow_name}/{deployment_name}", allow=(404,))
-    if not isinstance(found, dict):
-        raise ReconcilerError(
-            f"deployment {name!r} not found on {client.shown_base_url}",
-            hint="apply your prefect.yaml first (`prefect-gitops apply`), or check the flow and deployment names",
-        )
-    return found
-
-
-def watch(client: ApiClient, flow_run_id: str, timeout: float, interval: float = 1.0) -> str:
-    """Follow a run until it is final (bounded by ``timeout``); its final state type."""
-    deadline = time.monotonic() + timeout
-    last: str | None = None
-    while True:
-        flow_run = read_flow_run(client, flow_run_id)
-        if flow_run is None:
-            raise ReconcilerError(f"flow run {flow_run_id} was deleted")
-        state = flow_run.get("state") or {}
-        shown = f"{state.get('type')}/{state.get('name')}"
-        if shown != last:
-            click.echo(
-                f"  state: {shown}" + (f" - {state['message']}" if state.get("message") else ""),
-                err=True,
-            )
-            last = shown
-        current = state_type(flow_run)
-        if current in FINAL_TYPES:
-            return current
-        if time.monotonic() >= deadline:
-            raise ReconcilerError(
-                f"flow run {flow_run_id} is still {shown} after {timeout:g}s",
-                hint="is a worker or `prefect-gitops runner start` polling its work pool? try `prefect-gitops doctor`",
-            )
-        time.sleep(interval)
-
-
 @cli.command("run")
 @click.argument("deployment", metavar="FLOW/DEPLOYMENT", callback=_flow_slash_deployment)
 @click.option(
@@ -191,36 +151,13 @@ def run_command(
     project = environment_project(Path("."), environment) if environment else None
     settings = resolve_settings(*environment_api(project, api_url, profile))
     with ApiClient(settings) as client:
-        found = find_deployment(client, deployment)
-        body: dict[str, Any] = {"parameters": parameters}
-        if job_variables:
-            body["job_variables"] = job_variables
-        flow_run = client.post(f"/deployments/{found['id']}/create_flow_run", json=body)
+        flow_run = create_flow_run(client, RunRequest(deployment, parameters, job_variables))
         click.echo(
             f"Created flow run {flow_run['name']!r} ({flow_run['id']}) of {deployment}", err=True
         )
         if not (watch_run or local):
             return 0
-        final: str | None = None
-        if local:
-            runner = Runner(
-                client,
-                settings,
-                RunnerOptions(
-                    pool=str(flow_run.get("work_pool_name") or ""),
-                    fork_server=False,
-                    name=f"prefect-gitops-run-{os.getpid()}",
-                ),
-                environ=os.environ,
-                log=lambda msg: click.echo(msg, err=True),
-                output=click.echo,
-            )
-            final = runner.execute_flow_run(flow_run)
-            if final is None:
-                click.echo("Another worker claimed the run first; following it instead.", err=True)
-        if final is None:
-            final = watch(client, str(flow_run["id"]), timeout)
-        else:
-            final = state_type(read_flow_run(client, str(flow_run["id"])) or {}) or final
+        final = final_state(client, settings, flow_run, local=local, timeout=timeout,
+                            environ=os.environ, log=echo_err, output=click.echo)  # fmt: skip
         click.echo(f"Flow run {flow_run['name']!r} finished: {final}", err=True)
         return 0 if final == "COMPLETED" else 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError, ReconcilerError
+from ..errors import ReconcilerError
 from ..prefect.api import ApiClient
 from ..prefect.settings import Settings
 from ..runner.health import HealthServer
@@ -152,25 +152,14 @@ def start(
     """Poll a process work pool and run its flow runs as local child processes."""
     if sys.argv[1:3] == ["runner", "start"] and __name__ != "__main__":
         _exec_lean()
-    if name is not None and ("/" in name or "%" in name):
-        raise ConfigError(f"worker name {name!r} must not contain '/' or '%'")
     options = RunnerOptions(
-        pool=pool,
-        queues=queues,
-        limit=limit,
-        prefetch_seconds=prefetch_seconds,
-        query_seconds=query_seconds,
-        heartbeat_seconds=heartbeat_seconds,
-        run_once=run_once,
-        cancel_check_seconds=cancel_check_seconds,
-        kill_grace_seconds=kill_grace_seconds,
-        shutdown_grace_seconds=shutdown_grace_seconds,
-        fork_server=fork_server,
-        fork_server_idle_seconds=fork_server_idle_seconds,
-        log_dir=log_dir,
-        python=sys.executable,
-        **({"name": name} if name else {}),
-    )
+        pool=pool, queues=queues, limit=limit, prefetch_seconds=prefetch_seconds,
+        query_seconds=query_seconds, heartbeat_seconds=heartbeat_seconds, run_once=run_once,
+        cancel_check_seconds=cancel_check_seconds, kill_grace_seconds=kill_grace_seconds,
+        shutdown_grace_seconds=shutdown_grace_seconds, fork_server=fork_server,
+        fork_server_idle_seconds=fork_server_idle_seconds, log_dir=log_dir,
+        python=sys.executable, **({"name": name} if name else {}),
+    )  # fmt: skip
     health_address = (healthcheck_host, healthcheck_port) if with_healthcheck else None
     _serve(resolve_settings(api_url, profile), options, health_address)
     return 0

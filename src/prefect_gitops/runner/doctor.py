@@ -7,11 +7,12 @@ queue paused, concurrency full, no worker).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..prefect.api import ApiClient
+from ..prefect.api import ApiClient, ApiError
 from .flowruns import iso
 
 LATE_AFTER = timedelta(seconds=60)
@@ -35,6 +36,25 @@ class PoolReport:
         if self.fixes:
             text += f" -> fix: {'; '.join(dict.fromkeys(self.fixes))}"
         return text
+
+
+def api_error(client: ApiClient) -> ApiError | None:
+    """Why the API does not answer its health check, or None when it does."""
+    try:
+        client.get("/health")
+    except ApiError as exc:
+        return exc
+    return None
+
+
+def pools_to_check(client: ApiClient, chosen: Sequence[str], declared: Sequence[str]) -> list[str]:
+    """The pools `--pool` names, else those the repository declares, else every pool on the
+    server but Prefect's own `prefect-agent` ones (no worker polls those)."""
+    names = list(chosen) or list(declared)
+    if names:
+        return names
+    found = client.paginate("/work_pools/filter")
+    return [p["name"] for p in found if not str(p.get("type", "")).startswith("prefect-agent")]
 
 
 def _count(client: ApiClient, body: dict[str, Any]) -> int:

@@ -75,6 +75,11 @@ class RunnerOptions:
     log_dir: Path | None = None
     python: str = sys.executable
 
+    def __post_init__(self) -> None:
+        # As Prefect's own workers refuse them (prefect/workers/base.py).
+        if "/" in self.name or "%" in self.name:
+            raise ConfigError(f"worker name {self.name!r} must not contain '/' or '%'")
+
 
 @dataclass
 class ActiveRun:
