@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
@@ -228,7 +229,7 @@ class ApiClient:
         relative = path.lstrip("/")
         url = f"{self.shown_base_url}/{_printable(relative)}"
         _refuse_invalid_text(method, url, (relative, json, params))
-        response = self._send(method, relative, url, json=json, params=params)
+        response = self._send(_Call(method, relative, url, json, params))
         self._local.status = response.status_code
         self._local.date = response.headers.get("Date")
         if response.is_success:
@@ -337,17 +338,9 @@ class ApiClient:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _send(
-        self,
-        method: str,
-        relative: str,
-        url: str,
-        *,
-        json: Any,
-        params: Mapping[str, Any] | None,
-    ) -> httpx.Response:
-        idempotent = _is_idempotent(method, relative)
-        write = is_write(method, relative)
+    def _send(self, call: _Call) -> httpx.Response:
+        idempotent = _is_idempotent(call.method, call.relative)
+        write = is_write(call.method, call.relative)
         attempts = self.settings.max_retries + 1
         budget = _Budget(self._clock() + self.settings.timeout + RETRY_WAIT_BUDGET)
         for attempt in range(attempts):
@@ -357,7 +350,7 @@ class ApiClient:
                 if write:
                     self.write_count += 1
             try:
-                response = self._gated_attempt(method, relative, url, json, params, budget, write)
+                response = self._gated_attempt(call, budget, write)
             except _Retryable as exc:
                 if last or not (exc.before_sending or idempotent):
                     raise exc.error from None
@@ -371,29 +364,20 @@ class ApiClient:
                 return response
             asked = _retry_after(response.headers.get("Retry-After"))
             delay = min(asked, RETRY_AFTER_CAP) if asked is not None else self._backoff(attempt)
-            error = self._error_from_response(method, url, response)
+            error = self._error_from_response(call.method, call.url, response)
             self._wait(budget, delay, error, asked=asked)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _gated_attempt(
-        self,
-        method: str,
-        relative: str,
-        url: str,
-        json: Any,
-        params: Mapping[str, Any] | None,
-        budget: _Budget,
-        gated: bool,
-    ) -> httpx.Response:
+    def _gated_attempt(self, call: _Call, budget: _Budget, gated: bool) -> httpx.Response:
         """One attempt; a write first takes a slot of the throttle and tells it how it went."""
         if not gated:
-            with self._translate(method, url):
-                return self._attempt(method, relative, json, params, budget.deadline)
-        epoch = self._take_slot(method, url, budget)
+            with self._translate(call.method, call.url):
+                return self._attempt(call, budget.deadline)
+        epoch = self._take_slot(call.method, call.url, budget)
         verdict = Verdict.NEUTRAL  # no answer (a transport failure) says nothing about load
         try:
-            with self._translate(method, url):
-                response = self._attempt(method, relative, json, params, budget.deadline)
+            with self._translate(call.method, call.url):
+                response = self._attempt(call, budget.deadline)
             verdict = verdict_of(response)
             return response
         finally:
@@ -416,20 +400,17 @@ class ApiClient:
         budget.deadline += max(0.0, self._clock() - started)
         return epoch
 
-    def _attempt(
-        self,
-        method: str,
-        relative: str,
-        json: Any,
-        params: Mapping[str, Any] | None,
-        overall: float,
-    ) -> httpx.Response:
+    def _attempt(self, call: _Call, overall: float) -> httpx.Response:
         """One request whose whole answer must arrive by its deadline (read as a stream, so
         that a body trickling in byte by byte is cut off)."""
         deadline = min(self._clock() + self.settings.timeout, overall)
         remaining = max(deadline - self._clock(), 0.001)
         request = self._client.build_request(
-            method, relative, json=json, params=params, timeout=httpx.Timeout(remaining)
+            call.method,
+            call.relative,
+            json=call.json,
+            params=call.params,
+            timeout=httpx.Timeout(remaining),
         )
         # Every socket operation of this thread now waits at most until the deadline, so a
         # status line or headers trickling in are cut off too (`_DeadlineStream`).
@@ -736,6 +717,17 @@ class Throttle:
         self.limit = min(limit, ceiling)
         self._epoch += 1
         self._answers = 0
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request as sent on each attempt: `relative` to the API's base, `url` as shown."""
+
+    method: str
+    relative: str
+    url: str
+    json: Any
+    params: Mapping[str, Any] | None
 
 
 class _Budget:
