@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from prefect_gitops.check.options import ValidateOptions
 from prefect_gitops.check.rules import entrypoints
 from prefect_gitops.repo.diagnostics import Diagnostic
-from prefect_gitops.repo.loader import load_project
+from tests.check.rules.helpers import run_rule
 from tests.run_cli import run_cli
 
 FLOW = '''\
@@ -36,15 +35,7 @@ def opaque(frame: nia.Message, n: int = 1):
 
 
 def check(root: Path, prefect_yaml: str, **files: str) -> list[Diagnostic]:
-    (root / "flows").mkdir(exist_ok=True)
-    (root / "flows" / "etl.py").write_text(FLOW)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    (root / "prefect.yaml").write_text(prefect_yaml)
-    project, _ = load_project(root)
-    return sorted(entrypoints.check(project, ValidateOptions()), key=lambda d: d.sort_key)
+    return run_rule(entrypoints.check, root, prefect_yaml, **{"flows/etl.py": FLOW, **files})
 
 
 def summary(diags: list[Diagnostic]) -> list[tuple[str, str, int, str]]:

@@ -2,16 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect_gitops.check.options import ValidateOptions
 from prefect_gitops.check.rules import schedules
 from prefect_gitops.repo.diagnostics import Diagnostic
-from prefect_gitops.repo.loader import load_project
+from tests.check.rules.helpers import run_rule
 
 
 def check(root: Path, prefect_yaml: str) -> list[Diagnostic]:
-    (root / "prefect.yaml").write_text(prefect_yaml)
-    project, _ = load_project(root)
-    return sorted(schedules.check(project, ValidateOptions()), key=lambda d: d.sort_key)
+    return run_rule(schedules.check, root, prefect_yaml)
 
 
 def summary(diags: list[Diagnostic]) -> list[tuple[str, str, int, str]]:

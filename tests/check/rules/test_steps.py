@@ -12,19 +12,14 @@ from prefect_gitops.check.rules import steps
 from prefect_gitops.prefect import steps as step_lookup
 from prefect_gitops.repo.diagnostics import Diagnostic
 from prefect_gitops.repo.loader import load_project
+from tests.check.rules.helpers import run_rule
 from tests.run_cli import run_cli
 
 MISSING = "pg_not_installed_steps.deployments.steps.build_image"
 
 
 def check(root: Path, prefect_yaml: str, **files: str) -> list[Diagnostic]:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    (root / "prefect.yaml").write_text(prefect_yaml)
-    project, _ = load_project(root)
-    return sorted(steps.check(project, ValidateOptions()), key=lambda d: d.sort_key)
+    return run_rule(steps.check, root, prefect_yaml, **files)
 
 
 def summary(diags: list[Diagnostic]) -> list[tuple[str, int, str]]:
