@@ -639,3 +639,21 @@ def test_a_fifo_named_on_the_command_line_is_refused(tmp_path: Path) -> None:
     result = validate_json(tmp_path / "prefect.yaml")
     assert result.exit_code == 1
     assert "is not a regular file" in only(result, "Y001")["message"]
+
+
+@pytest.mark.parametrize("config", ["/dev/zero", "elsewhere/broken.yaml"])
+def test_a_config_that_cannot_be_read_leaves_the_repositorys_files_where_they_are(
+    tmp_path: Path, config: str
+) -> None:
+    """Its defaults stand for the repository's: the globs are the repository's, not the
+    unreadable config's folder's (which found /dev/prefect.yaml "outside the repository")."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "prefect.yaml").write_text("deployments:\n  - name: a\n    entrypoint: f.py:f\n")
+    config_path = Path(config) if config.startswith("/") else tmp_path / config
+    if not config.startswith("/"):
+        config_path.parent.mkdir()
+        config_path.write_text("project: [1\n")
+    project, diags = load_project(repo, config_path=config_path)
+    assert [pf.file.rel for pf in project.prefect_files] == ["prefect.yaml"]
+    assert [d.code for d in diags if d.severity.value == "error"] in (["Y001"], ["Y004"])

@@ -305,15 +305,17 @@ def _single_file(target: Path) -> bool:
 
 def _load_config(
     root: Path, config_path: Path | None, diags: Diagnostics
-) -> tuple[RootConfig, SourceFile | None, Path | None]:
-    """The root config, its file, and its path (None when the repository has none)."""
+) -> tuple[RootConfig, SourceFile | None, Path | None, Path]:
+    """The root config, its file, its path (None when the repository has none), and the
+    folder its globs are relative to: the config's own, or the repository's when the config
+    could not be read (its defaults then stand for the repository's)."""
     within = root
     if config_path is None:
         config_path = next(
             (root / name for name in CONFIG_NAMES if os.path.lexists(root / name)), None
         )
         if config_path is None:
-            return RootConfig(), None, None
+            return RootConfig(), None, None, root
     else:
         config_path = config_path if config_path.is_absolute() else Path.cwd() / config_path
         if not inside(config_path, root):
@@ -331,7 +333,9 @@ def _load_config(
             resource=None,
             unknown_is_error=True,
         )
-    return config or RootConfig(), config_file, config_path
+    if config is None:
+        return RootConfig(), config_file, config_path, root
+    return config, config_file, config_path, config_path.parent
 
 
 def load_project(
@@ -348,8 +352,7 @@ def load_project(
     target = target.absolute()
     single_file = _single_file(target)
     root = target.parent if single_file else target
-    config, config_file, config_path = _load_config(root, config_path, diags)
-    base = config_path.parent if config_path is not None else root
+    config, config_file, config_path, base = _load_config(root, config_path, diags)
     project = Project(root=root, config=config, config_file=config_file)
     declared = config.model_fields_set
     if single_file:
