@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from prefect_gitops.errors import ReconcilerError
 from prefect_gitops.execution.lock import LockHeldError, acquire, force_unlock, lock_name, read_lock
 from prefect_gitops.prefect.api import ApiClient
 from prefect_gitops.prefect.settings import Settings, load_settings
@@ -253,7 +254,7 @@ def dead_pid() -> int:
 def test_a_dead_holder_on_this_host_is_stale_at_once() -> None:
     server = FakeVariables(SERVER_NOW)
     value = {"holder": "ci@here (pid x)", "host": socket.gethostname(), "pid": dead_pid(),
-             "lease_seconds": 3600}  # fmt: skip
+             "lease_seconds": 3600, "project": "dead"}  # fmt: skip
     server.put(lock_name("dead"), value)
     with server.client() as client:
         lease = acquire(client, "dead", timeout=0, holder="next")
@@ -265,6 +266,26 @@ def test_a_dead_holder_on_this_host_is_stale_at_once() -> None:
     other_host.put(lock_name("dead"), {**value, "host": "another-host"})
     with other_host.client() as client, pytest.raises(LockHeldError):
         acquire(client, "dead", timeout=0, holder="next")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a user's string", {"holder": "x", "lease_seconds": 1}, {"project": "someone-else"}],
+)
+def test_a_variable_with_the_locks_name_that_is_not_our_lease_is_never_deleted(
+    value: Any,
+) -> None:
+    """Not written by prefect-gitops for this project: not taken over when it looks stale
+    (unchanged far longer than any lease), nor by force-unlock; the error names it."""
+    server = FakeVariables(SERVER_NOW)
+    server.put(lock_name("mine"), value)
+    server.by_name[lock_name("mine")]["updated"] = "2020-01-01T00:00:00Z"
+    with server.client() as client:
+        with pytest.raises(ReconcilerError, match="is not the apply lock of project 'mine'"):
+            acquire(client, "mine", timeout=0, holder="next")
+        with pytest.raises(ReconcilerError, match="left as it is"):
+            force_unlock(client, "mine")
+    assert server.by_name[lock_name("mine")]["value"] == value
 
 
 def test_the_lease_is_renewed_in_the_background_until_released() -> None:

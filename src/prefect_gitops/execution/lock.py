@@ -83,6 +83,7 @@ class LockInfo:
     lease_seconds: float
     host: str | None = None
     pid: int | None = None
+    project: str | None = None  # whose lease it is; None: not a lease we wrote
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> LockInfo:
@@ -100,7 +101,18 @@ class LockInfo:
             lease_seconds=float(lease) if isinstance(lease, (int, float)) else LEASE_SECONDS,
             host=host if isinstance(host, str) else None,
             pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            project=value.get("project") if isinstance(value.get("project"), str) else None,
         )
+
+    def must_be_lease_of(self, project: str) -> None:
+        """Refuse to treat as `project`'s lease a variable of that name that prefect-gitops
+        did not write for it (a user's variable): it is never deleted, stale or not."""
+        if self.project != project:
+            raise ReconcilerError(
+                f"the variable '{self.name}' is not the apply lock of project '{project}' "
+                "(prefect-gitops did not write it); it was left as it is",
+                hint="rename that variable: prefect-gitops uses this name for its apply lock",
+            )
 
     def stale(self, server_now: datetime | None, unchanged_for: float) -> str | None:
         """Why this lease may be taken over, or None while its holder may still be alive.
@@ -230,6 +242,7 @@ def acquire(
         if not isinstance(obj, Mapping):
             continue  # released between our two requests: try again at once
         current = LockInfo.of(obj)
+        current.must_be_lease_of(project)
         seen = first_seen.setdefault((current.id, current.updated), monotonic())
         if current.stale(client.server_time, monotonic() - seen) is not None:
             client.delete(f"/variables/{current.id}", allow=(404,))
@@ -258,5 +271,6 @@ def force_unlock(client: ApiClient, project: str) -> LockInfo | None:
     """Remove the project's lock whoever holds it; returns what was removed (None: no lock)."""
     info = read_lock(client, project)
     if info is not None:
+        info.must_be_lease_of(project)
         client.delete(f"/variables/{info.id}", allow=(404,))
     return info
