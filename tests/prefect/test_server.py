@@ -98,7 +98,7 @@ def test_startup_timeout_is_bounded_and_names_the_log(state: Path) -> None:
 @pytest.mark.server
 def test_start_reuse_status_stop(state: Path) -> None:
     # Two CLI-like processes racing: one server is started, both get its URL, and it outlives them.
-    code = "from prefect_gitops import server; print(server.ensure_running())"
+    code = "from prefect_gitops.prefect import server; print(server.ensure_running())"
     racers = [
         subprocess.Popen(
             [sys.executable, "-c", code],
