@@ -70,6 +70,7 @@ from .templating import (
     TemplateTypeError,
     apply_values,
     find_placeholders,
+    may_hold_placeholders,
     resolve_env,
     resolve_variables,
 )
@@ -277,6 +278,8 @@ def used_variables(project: Project) -> set[str]:
     """The names of the `{{ prefect.variables.* }}` the project's deployments use."""
     names: set[str] = set()
     for entry in project.deployments:
+        if not may_hold_placeholders(entry.raw):
+            continue
         try:
             found = find_placeholders(_json(entry.raw))
         except TemplateTypeError:
@@ -450,11 +453,12 @@ def _deployment(
     # 3. variables (declared, or read from the server online); offline, an undeclared one
     # stays as written (opaque); online, a missing one becomes "" as in Prefect.
     online = inputs.server_variables is not None
-    cfg = resolve_variables(
-        cfg, variables, on_missing=(lambda p: NotSet) if online else (lambda p: p.full_match)
-    )
-    # 4. the environment pass
-    cfg = resolve_env(cfg, environ)
+    if may_hold_placeholders(cfg):  # most deployments hold none: the passes would copy it
+        cfg = resolve_variables(
+            cfg, variables, on_missing=(lambda p: NotSet) if online else (lambda p: p.full_match)
+        )
+        # 4. the environment pass
+        cfg = resolve_env(cfg, environ)
 
     identity = _identity(cfg, entry, flow_lookup)
     if isinstance(identity, str):
@@ -498,10 +502,11 @@ def _step_output_pass(
     raw_schedules = cfg.pop("schedules", None)
     cfg.pop("schedule", None)
     raw_triggers = cfg.pop("triggers", None)
-    cfg = apply_values(
-        cfg, outputs, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
-    )
-    if isinstance(raw_schedules, list):
+    if may_hold_placeholders(cfg):
+        cfg = apply_values(
+            cfg, outputs, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
+        )
+    if isinstance(raw_schedules, list) and may_hold_placeholders(raw_schedules):
         raw_schedules = apply_values(
             raw_schedules, outputs, remove_notset=not has_steps, environ=environ
         )
@@ -851,6 +856,8 @@ def _opaque_paths(spec: Mapping[str, Any], has_steps: bool) -> list[str]:
         return has_steps and p.is_step_output
 
     found: list[str] = []
+    if not may_hold_placeholders(spec):
+        return found
 
     def walk(value: Any, parts: tuple[str | int, ...]) -> None:
         if isinstance(value, str):

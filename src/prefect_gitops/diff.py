@@ -183,8 +183,10 @@ def diff_specs(
     """Field changes from `before` (live) to `after` (desired), minus paths under `skip`
     (glob patterns; `[x]` and `.x` are interchangeable)."""
     left, right = _comparable(before), _comparable(after)
-    if canonical_json(left) == canonical_json(right):
-        return []  # the common case, without deepdiff's cost
+    # The common case, without deepdiff's cost: equal as Python data (C-speed, no text; its
+    # only looseness, 1 == 1.0 == True, deepdiff ignores too), else as canonical JSON.
+    if left == right or canonical_json(left) == canonical_json(right):
+        return []
     tree = DeepDiff(left, right, view="tree", ignore_numeric_type_changes=True, verbose_level=2)
     changes: dict[str, FieldChange] = {}
     patterns = [_dotted(p) for p in skip]
