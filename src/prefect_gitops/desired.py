@@ -292,6 +292,24 @@ def used_variables(project: Project) -> set[str]:
     return names
 
 
+def declared_deployments(project: Project, flow_lookup: FlowLookup) -> set[Address]:
+    """The deployments (and their flows) the project declares, by the names as written:
+    known before the desired state is built, what the live reads need (`live.start_reads`).
+    A name or entrypoint holding a placeholder is left out (templating may change it)."""
+    found: set[Address] = set()
+    for entry in project.deployments:
+        raw = entry.raw if isinstance(entry.raw, dict) else {}
+        name, entrypoint = raw.get("name"), raw.get("entrypoint")
+        if not isinstance(name, str) or not isinstance(entrypoint, str):
+            continue
+        if "{{" in name or "{{" in entrypoint:
+            continue
+        facts = flow_lookup(entrypoint, entry.base_dir)
+        if isinstance(facts, FlowFacts):
+            found.update((Address.deployment(facts.name, name), Address.flow(facts.name)))
+    return found
+
+
 def project_name(project: Project) -> str:
     """The name that marks ownership: the root config's `project`, else the first
     prefect.yaml's `name`, else the repository folder's name."""

@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from ..apply import (
 from ..desired import parse_step_outputs, refuse_unresolved_steps
 from ..environments import api_target
 from ..errors import ReconcilerError, StalePlanError
+from ..live import EarlyReads
 from ..loader import Project, load_project
 from ..lock import LockInfo, acquire, force_unlock
 from ..ownership import Inventory, owner_key
@@ -62,7 +64,7 @@ from .common import api_options, open_client, resolve_settings
 from .options import Seconds, config_option, env_option, format_option, use_color
 from .plan import (
     compute_plan,
-    desired_online,
+    desired_while_reading,
     load_valid_project,
     masked_document,
     owner_of,
@@ -179,10 +181,9 @@ def apply_command(
     throttle = Throttle(parallelism)
     settings = resolve_settings(*api_target(project, api_url, profile))
     with _apply_client(settings, throttle) as client:
-        desired = desired_online(client, project, environ, outputs, run_steps)
-        run = _Run(
-            project, desired, saved, saved_doc, should_prune, adopt, output_format, auto_approve
-        )
+        desired, early = desired_while_reading(client, project, environ, outputs, run_steps)
+        run = _Run(project, desired, saved, saved_doc, should_prune, adopt, output_format,
+                   auto_approve, early)  # fmt: skip
         plan = run.plan(client)
         if plan is None:
             return EXIT_OK
@@ -298,6 +299,7 @@ class _Run:
     adopt: bool
     output_format: str
     auto_approve: bool
+    early: Future[EarlyReads] | None = None  # the live reads begun with the desired state
 
     @property
     def owner(self) -> str:
@@ -313,7 +315,9 @@ class _Run:
         """Plan (or check the saved plan), show it and ask; None when nothing is to be done
         (the result is then already reported)."""
         project, desired, saved = self.project, self.desired, self.saved
-        live, plan = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
+        live, plan = compute_plan(
+            client, project, desired, prune=self.prune, adopt=self.adopt, early=self.early
+        )
         if saved is not None:
             # Apply `plan`, the saved one made again: it holds the values the file masks.
             masked = masked_document(plan, project, client.settings.secrets())
@@ -356,7 +360,9 @@ class _Run:
         """Under the lock: re-plan, record what is about to be written as owned, apply,
         record the inventory (also after an interruption)."""
         project, desired, name = self.project, self.desired, self.owner
-        live, fresh = compute_plan(client, project, desired, prune=self.prune, adopt=self.adopt)
+        live, fresh = compute_plan(
+            client, project, desired, prune=self.prune, adopt=self.adopt, known=plan
+        )  # only the live reads are redone; the diff too if the live state moved
         if fresh.live_fingerprint != plan.live_fingerprint:
             if self.saved is not None or not self.auto_approve:
                 raise StalePlanError(

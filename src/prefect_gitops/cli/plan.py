@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ import click
 from ..api import ApiClient
 from ..desired import (
     DeployInputs,
+    FlowLookup,
     analyze_flows,
     build_desired,
+    declared_deployments,
     opaque_schema_warnings,
     parse_step_outputs,
     project_name,
@@ -23,7 +26,7 @@ from ..desired import (
 from ..diagnostics import Diagnostics, Summary
 from ..environments import api_target, load_for_environment
 from ..errors import ReconcilerError
-from ..live import LiveState, read_deploy_inputs, read_live
+from ..live import EarlyReads, LiveState, read_deploy_inputs, read_live, start_reads
 from ..loader import Project
 from ..ownership import owner_key
 from ..plan import Plan, build_plan
@@ -133,8 +136,8 @@ def plan_command(
     outputs = parse_step_outputs(step_outputs)
     should_prune = project.config.prune if prune is None else prune
     with open_client(*api_target(project, api_url, profile)) as client:
-        desired = desired_online(client, project, environ, outputs, run_steps)
-        _live, plan = compute_plan(client, project, desired, prune=should_prune)
+        desired, early = desired_while_reading(client, project, environ, outputs, run_steps)
+        _live, plan = compute_plan(client, project, desired, prune=should_prune, early=early)
         if client.write_count:  # pragma: no cover - a bug guard: plan must never write
             raise ReconcilerError(
                 f"internal error: plan sent {client.write_count} write request(s)"
@@ -189,12 +192,32 @@ def masked_document(plan: Plan, project: Project, secrets: Collection[str]) -> d
     return plan_document(plan, mask_keys=project.config.mask_keys, mask_values=secrets)
 
 
+def desired_while_reading(
+    client: ApiClient,
+    project: Project,
+    environ: Mapping[str, str],
+    step_outputs: Mapping[str, Any],
+    run_steps: bool,
+) -> tuple[State, Future[EarlyReads] | None]:
+    """`desired_online`, built while the live reads that need only the declared names are
+    under way (`live.start_reads`; not with --run-steps, whose steps may run for minutes):
+    give them to `compute_plan`."""
+    flows = analyze_flows(project)
+    early = None
+    if not run_steps:
+        declared = declared_deployments(project, flows)
+        early = start_reads(client, declared, project=owner_of(project))
+    desired = desired_online(client, project, environ, step_outputs, run_steps, flows)
+    return desired, early
+
+
 def desired_online(
     client: ApiClient,
     project: Project,
     environ: Mapping[str, str],
     step_outputs: Mapping[str, Any],
     run_steps: bool,
+    flow_lookup: FlowLookup | None = None,
 ) -> State:
     """The desired state with what `prefect deploy` reads from the server (undeclared
     variables, default pool templates) and the step outputs; notes go to stderr."""
@@ -215,9 +238,8 @@ def desired_online(
         server_variables=defaults.variables,
         pool_templates=defaults.pool_templates,
     )
-    desired = build_desired(
-        project, environ=environ, flow_lookup=analyze_flows(project), inputs=inputs
-    )
+    flow_lookup = flow_lookup or analyze_flows(project)
+    desired = build_desired(project, environ=environ, flow_lookup=flow_lookup, inputs=inputs)
     if defaults.templates_note:
         click.echo(f"note: {defaults.templates_note}", err=True)
     for res in desired.of_type("deployment"):
@@ -284,11 +306,22 @@ def owner_of(project: Project) -> str:
 
 
 def compute_plan(
-    client: ApiClient, project: Project, desired: State, *, prune: bool, adopt: bool = False
+    client: ApiClient,
+    project: Project,
+    desired: State,
+    *,
+    prune: bool,
+    adopt: bool = False,
+    early: Future[EarlyReads] | None = None,
+    known: Plan | None = None,
 ) -> tuple[LiveState, Plan]:
-    """Read the live state for `desired` and plan against it (reads only)."""
+    """Read the live state for `desired` (taking the `early` reads) and plan against it
+    (reads only). `known`, a plan of this same `desired`, is returned as it is when the live
+    state read has its live fingerprint: planning again would only redo the same diff."""
     name = owner_of(project)
-    live = read_live(client, desired, project=name)
+    live = read_live(client, desired, project=name, early=early)
+    if known is not None and live.state.fingerprint() == known.live_fingerprint:
+        return live, known
     plan = build_plan(
         desired,
         live.state,
