@@ -61,7 +61,7 @@ from ..settings import Settings
 from ..state import State
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .common import api_options, open_client, resolve_settings
-from .options import Seconds, config_option, env_option, format_option, use_color
+from .options import Seconds, batch_gc, config_option, env_option, format_option, use_color
 from .plan import (
     compute_plan,
     desired_while_reading,
@@ -136,6 +136,7 @@ def read_saved_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
 @step_options
 @env_option
 @api_options
+@batch_gc
 def apply_command(
     target: Path,
     config_path: Path | None,

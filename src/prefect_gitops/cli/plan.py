@@ -41,7 +41,7 @@ from ..validate import ValidateOptions, validate_project
 from . import EXIT_OK, EXIT_PROBLEM, cli
 from .annotations import resource_sources
 from .common import api_options, open_client
-from .options import config_option, env_option, format_option, path_argument, use_color
+from .options import batch_gc, config_option, env_option, format_option, path_argument, use_color
 
 EXIT_CHANGES = 2
 
@@ -98,6 +98,7 @@ def step_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @step_options
 @env_option
 @api_options
+@batch_gc
 def plan_command(
     path: Path,
     config_path: Path | None,
