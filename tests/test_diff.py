@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -225,3 +227,14 @@ def test_python_equality_implies_no_field_change(a: Any, b: Any) -> None:
     it skips (deepdiff, numeric types ignored) finds equal too."""
     if a == b:
         assert diff._equal(a, b)
+
+
+def test_deepdiff_is_imported_only_for_a_difference() -> None:
+    """A no-op plan never needs deepdiff: it is imported on the first difference."""
+    code = (
+        "import sys; from prefect_gitops.diff import diff_specs; "
+        "assert diff_specs({'a': [1]}, {'a': [1.0]}) == []; print('deepdiff' in sys.modules); "
+        "assert diff_specs({'a': 1}, {'a': 2}); print('deepdiff' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -874,7 +874,8 @@ def _opaque_paths(spec: Mapping[str, Any], has_steps: bool) -> list[str]:
         return has_steps and p.is_step_output
 
     found: list[str] = []
-    if not may_hold_placeholders(spec):
+    unwalked = ("pull_steps", "parameter_openapi_schema")  # the schema: most of the text
+    if not may_hold_placeholders({k: v for k, v in spec.items() if k not in unwalked}):
         return found
 
     def walk(value: Any, parts: tuple[str | int, ...]) -> None:
@@ -893,7 +894,7 @@ def _opaque_paths(spec: Mapping[str, Any], has_steps: bool) -> list[str]:
                 walk(sub, (*parts, index))
 
     for name in spec:
-        if name in ("pull_steps", "parameter_openapi_schema", "schedules"):
+        if name in (*unwalked, "schedules"):
             continue  # pull steps keep their placeholders on the server too
         walk(spec[name], (name,))
     for sched in spec.get("schedules") or []:

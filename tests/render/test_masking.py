@@ -195,8 +195,14 @@ def test_a_tree_without_secret_words_is_not_walked(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(Masker, "_decide", lambda self, key: asked.append(key) or decide(self, key))
     state = {"name": "d0001", "tags": ["batch"], "job_variables": {"env": {"LEVEL": "debug"}}}
     rc = change("deployment.work/d0001", Action.NOOP, before=state, after=dict(state))
+    checked: list[object] = []
+    may_hold = Masker.may_hold_secret
+    monkeypatch.setattr(
+        Masker, "may_hold_secret", lambda self, v: checked.append(v) or may_hold(self, v)
+    )
     doc = mask_plan_dict(make_plan(rc).to_dict(), mask_keys=["dsn"])
     assert doc["resource_changes"][0]["after"] == state and asked == []
+    assert len(checked) == 1  # the no-op's equal `before` takes the verdict of its `after`
     secret = {**state, "job_variables": {"env": {"DB_DSN": "postgres://u:p@h/db"}}}
     rc = change("deployment.work/d0001", Action.NOOP, before=secret, after=dict(secret))
     doc = mask_plan_dict(make_plan(rc).to_dict(), mask_keys=["dsn"])

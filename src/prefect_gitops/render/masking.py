@@ -266,8 +266,10 @@ def _mask_changes(masker: Masker, doc: dict[str, Any]) -> list[dict[str, Any]]:
     for rc in doc.get("resource_changes", ()):
         states = (rc.get("before"), rc.get("after"))
         masked = dict(rc)
-        masked["before"] = masker.mask_tree(rc.get("before"))
         masked["after"] = masker.mask_tree(rc.get("after"))
+        # A no-op's states are equal: the same keys and strings, so the same verdict.
+        unmasked = masked["after"] is rc.get("after") and rc.get("before") == rc.get("after")
+        masked["before"] = rc.get("before") if unmasked else masker.mask_tree(rc.get("before"))
         fields = []
         for fc in rc.get("changed_fields", ()):
             out = dict(fc)
