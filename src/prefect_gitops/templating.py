@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import json
 import logging
 import os
 import re
@@ -124,12 +123,10 @@ def find_placeholders(template: Any) -> set[Placeholder]:
 
 
 def may_hold_placeholders(value: Any) -> bool:
-    """False only when no string in `value` holds a placeholder: its JSON text has no `{{`
-    (one C-speed dump instead of a walk; a pass over such a value changes nothing)."""
-    try:
-        return "{{" in json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        return True
+    """False only when no string in `value` holds a placeholder: its repr has no `{{` (one
+    C-speed repr instead of a walk; repr escapes no brace, and no structure repr shows
+    `{{`: a dict is never a key). A pass over such a value changes nothing."""
+    return "{{" in repr(value)
 
 
 def is_whole_placeholder(text: str) -> Placeholder | None:

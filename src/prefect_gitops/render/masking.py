@@ -49,10 +49,10 @@ _SECRET_SUFFIXES = (
 _MIN_SUBSTRING = 6
 _MIN_WORD = 3
 
-# Every key `_is_secret_word` accepts holds one of these (lowercased): a tree whose JSON text
+# Every key `_is_secret_word` accepts holds one of these (lowercased): a tree whose repr
 # holds none of them has no secret key and no secret name/value pair, and is not walked.
 _SECRET_NEEDLES = ("passw", "passphrase", "token", "secret", "key", "credential", "auth")
-# A user's exact key found verbatim in JSON text: printable ASCII that JSON does not escape.
+# A user's exact key found verbatim in a repr: printable ASCII, no quote or backslash.
 _VERBATIM = re.compile(r"[ !#-\[\]-~]*")
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -114,13 +114,11 @@ class Masker:
 
     def may_hold_secret(self, value: Any) -> bool:
         """False only when no key or `name` in `value` can be secret: none of the words a
-        secret key is made of occurs in its JSON text (one C-speed dump, no walk)."""
+        secret key is made of occurs in its text (one C-speed repr, no walk; repr escapes
+        no letter)."""
         if self._needles is None:
             return True
-        try:
-            text = json.dumps(value, ensure_ascii=False).lower()
-        except (TypeError, ValueError):
-            return True
+        text = repr(value).lower()
         return any(needle in text for needle in self._needles)
 
     def _mask(self, value: Any) -> Any:
@@ -213,7 +211,7 @@ class Masker:
 
 def _needles(mask_keys: Iterable[str]) -> tuple[str, ...] | None:
     """What `Masker.may_hold_secret` looks for: the secret words, and the user's keys and
-    their words; None (always walk) when a user key may not show verbatim in JSON text."""
+    their words; None (always walk) when a user key may not show verbatim in a repr."""
     needles = list(_SECRET_NEEDLES)
     for key in mask_keys:
         if not _VERBATIM.fullmatch(key):
