@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import io
 import os
 import subprocess
@@ -10,7 +11,7 @@ import click
 import pytest
 
 from prefect_gitops.cli import cli
-from prefect_gitops.cli.options import use_color
+from prefect_gitops.cli.options import BATCH_GC_THRESHOLDS, batch_gc, use_color
 from tests.cli.test_validate import with_prefect_yaml
 from tests.run_cli import run_cli
 
@@ -124,3 +125,17 @@ def test_every_seconds_option_refuses_a_wait_that_never_ends(args: tuple[str, ..
     assert result.exit_code == 2, result.stderr
     assert "is not a finite number of seconds" in result.stderr
     assert "127.0.0.1:9" not in result.stderr  # refused before any request
+
+
+@pytest.mark.parametrize("name", ["validate", "plan", "apply"])
+def test_batch_commands_run_with_rare_full_collections(name: str) -> None:
+    """The cyclic collector's full passes rescanned a large plan's data again and again:
+    the batch commands run with `BATCH_GC_THRESHOLDS`, and put the previous ones back."""
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None and command.callback is not None
+    seen: list[tuple[int, ...]] = []
+    before = gc.get_threshold()
+    wrapped = batch_gc(lambda: seen.append(gc.get_threshold()))
+    wrapped()
+    assert seen == [BATCH_GC_THRESHOLDS] and gc.get_threshold() == before
+    assert command.callback.__code__ is wrapped.__code__  # the same wrapper

@@ -325,3 +325,27 @@ def _post_schedule(deployment_url: str, item: dict[str, Any]) -> httpx.Response:
             return answer
         time.sleep(0.5)
     return answer
+
+
+def test_an_item_is_checked_once_and_a_date_is_not_its_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Validation and the desired state both check every item, and a large repository repeats
+    the same few: each distinct item (by its repr: a date and its text differ) runs once."""
+    from prefect_gitops.prefect import schedules
+
+    runs: list[object] = []
+    real = schedules._check_schedule
+    monkeypatch.setattr(schedules, "_check_schedule", lambda item: runs.append(item) or real(item))
+    monkeypatch.setattr(schedules, "_CHECKED", {})
+    item = {"cron": "0 3 * * *", "timezone": "UTC"}
+    assert schedules.check_schedule(item) == schedules.check_schedule(dict(item)) == []
+    assert len(runs) == 1
+    bad = {"interval": 60, "anchor_date": "not a date"}
+    first = schedules.check_schedule(bad)
+    assert first and schedules.check_schedule(bad) == first and len(runs) == 2
+    dated = {"interval": 60, "anchor_date": dt.datetime(2026, 1, 1)}
+    textual = {"interval": 60, "anchor_date": "2026-01-01 00:00:00"}
+    schedules.check_schedule(dated)
+    schedules.check_schedule(textual)
+    assert len(runs) == 4

@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from prefect_gitops.plans.build import Action, Reason
 from prefect_gitops.render.masking import (
@@ -182,3 +184,45 @@ def test_a_server_message_quoting_a_secret_as_json_or_repr_is_masked() -> None:
             assert "ak_live" not in masked and "Hunter5" not in masked, masked
             assert "p\\u00e4ssw" not in masked and "pässw" not in masked, masked
             assert masked.count(MASK) == 3, masked
+
+
+def test_a_tree_without_secret_words_is_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The masking of a large plan: a state whose JSON text holds no word a secret key is made
+    of is returned as it is, without asking about one key (the walk was most of its cost)."""
+    asked: list[object] = []
+    decide = Masker._decide
+    monkeypatch.setattr(Masker, "_decide", lambda self, key: asked.append(key) or decide(self, key))
+    state = {"name": "d0001", "tags": ["batch"], "job_variables": {"env": {"LEVEL": "debug"}}}
+    rc = change("deployment.work/d0001", Action.NOOP, before=state, after=dict(state))
+    checked: list[object] = []
+    may_hold = Masker.may_hold_secret
+    monkeypatch.setattr(
+        Masker, "may_hold_secret", lambda self, v: checked.append(v) or may_hold(self, v)
+    )
+    doc = mask_plan_dict(make_plan(rc).to_dict(), mask_keys=["dsn"])
+    assert doc["resource_changes"][0]["after"] == state and asked == []
+    assert len(checked) == 1  # the no-op's equal `before` takes the verdict of its `after`
+    secret = {**state, "job_variables": {"env": {"DB_DSN": "postgres://u:p@h/db"}}}
+    rc = change("deployment.work/d0001", Action.NOOP, before=secret, after=dict(secret))
+    doc = mask_plan_dict(make_plan(rc).to_dict(), mask_keys=["dsn"])
+    assert doc["resource_changes"][0]["after"]["job_variables"]["env"]["DB_DSN"] == MASK
+    assert "DB_DSN" in asked
+
+
+_KEYS = st.sampled_from(
+    ["name", "value", "env", "apiKey", "DB_PASSWORD", "monkey", "Authorization", "dsn", "x", "It's"]
+)
+_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["dsn", "API_TOKEN", "a b"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(tree=_TREES, mask_keys=st.lists(st.sampled_from(["dsn", "My Field", 'q"k', "é", "it's"])))
+def test_skipping_the_walk_never_changes_what_is_masked(tree: object, mask_keys: list[str]) -> None:
+    """`mask_tree` (which skips trees without secret words) masks and collects exactly what
+    the full walk does."""
+    fast, full = Masker(mask_keys), Masker(mask_keys)
+    assert fast.mask_tree(tree) == full._mask(tree)
+    assert fast.secrets == full.secrets

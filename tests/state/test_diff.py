@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from prefect_gitops.repo.models import IgnoreRule
+from prefect_gitops.state import diff
 from prefect_gitops.state.diff import align, diff_specs, ignored_fields, resource_changes
 from prefect_gitops.state.resources import Address, Resource, State
 
@@ -194,3 +202,39 @@ def test_version_accepts_what_prefect_deploy_writes_elsewhere() -> None:
         State({strict.address: strict}), State({strict.address: dep_resource({"version": None})})
     )
     assert diff_specs(aligned[strict.address].spec, strict.spec)
+
+
+def test_equal_specs_are_not_serialized(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A no-op plan of 10,000 deployments compared each pair as canonical JSON text; equal
+    data is now told apart from unequal without it."""
+    dumped: list[object] = []
+    monkeypatch.setattr(diff, "canonical_json", lambda v: dumped.append(v) or json.dumps(v))
+    spec = {"name": "d", "tags": ["a"], "schedules": [{"slug": "s", "schedule": {"cron": "1"}}]}
+    assert diff.diff_specs(spec, json.loads(json.dumps(spec))) == [] and dumped == []
+    assert diff.diff_specs(spec, {**spec, "tags": ["b"]}) != [] and dumped
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from([0.0, 1.0, 2.5, "1", "a"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("ab"), inner),
+    max_leaves=8,
+)
+
+
+@given(a=_VALUES, b=_VALUES)
+def test_python_equality_implies_no_field_change(a: Any, b: Any) -> None:
+    """The shortcut is exact: what Python calls equal (1 == 1.0 == True) the deep comparison
+    it skips (deepdiff, numeric types ignored) finds equal too."""
+    if a == b:
+        assert diff._equal(a, b)
+
+
+def test_deepdiff_is_imported_only_for_a_difference() -> None:
+    """A no-op plan never needs deepdiff: it is imported on the first difference."""
+    code = (
+        "import sys; from prefect_gitops.state.diff import diff_specs; "
+        "assert diff_specs({'a': [1]}, {'a': [1.0]}) == []; print('deepdiff' in sys.modules); "
+        "assert diff_specs({'a': 1}, {'a': 2}); print('deepdiff' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -7,7 +7,7 @@ import httpx
 
 from prefect_gitops.prefect.api import ApiClient
 from prefect_gitops.prefect.settings import Settings
-from prefect_gitops.state.live import read_deploy_inputs, read_live
+from prefect_gitops.state.live import read_deploy_inputs, read_live, start_reads
 from prefect_gitops.state.ownership import LABEL, Inventory, encode_inventory
 from prefect_gitops.state.resources import Address, Resource, State
 
@@ -231,3 +231,18 @@ def test_deploy_inputs_fall_back_to_shipped_templates_when_the_view_fails() -> N
     assert got.pool_templates is None and got.templates_note.startswith(
         "default pool templates: shipped data"
     )
+
+
+def test_deployments_read_early_are_taken_only_for_the_same_filter() -> None:
+    """`start_reads` reads with the names declared before templating; `read_live` takes that
+    read when the desired state names the same deployments, else reads them again."""
+    desired = desired_for(300)
+    declared = [a for a in desired if a.type in ("deployment", "flow")]
+    for guess, counts in ((declared, 1), (declared[:100], 2)):
+        server = FakeServer(300)
+        with client_for(server) as client:
+            early = start_reads(client, guess, project="proj")
+            live = read_live(client, desired, project="proj", early=early)
+        assert len(live.state.of_type("deployment")) == 300
+        assert sum(1 for _, p, _ in server.calls if p == "/deployments/count") == counts
+        assert live.inventory is not None and live.inventory.owns(Address.variable("v"))

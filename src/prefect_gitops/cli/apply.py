@@ -32,7 +32,7 @@ from ..state.desired import parse_step_outputs
 from ..state.ownership import owner_key
 from .common import api_options, checked_project, echo_err, open_client, resolve_settings
 from .group import EXIT_OK, EXIT_PROBLEM, cli
-from .options import Seconds, config_option, env_option, format_option, use_color
+from .options import Seconds, batch_gc, config_option, env_option, format_option, use_color
 from .plan import render_plan, step_options
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -98,6 +98,7 @@ def read_saved_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
 @step_options
 @env_option
 @api_options
+@batch_gc
 def apply_command(
     target: Path,
     config_path: Path | None,

@@ -3,6 +3,8 @@ NO_COLOR, FORCE_COLOR, TERM=dumb)."""
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
 import os
 import sys
@@ -14,6 +16,28 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound="click.Command | None")
+
+
+# A batch command (validate, plan, apply) builds data that lives until it exits: at 10,000
+# deployments millions of containers, which the cyclic collector's full passes scanned again
+# and again (a fifth of plan's CPU). Young objects are still collected; full passes ~never.
+BATCH_GC_THRESHOLDS = (50_000, 20, 1_000)
+
+
+def batch_gc(command: F) -> F:
+    """Run `command` with `BATCH_GC_THRESHOLDS`, then put the previous ones back (the
+    runner's long-lived processes and the tests keep the defaults)."""
+
+    @functools.wraps(command)
+    def batch(*args: Any, **kwargs: Any) -> Any:
+        previous = gc.get_threshold()
+        gc.set_threshold(*BATCH_GC_THRESHOLDS)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            gc.set_threshold(*previous)
+
+    return batch  # type: ignore[return-value]
 
 
 class Seconds(click.FloatRange):

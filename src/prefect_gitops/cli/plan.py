@@ -25,7 +25,7 @@ from ..state.resources import State
 from .annotations import resource_sources
 from .common import api_options, checked_project, echo_err, open_client
 from .group import EXIT_OK, EXIT_PROBLEM, cli
-from .options import config_option, env_option, format_option, path_argument, use_color
+from .options import batch_gc, config_option, env_option, format_option, path_argument, use_color
 
 EXIT_CHANGES = 2
 
@@ -82,6 +82,7 @@ def step_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @step_options
 @env_option
 @api_options
+@batch_gc
 def plan_command(
     path: Path,
     config_path: Path | None,

@@ -16,6 +16,7 @@ from ..render.diagnostics import RENDERERS
 from .annotations import with_repository_paths
 from .group import EXIT_OK, EXIT_PROBLEM, cli
 from .options import (
+    batch_gc,
     config_option,
     env_option,
     format_option,
@@ -33,6 +34,7 @@ from .options import (
 @click.option("--warnings-as-errors", is_flag=True, help="Exit 1 when there are warnings, too.")
 @verbose_option
 @env_option
+@batch_gc
 def validate_command(
     path: Path,
     config_path: Path | None,

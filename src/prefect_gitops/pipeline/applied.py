@@ -15,6 +15,7 @@ import dataclasses
 import signal
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +33,17 @@ from ..render.escaping import visible
 from ..render.masking import plan_secrets
 from ..repo.project import Project
 from ..state.desired import refuse_unresolved_steps
-from ..state.live import LiveState
+from ..state.live import EarlyReads, LiveState
 from ..state.ownership import Inventory
 from ..state.resources import State
-from .planned import Planned, PlanOptions, compute_plan, desired_online, masked_document, owner_of
+from .planned import (
+    Planned,
+    PlanOptions,
+    compute_plan,
+    desired_while_reading,
+    masked_document,
+    owner_of,
+)
 from .source import Notify, ignore
 
 APPLY_RETRIES = 8
@@ -92,8 +100,8 @@ def apply_project(
     hooks: Hooks = Hooks(),
 ) -> Applied:
     """Plan `project` through `client` (made by `apply_client`) and apply it as `options` say."""
-    desired = desired_online(client, project, environ, options.plan, hooks.notify)
-    run = _Run(project, desired, options, environ, hooks.notify)
+    desired, early = desired_while_reading(client, project, environ, options.plan, hooks.notify)
+    run = _Run(project, desired, options, environ, hooks.notify, early)
     live, plan = run.plan(client)
     planned = Planned(project, desired, live, plan, client.settings)
     if not _needs_writes(planned):
@@ -169,6 +177,7 @@ class _Run:
     options: ApplyOptions
     environ: Mapping[str, str]
     notify: Notify = ignore
+    early: Future[EarlyReads] | None = None  # the live reads begun with the desired state
 
     @property
     def owner(self) -> str:
@@ -189,8 +198,9 @@ class _Run:
     def plan(self, client: ApiClient) -> tuple[LiveState, Plan]:
         """Plan, check it against the saved plan if any, and refuse what no plan may do."""
         live, plan = compute_plan(
-            client, self.project, self.desired, prune=self.prune(), adopt=self.options.plan.adopt
-        )
+            client, self.project, self.desired, prune=self.prune(),
+            adopt=self.options.plan.adopt, early=self.early,
+        )  # fmt: skip
         if self.options.saved is not None:
             # Apply `plan`, the saved one made again: it holds the values the file masks.
             masked = masked_document(plan, self.project, client.settings.secrets())
@@ -227,10 +237,12 @@ class _Run:
 
     def replan(self, client: ApiClient, plan: Plan) -> tuple[LiveState, Plan]:
         """Under the lock: the live state again; a plan made on a state that moved is
-        refused, unless auto-approved (then the new plan is checked like the first)."""
+        refused, unless auto-approved (then the new plan is checked like the first). Only
+        the live reads are redone; the diff too only if the live state moved."""
         live, fresh = compute_plan(
-            client, self.project, self.desired, prune=self.prune(), adopt=self.options.plan.adopt
-        )
+            client, self.project, self.desired, prune=self.prune(),
+            adopt=self.options.plan.adopt, known=plan,
+        )  # fmt: skip
         if fresh.live_fingerprint == plan.live_fingerprint:
             return live, plan
         if self.options.saved is not None or not self.options.auto_approve:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +20,15 @@ from ..repo.environments import api_target
 from ..repo.project import Project
 from ..state.desired import (
     DeployInputs,
+    FlowLookup,
     analyze_flows,
     build_desired,
+    declared_deployments,
     opaque_schema_warnings,
     project_name,
     used_variables,
 )
-from ..state.live import LiveState, read_deploy_inputs, read_live
+from ..state.live import EarlyReads, LiveState, read_deploy_inputs, read_live, start_reads
 from ..state.ownership import owner_key
 from ..state.resources import State
 from .source import Notify, ignore
@@ -103,6 +106,7 @@ def desired_online(
     environ: Mapping[str, str],
     options: PlanOptions,
     notify: Notify = ignore,
+    flow_lookup: FlowLookup | None = None,
 ) -> State:
     """The desired state with what `prefect deploy` reads from the server (undeclared
     variables, default pool templates) and the step outputs."""
@@ -123,9 +127,8 @@ def desired_online(
         server_variables=defaults.variables,
         pool_templates=defaults.pool_templates,
     )
-    desired = build_desired(
-        project, environ=environ, flow_lookup=analyze_flows(project), inputs=inputs
-    )
+    flow_lookup = flow_lookup or analyze_flows(project)
+    desired = build_desired(project, environ=environ, flow_lookup=flow_lookup, inputs=inputs)
     if defaults.templates_note:
         notify(f"note: {defaults.templates_note}")
     _notify_desired(desired, notify)
@@ -144,12 +147,41 @@ def _notify_desired(desired: State, notify: Notify) -> None:
         notify(f"warning: {warning}")
 
 
+def desired_while_reading(
+    client: ApiClient,
+    project: Project,
+    environ: Mapping[str, str],
+    options: PlanOptions,
+    notify: Notify = ignore,
+) -> tuple[State, Future[EarlyReads] | None]:
+    """`desired_online`, built while the live reads that need only the declared names are
+    under way (`live.start_reads`; not with --run-steps, whose steps may run for minutes):
+    give them to `compute_plan`."""
+    flows = analyze_flows(project)
+    early = None
+    if not options.run_steps:
+        declared = declared_deployments(project, flows)
+        early = start_reads(client, declared, project=owner_of(project))
+    return desired_online(client, project, environ, options, notify, flows), early
+
+
 def compute_plan(
-    client: ApiClient, project: Project, desired: State, *, prune: bool, adopt: bool = False
+    client: ApiClient,
+    project: Project,
+    desired: State,
+    *,
+    prune: bool,
+    adopt: bool = False,
+    early: Future[EarlyReads] | None = None,
+    known: Plan | None = None,
 ) -> tuple[LiveState, Plan]:
-    """Read the live state for `desired` and plan against it (reads only)."""
+    """Read the live state for `desired` (taking the `early` reads) and plan against it
+    (reads only). `known`, a plan of this same `desired`, is returned as it is when the live
+    state read has its live fingerprint: planning again would only redo the same diff."""
     name = owner_of(project)
-    live = read_live(client, desired, project=name)
+    live = read_live(client, desired, project=name, early=early)
+    if known is not None and live.state.fingerprint() == known.live_fingerprint:
+        return live, known
     plan = build_plan(
         desired,
         live.state,
@@ -172,9 +204,11 @@ def plan_with(
     notify: Notify = ignore,
 ) -> Planned:
     """Plan `project` through `client`; never writes (a write would be a bug, refused)."""
-    desired = desired_online(client, project, environ, options, notify)
+    desired, early = desired_while_reading(client, project, environ, options, notify)
     prune = project.config.prune if options.prune is None else options.prune
-    live, plan = compute_plan(client, project, desired, prune=prune, adopt=options.adopt)
+    live, plan = compute_plan(
+        client, project, desired, prune=prune, adopt=options.adopt, early=early
+    )
     if client.write_count:  # pragma: no cover - a bug guard: plan must never write
         raise ReconcilerError(f"internal error: plan sent {client.write_count} write request(s)")
     return Planned(project, desired, live, plan, client.settings)

@@ -189,7 +189,23 @@ _KIND_OF_KEY: dict[str, ProblemKind] = {
 
 
 def check_schedule(item: Any) -> list[ScheduleProblem]:
-    """Every reason `prefect deploy` 3.9.1 would refuse this `schedules:` item."""
+    """Every reason `prefect deploy` 3.9.1 would refuse this `schedules:` item. Remembered
+    by the item's repr (exact for YAML's types: a date and its text differ): validation
+    and the desired state check each item, and schedules repeat the same few items."""
+    key = repr(item)
+    found = _CHECKED.get(key)
+    if found is None:
+        if len(_CHECKED) >= _CHECKED_LIMIT:
+            _CHECKED.clear()  # bounded; clearing only costs checking again
+        found = _CHECKED[key] = tuple(_check_schedule(item))
+    return list(found)
+
+
+_CHECKED: dict[str, tuple[ScheduleProblem, ...]] = {}
+_CHECKED_LIMIT = 4096
+
+
+def _check_schedule(item: Any) -> list[ScheduleProblem]:
     if not isinstance(item, Mapping):
         return [
             ScheduleProblem(

@@ -122,6 +122,13 @@ def find_placeholders(template: Any) -> set[Placeholder]:
     raise TemplateTypeError(f"Unexpected type: {type(template)}")
 
 
+def may_hold_placeholders(value: Any) -> bool:
+    """False only when no string in `value` holds a placeholder: its repr has no `{{` (one
+    C-speed repr instead of a walk; repr escapes no brace, and no structure repr shows
+    `{{`: a dict is never a key). A pass over such a value changes nothing."""
+    return "{{" in repr(value)
+
+
 def is_whole_placeholder(text: str) -> Placeholder | None:
     """The placeholder when `text` is exactly one placeholder and nothing else."""
     found = find_placeholders(text)

@@ -69,6 +69,7 @@ from ..prefect.templating import (
     TemplateTypeError,
     apply_values,
     find_placeholders,
+    may_hold_placeholders,
     resolve_env,
     resolve_variables,
 )
@@ -274,6 +275,8 @@ def used_variables(project: Project) -> set[str]:
     """The names of the `{{ prefect.variables.* }}` the project's deployments use."""
     names: set[str] = set()
     for entry in project.deployments:
+        if not may_hold_placeholders(entry.raw):
+            continue
         try:
             found = find_placeholders(_json(entry.raw))
         except TemplateTypeError:
@@ -284,6 +287,24 @@ def used_variables(project: Project) -> set[str]:
             if p.kind is PlaceholderKind.VARIABLE
         )
     return names
+
+
+def declared_deployments(project: Project, flow_lookup: FlowLookup) -> set[Address]:
+    """The deployments (and their flows) the project declares, by the names as written:
+    known before the desired state is built, what the live reads need (`live.start_reads`).
+    A name or entrypoint holding a placeholder is left out (templating may change it)."""
+    found: set[Address] = set()
+    for entry in project.deployments:
+        raw = entry.raw if isinstance(entry.raw, dict) else {}
+        name, entrypoint = raw.get("name"), raw.get("entrypoint")
+        if not isinstance(name, str) or not isinstance(entrypoint, str):
+            continue
+        if "{{" in name or "{{" in entrypoint:
+            continue
+        facts = flow_lookup(entrypoint, entry.base_dir)
+        if isinstance(facts, FlowFacts):
+            found.update((Address.deployment(facts.name, name), Address.flow(facts.name)))
+    return found
 
 
 def project_name(project: Project) -> str:
@@ -447,11 +468,12 @@ def _deployment(
     # 3. variables (declared, or read from the server online); offline, an undeclared one
     # stays as written (opaque); online, a missing one becomes "" as in Prefect.
     online = inputs.server_variables is not None
-    cfg = resolve_variables(
-        cfg, variables, on_missing=(lambda p: NotSet) if online else (lambda p: p.full_match)
-    )
-    # 4. the environment pass
-    cfg = resolve_env(cfg, environ)
+    if may_hold_placeholders(cfg):  # most deployments hold none: the passes would copy it
+        cfg = resolve_variables(
+            cfg, variables, on_missing=(lambda p: NotSet) if online else (lambda p: p.full_match)
+        )
+        # 4. the environment pass
+        cfg = resolve_env(cfg, environ)
 
     identity = _identity(cfg, entry, flow_lookup)
     if isinstance(identity, str):
@@ -495,10 +517,11 @@ def _step_output_pass(
     raw_schedules = cfg.pop("schedules", None)
     cfg.pop("schedule", None)
     raw_triggers = cfg.pop("triggers", None)
-    cfg = apply_values(
-        cfg, outputs, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
-    )
-    if isinstance(raw_schedules, list):
+    if may_hold_placeholders(cfg):
+        cfg = apply_values(
+            cfg, outputs, remove_notset=not has_steps, skip_prefixes=["ctx."], environ=environ
+        )
+    if isinstance(raw_schedules, list) and may_hold_placeholders(raw_schedules):
         raw_schedules = apply_values(
             raw_schedules, outputs, remove_notset=not has_steps, environ=environ
         )
@@ -848,6 +871,9 @@ def _opaque_paths(spec: Mapping[str, Any], has_steps: bool) -> list[str]:
         return has_steps and p.is_step_output
 
     found: list[str] = []
+    unwalked = ("pull_steps", "parameter_openapi_schema")  # the schema: most of the text
+    if not may_hold_placeholders({k: v for k, v in spec.items() if k not in unwalked}):
+        return found
 
     def walk(value: Any, parts: tuple[str | int, ...]) -> None:
         if isinstance(value, str):
@@ -865,7 +891,7 @@ def _opaque_paths(spec: Mapping[str, Any], has_steps: bool) -> list[str]:
                 walk(sub, (*parts, index))
 
     for name in spec:
-        if name in ("pull_steps", "parameter_openapi_schema", "schedules"):
+        if name in (*unwalked, "schedules"):
             continue  # pull steps keep their placeholders on the server too
         walk(spec[name], (name,))
     for sched in spec.get("schedules") or []:

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-from deepdiff import DeepDiff
+from typing import TYPE_CHECKING, Any
 
 from ..repo.models import IgnoreRule
 from .resources import Address, FieldChange, Resource, State, canonical_json, join_path
+
+if TYPE_CHECKING:
+    from deepdiff import DeepDiff
 
 _REPORTS = (
     "values_changed",
@@ -159,7 +160,7 @@ def _same_schedule(want: Mapping[str, Any], have: Mapping[str, Any]) -> bool:
     anchorless = isinstance(sa, Mapping) and "interval" in sa and sa.get("anchor_date") is None
     if anchorless and isinstance(sb, Mapping):
         b["schedule"] = {**sb, "anchor_date": None}  # the server chose it
-    return not DeepDiff(a, b, ignore_numeric_type_changes=True)
+    return not _deepdiff()(a, b, ignore_numeric_type_changes=True)
 
 
 # -- field-level differences -----------------------------------------------------------------
@@ -183,9 +184,11 @@ def diff_specs(
     """Field changes from `before` (live) to `after` (desired), minus paths under `skip`
     (glob patterns; `[x]` and `.x` are interchangeable)."""
     left, right = _comparable(before), _comparable(after)
-    if canonical_json(left) == canonical_json(right):
-        return []  # the common case, without deepdiff's cost
-    tree = DeepDiff(left, right, view="tree", ignore_numeric_type_changes=True, verbose_level=2)
+    # The common case, without deepdiff's cost: equal as Python data (C-speed, no text; its
+    # only looseness, 1 == 1.0 == True, deepdiff ignores too), else as canonical JSON.
+    if left == right or canonical_json(left) == canonical_json(right):
+        return []
+    tree = _deepdiff()(left, right, view="tree", ignore_numeric_type_changes=True, verbose_level=2)
     changes: dict[str, FieldChange] = {}
     patterns = [_dotted(p) for p in skip]
     for report in _REPORTS:
@@ -203,8 +206,15 @@ def diff_specs(
     return [changes[p] for p in sorted(changes)]
 
 
+def _deepdiff() -> type[DeepDiff]:
+    # Imported on the first difference: a plan with none (the common no-op) never pays it.
+    from deepdiff import DeepDiff
+
+    return DeepDiff
+
+
 def _equal(a: Any, b: Any) -> bool:
-    return not DeepDiff(a, b, ignore_numeric_type_changes=True)
+    return not _deepdiff()(a, b, ignore_numeric_type_changes=True)
 
 
 def _collapse(parts: Sequence[Any], left: Any, right: Any) -> list[Any]:

@@ -29,7 +29,7 @@ Server ids and the like go to each resource's `meta` for `apply`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,9 +105,47 @@ class LiveState:
     project: str
 
 
-def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
-    """Read every live object that the desired state or this project's inventory names."""
+@dataclass(frozen=True)
+class EarlyReads:
+    """What `start_reads` read before the desired state was built: the inventory, and the
+    deployments of the declared names with the filter that found them."""
+
+    inventory: Inventory | None
+    deployments_filter: dict[str, Any] | None
+    deployments: list[Any]
+
+
+def start_reads(
+    client: ApiClient, declared: Iterable[Address], *, project: str
+) -> Future[EarlyReads]:
+    """Start, on a thread of its own, the reads that need only names (the inventory, and the
+    deployments: the bulk of a large plan's reading) while the caller builds the desired
+    state. `read_live(early=)` takes them, or reads the deployments again when the desired
+    state names others (a templated name). An error surfaces there, as the same read's."""
+    executor = ThreadPoolExecutor(1, thread_name_prefix="early-reads")
+    future = executor.submit(_early_reads, client, set(declared), project)
+    executor.shutdown(wait=False)  # the thread ends with its reads
+    return future
+
+
+def _early_reads(client: ApiClient, declared: set[Address], project: str) -> EarlyReads:
     inventory = read_inventory(client, project)
+    wanted = declared | set(inventory.addresses() if inventory is not None else ())
+    body = _deployments_filter(wanted, _names_by_type(wanted, State()))
+    return EarlyReads(inventory, body, _read_all(client, "deployments", body) if body else [])
+
+
+def read_live(
+    client: ApiClient,
+    desired: State,
+    *,
+    project: str,
+    early: Future[EarlyReads] | None = None,
+) -> LiveState:
+    """Read every live object that the desired state or this project's inventory names
+    (what `early` already read is not read again)."""
+    reads = early.result() if early is not None else None
+    inventory = reads.inventory if reads is not None else read_inventory(client, project)
     wanted = set(desired)
     if inventory is not None:
         wanted.update(inventory.addresses())
@@ -118,7 +156,7 @@ def read_live(client: ApiClient, desired: State, *, project: str) -> LiveState:
         pools = pool.submit(_read_pools, client, names)
         queues = pool.submit(_read_queues, client, wanted)
         flows = pool.submit(_read_flows, client, names)
-        deployments = pool.submit(_read_deployments, client, wanted, names)
+        deployments = pool.submit(_read_deployments, client, wanted, names, reads)
         variables = pool.submit(_read_variables, client, names)
         limits = pool.submit(_read_limits, client, names)
         flow_resources, flow_ids = flows.result()
@@ -175,16 +213,29 @@ def _read_flows(
 
 
 def _read_deployments(
-    client: ApiClient, wanted: set[Address], names: Mapping[str, set[str]]
+    client: ApiClient,
+    wanted: set[Address],
+    names: Mapping[str, set[str]],
+    early: EarlyReads | None,
 ) -> list[Any]:
+    body = _deployments_filter(wanted, names)
+    if body is None:
+        return []
+    if early is not None and early.deployments_filter == body:
+        return early.deployments  # the very same filter, read while the desired state was built
+    return _read_all(client, "deployments", body)
+
+
+def _deployments_filter(
+    wanted: set[Address], names: Mapping[str, set[str]]
+) -> dict[str, Any] | None:
     addresses = {a for a in wanted if a.type == "deployment"}
     if not addresses or not names["flow"]:
-        return []
-    body = {
+        return None
+    return {
         "flows": {"name": {"any_": sorted(names["flow"])}},
         "deployments": {"name": {"any_": sorted({a.name.split("/", 1)[1] for a in addresses})}},
     }
-    return _read_all(client, "deployments", body)
 
 
 def _deployment_resources(
