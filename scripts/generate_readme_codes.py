@@ -1,4 +1,4 @@
-"""Rewrite the diagnostic-code table in README.md from src/prefect_gitops/codes.py.
+"""Rewrite the diagnostic-code table in README.md from src/prefect_gitops/check/codes.py.
 
 usage: python scripts/generate_readme_codes.py [--check]
 """

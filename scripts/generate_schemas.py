@@ -1,4 +1,4 @@
-"""Write the JSON Schemas of the files a repository holds (see prefect_gitops/schemas.py).
+"""Write the JSON Schemas of the files a repository holds (see prefect_gitops/repo/schemas.py).
 
 usage: python scripts/generate_schemas.py [--check] [--out DIR]
 
