@@ -4,24 +4,32 @@ than 40 (def line to last line, decorators excluded)."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "prefect_gitops"
 MAX_FUNCTION_LINES = 60
 
 
-def _long_functions(root: Path) -> dict[str, int]:
-    """`file::function` -> its length in lines, for every function over the cap under `root`."""
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _over(root: Path, cap: int, counted: Callable[[Function], bool]) -> dict[str, int]:
+    """`file::function` -> its length in lines (def line to last line, decorators excluded),
+    for every `counted` function over `cap` lines under `root`."""
     offenders: dict[str, int] = {}
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            length = (node.end_lineno or node.lineno) - node.lineno + 1
-            if length > MAX_FUNCTION_LINES:
-                offenders[f"{path.relative_to(root).as_posix()}::{node.name}"] = length
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and counted(node):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > cap:
+                    offenders[f"{path.relative_to(root).as_posix()}::{node.name}"] = length
     return offenders
+
+
+def _long_functions(root: Path) -> dict[str, int]:
+    return _over(root, MAX_FUNCTION_LINES, lambda _node: True)
 
 
 def test_no_function_is_longer_than_60_lines() -> None:
@@ -40,7 +48,7 @@ MAX_COMMAND_LINES = 40
 CLI = SRC / "cli"
 
 
-def _is_click_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def _is_click_command(node: Function) -> bool:
     """Decorated with `@<group>.command(...)`, `@<group>.group(...)` or `@click.command`."""
     for decorator in node.decorator_list:
         called = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -50,19 +58,7 @@ def _is_click_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 
 def _long_commands(root: Path) -> dict[str, int]:
-    """`file::function` -> its length (def line to last line, decorators excluded), for every
-    click command function over MAX_COMMAND_LINES under `root`."""
-    offenders: dict[str, int] = {}
-    for path in sorted(root.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_click_command(
-                node
-            ):
-                length = (node.end_lineno or node.lineno) - node.lineno + 1
-                if length > MAX_COMMAND_LINES:
-                    offenders[f"{path.relative_to(root).as_posix()}::{node.name}"] = length
-    return offenders
+    return _over(root, MAX_COMMAND_LINES, _is_click_command)
 
 
 def test_no_command_is_longer_than_40_lines() -> None:
