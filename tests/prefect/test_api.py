@@ -415,6 +415,32 @@ def live(prefect_server: RunningServer) -> Iterator[ApiClient]:
         yield client
 
 
+class EncodingSpy(httpx.HTTPTransport):
+    """The real network transport, noting each response's Content-Encoding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encodings: list[str | None] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        self.encodings.append(response.headers.get("Content-Encoding"))
+        return response
+
+
+@pytest.mark.server
+def test_real_server_answers_a_loopback_client_uncompressed(prefect_server: RunningServer) -> None:
+    """Prefect's GZipMiddleware compresses any response over 500 bytes for a client that
+    accepts gzip; ours does not ask on loopback, so a large read arrives as it is."""
+    spy = EncodingSpy()
+    with ApiClient(Settings(api_url=prefect_server.url), transport=spy) as client:
+        schema = client.get("/collections/views/aggregate-worker-metadata")
+    assert len(json.dumps(schema)) > 500 and spy.encodings == [None]
+    with httpx.Client() as plain:  # the same read with httpx's defaults is compressed
+        compressed = plain.get(prefect_server.url + "/collections/views/aggregate-worker-metadata")
+    assert compressed.headers.get("Content-Encoding") == "gzip"
+
+
 @pytest.mark.server
 def test_real_create_read_and_errors(live: ApiClient) -> None:
     name = f"api-test-{uuid.uuid4().hex[:8]}"
@@ -781,6 +807,25 @@ def test_proxy_settings_never_capture_a_loopback_server(url: str, trusts_proxies
     ignores HTTP_PROXY and friends agrees with the environments' loopback check."""
     with ApiClient(Settings(api_url=url)) as client:
         assert client._client.trust_env is trusts_proxies
+
+
+@pytest.mark.parametrize(
+    ("url", "encoding"),
+    [("http://127.0.0.1:4200/api", "identity"), ("https://prefect.example.com/api", None)],
+)
+def test_a_loopback_server_is_asked_not_to_compress(url: str, encoding: str | None) -> None:
+    """Compressing costs a local server's CPU and saves no time on loopback; a remote
+    server keeps httpx's default (gzip and friends: fewer bytes on a real network)."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=[])
+
+    with ApiClient(Settings(api_url=url), transport=httpx.MockTransport(answer)) as client:
+        client.get("/some/other/thing")
+    asked = seen[0].headers.get("Accept-Encoding")
+    assert asked == encoding if encoding else "gzip" in (asked or "")
 
 
 # -- the write throttle ----------------------------------------------------------------------

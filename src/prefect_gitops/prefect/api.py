@@ -173,6 +173,10 @@ class ApiClient:
             s for s in (*settings.secrets(), _basic_token(settings.auth_string)) if s
         )
         headers = {"User-Agent": f"prefect-gitops/{__version__}", "Accept": "application/json"}
+        if is_loopback_url(self.base_url):
+            # Prefect's server gzips every response over 500 bytes at level 9: on loopback
+            # that is server CPU (a fifth of a large plan's reads, measured) for no time saved.
+            headers["Accept-Encoding"] = "identity"
         # Like Prefect's client: a basic-auth string wins over an API key.
         if settings.auth_string:
             headers["Authorization"] = f"Basic {_basic_token(settings.auth_string)}"
