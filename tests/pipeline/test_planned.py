@@ -21,7 +21,7 @@ from tests.cli.test_plan_cli import write_repo
 
 class ReadsServer:
     """An empty server's read endpoints; `deployments_read` is set when the deployments'
-    read begins (its count), `fail` answers that read with a 400."""
+    read begins (its first request), `fail` answers that read with a 400."""
 
     def __init__(self, *, fail: bool = False) -> None:
         self.deployments_read = threading.Event()
@@ -31,11 +31,10 @@ class ReadsServer:
     def handler(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/api")
         self.paths.append(path)
-        if path == "/deployments/count":
+        if path == "/deployments/filter":
             self.deployments_read.set()
             if self.fail:
                 return httpx.Response(400, json={"detail": "bad filter"})
-            return httpx.Response(200, json=0)
         return httpx.Response(200, json=[])
 
 
@@ -63,7 +62,7 @@ def test_the_deployments_are_read_while_the_desired_state_is_built(
         desired, early = planned.desired_while_reading(client, project, {}, PlanOptions())
         _live, plan = planned.compute_plan(client, project, desired, prune=False, early=early)
     assert seen_before_building == [True]
-    assert server.paths.count("/deployments/count") == 1
+    assert server.paths.count("/deployments/filter") == 1
     assert "deployment.etl/early-etl" in {rc.address for rc in plan.changes}
 
 

@@ -4,8 +4,9 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
-from prefect_gitops.prefect.api import ApiClient
+from prefect_gitops.prefect.api import ApiClient, ApiError
 from prefect_gitops.prefect.settings import Settings
 from prefect_gitops.state.live import read_deploy_inputs, read_live, start_reads
 from prefect_gitops.state.ownership import LABEL, Inventory, encode_inventory
@@ -49,6 +50,7 @@ class FakeServer:
     def __init__(self, deployments: int) -> None:
         self.calls: list[tuple[str, str, Any]] = []
         self.deployments = [api_deployment(i) for i in range(deployments)]
+        self.flows = [{"id": "flow-1", "name": "f"}, {"id": "flow-2", "name": "g"}]
         self.pools = [
             {"id": f"pool-id-{i}", "name": f"pool-{i}", "type": "process", "base_job_template": {}}
             for i in range(10)
@@ -77,19 +79,31 @@ class FakeServer:
                     },
                 )
             return httpx.Response(404, json={"detail": "not found"})
-        if path == "/deployments/count":
-            return httpx.Response(200, json=len(self.deployments))
         assert request.method == "POST" and path.endswith("/filter"), path
         assert body["limit"] <= 200
         items: list[Any] = {
             "/work_pools/filter": self.pools,
             "/work_queues/filter": [{"name": "q", "work_pool_name": "pool-1", "priority": 1}],
-            "/flows/filter": [{"id": "flow-1", "name": "f"}],
+            "/flows/filter": self.flows,
             "/deployments/filter": self.deployments,
             "/variables/filter": self.variables,
         }[path]
+        items = [obj for obj in items if self.matches(path, obj, body)]
         offset = body.get("offset", 0)
         return httpx.Response(200, json=items[offset : offset + body["limit"]])
+
+    def matches(self, path: str, obj: dict[str, Any], body: dict[str, Any]) -> bool:
+        """The name filters as the server applies them (`any_`; a deployment also by the
+        name of its flow); a `like_` filter (the inventory's) matches everything here."""
+        kind = path.split("/")[1]
+        named = body.get(kind, {}).get("name", {}).get("any_")
+        if named is not None and obj["name"] not in named:
+            return False
+        flows = body.get("flows", {}).get("name", {}).get("any_")
+        if kind == "deployments" and flows is not None:
+            flow_names = {f["id"]: f["name"] for f in self.flows}
+            return flow_names.get(obj["flow_id"]) in flows
+        return True
 
 
 def client_for(server: FakeServer) -> ApiClient:
@@ -118,14 +132,48 @@ def test_thousand_deployments_in_a_handful_of_requests() -> None:
     assert live.inventory is not None and live.inventory.owns(Address.variable("v"))
     assert live.state[Address.variable("v")].spec == {"name": "v", "value": {"a": 1}, "tags": ["z"]}
     assert live.state[Address.limit("db")].spec["limit"] == 2
-    # one count, then the 5 pages (concurrently)
-    assert sum(1 for m, p, _ in server.calls if p == "/deployments/filter") == 5
-    assert sum(1 for m, p, _ in server.calls if p == "/deployments/count") == 1
-    offsets = sorted(b["offset"] for _, p, b in server.calls if p == "/deployments/filter")
-    assert offsets == [0, 200, 400, 600, 800]
+    # six requests of at most 199 names each (concurrently), no count, no offsets
+    deployment_calls = [b for _, p, b in server.calls if p.startswith("/deployments/")]
+    assert len(deployment_calls) == 6
+    assert all(len(b["deployments"]["name"]["any_"]) <= 199 for b in deployment_calls)
+    assert {b["offset"] for b in deployment_calls} == {0}
     # never one request per deployment
     deployment_paths = {p for _, p, _ in server.calls if p.startswith("/deployments/")}
-    assert deployment_paths == {"/deployments/filter", "/deployments/count"}
+    assert deployment_paths == {"/deployments/filter"}
+
+
+def test_no_read_names_more_objects_than_a_page_holds() -> None:
+    """A filter naming all N objects, sent with each of N/200 pages, costs the server
+    O(N^2); each request names at most 199, whatever is read by name."""
+    server = FakeServer(450)
+    server.pools = [{"id": f"p{i}", "name": f"pool-{i}", "type": "process"} for i in range(450)]
+    server.variables += [{"id": f"v{i}", "name": f"var-{i}", "value": i} for i in range(450)]
+    desired = desired_for(450)
+    extra = [Resource(Address.pool(f"pool-{i}"), {}) for i in range(450)]
+    extra += [Resource(Address.variable(f"var-{i}"), {}) for i in range(450)]
+    with client_for(server) as client:
+        live = read_live(client, State.of([*(desired[a] for a in desired), *extra]), project="proj")
+    assert len(live.state.of_type("deployment")) == 450
+    assert len(live.state.of_type("work_pool")) == 450
+    assert len(live.state.of_type("variable")) >= 450
+    for _, path, body in server.calls:
+        kind = path.split("/")[1]
+        named = (body or {}).get(kind, {}).get("name", {}).get("any_", [])
+        assert len(named) <= 199, (path, len(named))
+
+
+def test_a_chunk_matching_more_than_it_names_is_read_again_in_halves() -> None:
+    """Flows x deployment names: 150 names under two flows match 300 deployments when only
+    150 pairs are wanted; the full answer is split until each part fits on a page."""
+    server = FakeServer(150)
+    server.deployments += [api_deployment(i, "flow-2") | {"id": f"g-{i}"} for i in range(150)]
+    wanted = [Resource(Address.deployment("f", f"d{i:04d}"), {}) for i in range(0, 150, 2)]
+    wanted += [Resource(Address.deployment("g", f"d{i:04d}"), {}) for i in range(1, 150, 2)]
+    with client_for(server) as client:
+        live = read_live(client, State.of(wanted), project="proj")
+    assert {r.address for r in live.state.of_type("deployment")} == {r.address for r in wanted}
+    filters = [b for _, p, b in server.calls if p == "/deployments/filter"]
+    assert len(filters) > 1 and all(b["offset"] == 0 for b in filters)
 
 
 def test_deployment_normalization() -> None:
@@ -156,38 +204,15 @@ def test_nothing_declared_reads_only_the_inventory() -> None:
     assert len(live.state) == 0
 
 
-def test_pages_shifted_by_a_concurrent_delete_are_read_again() -> None:
-    server = FakeServer(450)
-    real = server.handler
+def test_an_answer_that_is_not_a_list_is_an_api_error() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/deployments/filter"):
+            return httpx.Response(200, json={"detail": "not a page"})
+        return httpx.Response(200, json=[])
 
-    def shrinking(request: httpx.Request) -> httpx.Response:
-        response = real(request)
-        if request.url.path.endswith("/deployments/count"):
-            del server.deployments[0]  # someone deletes one right after the count
-        return response
-
-    client = ApiClient(
-        Settings(api_url="http://test/api"), transport=httpx.MockTransport(shrinking)
-    )
-    with client:
-        live = read_live(client, desired_for(450), project="proj")
-    assert len(live.state.of_type("deployment")) == 449
-
-
-def test_an_absurd_count_is_not_believed() -> None:
-    server = FakeServer(3)
-    real = server.handler
-
-    def lying(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/deployments/count"):
-            return httpx.Response(200, json=10**15)
-        return real(request)
-
-    client = ApiClient(Settings(api_url="http://test/api"), transport=httpx.MockTransport(lying))
-    with client:
-        live = read_live(client, desired_for(3), project="proj")
-        assert client.request_count < 20
-    assert len(live.state.of_type("deployment")) == 3
+    client = ApiClient(Settings(api_url="http://test/api"), transport=httpx.MockTransport(answer))
+    with client, pytest.raises(ApiError, match="unexpected answer"):
+        read_live(client, desired_for(3), project="proj")
 
 
 VIEW = {
@@ -238,11 +263,11 @@ def test_deployments_read_early_are_taken_only_for_the_same_filter() -> None:
     read when the desired state names the same deployments, else reads them again."""
     desired = desired_for(300)
     declared = [a for a in desired if a.type in ("deployment", "flow")]
-    for guess, counts in ((declared, 1), (declared[:100], 2)):
+    for guess, counts in ((declared, 2), (declared[:100], 1 + 2)):  # 199 names a request
         server = FakeServer(300)
         with client_for(server) as client:
             early = start_reads(client, guess, project="proj")
             live = read_live(client, desired, project="proj", early=early)
         assert len(live.state.of_type("deployment")) == 300
-        assert sum(1 for _, p, _ in server.calls if p == "/deployments/count") == counts
+        assert sum(1 for _, p, _ in server.calls if p == "/deployments/filter") == counts
         assert live.inventory is not None and live.inventory.owns(Address.variable("v"))
