@@ -53,12 +53,14 @@ from .repo.yaml_writer import dump_yaml
 from .state.desired import DEFAULT_QUEUE, SET_WORKING_DIRECTORY, FlowFacts
 from .state.diff import diff_specs
 from .state.live import (
+    by_name,
     deployment_resource,
     limit_resource,
     pool_resource,
     queue_resource,
     read_deploy_inputs,
     read_inventory,
+    read_named,
     variable_resource,
 )
 from .state.ownership import INVENTORY_PREFIX, LABEL, Inventory, decode_inventory, digest
@@ -161,7 +163,7 @@ def read_server(client: ApiClient, selection: Selection = Selection()) -> Server
     flow_ids = sorted({str(o["flow_id"]) for o in raw if o.get("flow_id")})
     flow_names: dict[str, str] = {}
     if flow_ids:
-        for obj in client.paginate("/flows/filter", {"flows": {"id": {"any_": flow_ids}}}):
+        for obj in read_named(client, "/flows/filter", flow_ids, by_name("flows", "id")):
             flow_names[str(obj["id"])] = str(obj["name"])
     for obj in raw:
         flow = flow_names.get(str(obj.get("flow_id")))
@@ -178,9 +180,8 @@ def read_server(client: ApiClient, selection: Selection = Selection()) -> Server
     pools = [p for p in all_pools if p.name in wanted]
     queues: list[Resource] = []
     if pools:
-        for obj in client.paginate(
-            "/work_queues/filter", {"work_pools": {"name": {"any_": sorted(wanted)}}}
-        ):
+        of_pools = by_name("work_pools")
+        for obj in read_named(client, "/work_queues/filter", sorted(wanted), of_pools):
             res = queue_resource(obj)
             if res is not None and res.spec["pool"] in wanted:
                 queues.append(res)

@@ -67,7 +67,7 @@ def read_deploy_inputs(
     names = sorted(set(variable_names))
     variables: dict[str, Any] = {}
     if names:
-        for obj in read_named(client, "/variables/filter", names, _by_name("variables")):
+        for obj in read_named(client, "/variables/filter", names, by_name("variables")):
             if isinstance(obj, dict) and isinstance(obj.get("name"), str):
                 variables[obj["name"]] = obj.get("value")
     wanted = sorted(set(pool_types) - BUILT_IN_TYPES)
@@ -185,7 +185,7 @@ def _read_pools(client: ApiClient, names: Mapping[str, set[str]]) -> list[Resour
     if not names["work_pool"]:
         return []
     found = read_named(
-        client, "/work_pools/filter", sorted(names["work_pool"]), _by_name("work_pools")
+        client, "/work_pools/filter", sorted(names["work_pool"]), by_name("work_pools")
     )
     return [pool_resource(obj) for obj in found]
 
@@ -195,7 +195,7 @@ def _read_queues(client: ApiClient, wanted: set[Address]) -> list[Resource]:
     if not addresses:
         return []
     queue_names = sorted({a.name.split("/", 1)[1] for a in addresses})
-    found = client.paginate("/work_queues/filter", {"work_queues": {"name": {"any_": queue_names}}})
+    found = read_named(client, "/work_queues/filter", queue_names, by_name("work_queues"))
     resources = [queue_resource(obj) for obj in found]
     return [r for r in resources if r is not None and r.address in addresses]
 
@@ -207,7 +207,7 @@ def _read_flows(
         return [], {}
     flow_ids: dict[str, str] = {}
     resources: list[Resource] = []
-    for obj in read_named(client, "/flows/filter", sorted(names["flow"]), _by_name("flows")):
+    for obj in read_named(client, "/flows/filter", sorted(names["flow"]), by_name("flows")):
         flow_ids[str(obj["id"])] = str(obj["name"])
         resources.append(
             Resource(Address.flow(obj["name"]), {"name": obj["name"]}, {"id": obj["id"]})
@@ -260,9 +260,7 @@ def _deployment_resources(
 def _read_variables(client: ApiClient, names: Mapping[str, set[str]]) -> list[Resource]:
     if not names["variable"]:
         return []
-    found = read_named(
-        client, "/variables/filter", sorted(names["variable"]), _by_name("variables")
-    )
+    found = read_named(client, "/variables/filter", sorted(names["variable"]), by_name("variables"))
     return [variable_resource(obj) for obj in found]
 
 
@@ -340,9 +338,10 @@ def read_named(
     return [obj for part in parts for obj in part]
 
 
-def _by_name(kind: str) -> Callable[[Sequence[str]], dict[str, Any]]:
-    """The filter body of `kind` (e.g. `variables`) for objects of these names."""
-    return lambda names: {kind: {"name": {"any_": list(names)}}}
+def by_name(kind: str, key: str = "name") -> Callable[[Sequence[str]], dict[str, Any]]:
+    """The filter body of `kind` (e.g. `variables`) for the objects whose `key` is one of
+    the values it is given."""
+    return lambda values: {kind: {key: {"any_": list(values)}}}
 
 
 def _read_chunk(
