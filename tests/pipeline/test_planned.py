@@ -16,6 +16,7 @@ from prefect_gitops.pipeline.planned import PlanOptions
 from prefect_gitops.prefect.api import ApiClient, ApiError
 from prefect_gitops.prefect.settings import Settings
 from prefect_gitops.repo.loader import load_project
+from prefect_gitops.state.resources import State
 from tests.cli.test_plan_cli import write_repo
 
 
@@ -91,3 +92,28 @@ def test_planning_again_on_an_unmoved_live_state_skips_the_diff(
         moved = dataclasses.replace(first, live_fingerprint="sha256:other")
         planned.compute_plan(client, project, desired, prune=False, known=moved)
         assert len(built) == 1
+
+
+def test_the_desired_state_is_hashed_while_the_early_reads_are_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, _ = load_project(write_repo(tmp_path / "repo", "hash"), environ={})
+    events: list[str] = []
+    real_fingerprint, real_read_live = State.fingerprint, planned.read_live
+
+    def fingerprint(self: State) -> str:
+        events.append(f"hash {len(self)}")
+        return real_fingerprint(self)
+
+    def read_live(*args: Any, **kwargs: Any) -> Any:
+        events.append("read")
+        return real_read_live(*args, **kwargs)
+
+    monkeypatch.setattr(State, "fingerprint", fingerprint)
+    monkeypatch.setattr(planned, "read_live", read_live)
+    with reads_client(ReadsServer()) as client:
+        desired, early = planned.desired_while_reading(client, project, {}, PlanOptions())
+        _live, plan = planned.compute_plan(client, project, desired, prune=False, early=early)
+    assert events[:2] == [f"hash {len(desired)}", "read"]
+    assert events.count(f"hash {len(desired)}") == 1  # not hashed again by build_plan
+    assert plan.desired_fingerprint == real_fingerprint(desired)

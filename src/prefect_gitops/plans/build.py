@@ -246,6 +246,7 @@ def build_plan(
     api_url: str = "",
     environment: str | None = None,
     now: datetime | None = None,
+    desired_fingerprint: str | None = None,
 ) -> Plan:
     """Compare the desired state with the live one. Pure: both states are already read.
 
@@ -254,6 +255,8 @@ def build_plan(
       immutable field differs (a pool's `type`), or no-op.
     - On the server and owned by the project (`ownership.py`), no longer in the repository:
       delete with `prune`, else a no-op with a note.
+
+    `desired_fingerprint`: `desired.fingerprint()` when the caller already has it.
     """
     aligned = align(desired, live)
     moved = _undeclared_owned_deployments(desired, aligned, project, inventory)
@@ -275,7 +278,7 @@ def build_plan(
         api_url=api_url,
         environment=environment,
         live_fingerprint=live.fingerprint(),
-        desired_fingerprint=desired.fingerprint(),
+        desired_fingerprint=desired_fingerprint or desired.fingerprint(),
         prune=prune,
         resource_changes=tuple(sorted(changes, key=sort_key)),
     )
