@@ -17,6 +17,8 @@ measure). Each of our commands runs as a CLI subprocess through a counting loopb
   the wait says how much of a core the server was denied);
 - `plan` of the applied repository (must say "No changes"): wall time, requests by endpoint,
   server CPU;
+- Prefect's own reads, side by side: its client reading every deployment, 200 a request (what
+  a plan must read), and `prefect deployment ls` (the first 200);
 - the no-op `apply` (must send 0 writes).
 
 Every figure includes interpreter start-up; the client's CPU seconds and peak RSS are its own
@@ -142,11 +144,46 @@ def measure(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             plan["requests"] = proxy.requests
             plan["endpoints"] = dict(proxy.counts.most_common())
         row["plan"] = plan
+        row["native_read"] = _native(server, home, [sys.executable, "-c", NATIVE_READ], size)
+        row["native_ls"] = _native(server, home, NATIVE_LS, None)
         row["apply_noop"] = _apply(server, repo, home, client.argv, "apply_noop")
     for entry in row.values():
         if isinstance(entry, dict):
             entry.pop("stdout", None)
     return row
+
+
+# Prefect's own ways to see deployments, through the same counting proxy: its client reading
+# every deployment as its CLI pages (200 a request), which is what a plan must read; and
+# `prefect deployment ls`, which shows the first 200 only.
+NATIVE_READ = """
+import asyncio
+from prefect.client.orchestration import get_client
+
+async def main():
+    total, offset = 0, 0
+    async with get_client() as client:
+        while True:
+            page = await client.read_deployments(limit=200, offset=offset)
+            total, offset = total + len(page), offset + 200
+            if len(page) < 200:
+                break
+    print(total)
+
+asyncio.run(main())
+"""
+NATIVE_LS = [sys.executable, "-m", "prefect", "deployment", "ls", "-o", "json"]
+
+
+def _native(server: RunningServer, home: Path, argv: list[str], size: int | None) -> dict[str, Any]:
+    with LoopbackProxy(server.url) as proxy:
+        result = run(argv, client_env(proxy.url, home))
+        result["requests"] = proxy.requests
+    if size is not None and result["stdout"].strip() != str(size):
+        raise SystemExit(
+            f"Prefect's client read {result['stdout'].strip()} deployments, not {size}"
+        )
+    return result
 
 
 def _apply(server: RunningServer, repo: Path, home: Path, argv: Any, name: str) -> dict[str, Any]:
@@ -177,11 +214,13 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "| deployments | validate s (CPU s) | plan s (CPU s; server CPU s; requests) | no-op apply s"
         " (CPU s; server CPU s; requests; writes) | apply from empty s (requests) | server CPU s"
         " | server waiting for a CPU s | apply / server CPU | apply / (server CPU + wait) |"
-        " peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " peak RSS MiB | Prefect's client reading all s (requests) | plan / that |"
+        " `prefect deployment ls` s (first 200) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         empty, noop, plan = row["apply_empty"], row["apply_noop"], row["plan"]
+        read = row["native_read"]
         check = row["validate"]
         peak = max(row[k]["rss_mib"] for k in ("validate", "plan", "apply_empty", "apply_noop"))
         busy = empty["server_cpu_s"] + empty["server_cpu_wait_s"]
@@ -194,6 +233,8 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f" {noop['server_cpu_s']}; {noop['requests']}; {noop['writes']}) |"
             f" {empty['seconds']} ({empty['requests']}) | {empty['server_cpu_s']} |"
             f" {empty['server_cpu_wait_s']} | {ratio:.2f} | {ratio_busy:.2f} | {peak} |"
+            f" {read['seconds']} ({read['requests']}) | {plan['seconds'] / read['seconds']:.2f} |"
+            f" {row['native_ls']['seconds']} |"
         )
     return "\n".join(lines)
 
