@@ -17,6 +17,7 @@ measure). Each of our commands runs as a CLI subprocess through a counting loopb
   the wait says how much of a core the server was denied);
 - `plan` of the applied repository (must say "No changes"): wall time, requests by endpoint,
   server CPU;
+- the same `plan` straight to the server, without the proxy;
 - Prefect's own reads, side by side: its client reading every deployment, 200 a request (what
   a plan must read), and `prefect deployment ls` (the first 200);
 - the no-op `apply` (must send 0 writes).
@@ -143,6 +144,11 @@ def measure(size: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             plan["server_cpu_wait_s"] = round(wait_after - wait_before, 2)
             plan["requests"] = proxy.requests
             plan["endpoints"] = dict(proxy.counts.most_common())
+        # The same plan straight to the server: what a user waits (the proxy forwards every
+        # byte through this Python process, on the same CPUs).
+        row["plan_direct"] = run(client.argv("plan_direct", "plan", str(repo), "--api-url",
+                                             server.url, "--detailed-exitcode"),
+                                 client_env(server.url, home))  # fmt: skip
         row["plan"] = plan
         row["native_read"] = _native(server, home, [sys.executable, "-c", NATIVE_READ], size)
         row["native_ls"] = _native(server, home, NATIVE_LS, None)
@@ -211,25 +217,30 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f" {os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.1f}, Python"
         f" {platform.python_version()}, prefect-gitops {__version__}",
         "",
-        "| deployments | validate s (CPU s) | plan s (CPU s; server CPU s; requests) | no-op apply s"
+        "| deployments | validate s (CPU s) | plan s (CPU s; server CPU s; requests) |"
+        " plan s, no proxy | no-op apply s"
         " (CPU s; server CPU s; requests; writes) | apply from empty s (requests) | server CPU s"
         " | server waiting for a CPU s | apply / server CPU | apply / (server CPU + wait) |"
         " peak RSS MiB | Prefect's client reading all s (requests) | plan / that |"
         " `prefect deployment ls` s (first 200) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         empty, noop, plan = row["apply_empty"], row["apply_noop"], row["plan"]
         read = row["native_read"]
         check = row["validate"]
-        peak = max(row[k]["rss_mib"] for k in ("validate", "plan", "apply_empty", "apply_noop"))
+        peak = max(
+            row[k]["rss_mib"]
+            for k in ("validate", "plan", "plan_direct", "apply_empty", "apply_noop")
+        )
         busy = empty["server_cpu_s"] + empty["server_cpu_wait_s"]
         ratio = empty["seconds"] / empty["server_cpu_s"] if empty["server_cpu_s"] else 0.0
         ratio_busy = empty["seconds"] / busy if busy else 0.0
         lines.append(
             f"| {row['deployments']:,} | {check['seconds']} ({check['cpu_s']}) |"
             f" {plan['seconds']} ({plan['cpu_s']}; {plan.get('server_cpu_s', '-')};"
-            f" {plan['requests']}) | {noop['seconds']} ({noop['cpu_s']};"
+            f" {plan['requests']}) | {row['plan_direct']['seconds']} |"
+            f" {noop['seconds']} ({noop['cpu_s']};"
             f" {noop['server_cpu_s']}; {noop['requests']}; {noop['writes']}) |"
             f" {empty['seconds']} ({empty['requests']}) | {empty['server_cpu_s']} |"
             f" {empty['server_cpu_wait_s']} | {ratio:.2f} | {ratio_busy:.2f} | {peak} |"
