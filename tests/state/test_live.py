@@ -204,6 +204,16 @@ def test_nothing_declared_reads_only_the_inventory() -> None:
     assert len(live.state) == 0
 
 
+def test_a_server_that_ignores_the_filter_is_an_error_not_thousands_of_requests() -> None:
+    """Every chunk's answer would be a full page, so every chunk would be split down to
+    single names, each paged: about 6,000 requests for 1,000 names. The read stops early."""
+    server = FakeServer(1000)
+    server.matches = lambda path, obj, body: True  # type: ignore[method-assign]
+    with client_for(server) as client, pytest.raises(ApiError, match="do not narrow"):
+        read_live(client, desired_for(1000), project="proj")
+    assert len(server.calls) < 4 * 6 + 64 + 20
+
+
 def test_an_answer_that_is_not_a_list_is_an_api_error() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/deployments/filter"):

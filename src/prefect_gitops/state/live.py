@@ -30,12 +30,13 @@ Server ids and the like go to each resource's `meta` for `apply`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..prefect.api import MAX_PAGE_SIZE, ApiClient, ApiError
+from ..prefect.api import MAX_PAGE_SIZE, MAX_PAGES, ApiClient, ApiError
 from ..prefect.automations import live_spec, owning_deployment_id
 from .desired import normalize_schedule_item
 from .ownership import LABEL, Inventory, decode_inventory, inventory_search
@@ -333,9 +334,45 @@ def read_named(
     chunks = [keys[i : i + NAMED_PER_REQUEST] for i in range(0, len(keys), NAMED_PER_REQUEST)]
     if not chunks:
         return []
+    budget = _Budget(client, path, len(keys), SPLIT_ALLOWANCE * len(chunks) + SPLIT_SLACK)
     with ThreadPoolExecutor(min(len(chunks), MAX_CONCURRENT_PAGES)) as pool:
-        parts = list(pool.map(lambda chunk: _read_chunk(client, path, chunk, body), chunks))
+        parts = list(pool.map(lambda chunk: _read_chunk(budget, chunk, body), chunks))
     return [obj for part in parts for obj in part]
+
+
+# A chunk split in halves costs a few requests more; a server (or something in front of it)
+# that ignores the filter would have every chunk split down to single names, one paged read
+# each: thousands of requests. Beyond this many, the read stops with an error.
+SPLIT_ALLOWANCE = 4  # requests per chunk
+SPLIT_SLACK = 64
+
+
+class _Budget:
+    """The requests one `read_named` may send, whichever thread sends them."""
+
+    def __init__(self, client: ApiClient, path: str, names: int, limit: int) -> None:
+        self.client, self.path, self.names, self.limit = client, path, names, limit
+        self.spent = 0
+        self._lock = threading.Lock()
+
+    def post(self, body: dict[str, Any]) -> list[Any]:
+        with self._lock:
+            self.spent += 1
+            spent = self.spent
+        if spent > self.limit:
+            raise self.error(
+                f"the answers do not narrow by the {self.names} names asked for (full pages "
+                f"after {self.limit} requests); does something between us and the Prefect "
+                "API drop request bodies?"
+            )
+        found = self.client.post(self.path, json=body)
+        if not isinstance(found, list):
+            raise self.error(f"expected a JSON list, got {type(found).__name__}")
+        return found
+
+    def error(self, detail: str) -> ApiError:
+        url = f"{self.client.shown_base_url}/{self.path.lstrip('/')}"
+        return ApiError("POST", url, self.client.last_status, detail)
 
 
 def by_name(kind: str, key: str = "name") -> Callable[[Sequence[str]], dict[str, Any]]:
@@ -345,26 +382,20 @@ def by_name(kind: str, key: str = "name") -> Callable[[Sequence[str]], dict[str,
 
 
 def _read_chunk(
-    client: ApiClient, path: str, chunk: Sequence[K], body: Callable[[Sequence[K]], dict[str, Any]]
+    budget: _Budget, chunk: Sequence[K], body: Callable[[Sequence[K]], dict[str, Any]]
 ) -> list[Any]:
     """A full page means the filter matched more than it names (flows x deployment names
     of the same chunk): read it again in halves, down to one key, which is paged."""
-    if len(chunk) == 1:
-        return client.paginate(path, body(chunk))
-    found = client.post(path, json={**body(chunk), "limit": PAGE_SIZE, "offset": 0})
-    if not isinstance(found, list):
-        raise ApiError(
-            "POST",
-            f"{client.shown_base_url}/{path.lstrip('/')}",
-            client.last_status,
-            f"expected a JSON list, got {type(found).__name__}",
-        )
-    if len(found) < PAGE_SIZE:
-        return found
-    half = len(chunk) // 2
-    return _read_chunk(client, path, chunk[:half], body) + _read_chunk(
-        client, path, chunk[half:], body
-    )
+    found: list[Any] = []
+    for offset in range(0, MAX_PAGES * PAGE_SIZE, PAGE_SIZE):
+        page = budget.post({**body(chunk), "limit": PAGE_SIZE, "offset": offset})
+        found.extend(page)
+        if len(page) < PAGE_SIZE:
+            return found
+        if len(chunk) > 1:
+            half = len(chunk) // 2
+            return _read_chunk(budget, chunk[:half], body) + _read_chunk(budget, chunk[half:], body)
+    raise budget.error(f"more than {MAX_PAGES} pages of {PAGE_SIZE} for one name; giving up")
 
 
 def _names_by_type(wanted: Iterable[Address], desired: State) -> dict[str, set[str]]:
