@@ -11,7 +11,7 @@ import click
 import pytest
 
 from prefect_gitops.cli import cli
-from prefect_gitops.cli.options import BATCH_GC_THRESHOLDS, batch_gc, use_color
+from prefect_gitops.cli.options import BATCH_GC_THRESHOLDS, batch_gc, batch_gc_paused, use_color
 from tests.cli.test_validate import with_prefect_yaml
 from tests.run_cli import run_cli
 
@@ -127,15 +127,42 @@ def test_every_seconds_option_refuses_a_wait_that_never_ends(args: tuple[str, ..
     assert "127.0.0.1:9" not in result.stderr  # refused before any request
 
 
-@pytest.mark.parametrize("name", ["validate", "plan", "apply"])
-def test_batch_commands_run_with_rare_full_collections(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "paused"), [("validate", True), ("plan", False), ("apply", False)]
+)
+def test_batch_commands_run_with_rare_full_collections(name: str, paused: bool) -> None:
     """The cyclic collector's full passes rescanned a large plan's data again and again:
-    the batch commands run with `BATCH_GC_THRESHOLDS`, and put the previous ones back."""
+    the batch commands run with `BATCH_GC_THRESHOLDS` (validate with the collector off), and
+    put the previous thresholds and state back."""
     command = cli.get_command(click.Context(cli), name)
     assert command is not None and command.callback is not None
-    seen: list[tuple[int, ...]] = []
+    seen: list[tuple[tuple[int, ...], bool]] = []
     before = gc.get_threshold()
-    wrapped = batch_gc(lambda: seen.append(gc.get_threshold()))
+    wrapper = batch_gc_paused if paused else batch_gc
+    wrapped = wrapper(lambda: seen.append((gc.get_threshold(), gc.isenabled())))
     wrapped()
-    assert seen == [BATCH_GC_THRESHOLDS] and gc.get_threshold() == before
+    assert seen == [(BATCH_GC_THRESHOLDS, not paused)]
+    assert gc.get_threshold() == before and gc.isenabled()
     assert command.callback.__code__ is wrapped.__code__  # the same wrapper
+
+
+def test_the_collector_is_enabled_again_before_the_thresholds_return() -> None:
+    """Enabled under the default thresholds, the next allocations would start a full pass
+    over everything the command built; so `enable` comes while the batch ones hold."""
+    order: list[tuple[str, tuple[int, ...]]] = []
+    real_enable, real_set = gc.enable, gc.set_threshold
+
+    def enable() -> None:
+        order.append(("enable", gc.get_threshold()))
+        real_enable()
+
+    def set_threshold(*values: int) -> None:
+        order.append(("set", values))
+        real_set(*values)
+
+    before = gc.get_threshold()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gc, "enable", enable)
+        patch.setattr(gc, "set_threshold", set_threshold)
+        batch_gc_paused(lambda: None)()
+    assert order == [("set", BATCH_GC_THRESHOLDS), ("enable", BATCH_GC_THRESHOLDS), ("set", before)]

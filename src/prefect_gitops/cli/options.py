@@ -24,20 +24,36 @@ C = TypeVar("C", bound="click.Command | None")
 BATCH_GC_THRESHOLDS = (50_000, 20, 1_000)
 
 
-def batch_gc(command: F) -> F:
-    """Run `command` with `BATCH_GC_THRESHOLDS`, then put the previous ones back (the
-    runner's long-lived processes and the tests keep the defaults)."""
+def _batch(*, paused: bool) -> Callable[[F], F]:
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def batch(*args: Any, **kwargs: Any) -> Any:
+            previous, was_enabled = gc.get_threshold(), gc.isenabled()
+            gc.set_threshold(*BATCH_GC_THRESHOLDS)
+            if paused:
+                gc.disable()
+            try:
+                return command(*args, **kwargs)
+            finally:
+                # Enabled again while the batch thresholds hold: under the defaults, the
+                # next allocations would start a full pass over everything built.
+                if was_enabled:
+                    gc.enable()
+                gc.set_threshold(*previous)
 
-    @functools.wraps(command)
-    def batch(*args: Any, **kwargs: Any) -> Any:
-        previous = gc.get_threshold()
-        gc.set_threshold(*BATCH_GC_THRESHOLDS)
-        try:
-            return command(*args, **kwargs)
-        finally:
-            gc.set_threshold(*previous)
+        return batch  # type: ignore[return-value]
 
-    return batch  # type: ignore[return-value]
+    return decorate
+
+
+batch_gc = _batch(paused=False)
+"""Run the command with `BATCH_GC_THRESHOLDS`, then put the previous ones back (the
+runner's long-lived processes and the tests keep the defaults)."""
+
+batch_gc_paused = _batch(paused=True)
+"""`batch_gc` with the collector off for the whole command: for `validate`, short and
+single-threaded, whose young collections free nothing either (measured: 0.515 s against
+0.639 s with the thresholds alone, cold, 1,000 deployments)."""
 
 
 class Seconds(click.FloatRange):

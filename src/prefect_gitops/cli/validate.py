@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -16,7 +13,7 @@ from ..render.diagnostics import RENDERERS
 from .annotations import with_repository_paths
 from .group import EXIT_OK, EXIT_PROBLEM, cli
 from .options import (
-    batch_gc,
+    batch_gc_paused,
     config_option,
     env_option,
     format_option,
@@ -34,7 +31,7 @@ from .options import (
 @click.option("--warnings-as-errors", is_flag=True, help="Exit 1 when there are warnings, too.")
 @verbose_option
 @env_option
-@batch_gc
+@batch_gc_paused
 def validate_command(
     path: Path,
     config_path: Path | None,
@@ -54,23 +51,9 @@ def validate_command(
     2 a usage error (an unknown option, a PATH that does not exist), 3 an internal crash
     (always a bug in prefect-gitops; PREFECT_GITOPS_TRACEBACK=1 shows the traceback).
     """
-    with _gc_paused():
-        return _validate(
-            path, config_path, output_format, strict, warnings_as_errors, verbose, environment
-        )
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # A run builds ~10^5 containers that all stay reachable until it ends; the cyclic
-    # collector's passes over them cost ~10% of the run and free nothing.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    return _validate(
+        path, config_path, output_format, strict, warnings_as_errors, verbose, environment
+    )
 
 
 def _validate(

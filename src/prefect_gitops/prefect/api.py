@@ -172,19 +172,9 @@ class ApiClient:
         self._secrets = tuple(
             s for s in (*settings.secrets(), _basic_token(settings.auth_string)) if s
         )
-        headers = {"User-Agent": f"prefect-gitops/{__version__}", "Accept": "application/json"}
-        if is_loopback_url(self.base_url):
-            # Prefect's server gzips every response over 500 bytes at level 9: on loopback
-            # that is server CPU (a fifth of a large plan's reads, measured) for no time saved.
-            headers["Accept-Encoding"] = "identity"
-        # Like Prefect's client: a basic-auth string wins over an API key.
-        if settings.auth_string:
-            headers["Authorization"] = f"Basic {_basic_token(settings.auth_string)}"
-        elif settings.api_key:
-            headers["Authorization"] = f"Bearer {settings.api_key}"
         self._client = httpx.Client(
             base_url=self.base_url + "/",
-            headers=headers,
+            headers=_headers(settings, self.base_url),
             timeout=httpx.Timeout(settings.timeout),
             verify=_verify(settings),
             transport=transport,
@@ -612,6 +602,20 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+def _headers(settings: Settings, base_url: str) -> dict[str, str]:
+    headers = {"User-Agent": f"prefect-gitops/{__version__}", "Accept": "application/json"}
+    if is_loopback_url(base_url):
+        # Prefect's server gzips every answer over 500 bytes at level 9: on loopback that is
+        # its CPU (~5% of a 10k plan's reads, measured A/B) for no time saved.
+        headers["Accept-Encoding"] = "identity"
+    # Like Prefect's client: a basic-auth string wins over an API key.
+    if settings.auth_string:
+        headers["Authorization"] = f"Basic {_basic_token(settings.auth_string)}"
+    elif settings.api_key:
+        headers["Authorization"] = f"Bearer {settings.api_key}"
+    return headers
 
 
 def _install_deadlines(client: httpx.Client) -> None:
