@@ -8,6 +8,7 @@ import pytest
 
 from prefect_gitops.prefect.api import ApiClient, ApiError
 from prefect_gitops.prefect.settings import Settings
+from prefect_gitops.state import live
 from prefect_gitops.state.live import read_deploy_inputs, read_live, start_reads
 from prefect_gitops.state.ownership import LABEL, Inventory, encode_inventory
 from prefect_gitops.state.resources import Address, Resource, State
@@ -204,14 +205,45 @@ def test_nothing_declared_reads_only_the_inventory() -> None:
     assert len(live.state) == 0
 
 
+def test_names_shared_by_many_flows_are_read_whatever_the_splits_cost() -> None:
+    """200 flows, each with deployments of the same 101 names: a chunk of 199 pairs spans
+    two or three flows, so its answer is full and split, about 5 requests a chunk (502 for
+    102 chunks). A legitimate repository must never hit the request budget."""
+    flows = [f"f{i:03d}" for i in range(200)]
+    names = [f"n{j:03d}" for j in range(101)]
+    calls: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        asked_flows, asked = body["flows"]["name"]["any_"], body["deployments"]["name"]["any_"]
+        found = [
+            {"id": f"{f}/{n}", "name": n, "flow_id": f}
+            for f in asked_flows
+            for n in asked
+            if n in names  # every flow has every name
+        ]
+        calls.append(1)
+        start = body["offset"]
+        return httpx.Response(200, json=found[start : start + body["limit"]])
+
+    pairs = [(f, n) for f in flows for n in names]
+    transport = httpx.MockTransport(answer)
+    with ApiClient(Settings(api_url="http://test/api"), transport=transport) as client:
+        found = live._read_deployment_names(client, pairs)
+    assert {obj["id"] for obj in found} == {f"{f}/{n}" for f, n in pairs}
+    assert len(calls) > 4 * 102 + 64  # more than the first budget allowed: it failed here
+
+
 def test_a_server_that_ignores_the_filter_is_an_error_not_thousands_of_requests() -> None:
     """Every chunk's answer would be a full page, so every chunk would be split down to
-    single names, each paged: about 6,000 requests for 1,000 names. The read stops early."""
+    single names, each paged: about 6,000 requests for 1,000 names. The read stops at its
+    budget (32 a chunk + 64) with an error naming the cause."""
     server = FakeServer(1000)
     server.matches = lambda path, obj, body: True  # type: ignore[method-assign]
     with client_for(server) as client, pytest.raises(ApiError, match="do not narrow"):
         read_live(client, desired_for(1000), project="proj")
-    assert len(server.calls) < 4 * 6 + 64 + 20
+    budget = live.SPLIT_ALLOWANCE * 6 + live.SPLIT_SLACK  # 6 chunks of 199 names
+    assert sum(1 for _, p, _ in server.calls if p == "/deployments/filter") <= budget
 
 
 def test_an_answer_that_is_not_a_list_is_an_api_error() -> None:

@@ -340,10 +340,14 @@ def read_named(
     return [obj for part in parts for obj in part]
 
 
-# A chunk split in halves costs a few requests more; a server (or something in front of it)
-# that ignores the filter would have every chunk split down to single names, one paged read
-# each: thousands of requests. Beyond this many, the read stops with an error.
-SPLIT_ALLOWANCE = 4  # requests per chunk
+# A full answer is split in halves. For (flow, deployment) pairs, sorted by flow, a part of
+# at most 14 pairs matches at most 14 flows x 14 names = 196 < 200: never full, so halving
+# 199 pairs (199, 100, 50, 25, 13) sends at most 1 + 2 + 4 + 8 + 16 = 31 requests per chunk.
+# Names shared across many flows reach 5 per chunk in practice (200 flows x the same 101
+# names: 502 requests for 102 chunks). A server (or something in front of it) that ignores
+# the filter would have every chunk split to single names, each paged: beyond this many
+# requests the read stops with an error instead.
+SPLIT_ALLOWANCE = 32  # requests per chunk
 SPLIT_SLACK = 64
 
 
