@@ -160,9 +160,15 @@ def test_scale_counts_a_busy_child_and_renders_both_ratios() -> None:
     step = {"seconds": 2.0, "cpu_s": 1.0, "rss_mib": 80.0, "requests": 9, "writes": 0,
             "server_cpu_s": 0.5, "server_cpu_wait_s": 0.1}  # fmt: skip
     empty = {**step, "seconds": 30.0, "server_cpu_s": 10.0, "server_cpu_wait_s": 15.0}
+    native = {"seconds": 4.0, "cpu_s": 3.0, "rss_mib": 90.0, "requests": 6}
     row = {"deployments": 1000, "validate": step, "plan": step, "apply_noop": step,
-           "apply_empty": empty}  # fmt: skip
+           "apply_empty": empty, "plan_direct": {**step, "seconds": 1.5},
+           "native_read": native, "native_ls": {**native, "seconds": 1.8}}  # fmt: skip
     table = scale.markdown([row], Namespace(backend="postgres", scheduler=False))
     assert "scheduler service off" in table
-    assert "| 1,000 | 2.0 (1.0) | 2.0 (1.0; 0.5; 9) | 2.0 (1.0; 0.5; 9; 0) | 30.0 (9) |" in table
-    assert "| 10.0 | 15.0 | 3.00 | 1.20 | 80.0 |" in table
+    assert (
+        "| 1,000 | 2.0 (1.0) | 2.0 (1.0; 0.5; 9) | 1.5 | 2.0 (1.0; 0.5; 9; 0) | 30.0 (9) |" in table
+    )
+    # apply / server CPU, apply / (CPU + wait), peak RSS (the plan straight to the server's
+    # counts too), then Prefect's client reading all, plan / that, `prefect deployment ls`
+    assert "| 10.0 | 15.0 | 3.00 | 1.20 | 80.0 | 4.0 (6) | 0.50 | 1.8 |" in table
