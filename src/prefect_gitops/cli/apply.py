@@ -30,10 +30,11 @@ from ..repo.environments import api_target
 from ..repo.loader import load_project
 from ..state.desired import parse_step_outputs
 from ..state.ownership import owner_key
-from .common import api_options, checked_project, echo_err, open_client, resolve_settings
+from .common import api_options, echo_err, open_client, resolve_settings
 from .group import EXIT_OK, EXIT_PROBLEM, cli
 from .options import Seconds, batch_gc, config_option, env_option, format_option, use_color
 from .plan import render_plan, step_options
+from .project import checked_project
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 

@@ -9,9 +9,10 @@ import click
 
 from ..prefect.api import ApiClient
 from ..runner.doctor import api_error, diagnose_pool, pools_to_check
-from .common import api_options, environment_api, environment_project, resolve_settings
+from .common import api_options, resolve_settings
 from .group import cli
 from .options import env_option
+from .project import environment_api, environment_project
 
 
 @cli.command("doctor")

@@ -9,9 +9,10 @@ import click
 
 from ..export import Selection
 from ..pipeline.exported import adopt_exported, export_from, export_request
-from .common import api_options, echo_err, environment_api, environment_project, open_client
+from .common import api_options, echo_err, open_client
 from .group import EXIT_OK, cli
 from .options import env_option
+from .project import environment_api, environment_project
 
 
 @cli.command("export")

@@ -23,9 +23,10 @@ from ..repo.project import Project
 from ..state.desired import parse_step_outputs
 from ..state.resources import State
 from .annotations import resource_sources
-from .common import api_options, checked_project, echo_err, open_client
+from .common import api_options, echo_err, open_client
 from .group import EXIT_OK, EXIT_PROBLEM, cli
 from .options import batch_gc, config_option, env_option, format_option, path_argument, use_color
+from .project import checked_project
 
 EXIT_CHANGES = 2
 

@@ -13,9 +13,10 @@ import click
 from ..errors import ReconcilerError
 from ..prefect.api import ApiClient
 from ..runner.oneoff import RunRequest, create_flow_run, final_state
-from .common import api_options, echo_err, environment_api, environment_project, resolve_settings
+from .common import api_options, echo_err, resolve_settings
 from .group import cli
 from .options import Seconds, env_option
+from .project import environment_api, environment_project
 
 
 class _NotFinite(ValueError):

@@ -4,7 +4,6 @@ and the plan. Reads only."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -12,9 +11,9 @@ from typing import Any
 
 from ..errors import ReconcilerError
 from ..plans.build import Plan, build_plan
-from ..prefect import server
 from ..prefect.api import ApiClient
-from ..prefect.settings import Settings, load_settings
+from ..prefect.settings import Settings
+from ..prefect.target import Target
 from ..render.plan_json import plan_document
 from ..repo.environments import api_target
 from ..repo.project import Project
@@ -32,15 +31,6 @@ from ..state.live import EarlyReads, LiveState, read_deploy_inputs, read_live, s
 from ..state.ownership import owner_key
 from ..state.resources import State
 from .source import Notify, ignore
-
-
-@dataclass(frozen=True)
-class Target:
-    """The Prefect API to use: `--api-url`/`--profile`, else the environment's, else the
-    configured one (as Prefect resolves it), else the embedded local server."""
-
-    api_url: str | None = None
-    profile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,25 +53,6 @@ class Planned:
 
     def masked(self) -> dict[str, Any]:
         return masked_document(self.plan, self.project, self.settings.secrets())
-
-
-def settings_for(target: Target, environ: Mapping[str, str], notify: Notify = ignore) -> Settings:
-    """Settings as Prefect resolves them (environment, the working directory's .env,
-    prefect.toml and pyproject.toml, the profile), plus the options; starts the embedded
-    server if none is configured."""
-    settings = load_settings(environ, api_url=target.api_url, profile=target.profile)
-    if settings.api_url is not None:
-        return settings
-    folder = server.state_dir(environ)
-    if not server.status(environ=environ).running:
-        notify(
-            "No Prefect API configured (PREFECT_API_URL in the environment, .env, prefect.toml "
-            "or pyproject.toml, a profile, or --api-url): starting the embedded Prefect server "
-            f"(state: {folder}); the first start takes about 15 s..."
-        )
-    url = server.ensure_running(environ=environ)
-    notify(f"Using the embedded Prefect server at {url} (state: {folder})")
-    return dataclasses.replace(settings, api_url=url, source="embedded")
 
 
 def project_target(project: Project, target: Target, environ: Mapping[str, str]) -> Target:

@@ -22,10 +22,11 @@ from typing import Any
 
 from ..errors import ReconcilerError
 from ..prefect.api import ApiClient
+from ..prefect.target import Target, settings_for
 from ..repo.project import Project
 from .applied import Applied, ApplyOptions, Hooks, apply_client, apply_project
 from .checked import Checked, check
-from .planned import Planned, PlanOptions, Target, plan_with, project_target, settings_for
+from .planned import Planned, PlanOptions, plan_with, project_target
 from .source import Notify, Source, ignore
 
 
