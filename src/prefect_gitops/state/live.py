@@ -335,6 +335,8 @@ def read_named(
     if not chunks:
         return []
     budget = _Budget(client, path, len(keys), SPLIT_ALLOWANCE * len(chunks) + SPLIT_SLACK)
+    if len(chunks) == 1:  # most reads of a plan (pools, flows, variables): no thread pool
+        return _read_chunk(budget, chunks[0], body)
     with ThreadPoolExecutor(min(len(chunks), MAX_CONCURRENT_PAGES)) as pool:
         parts = list(pool.map(lambda chunk: _read_chunk(budget, chunk, body), chunks))
     return [obj for part in parts for obj in part]
