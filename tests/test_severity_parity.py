@@ -293,6 +293,7 @@ CASES: list[Case] = [
         deployment("    concurrency_limit: {limit: 1, grace_period_seconds: 5}\n"),
     ),
     Case("R004", "zero-concurrency", deployment("    concurrency_limit: 0\n")),
+    Case("R007", "version-type", deployment("    version_type: vcs:subversion\n")),
     Case("J001", "job-variable-type", with_job_variables("{stream_output: 'yes'}")),
     Case(
         "J003",

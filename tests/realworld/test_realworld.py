@@ -8,6 +8,8 @@ laid out; its `expect.yaml` records what the real deploy (Prefect 3.9.1) did wit
     variables: {name: value}        # Prefect variables set on the server before deploying
     env: {NAME: value}              # environment for the deploy and for our commands
     native: {<folder>: succeeds|fails}   # each folder holding a prefect.yaml
+    git: {remote: URL}              # made a git checkout: one commit, an `origin` remote
+    versions: {flow/deployment: v}  # the versions the native deploy wrote (HEAD: the commit)
 
 One `native` server gets the layouts deployed natively (module-scoped, each layout on first use);
 then per layout:
@@ -24,6 +26,7 @@ turns into a failure (XPASS) once it is fixed: the fixer then removes its entry 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -79,6 +82,7 @@ class Layout:
     secrets: dict[str, str]
     variables: dict[str, str]
     expected: dict[str, str]  # folder -> succeeds | fails
+    versions: dict[str, str]  # flow/deployment -> version, HEAD resolved
     observed: dict[str, str] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     deployed_at: datetime = NOT_YET
@@ -96,6 +100,8 @@ def load_layout(name: str, workdir: Path) -> Layout:
     root = workdir / name
     shutil.copytree(LAYOUTS_DIR / name, root)
     expect = yaml.safe_load((root / "expect.yaml").read_text())
+    head = make_checkout(root, expect["git"]["remote"]) if expect.get("git") else None
+    versions = {k: head if v == "HEAD" else v for k, v in strings(expect.get("versions")).items()}
     return Layout(
         name=name,
         root=root,
@@ -104,7 +110,21 @@ def load_layout(name: str, workdir: Path) -> Layout:
         secrets=strings(expect.get("secrets")),
         variables=strings(expect.get("variables")),
         expected={str(k): str(v) for k, v in expect["native"].items()},
+        versions={k: str(v) for k, v in versions.items()},
     )
+
+
+def make_checkout(root: Path, remote: str) -> str:
+    """`root` as a CI job's checkout: one commit and an `origin` remote; the commit's first
+    8 characters (what `prefect deploy` infers as the version)."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.invalid",
+           "GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@example.invalid"}  # fmt: skip
+    steps = (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the layout"],
+             ["remote", "add", "origin", remote], ["rev-parse", "HEAD"])  # fmt: skip
+    for args in steps:
+        done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=60, check=True)  # fmt: skip
+    return done.stdout.strip()[:8]
 
 
 def strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
@@ -206,9 +226,13 @@ def cases(disagreements: Mapping[str, str], names: list[str] = LAYOUTS) -> list[
     ]
 
 
+def expectations(name: str) -> dict[str, Any]:
+    found: dict[str, Any] = yaml.safe_load((LAYOUTS_DIR / name / "expect.yaml").read_text())
+    return found
+
+
 def expected_success(name: str) -> bool:
-    expect = yaml.safe_load((LAYOUTS_DIR / name / "expect.yaml").read_text())
-    return all(v == "succeeds" for v in expect["native"].values())
+    return all(v == "succeeds" for v in expectations(name)["native"].values())
 
 
 DEPLOYED = [name for name in LAYOUTS if expected_success(name)]
@@ -282,6 +306,15 @@ def test_our_apply_writes_what_native_deploy_wrote(
         if our_pools[pool][field_] != value
     ]
     assert not differences, "\n".join(differences)
+
+
+@pytest.mark.parametrize("name", [n for n in DEPLOYED if "versions" in expectations(n)])
+def test_native_versions_are_the_recorded_ones(native: NativeDeploys, name: str) -> None:
+    """What `prefect deploy` infers from version control (the plan and apply tests above
+    then hold us to it)."""
+    layout = native.layout(name)
+    written = comparable_deployments(native.server.url, layout.pool_names)
+    assert {k: written[k]["version"] for k in layout.versions} == layout.versions
 
 
 def short(value: Any) -> str:

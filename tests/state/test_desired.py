@@ -422,6 +422,52 @@ def test_flow_version_is_what_prefect_deploy_writes_here(
         assert (version, alternatives) == (kind, ())
 
 
+def test_a_version_control_version_replaces_the_flows_unless_the_yaml_sets_one(
+    tmp_path: Path,
+) -> None:
+    """Prefect's RunnerDeployment: the commit's version wins over the flow's (even a
+    decorator's) when the YAML sets none; `version_type` is passed on (falsy: none)."""
+    asked: list[str | None] = []
+
+    def inferred(kind: str | None) -> str | None:
+        asked.append(kind)
+        return None if kind == "prefect:simple" else "0123abcd"
+
+    deployments = "".join(
+        f"  - name: {name}\n    entrypoint: flows/a.py:f\n    work_pool: {{name: local}}\n{extra}"
+        for name, extra in [
+            ("unset", ""),
+            ("empty", "    version: ''\n    version_type: ''\n"),
+            ("pinned", "    version: '7'\n"),
+            ("simple", "    version_type: prefect:simple\n"),
+            ("git", "    version_type: vcs:git\n"),
+        ]
+    )
+    root = write(tmp_path, {"prefect.yaml": "deployments:\n" + deployments})
+    project, _ = load_project(root)
+    inputs = DeployInputs(inferred_version=inferred)
+    state = build_desired(project, environ={}, flow_lookup=fake_flows, inputs=inputs)
+    found = {r.address.name.split("/")[-1]: r for r in state.of_type("deployment")}
+    versions = {name: dep.spec["version"] for name, dep in found.items()}
+    assert versions == {"unset": "0123abcd", "empty": "0123abcd", "pinned": "7",
+                        "simple": "v-hash", "git": "0123abcd"}  # fmt: skip
+    assert found["unset"].meta["version_alternatives"] == []
+    assert sorted(map(str, asked)) == ["None", "None", "prefect:simple", "vcs:git"]
+
+
+def test_a_version_control_version_is_known_where_the_flow_cannot_be_read(
+    tmp_path: Path,
+) -> None:
+    prefect_yaml = "deployments:\n  - {name: a, entrypoint: installed_pkg.flows.load_all, work_pool: {name: p}}\n"
+    root = write(tmp_path, {"prefect.yaml": prefect_yaml})
+    project, _ = load_project(root)
+    inputs = DeployInputs(inferred_version=lambda kind: "0123abcd")
+    state = build_desired(project, environ={}, flow_lookup=analyze_flows(project), inputs=inputs)
+    (dep,) = state.of_type("deployment")
+    assert dep.spec["version"] == "0123abcd"
+    assert "version" not in dep.meta["unmanaged"]
+
+
 def test_yaml_version_wins_and_has_no_alternatives(tmp_path: Path) -> None:
     root = repo(tmp_path, "    entrypoint: flows/a.py:f\n    version: '7'\n")
     dep = one_deployment(desired_of(root))

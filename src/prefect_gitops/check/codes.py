@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     "R004": "A deployment concurrency limit that is not greater than 0.",
     "R005": "`--env` (or PREFECT_GITOPS_ENV) names an environment the root config does not declare.",
     "R006": "A build/push step output outside pull steps: `apply` needs `--step-output` or `--run-steps`.",
+    "R007": "`version_type` is not one of Prefect's (prefect:simple, vcs:git, vcs:github, vcs:gitlab, vcs:bitbucket, vcs:azuredevops).",
     # -- work pools -------------------------------------------------------------------------
     "P001": "A pool's `variables` schema is not a valid JSON Schema (Draft 2020-12).",
     "P002": "A variable's `default` is invalid against its own schema (the server refuses the pool).",
@@ -173,6 +174,7 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "R004": (ERROR, FAILS),
     "R005": (ERROR, OURS),
     "R006": (WARNING, "runs the build/push steps, deploys their outputs"),
+    "R007": (ERROR, FAILS),
     "P001": (ERROR, OURS),
     "P002": (ERROR, OURS),
     "P003": (ERROR, OURS),

@@ -19,8 +19,9 @@ How each deployment is derived (Prefect's `_run_single_deploy`, section 6.3 of t
    `meta["step_outputs"]` (opaque for `plan`; `apply` refuses to write it); without steps,
    Prefect drops unresolved placeholders and so do we. `{{ ctx.* }}` is kept for the worker.
 6. Defaults that `prefect deploy` fills in: the flow's name and parameter schema (static
-   analysis), `description` from the flow's docstring, `version` as `flow_version` computes it
-   (the decorator's constant, else the file's md5 or null: see there), `enforce_parameter_schema`
+   analysis), `description` from the flow's docstring, `version` from version control online
+   (`DeployInputs.inferred_version`, the commit's), else as `flow_version` computes it (the
+   decorator's constant, else the file's md5 or null: see there), `enforce_parameter_schema`
    true, `work_queue_name` "default", and the default pull step `set_working_directory` to the
    prefect.yaml's folder (Prefect uses the directory it runs in), or `/opt/prefect[/<dir>]` for
    images, exactly as Prefect chooses.
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -113,6 +115,9 @@ class DeployInputs:
     run_steps: StepRunner | None = None  # `--run-steps`
     server_variables: Mapping[str, Any] | None = None  # None: offline
     pool_templates: Mapping[str, dict[str, Any]] | None = None  # type -> server default
+    # version_type -> the commit's version `prefect deploy` infers for a deployment that sets
+    # no version (prefect/versioning.py), or None; not asked offline
+    inferred_version: Callable[[str | None], str | None] | None = None
 
 
 OFFLINE = DeployInputs()
@@ -475,7 +480,7 @@ def _deployment(
         # 4. the environment pass
         cfg = resolve_env(cfg, environ)
 
-    identity = _identity(cfg, entry, flow_lookup)
+    identity = _identity(cfg, entry, flow_lookup, inputs)
     if isinstance(identity, str):
         return identity
     entrypoint, name, pool_name, facts = identity
@@ -506,6 +511,21 @@ def _deployment(
     if isinstance(automations, str):
         return automations
     return [Resource(address, _json(spec), meta), *automations]
+
+
+def _with_inferred_version(
+    cfg: Mapping[str, Any], facts: FlowFacts, inputs: DeployInputs
+) -> FlowFacts:
+    """Prefect replaces the flow's version with the commit's when the YAML sets none and
+    version control tells it (RunnerDeployment._get_deployment_version_info)."""
+    if cfg.get("version") or inputs.inferred_version is None:
+        return facts
+    version_type = cfg.get("version_type")
+    version = inputs.inferred_version(str(version_type) if version_type else None)
+    if version is None:
+        return facts
+    unknown = tuple(f for f in facts.unknown if f != "version")
+    return dataclasses.replace(facts, version=version, version_alternatives=(), unknown=unknown)
 
 
 def _step_output_pass(
@@ -570,9 +590,10 @@ def _with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _identity(
-    cfg: Mapping[str, Any], entry: DeploymentEntry, flow_lookup: FlowLookup
+    cfg: Mapping[str, Any], entry: DeploymentEntry, flow_lookup: FlowLookup, inputs: DeployInputs
 ) -> tuple[str, str, str, FlowFacts] | str:
-    """The entrypoint, deployment name, pool name and flow, or why there is none."""
+    """The entrypoint, deployment name, pool name and flow (its version as `prefect deploy`
+    settles it), or why there is none."""
     entrypoint = cfg.get("entrypoint")
     if not isinstance(entrypoint, str) or not entrypoint:
         return "no entrypoint"
@@ -585,7 +606,7 @@ def _identity(
     pool_name = (cfg.get("work_pool") or {}).get("name")
     if not isinstance(pool_name, str) or not pool_name:
         return "no work pool (prefect deploy needs `work_pool.name`)"
-    return entrypoint, name, pool_name, facts
+    return entrypoint, name, pool_name, _with_inferred_version(cfg, facts, inputs)
 
 
 def _spec(

@@ -115,3 +115,30 @@ deployments:
         ("error", "R004", 7, "deployments[2].concurrency_limit.limit"),
     ]
     assert "64-bit integer" in diags[0].message
+
+
+def test_version_types_prefect_refuses(tmp_path: Path) -> None:
+    text = """\
+deployments:
+  - name: git
+    version_type: vcs:git
+  - name: simple
+    version_type: prefect:simple
+  - name: empty
+    version_type: ""
+  - name: templated
+    version_type: "{{ $VERSION_TYPE }}"
+  - name: unknown
+    version_type: vcs:subversion
+  - name: upper
+    version_type: VCS:GIT
+  - name: number
+    version_type: 3
+"""
+    diags = check(tmp_path, text, config=None)
+    assert summary(diags) == [
+        ("error", "R007", 11, "deployments[4].version_type"),
+        ("error", "R007", 13, "deployments[5].version_type"),
+        ("error", "R007", 15, "deployments[6].version_type"),
+    ]
+    assert diags[1].hint == "did you mean 'vcs:git'?"

@@ -1,4 +1,5 @@
-"""Cross-reference rules: variables named in templates, and deployment concurrency limits.
+"""Cross-reference rules: variables named in templates, deployment concurrency limits, and
+the version control a deployment's `version_type` names.
 
 Deployment names with `/ % & > <` are the structure rules' (S013); `work_queue_name`
 against the declared pool is the job-variable rules'.
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ...prefect.templating import PLACEHOLDER_PATTERN, VARIABLE_PREFIX
+from ...prefect.versioning import VERSION_TYPES
 from ...repo.diagnostics import Diagnostic, Severity
 from ...repo.models import DB_INT_MAX
 from ...repo.project import DeploymentEntry, Project, SourceFile
@@ -40,6 +42,7 @@ def check(project: Project, options: ValidateOptions) -> Iterator[Diagnostic]:
                     entry.file, entry.raw, entry.path, declared, strict, entry.resource
                 )
             yield from _concurrency(entry)
+            yield from _version_type(entry)
 
 
 def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
@@ -118,6 +121,23 @@ def _concurrency(entry: DeploymentEntry) -> Iterator[Diagnostic]:
                 )
     else:
         yield from _limit_value(entry, limit, ("concurrency_limit",))
+
+
+def _version_type(entry: DeploymentEntry) -> Iterator[Diagnostic]:
+    if "version_type" not in entry.raw:
+        return
+    kind = entry.raw["version_type"]
+    if not kind or _templated(kind) or kind in VERSION_TYPES:  # Prefect: `version_type or None`
+        return
+    known = sorted(VERSION_TYPES)
+    yield entry.diagnostic(
+        Severity.ERROR,
+        "R007",
+        f"{entry.label}: `version_type` is {kind!r}; `prefect deploy` refuses it: it takes "
+        f"{', '.join(known)}",
+        ("version_type",),
+        hint=did_you_mean(str(kind), known) or "omit it: Prefect then infers the version",
+    )
 
 
 def _limit_value(entry: DeploymentEntry, value: Any, sub: tuple[str, ...]) -> Iterator[Diagnostic]:

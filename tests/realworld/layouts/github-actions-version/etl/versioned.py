@@ -1,0 +1,8 @@
+from prefect import flow
+
+RELEASE = "2025.03"
+
+
+@flow(name="rw-ghver-versioned", version=RELEASE)
+def versioned_flow() -> str:
+    return RELEASE
