@@ -146,14 +146,14 @@ pull:
 deployments:
   - name: seconds
     entrypoint: flows.py:etl
-    parameters: null
+    parameters: {}
     tags: one-tag
     concurrency_limit: 2
     schedule:
       interval: 300
     work_pool:
       name: local
-      job_variables: null
+      job_variables: {}
   - name: forms
     entrypoint: flows.py:etl
     version: "1.2"

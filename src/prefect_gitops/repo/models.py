@@ -232,12 +232,8 @@ class WorkPoolRef(BaseModel):
 
     name: str | None = None
     work_queue_name: str | None = None
+    # Not optional: Prefect's WorkPoolConfig refuses `job_variables: null` (the whole file)
     job_variables: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("job_variables", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return {} if value is None else value
 
 
 class ConcurrencyLimitConfig(BaseModel):
@@ -280,6 +276,7 @@ class DeploymentConfig(BaseModel):
     concurrency_limit: int | ConcurrencyLimitConfig | None = None
     flow_name: str | None = None
     entrypoint: str | None = None
+    # Not optional: Prefect's DeploymentConfig refuses `parameters: null` (the whole file)
     parameters: dict[str, Any] = Field(default_factory=dict)
     enforce_parameter_schema: bool | None = None
     build: Steps = None
@@ -288,11 +285,6 @@ class DeploymentConfig(BaseModel):
     work_pool: WorkPoolRef | None = None
     triggers: list[dict[str, Any]] | None = None
     sla: list[dict[str, Any]] | None = None
-
-    @field_validator("parameters", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return {} if value is None else value
 
 
 class PrefectYaml(BaseModel):
