@@ -131,6 +131,7 @@ CASES: list[Case] = [
     Case("S002", "wrong-type", deployment("    enforce_parameter_schema: [yes]\n")),
     Case("S002", "parameters-null", deployment("    parameters:\n")),
     Case("S002", "job-variables-null", with_job_variables("null")),
+    Case("S002", "tags-null", deployment("    tags:\n")),
     Case("S003", "misplaced-job-variables", deployment("    job_variables: {env: {A: '1'}}\n")),
     Case("S003", "misplaced-queue", deployment("    work_queue_name: q\n")),
     Case(

@@ -268,7 +268,9 @@ class DeploymentConfig(BaseModel):
     name: str | None = None
     version: str | None = None
     version_type: str | None = None
-    tags: list[Any] | str | None = None
+    # Not optional: `tags: null` gets past Prefect's schema, then RunnerDeployment iterates it
+    # (TypeError: 'NoneType' object is not iterable) and `prefect deploy` fails.
+    tags: list[Any] | str = Field(default_factory=list)
     description: str | None = None
     schedule: ScheduleConfig | None = None
     schedules: list[ScheduleConfig] | None = None
