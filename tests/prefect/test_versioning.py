@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_gitops.prefect.versioning import Git, git_runner, inferred_version
+from prefect_gitops.prefect.versioning import Git, git_runner, inferred_version, version_control
 
 HEAD = "0123456789abcdef0123456789abcdef01234567"
 GITHUB = {"GITHUB_SHA": "a" * 40, "GITHUB_REF_NAME": "main", "GITHUB_REPOSITORY": "o/r"}
@@ -121,3 +121,23 @@ def test_real_git_checkout(tmp_path: Path) -> None:
 def test_without_git_on_the_path_nothing_is_inferred(tmp_path: Path) -> None:
     environ = {"PATH": str(tmp_path)}
     assert inferred_version(environ, git_runner(tmp_path, environ)) is None
+
+
+def test_each_folder_asks_its_own_git(tmp_path: Path) -> None:
+    """`prefect deploy` runs in the prefect.yaml's folder: a nested checkout has its own
+    commit, a folder outside any checkout has none."""
+    environ = {
+        k: v for k, v in os.environ.items() if k not in {*GITHUB, *GITLAB, *BITBUCKET, *AZURE}
+    }
+    checkout, plain = tmp_path / "checkout", tmp_path / "plain"
+    for folder in (checkout, plain):
+        folder.mkdir()
+        (folder / "prefect.yaml").write_text("deployments: []\n")
+    _git(checkout, "init", "-q")
+    _git(checkout, "add", "-A")
+    _git(checkout, "commit", "-q", "-m", "first")
+    _git(checkout, "remote", "add", "origin", "git@github.com:o/r.git")
+    infer = version_control(environ)
+    assert infer(checkout, None) == _git(checkout, "rev-parse", "HEAD")[:8]
+    assert infer(plain, None) is None
+    assert infer(checkout, "prefect:simple") is None

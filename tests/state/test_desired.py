@@ -429,7 +429,8 @@ def test_a_version_control_version_replaces_the_flows_unless_the_yaml_sets_one(
     decorator's) when the YAML sets none; `version_type` is passed on (falsy: none)."""
     asked: list[str | None] = []
 
-    def inferred(kind: str | None) -> str | None:
+    def inferred(folder: Path, kind: str | None) -> str | None:
+        assert folder == root
         asked.append(kind)
         return None if kind == "prefect:simple" else "0123abcd"
 
@@ -461,7 +462,7 @@ def test_a_version_control_version_is_known_where_the_flow_cannot_be_read(
     prefect_yaml = "deployments:\n  - {name: a, entrypoint: installed_pkg.flows.load_all, work_pool: {name: p}}\n"
     root = write(tmp_path, {"prefect.yaml": prefect_yaml})
     project, _ = load_project(root)
-    inputs = DeployInputs(inferred_version=lambda kind: "0123abcd")
+    inputs = DeployInputs(inferred_version=lambda folder, kind: "0123abcd")
     state = build_desired(project, environ={}, flow_lookup=analyze_flows(project), inputs=inputs)
     (dep,) = state.of_type("deployment")
     assert dep.spec["version"] == "0123abcd"

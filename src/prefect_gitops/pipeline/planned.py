@@ -4,7 +4,6 @@ and the plan. Reads only."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from ..plans.build import Plan, build_plan
 from ..prefect.api import ApiClient
 from ..prefect.settings import Settings
 from ..prefect.target import Target
-from ..prefect.versioning import git_runner, inferred_version
+from ..prefect.versioning import version_control
 from ..render.plan_json import plan_document
 from ..repo.environments import api_target
 from ..repo.project import Project
@@ -94,13 +93,12 @@ def desired_online(
         from ..prefect.steps import prefect_step_runner  # imports Prefect: only when asked
 
         runner = prefect_step_runner(client.settings)
-    git = git_runner(project.root, environ)
     inputs = DeployInputs(
         step_outputs=options.step_outputs,
         run_steps=runner,
         server_variables=defaults.variables,
         pool_templates=defaults.pool_templates,
-        inferred_version=functools.cache(lambda kind: inferred_version(environ, git, kind)),
+        inferred_version=version_control(environ),
     )
     flow_lookup = flow_lookup or analyze_flows(project)
     desired = build_desired(project, environ=environ, flow_lookup=flow_lookup, inputs=inputs)

@@ -54,6 +54,18 @@ def git_runner(folder: Path, environ: Mapping[str, str]) -> Git:
     return run
 
 
+def version_control(environ: Mapping[str, str]) -> Callable[[Path, str | None], str | None]:
+    """`inferred_version` for `prefect deploy` run in a folder, by folder and version_type,
+    each asked once."""
+    runners = functools.cache(lambda folder: git_runner(folder, environ))
+
+    @functools.cache
+    def infer(folder: Path, version_type: str | None) -> str | None:
+        return inferred_version(environ, runners(folder), version_type)
+
+    return infer
+
+
 def inferred_version(
     environ: Mapping[str, str], git: Git, version_type: str | None = None
 ) -> str | None:

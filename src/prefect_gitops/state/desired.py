@@ -115,9 +115,9 @@ class DeployInputs:
     run_steps: StepRunner | None = None  # `--run-steps`
     server_variables: Mapping[str, Any] | None = None  # None: offline
     pool_templates: Mapping[str, dict[str, Any]] | None = None  # type -> server default
-    # version_type -> the commit's version `prefect deploy` infers for a deployment that sets
-    # no version (prefect/versioning.py), or None; not asked offline
-    inferred_version: Callable[[str | None], str | None] | None = None
+    # (prefect.yaml's folder, version_type) -> the commit's version `prefect deploy` run there
+    # infers for a deployment that sets none (prefect/versioning.py), or None; offline: not asked
+    inferred_version: Callable[[Path, str | None], str | None] | None = None
 
 
 OFFLINE = DeployInputs()
@@ -514,14 +514,14 @@ def _deployment(
 
 
 def _with_inferred_version(
-    cfg: Mapping[str, Any], facts: FlowFacts, inputs: DeployInputs
+    cfg: Mapping[str, Any], facts: FlowFacts, folder: Path, inputs: DeployInputs
 ) -> FlowFacts:
     """Prefect replaces the flow's version with the commit's when the YAML sets none and
     version control tells it (RunnerDeployment._get_deployment_version_info)."""
     if cfg.get("version") or inputs.inferred_version is None:
         return facts
     version_type = cfg.get("version_type")
-    version = inputs.inferred_version(str(version_type) if version_type else None)
+    version = inputs.inferred_version(folder, str(version_type) if version_type else None)
     if version is None:
         return facts
     unknown = tuple(f for f in facts.unknown if f != "version")
@@ -606,7 +606,7 @@ def _identity(
     pool_name = (cfg.get("work_pool") or {}).get("name")
     if not isinstance(pool_name, str) or not pool_name:
         return "no work pool (prefect deploy needs `work_pool.name`)"
-    return entrypoint, name, pool_name, _with_inferred_version(cfg, facts, inputs)
+    return entrypoint, name, pool_name, _with_inferred_version(cfg, facts, entry.base_dir, inputs)
 
 
 def _spec(
