@@ -324,8 +324,9 @@ NO_NATIVE: dict[str, str] = {
     "E003": "a file outside the repository: whether it deploys depends on the machine",
     "E004": "a module path: whether it deploys depends on what is installed",
     "R005": "an environment our config does not declare (our files)",
-    "S012": "no deployments: `prefect deploy --all` fails for want of anything to deploy, while "
-    "prefect-gitops applies the pools, variables and limits the repository declares (a warning)",
+    "S012": "no deployments: `prefect deploy --all` fails for want of anything to deploy; an "
+    "error unless the repository declares pools, variables or limits, which prefect-gitops "
+    "applies (a warning), as this suite's shared config does (tests/check/rules/test_structure)",
     "R006": "native deploy runs the build steps (Docker is absent here): see the docker-recipe "
     "test in tests/test_desired_server.py",
     "P001": "pool files (our files)",

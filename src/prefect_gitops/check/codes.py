@@ -25,7 +25,7 @@ CODES: dict[str, str] = {
     "S009": "A required key is missing: a deployment without `name`, `entrypoint` or `work_pool.name`.",
     "S010": "A file reference points outside the repository.",
     "S011": "A referenced file (e.g. a base job template) is missing or unreadable.",
-    "S012": "A prefect.yaml declares no deployments.",
+    "S012": "A prefect.yaml declares no deployments (an error when the repository declares nothing else to apply).",
     "S013": "A name contains characters Prefect rejects (/ % & > <, ASCII control characters).",
     "S014": "A deployment has both `schedule` and `schedules` (Prefect refuses it).",
     "S015": "Two triggers of one deployment share a name (`plan` addresses automations by name).",
@@ -135,8 +135,9 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "S010": (ERROR, FAILS),
     "S011": (ERROR, OURS),
     "S012": (
-        WARNING,
-        "fails (nothing to deploy); we apply the repository's pools, variables and limits",
+        BY_CASE,
+        "fails (nothing to deploy): an error unless the repository declares pools, variables "
+        "or limits, which we apply (a warning)",
     ),
     "S013": (ERROR, FAILS),
     "S014": (ERROR, FAILS),

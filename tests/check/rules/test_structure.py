@@ -96,7 +96,8 @@ def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
     )
     assert d.message == "prefect.yaml: unknown top-level key 'deploymentz' (Prefect ignores it)"
     assert d.hint == "did you mean 'deployments'?"
-    assert one(diags, "S012").severity.value == "warning"
+    # nothing else to apply: `prefect deploy --all` fails, and so does validate
+    assert one(diags, "S012").severity.value == "error"
 
 
 def test_top_level_key_that_only_holds_anchors_is_fine(tmp_path: Path) -> None:
@@ -244,7 +245,11 @@ schedule:
         "a deployment: this is the Prefect 2 single-deployment layout, which Prefect 3 ignores"
     )
     assert "deployments:" in (d.hint or "")
-    # the layout warning replaces per-key unknown-key warnings and the "no deployments" one
+    # the layout warning replaces per-key unknown-key warnings; Prefect 3 deploys nothing
+    # from it (`prefect deploy --all` fails), and the repository declares nothing else
+    assert summary(diags) == [("error", "S012", 1, ""), ("warning", "S004", 2, "description")]
+    pool = "name: local\ntype: process\n"
+    diags = check(tmp_path, {"prefect.yaml": text, "work-pools/local.yaml": pool})
     assert summary(diags) == [("warning", "S004", 2, "description")]
 
 
@@ -470,5 +475,22 @@ def test_docker_compose_file_gets_one_clear_error(tmp_path: Path) -> None:
 def test_empty_deployments_list(tmp_path: Path) -> None:
     diags = check(tmp_path, {"prefect.yaml": "name: x\ndeployments: []\n"})
     # `prefect deploy --all` with no deployments falls back to one deploy with no entrypoint.
-    assert summary(diags) == [("warning", "S012", 2, "deployments")]
+    assert summary(diags) == [("error", "S012", 2, "deployments")]
     assert "An entrypoint must be provided" in diags[0].message
+    assert diags[0].message.endswith("the repository declares nothing else to apply")
+
+
+@pytest.mark.parametrize(
+    "more",
+    [
+        {"work-pools/local.yaml": "name: local\ntype: process\n"},
+        {"prefect-gitops.yaml": "variables:\n  - name: region\n    value: eu\n"},
+        {"prefect-gitops.yaml": "concurrency_limits:\n  - name: db\n    limit: 2\n"},
+    ],
+)
+def test_no_deployments_is_a_warning_where_the_repository_declares_more(
+    tmp_path: Path, more: dict[str, str]
+) -> None:
+    diags = check(tmp_path, {"prefect.yaml": "name: x\ndeployments: []\n", **more})
+    assert summary(diags) == [("warning", "S012", 2, "deployments")]
+    assert diags[0].message.endswith("prefect-gitops applies the rest of the repository")

@@ -189,8 +189,11 @@ def _prefect_file(pf: PrefectFile, project: Project) -> Iterator[Diagnostic]:
     for section in STEP_SECTIONS:
         yield from _steps(source, (section,), data.get(section), label=source.rel, resource=None)
     raw_deployments = data.get("deployments")
-    if not layout and (raw_deployments is None or raw_deployments == []):
-        yield _no_deployments(source)
+    if raw_deployments is None or raw_deployments == []:
+        # With nothing else to apply, the repository fails as `prefect deploy --all` does.
+        alone = not project.deployments and not _declares_more(project)
+        if alone or not layout:  # (the Prefect 2 layout has its own warning, S004)
+            yield _no_deployments(source, alone)
     for entry in pf.deployments:
         if isinstance(entry.raw, dict):
             yield from _deployment(entry, project)
@@ -257,15 +260,27 @@ def _top_level_key_problems(
         )
 
 
-def _no_deployments(source: SourceFile) -> Diagnostic:
+def _declares_more(project: Project) -> bool:
+    """Whether the repository declares what prefect-gitops applies beside deployments."""
+    config = project.config
+    return bool(project.pools or config.variables or config.concurrency_limits)
+
+
+def _no_deployments(source: SourceFile, alone: bool) -> Diagnostic:
+    """`prefect deploy --all` fails here (nothing to deploy). An error when the repository
+    has nothing else to apply either; a warning when it declares work pools, variables or
+    limits, which prefect-gitops applies all the same."""
     where: JsonPath = ("deployments",) if "deployments" in source.data else ()
-    # A warning: `prefect deploy --all` has nothing to do here, but the repository may
-    # declare work pools, variables and limits, which prefect-gitops applies all the same.
+    consequence = (
+        ", and the repository declares nothing else to apply"
+        if alone
+        else "; prefect-gitops applies the rest of the repository"
+    )
     return _diag(
-        Severity.WARNING,
+        Severity.ERROR if alone else Severity.WARNING,
         "S012",
-        f'{source.rel} declares no deployments; `prefect deploy --all` fails in its folder ("An '
-        'entrypoint must be provided"); prefect-gitops applies the rest of the repository',
+        f"{source.rel} declares no deployments; `prefect deploy --all` fails in its folder "
+        f'("An entrypoint must be provided"){consequence}',
         source,
         where,
         hint="add a `deployments:` list, or drop this file from `prefect_files`",
