@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -70,3 +72,30 @@ def test_export_then_adopt_returns_what_was_done_and_prints_nothing(
         pytest.raises(ReconcilerError, match="export would overwrite"),
     ):
         export_from(client, request)
+
+
+def test_the_export_leaves_out_the_version_prefect_deploy_infers_from_git(tmp_path: Path) -> None:
+    """In a checkout with an `origin` remote, `plan` expects the commit's version for a
+    deployment that sets none: the export's lookup knows it, so that a live deployment at that
+    version is written without one (and any other version is written as it is)."""
+    (tmp_path / "flows.py").write_text(
+        "from prefect import flow\n\n@flow\ndef f():\n    pass\n", encoding="utf-8"
+    )
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}  # fmt: skip
+    environ = {k: v for k, v in env.items() if k not in {"GITHUB_SHA", "CI_COMMIT_SHA",
+               "BITBUCKET_COMMIT", "BUILD_SOURCEVERSION"}}  # fmt: skip
+    plain = export_request(tmp_path, Selection(), environ=environ).flow_lookup(
+        "flows.py:f", tmp_path
+    )
+    steps = (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "c"],
+             ["remote", "add", "origin", "https://github.com/o/r.git"], ["rev-parse", "HEAD"])  # fmt: skip
+    for args in steps:
+        done = subprocess.run(["git", *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, check=True, timeout=60)  # fmt: skip
+    facts = export_request(tmp_path, Selection(), environ=environ).flow_lookup(
+        "flows.py:f", tmp_path
+    )
+    assert not isinstance(plain, str) and not isinstance(facts, str)
+    assert plain.version != done.stdout.strip()[:8]
+    assert facts.version == done.stdout.strip()[:8]

@@ -4,6 +4,7 @@ files name. Typed inputs and results, no printing: notes and warnings go to `not
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,11 @@ from ..export import (
     write_files,
 )
 from ..prefect.api import ApiClient
+from ..prefect.versioning import version_control
 from ..repo.loader import load_project
 from ..repo.models import RootConfig
 from ..repo.project import Project
-from ..state.desired import analyze_flows, project_name
+from ..state.desired import analyze_flows, project_name, versioned_lookup
 from ..state.resources import Address
 from .planned import PlanOptions, desired_online
 from .source import Notify, ignore
@@ -67,11 +69,17 @@ class Adopted:
 
 
 def export_request(
-    directory: Path, selection: Selection, project: str | None = None, force: bool = False
+    directory: Path,
+    selection: Selection,
+    project: str | None = None,
+    force: bool = False,
+    environ: Mapping[str, str] | None = None,
 ) -> ExportRequest:
-    """The request for exporting into `directory`: its existing root config and its flows."""
+    """The request for exporting into `directory`: its existing root config and its flows
+    (with the version `prefect deploy` would infer there from version control)."""
     target = directory.absolute()
     lookup = analyze_flows(Project(root=target, config=RootConfig(), config_file=None))
+    lookup = versioned_lookup(lookup, version_control(os.environ if environ is None else environ))
     return ExportRequest(target, selection, project, force, existing_config(target), lookup)
 
 

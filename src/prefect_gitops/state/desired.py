@@ -522,10 +522,26 @@ def _with_inferred_version(
         return facts
     version_type = cfg.get("version_type")
     version = inputs.inferred_version(folder, str(version_type) if version_type else None)
-    if version is None:
-        return facts
+    return facts if version is None else _versioned(facts, version)
+
+
+def _versioned(facts: FlowFacts, version: str) -> FlowFacts:
     unknown = tuple(f for f in facts.unknown if f != "version")
     return dataclasses.replace(facts, version=version, version_alternatives=(), unknown=unknown)
+
+
+def versioned_lookup(
+    lookup: FlowLookup, inferred_version: Callable[[Path, str | None], str | None]
+) -> FlowLookup:
+    """`lookup` whose facts carry the version `prefect deploy` writes for a deployment that
+    sets none, version control included: what `export` may leave out of the files."""
+
+    def versioned(entrypoint: str, base_dir: Path) -> FlowFacts | str:
+        facts = lookup(entrypoint, base_dir)
+        version = None if isinstance(facts, str) else inferred_version(base_dir, None)
+        return facts if isinstance(facts, str) or version is None else _versioned(facts, version)
+
+    return versioned
 
 
 def _step_output_pass(
