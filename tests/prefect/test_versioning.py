@@ -64,7 +64,7 @@ def test_git_needs_head_its_branch_an_origin_and_a_message(missing: tuple[str, .
     assert inferred_version({}, fake_git(answers)) is None
 
 
-@pytest.mark.parametrize("remote", ["", "/", "https://example.com/.git"])
+@pytest.mark.parametrize("remote", ["", "/", "https://example.com/.git", "https://[::1/o/r.git"])
 def test_an_origin_without_a_repository_path_gives_nothing(remote: str) -> None:
     answers = {**CHECKOUT, ("config", "--get", "remote.origin.url"): remote}
     assert inferred_version({}, fake_git(answers)) is None

@@ -96,8 +96,12 @@ def _git_commit(git: Git) -> str | None:
         remote = git("config", "--get", "remote.origin.url")
     if remote is None:
         return None
-    # Prefect takes the repository from the URL's path and needs it to know the URL at all.
-    repository = urlparse(remote).path.strip("/")
+    # Prefect takes the repository from the URL's path and needs it to know the URL at all;
+    # a URL it cannot parse (`https://[::1`) fails its git source the same way.
+    try:
+        repository = urlparse(remote).path.strip("/")
+    except ValueError:
+        return None
     repository = repository[: -len(".git")] if repository.endswith(".git") else repository
     return commit if repository and remote else None
 
