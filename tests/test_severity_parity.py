@@ -132,6 +132,12 @@ CASES: list[Case] = [
     Case("S002", "parameters-null", deployment("    parameters:\n")),
     Case("S002", "job-variables-null", with_job_variables("null")),
     Case("S002", "tags-null", deployment("    tags:\n")),
+    Case(
+        "S017",
+        "unnamed-template-entry",
+        "deployments:\n  - name:\n    entrypoint:\n    work_pool:\n      name:\n"
+        + deployment()[len("deployments:\n") :],
+    ),
     Case("S003", "misplaced-job-variables", deployment("    job_variables: {env: {A: '1'}}\n")),
     Case("S003", "misplaced-queue", deployment("    work_queue_name: q\n")),
     Case(

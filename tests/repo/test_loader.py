@@ -657,3 +657,54 @@ def test_a_config_that_cannot_be_read_leaves_the_repositorys_files_where_they_ar
     project, diags = load_project(repo, config_path=config_path)
     assert [pf.file.rel for pf in project.prefect_files] == ["prefect.yaml"]
     assert [d.code for d in diags if d.severity.value == "error"] in (["Y001"], ["Y004"])
+
+
+TEMPLATE_ENTRY = """\
+  - name:
+    version:
+    entrypoint:
+    work_pool:
+      name:
+"""
+NAMED = "  - name: real\n    entrypoint: flows.py:f\n    work_pool: {name: p}\n"
+
+
+def test_an_unnamed_deployment_beside_others_is_skipped_as_prefect_deploy_skips_it(
+    tmp_path: Path,
+) -> None:
+    """`prefect init`'s template entry left above the real ones: `prefect deploy --all`
+    prints "Discovered unnamed deployment. Skipping..." and deploys the rest."""
+    project, diags = load(
+        write(tmp_path, {"prefect.yaml": "deployments:\n" + TEMPLATE_ENTRY + NAMED})
+    )
+    assert [d.name for d in project.deployments] == ["real"]
+    assert [(d.code, d.severity.value, d.span.line, d.path) for d in diags] == [
+        ("S017", "warning", 2, "deployments[0]")
+    ]
+
+
+def test_an_unnamed_deployment_still_gets_the_schema_check_prefect_runs_first(
+    tmp_path: Path,
+) -> None:
+    text = "deployments:\n" + TEMPLATE_ENTRY + "    tags: 5\n" + NAMED
+    _, diags = load(write(tmp_path, {"prefect.yaml": text}))
+    assert sorted((d.code, d.severity.value) for d in diags) == [
+        ("S002", "error"),
+        ("S017", "warning"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deployments:\n" + TEMPLATE_ENTRY,  # alone: prefect deploy fails on it (S009)
+        "deployments:\n  - name: ''\n    entrypoint: flows.py:f\n    work_pool: {name: p}\n"
+        + NAMED,  # an empty name is not a missing one: it fails too
+    ],
+)
+def test_an_unnamed_deployment_alone_or_an_empty_name_is_not_skipped(
+    tmp_path: Path, text: str
+) -> None:
+    project, diags = load(write(tmp_path, {"prefect.yaml": text}))
+    assert len(project.deployments) == text.count("- name")
+    assert "S017" not in {d.code for d in diags}

@@ -30,6 +30,7 @@ CODES: dict[str, str] = {
     "S014": "A deployment has both `schedule` and `schedules` (Prefect refuses it).",
     "S015": "Two triggers of one deployment share a name (`plan` addresses automations by name).",
     "S016": "A build/push step `prefect deploy` cannot import: its package is not installed and the step has no `requires:` (a warning where Prefect is not installed either, and for plan/apply without --run-steps).",
+    "S017": "A deployment without a name beside others: `prefect deploy --all` skips it.",
     # -- entrypoints and parameters (read statically, never imported) ----------------------
     "E001": "An entrypoint is neither `path/file.py:function` nor `module.function`.",
     "E002": "The entrypoint's file does not exist.",
@@ -143,6 +144,7 @@ SEVERITY: dict[str, tuple[str, str]] = {
     "S014": (ERROR, FAILS),
     "S015": (ERROR, STOPS_PLAN + " (it addresses triggers by name)"),
     "S016": (BY_CASE, "fails where the step's package is missing"),
+    "S017": (WARNING, "deploys the others (skips it)"),
     "E001": (ERROR, FAILS),
     "E002": (ERROR, FAILS),
     "E003": (ERROR, FAILS),

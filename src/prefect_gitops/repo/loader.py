@@ -436,8 +436,26 @@ def _load_prefect_file(source: SourceFile, diags: Diagnostics) -> PrefectFile:
                 resource=entry.resource,
                 unknown_is_error=False,
             )
+            if len(raw_list) > 1 and raw.get("name") is None:
+                _skip_unnamed(source, index, "name" in raw, diags)
+                continue
         deployments.append(entry)
     return PrefectFile(source, top, deployments)
+
+
+def _skip_unnamed(source: SourceFile, index: int, has_key: bool, diags: Diagnostics) -> None:
+    """`prefect deploy --all` skips a deployment without a name when the file has others
+    (`prefect init`'s template entry, left above the real ones), after its schema check
+    (which the model check above mirrors); with one deployment it fails instead (S009)."""
+    path: tuple[str | int, ...] = ("deployments", index)
+    diags.warning(
+        "S017",
+        f'deployments[{index}] has no `name`: `prefect deploy --all` skips it ("Discovered '
+        'unnamed deployment. Skipping...") and so does prefect-gitops',
+        source.span((*path, "name") if has_key else path),
+        path=format_path(path),
+        hint="name it to deploy it, or delete it",
+    )
 
 
 def _load_pool(source: SourceFile, root: Path, diags: Diagnostics) -> PoolEntry:
